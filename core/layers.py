@@ -1,0 +1,263 @@
+"""Layers of the captioning RNN as forward/backward pairs (CS231n names and argument order).
+
+Every forward function returns (out, cache) where cache is a dataclass with named
+fields, so the explainer can read what the forward pass saw.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.activations import activate, check_activation, derivative_from_output
+from core.validation import require_dim, require_ndim, require_token_ids
+
+# --------------------------------------------------------------------------- affine
+
+
+@dataclass
+class AffineCache:
+    x: np.ndarray
+    w: np.ndarray
+
+
+def affine_forward(x, w, b):
+    """x: (N, d_1, ..., d_k) flattened to (N, D); w: (D, M); b: (M,) -> out: (N, M)."""
+    x2 = x.reshape(x.shape[0], -1)
+    require_dim("w", w.shape[0], x2.shape[1], "rows (input size D)")
+    return x2 @ w + b, AffineCache(x, w)
+
+
+def affine_backward(dout, cache):
+    """dout: (N, M) -> dx (shape of x), dw: (D, M), db: (M,)."""
+    x2 = cache.x.reshape(cache.x.shape[0], -1)
+    dx = (dout @ cache.w.T).reshape(cache.x.shape)
+    return dx, x2.T @ dout, dout.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- vanilla RNN
+
+
+@dataclass
+class RNNStepCache:
+    x: np.ndarray
+    prev_h: np.ndarray
+    next_h: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    activation: str
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b, activation="tanh"):
+    """One timestep h_t = f(x_t Wx + h_{t-1} Wh + b).
+
+    x: (N, D), prev_h: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> next_h: (N, H).
+    """
+    check_activation(activation)
+    require_ndim("x", x, 2, "(N, D)")
+    require_ndim("prev_h", prev_h, 2, "(N, H)")
+    require_dim("Wx", Wx.shape[0], x.shape[1], "rows (input size D)")
+    require_dim("Wh", Wh.shape[0], prev_h.shape[1], "rows (hidden size H)")
+    next_h = activate(x @ Wx + prev_h @ Wh + b, activation)
+    return next_h, RNNStepCache(x, prev_h, next_h, Wx, Wh, activation)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """dnext_h: (N, H) -> dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,)."""
+    da = dnext_h * derivative_from_output(cache.next_h, cache.activation)
+    return da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.prev_h.T @ da, da.sum(axis=0)
+
+
+@dataclass
+class RNNCache:
+    """What rnn_forward keeps, time-major so each timestep is a contiguous block.
+
+    x_tm: (T, N, D) inputs, h0: (N, H), h_tm: (T, N, H) hidden states, a_tm: (T, N, H) pre-activations.
+    """
+
+    x_tm: np.ndarray
+    h0: np.ndarray
+    h_tm: np.ndarray
+    a_tm: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    activation: str
+
+    def h_prev_tm(self):
+        """(T, N, H): the hidden state each step received, h_{t-1}, with h_{-1} = h0."""
+        return np.concatenate([self.h0[None], self.h_tm[:-1]], axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
+    """Run the RNN over a whole sequence.
+
+    x: (N, T, D), h0: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> h: (N, T, H).
+    The input projection x Wx + b is one matrix product for all timesteps; only h Wh stays in the loop.
+    """
+    check_activation(activation)
+    require_ndim("x", x, 3, "(N, T, D)")
+    require_ndim("h0", h0, 2, "(N, H)")
+    N, T, D = x.shape
+    H = h0.shape[1]
+    require_dim("h0", h0.shape[0], N, "batch size N")
+    require_dim("Wx", Wx.shape[0], D, "rows (input size D)")
+    require_dim("Wh", Wh.shape[0], H, "rows (hidden size H)")
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
+    a_tm = (x_tm.reshape(T * N, D) @ Wx).reshape(T, N, H)
+    a_tm += b
+    h_tm = np.empty_like(a_tm)
+    prev_h = h0
+    for t in range(T):
+        a_tm[t] += prev_h @ Wh
+        activate(a_tm[t], activation, out=h_tm[t])
+        prev_h = h_tm[t]
+    cache = RNNCache(x_tm, h0, h_tm, a_tm, Wx, Wh, activation)
+    return h_tm.transpose(1, 0, 2), cache
+
+
+@dataclass
+class BPTTRecord:
+    """The gradient flow through time, time-major.
+
+    dh_from_loss: (T, N, H) gradient reaching h_t from the output at t;
+    dh_carried: (T, N, H) gradient reaching h_t from step t+1 (zero at the last step);
+    da: (T, N, H) gradient of the pre-activation a_t; dh0: (N, H).
+    """
+
+    dh_from_loss: np.ndarray
+    dh_carried: np.ndarray
+    da: np.ndarray
+    dh0: np.ndarray
+
+
+def backprop_through_time(dh, cache):
+    """Walk the sequence backwards. dh: (N, T, H) upstream gradient of every hidden state."""
+    require_ndim("dh", dh, 3, "(N, T, H)")
+    dh_from_loss = dh.transpose(1, 0, 2)
+    T, N, H = dh_from_loss.shape
+    dtype = np.result_type(dh, cache.h_tm)
+    da = np.empty((T, N, H), dtype=dtype)
+    dh_carried = np.zeros((T, N, H), dtype=dtype)
+    WhT = np.ascontiguousarray(cache.Wh.T)
+    carried = dh_carried[T - 1]
+    for t in range(T - 1, -1, -1):
+        np.multiply(dh_from_loss[t] + carried, derivative_from_output(cache.h_tm[t], cache.activation), out=da[t])
+        if t > 0:
+            np.matmul(da[t], WhT, out=dh_carried[t - 1])
+            carried = dh_carried[t - 1]
+    dh0 = da[0] @ WhT
+    return BPTTRecord(dh_from_loss, dh_carried, da, dh0)
+
+
+def rnn_backward(dh, cache):
+    """dh: (N, T, H) -> dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
+
+    dWx, dWh and dx are single matrix products over all timesteps after the time loop.
+    """
+    record = backprop_through_time(dh, cache)
+    T, N, H = record.da.shape
+    D = cache.x_tm.shape[2]
+    da_flat = record.da.reshape(T * N, H)
+    dWx = cache.x_tm.reshape(T * N, D).T @ da_flat
+    dWh = cache.h0.T @ record.da[0]
+    if T > 1:
+        dWh += cache.h_tm[:-1].reshape((T - 1) * N, H).T @ record.da[1:].reshape((T - 1) * N, H)
+    dx = (da_flat @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)
+    return dx, record.dh0, dWx, dWh, da_flat.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- embedding
+
+
+@dataclass
+class EmbeddingCache:
+    x: np.ndarray
+    vocab_size: int
+
+
+def word_embedding_forward(x, W):
+    """x: (N, T) int ids in [0, V), W: (V, D) -> out: (N, T, D)."""
+    require_ndim("x", x, 2, "(N, T)")
+    require_token_ids("x", x, W.shape[0])
+    return W[x], EmbeddingCache(x, W.shape[0])
+
+
+def word_embedding_backward(dout, cache):
+    """dout: (N, T, D) -> dW: (V, D): rows of dout summed per word id.
+
+    Sorting the ids and summing runs with np.add.reduceat avoids the slow unbuffered np.add.at.
+    """
+    ids = cache.x.ravel()
+    rows = dout.reshape(ids.size, -1)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    unique_ids, run_starts = np.unique(sorted_ids, return_index=True)
+    dW = np.zeros((cache.vocab_size, rows.shape[1]), dtype=dout.dtype)
+    if ids.size:
+        dW[unique_ids] = np.add.reduceat(rows[order], run_starts, axis=0)
+    return dW
+
+
+# --------------------------------------------------------------------------- temporal affine
+
+
+@dataclass
+class TemporalAffineCache:
+    x: np.ndarray
+    w: np.ndarray
+
+
+def temporal_affine_forward(x, w, b):
+    """x: (N, T, D), w: (D, M), b: (M,) -> out: (N, T, M)."""
+    require_ndim("x", x, 3, "(N, T, D)")
+    N, T, D = x.shape
+    require_dim("w", w.shape[0], D, "rows (input size D)")
+    out = (x.reshape(N * T, D) @ w).reshape(N, T, -1)
+    out += b
+    return out, TemporalAffineCache(x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    """dout: (N, T, M) -> dx: (N, T, D), dw: (D, M), db: (M,)."""
+    N, T, D = cache.x.shape
+    dout_flat = dout.reshape(N * T, -1)
+    dx = (dout_flat @ cache.w.T).reshape(N, T, D)
+    dw = cache.x.reshape(N * T, D).T @ dout_flat
+    return dx, dw, dout_flat.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- softmax loss
+
+
+def softmax_cross_entropy_terms(x, y, mask):
+    """Per-step pieces of the temporal softmax loss.
+
+    x: (N, T, V) scores, y: (N, T) targets, mask: (N, T) -> probs: (N, T, V), step_loss: (N, T)
+    where step_loss is -log p(y) at unmasked positions and 0 where mask is False.
+    """
+    require_ndim("x", x, 3, "(N, T, V)")
+    require_ndim("y", y, 2, "(N, T)")
+    require_dim("y", y.shape, x.shape[:2], "shape (N, T)")
+    require_dim("mask", np.shape(mask), x.shape[:2], "shape (N, T)")
+    require_token_ids("y", y, x.shape[2])
+    shifted = x - x.max(axis=2, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+    log_probs = shifted - log_norm
+    picked = np.take_along_axis(log_probs, y[..., None], axis=2)[..., 0]
+    step_loss = np.where(mask, -picked, 0).astype(x.dtype)
+    return np.exp(log_probs), step_loss
+
+
+def temporal_softmax_loss(x, y, mask, verbose=False):
+    """Softmax cross-entropy summed over time and unmasked tokens, divided by N.
+
+    x: (N, T, V), y: (N, T) ids in [0, V), mask: (N, T) bool -> loss: float, dx: (N, T, V).
+    """
+    probs, step_loss = softmax_cross_entropy_terms(x, y, mask)
+    N = x.shape[0]
+    loss = float(step_loss.sum(dtype=np.float64) / N)
+    dx = probs
+    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=2) - 1, axis=2)
+    dx *= (np.asarray(mask, dtype=x.dtype) / N)[..., None]
+    if verbose:
+        print("dx:", dx.shape)
+    return loss, dx

@@ -1,0 +1,36 @@
+"""Argument checks shared by the layers and the model; each error names the argument."""
+
+import numpy as np
+
+from core.errors import NonFiniteError, ShapeError, VocabularyError
+
+
+def require_ndim(name, array, ndim, layout):
+    """Raise ShapeError unless `array` has `ndim` dimensions; `layout` describes them, e.g. "(N, T, D)"."""
+    if np.ndim(array) != ndim:
+        raise ShapeError(f"{name} must have shape {layout}, got shape {np.shape(array)}.")
+
+
+def require_dim(name, size, expected, meaning):
+    """Raise ShapeError unless a dimension of `name` equals `expected`."""
+    if size != expected:
+        raise ShapeError(f"{name}: expected {meaning} = {expected}, got {size}.")
+
+
+def require_token_ids(name, ids, vocab_size):
+    """Raise VocabularyError unless `ids` is an integer array with every id in [0, vocab_size)."""
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise VocabularyError(f"{name} must hold integer token ids, got dtype {ids.dtype}.")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise VocabularyError(
+            f"{name} contains token id {int(bad)}, outside the vocabulary of size {vocab_size} "
+            f"(valid ids are 0..{vocab_size - 1})."
+        )
+
+
+def require_finite(name, array):
+    """Raise NonFiniteError if `array` holds NaN or infinity."""
+    if not np.all(np.isfinite(array)):
+        raise NonFiniteError(f"{name} contains NaN or infinite values; check the input data.")
