@@ -1,0 +1,41 @@
+"""Shared pytest fixtures.
+
+Every test session gets its own data home so no test reads or writes the
+learner's real ~/.cache (downloads, generated datasets, cached models).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from core.paths import COCO_DIR_ENV, DATA_HOME_ENV
+
+COCO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "coco_sample"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_data_home(tmp_path_factory):
+    """Point $RNN_EXPLAINER_HOME at a fresh temporary folder for the whole session.
+
+    $COCO_DIR is removed too, so a developer's own COCO copy cannot leak into
+    tests; tests that want COCO files pass them explicitly (see `coco_sample`).
+    Set through os.environ rather than monkeypatch because monkeypatch is
+    function-scoped and subprocesses (e.g. Streamlit AppTest) must inherit it.
+    """
+    home = tmp_path_factory.mktemp("rnn_explainer_home")
+    saved = {name: os.environ.get(name) for name in (DATA_HOME_ENV, COCO_DIR_ENV)}
+    os.environ[DATA_HOME_ENV] = str(home)
+    os.environ.pop(COCO_DIR_ENV, None)
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def coco_sample():
+    """Path of the small shared COCO sample (vocabulary, a few val images and URLs), read-only."""
+    return COCO_SAMPLE
