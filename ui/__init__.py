@@ -1,0 +1,67 @@
+"""Shared Streamlit layer of every page: setup, friendly errors, cached resources, URL state, widgets.
+
+API (Streamlit lives only here and in the pages):
+
+- ``setup_page(title, icon)``: call first on every page. Wide layout, page title and icon, and the
+  common sidebar naming the active dataset (embedded scenes or real COCO) and how to get the real
+  data (``python -m core.data download``). Pages stand alone (``pages/`` directory, no st.navigation).
+- ``friendly_errors(what="this view")``: context manager. ``core.errors.CaptioningError`` -> ``st.error``
+  with its message; any other exception -> a friendly ``st.error`` plus a collapsed "Technical details"
+  expander. Never a traceback on the page; session state is kept; ``st.rerun``/``st.stop`` pass through.
+- ``get_dataset() -> dict``: ``core.data.load_coco_data()`` once per server (progress bar on first
+  use), arrays read-only (``setflags(write=False)``): copy before changing.
+- ``get_trained_model(recipe="full"|"overfit") -> CaptioningRNN``: ``core.pretrained.trained_model``
+  once per server (progress bar), read-only: ``.copy()`` before training or mutating.
+- ``get_model(choice="fresh"|"trained", sizes="readable"|"real")``: the models the explainer traces.
+- ``get_trace(split, index, activation, choice, sizes, wh_scale) -> core.trace.ExampleTrace``:
+  cached and read-only, so moving a timestep never recomputes a pass.
+- ``example(split, index) -> (caption (T + 1,), feature (D,), image source)``.
+- ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
+- ``url_state``: page state in ``st.query_params``. Declare fields with ``url_state.choice/integer/
+  number``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults with
+  an ``st.info``), widgets with ``**url_state.bind(name)``, ``url_state.get/set(name)``,
+  ``url_state.save(fields)`` at the end (session -> URL), ``url_state.query(fields)`` for
+  ``st.page_link(query_params=...)``.
+- ``show_image(source, caption=None, base_dir=None, width="stretch") -> bool``: an image from a URL or
+  path via ``core.images.image_from_url``; a grey placeholder with the reason when it cannot load.
+- ``timestep_control(last, name="t", first=0, direction=1, label=..., interval=1.0) -> int``: slider
+  plus previous / next / play, bound to the URL field `name`; direction -1 plays backward in time.
+"""
+
+from ui import url_state
+from ui.errors import friendly_errors
+from ui.images import show_image
+from ui.page import dataset_summary, how_to_get_coco, setup_page
+from ui.resources import (
+    MODEL_CHOICES,
+    MODEL_LABELS,
+    SIZE_CHOICES,
+    SIZE_LABELS,
+    example,
+    freeze,
+    get_dataset,
+    get_model,
+    get_trace,
+    get_trained_model,
+)
+from ui.timestep import timestep_control
+
+__all__ = [
+    "MODEL_CHOICES",
+    "MODEL_LABELS",
+    "SIZE_CHOICES",
+    "SIZE_LABELS",
+    "dataset_summary",
+    "example",
+    "freeze",
+    "friendly_errors",
+    "get_dataset",
+    "get_model",
+    "get_trace",
+    "get_trained_model",
+    "how_to_get_coco",
+    "setup_page",
+    "show_image",
+    "timestep_control",
+    "url_state",
+]

@@ -1,0 +1,48 @@
+"""The setup every page calls first: page config and the common sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.errors import friendly_errors
+from ui.resources import get_dataset
+
+APP_TITLE = "RNN captioning explainer"
+DOWNLOAD_COMMAND = "python -m core.data download"
+
+
+def dataset_summary(data: dict) -> str:
+    """One line naming the active dataset and its size, in Markdown."""
+    name = "real COCO 2014 captions" if data.get("source") == "coco" else "embedded shape scenes (offline)"
+    return (
+        f"**{name}**: {len(data['train_captions']):,} training and {len(data['val_captions']):,} validation "
+        f"captions, {len(data['idx_to_word']):,} words, image features D = {data['train_features'].shape[1]}."
+    )
+
+
+def how_to_get_coco() -> str:
+    """Markdown telling how to switch to the real COCO data."""
+    return (
+        "To use the real COCO data of the CS231n exercise (about 1 GB), run "
+        f"`{DOWNLOAD_COMMAND}` in the project folder, then restart the app. "
+        "It is found automatically (or set `$COCO_DIR` to a folder that already holds the files)."
+    )
+
+
+def setup_page(title: str, icon: str) -> None:
+    """Configure the page (wide layout, title, icon) and draw the common sidebar.
+
+    Call first on every page. The sidebar names the active dataset (embedded scenes or real COCO) and
+    how to get the real one; loading the dataset here (cached, with a progress bar on first use) means
+    every page, even one opened from a deep link, starts with the data ready.
+    """
+    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    with st.sidebar:
+        st.caption(APP_TITLE)
+    with friendly_errors("the dataset"):
+        data = get_dataset()
+        with st.sidebar:
+            st.markdown("#### Dataset")
+            st.markdown(dataset_summary(data))
+            if data.get("source") != "coco":
+                st.caption(how_to_get_coco())

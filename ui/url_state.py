@@ -1,0 +1,167 @@
+"""Page state that lives in the URL, so a teacher's link reopens exactly the same view.
+
+Each piece of state is a :class:`Field` (query-parameter name, default, parser). The canonical value
+lives in ``st.session_state`` under a non-widget key, so it survives page switches (Streamlit drops
+the state of widgets that a page does not draw); widgets are bound to it with :func:`bind`.
+
+Typical page::
+
+    fields = [url_state.choice("split", "train", ("train", "val")), url_state.integer("t", 0, 0, 16)]
+    url_state.load(fields)                     # URL -> session (bad values: default + st.info)
+    st.radio("Split", ["train", "val"], **url_state.bind("split"))
+    ...
+    url_state.save(fields)                     # session -> URL, at the end of the script
+
+Values from the URL are validated; a bad one falls back to its default with a gentle ``st.info``,
+never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import streamlit as st
+
+_STATE_PREFIX = "url_state."
+_SYNCED_PREFIX = "url_state_synced."
+_WIDGET_PREFIX = "url_state_widget."
+
+
+@dataclass(frozen=True)
+class Field:
+    """One URL parameter: `parse` turns the query string into a value or raises ValueError saying why."""
+
+    name: str
+    default: object
+    parse: Callable[[str], object]
+    label: str = ""
+
+    def format(self, value) -> str:
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+
+def choice(name: str, default: str, choices: Sequence[str], label: str = "") -> Field:
+    """A value from a fixed list of strings."""
+    allowed = tuple(choices)
+
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
+
+    return Field(name, default, parse, label or name)
+
+
+def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:
+    """An integer in [low, high]."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return Field(name, min(max(default, low), high), parse, label or name)
+
+
+def number(name: str, default: float, low: float, high: float, label: str = "") -> Field:
+    """A finite float in [low, high]."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return Field(name, default, parse, label or name)
+
+
+def _state_key(name: str) -> str:
+    return _STATE_PREFIX + name
+
+
+def get(name: str, default=None):
+    """The current value of a URL field (after :func:`load`)."""
+    return st.session_state.get(_state_key(name), default)
+
+
+def set(name: str, value) -> None:  # noqa: A001 - mirrors get(); module-qualified at call sites
+    """Set a URL field's value; a widget bound with :func:`bind` shows it on the next draw."""
+    st.session_state[_state_key(name)] = value
+
+
+def load(fields: Sequence[Field]) -> dict:
+    """Bring URL values into the session and return {name: value} for `fields`.
+
+    A query parameter wins when it differs from what this session last wrote to the URL (a link just
+    opened, or an edited address); otherwise the session's value is kept. Missing values take the
+    default; values that do not parse, or are no longer valid (e.g. a timestep beyond the caption),
+    fall back to the default with one ``st.info`` naming them.
+    """
+    notices = []
+    values = {}
+    for field in fields:
+        key = _state_key(field.name)
+        raw = st.query_params.get(field.name)
+        if raw is not None and raw != st.session_state.get(_SYNCED_PREFIX + field.name):
+            try:
+                st.session_state[key] = field.parse(raw)
+            except ValueError as exc:
+                notices.append(f"**{field.label}** = `{raw}` {exc}")
+                st.session_state[key] = field.default
+        elif key in st.session_state:
+            try:
+                st.session_state[key] = field.parse(field.format(st.session_state[key]))
+            except ValueError:
+                # Still valid before but not now, e.g. after the split changed and the range shrank.
+                st.session_state[key] = field.default
+        else:
+            st.session_state[key] = field.default
+        values[field.name] = st.session_state[key]
+    if notices:
+        st.info(
+            "Some settings in the link could not be used, so their defaults are shown instead: "
+            + "; ".join(notices)
+            + ".",
+            icon="ℹ️",
+        )
+    return values
+
+
+def save(fields: Sequence[Field]) -> None:
+    """Write the current values of `fields` to the URL (call at the end of the page)."""
+    for field in fields:
+        text = field.format(st.session_state.get(_state_key(field.name), field.default))
+        st.session_state[_SYNCED_PREFIX + field.name] = text
+        if st.query_params.get(field.name) != text:
+            st.query_params[field.name] = text
+
+
+def query(fields: Sequence[Field]) -> dict[str, str]:
+    """The current values of `fields` as query parameters, e.g. for ``st.page_link(query_params=...)``."""
+    return {f.name: f.format(st.session_state.get(_state_key(f.name), f.default)) for f in fields}
+
+
+def bind(name: str) -> dict:
+    """Keyword arguments binding a widget to a URL field: ``st.slider("t", 0, 9, **bind("t"))``.
+
+    The widget gets its own key, seeded from the canonical value on every draw, and an ``on_change``
+    that copies the widget's value back, so buttons that call :func:`set` move the widget too.
+    """
+    widget_key = _WIDGET_PREFIX + name
+    st.session_state[widget_key] = st.session_state[_state_key(name)]
+
+    def copy_back() -> None:
+        st.session_state[_state_key(name)] = st.session_state[widget_key]
+
+    return {"key": widget_key, "on_change": copy_back}
