@@ -66,3 +66,18 @@ __all__ = [
     "word_embedding_backward",
     "word_embedding_forward",
 ]
+
+# COCO data, download and images (issue 3).
+from core.data import decode_captions, load_coco_data, sample_coco_minibatch  # noqa: E402
+from core.download import download_coco  # noqa: E402
+from core.images import image_from_url  # noqa: E402
+
+__all__ += ["decode_captions", "download_coco", "image_from_url", "load_coco_data", "sample_coco_minibatch"]
+
+# `python -m core.data download` runs core/data.py as __main__ after this package imported it for the
+# re-exports above; runpy's RuntimeWarning about that is harmless here (main() holds no module state).
+import warnings as _warnings  # noqa: E402
+
+_warnings.filterwarnings(
+    "ignore", message=r"'core\.(data|download)' found in sys\.modules", category=RuntimeWarning
+)
