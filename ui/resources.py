@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 import streamlit as st
 
+from core.errors import CaptioningError
 from core.model import CaptioningRNN
 from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model, readable_model
 from core.trace import ExampleTrace, trace_example
@@ -105,7 +106,13 @@ def get_trained_model(recipe: str = "full") -> CaptioningRNN:
     recipe: "full" (the properly trained model) or "overfit" (the notebook's small-data model).
     Read-only and shared: call ``.copy()`` before training or changing it.
     """
-    from core.pretrained import trained_model
+    try:
+        from core.pretrained import trained_model
+    except ImportError:
+        raise CaptioningError(
+            f"The {recipe!r} trained model is not available in this installation (core.pretrained is missing). "
+            "Choose the freshly initialised model or readable sizes."
+        ) from None
 
     data = get_dataset()
     return _fill(

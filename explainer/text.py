@@ -1,0 +1,109 @@
+"""Short texts generated from the numbers of a trace (Markdown), so every sentence matches the figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
+from explainer.backward import norms_by_step
+from explainer.forward import topk_rows, word
+
+# The notebook trains the captioning RNN with minibatches of this many captions.
+NOTEBOOK_BATCH_SIZE = 25
+
+
+def human_bytes(n: float) -> str:
+    """Bytes as B, kB, MB or GB with three significant digits."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} GB"
+
+
+def forward_step_summary(trace, idx_to_word, t: int) -> str:
+    """What happens at timestep t of the forward pass, with this example's numbers."""
+    if t == 0:
+        return (
+            f"**t = 0: the image.** The {trace.feature.shape[0]}-d image feature is projected to the first "
+            f"hidden state h₀ (mean {trace.h0.mean():+.3f}, ‖h₀‖ = {np.linalg.norm(trace.h0):.3f}). "
+            "No word has been read yet; move to t = 1 to feed in `<START>`."
+        )
+    s = t - 1
+    fed = word(idx_to_word, trace.ids_in[s])
+    rows = topk_rows(trace, idx_to_word, t, k=1)
+    best = rows[0]
+    target = word(idx_to_word, trace.ids_target[s])
+    text = f"**t = {t}: reads “{fed}”.** The most probable next word is “{best['word']}” (p = {best['probability']:.3f}). "
+    if not trace.mask[s]:
+        return text + (
+            f"The ground-truth next word is `{target}`: padding, so this step is **masked** and adds no loss "
+            f"(the total stays {trace.running_loss[s]:.3f})."
+        )
+    target_row = next(r for r in topk_rows(trace, idx_to_word, t, k=5) if r["is_target"])
+    return text + (
+        f"The ground truth is “{target}” (rank {target_row['rank']}, p = {target_row['probability']:.3f}), "
+        f"so the loss here is −log {target_row['probability']:.3f} = **{trace.step_loss[s]:.3f}**; "
+        f"running total {trace.running_loss[s]:.3f} of {trace.loss:.3f} for the caption."
+    )
+
+
+def sizes_markdown(model, num_steps: int) -> str:
+    """The notebook's size questions answered for `model`: parameters per cell, in the model, and memory."""
+    D, W, H, V = model.input_dim, model.wordvec_dim, model.hidden_dim, model.vocab_size
+    cell = rnn_cell_parameter_count(W, H)
+    total = sum(captioning_parameter_counts(D, W, H, V).values())
+    one = rnn_memory_bytes(1, num_steps, W, H, V)
+    batch = rnn_memory_bytes(NOTEBOOK_BATCH_SIZE, num_steps, W, H, V)
+    return "\n".join(
+        [
+            f"Sizes: D = {D} (image feature), W = {W} (word vector), H = {H} (hidden), V = {V} (words), "
+            f"T = {num_steps} steps.",
+            "",
+            f"- **Parameters of the RNN cell**: Wx (W×H) + Wh (H×H) + b (H) = H·(W + H + 1) = "
+            f"{H}·({W} + {H} + 1) = **{cell:,}**, shared by all {num_steps} steps.",
+            f"- **Whole captioning model** (with projection, embedding and vocabulary layers): {total:,} parameters.",
+            f"- **Forward pass keeps** (for backward): {human_bytes(one['forward'])} for this caption, "
+            f"{human_bytes(batch['forward'])} for a minibatch of N = {NOTEBOOK_BATCH_SIZE}.",
+            f"- **Backward pass allocates**: {human_bytes(one['backward'])} for this caption, "
+            f"{human_bytes(batch['backward'])} for N = {NOTEBOOK_BATCH_SIZE}. Memory grows linearly with T: "
+            "every step's inputs and states must be kept until backprop reaches it.",
+        ]
+    )
+
+
+def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
+    """What the spectral radius of the scaled Wh means for gradients, with the activation's bound."""
+    bound = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}[activation]
+    effective = radius * bound
+    if effective < 0.9:
+        verdict = "carried gradients tend to **vanish** as they travel back"
+    elif effective > 1.1:
+        verdict = "carried gradients can **explode** as they travel back (unless the units saturate)"
+    else:
+        verdict = "carried gradients roughly keep their size"
+    return (
+        f"Spectral radius ρ({wh_scale:g}·Wh) = **{radius:.3f}**. Each step back multiplies the gradient by "
+        f"Whᵀ and by f'(a) ≤ {bound:g} for {activation}, so with ρ·max f' = {effective:.2f} {verdict}."
+    )
+
+
+def backward_step_summary(backward, t: int) -> str:
+    """What reaches h_t at step t of backprop, and how much of it continues to t - 1."""
+    norms = norms_by_step(backward)
+    T = len(norms["total"]) - 1
+    if t == 0:
+        return (
+            f"**t = 0: the image projection.** ‖dL/dh₀‖ = {norms['total'][0]:.3e}, all of it carried back "
+            f"through {T} steps; this is what trains W_proj."
+        )
+    share = backward.survival()[t - 1]
+    carried = (
+        "nothing (it is the last step)"
+        if t == T
+        else f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
+    )
+    return (
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at this "
+        f"step plus {carried}. Multiplying by f'(a_{t}) and Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+    )

@@ -1,0 +1,68 @@
+"""The forward pass of one caption, step by step."""
+
+import streamlit as st
+
+import ui
+from explainer import code, forward, text
+from ui import explain, url_state
+
+
+def page() -> None:
+    st.title("➡️ The forward pass, step by step")
+    st.markdown(
+        "The RNN reads the ground-truth caption one word per step (teacher forcing). At each step it "
+        "combines the word it reads with its memory of the words before, then scores every word of the "
+        "vocabulary as the next one. Step through time and watch the numbers."
+    )
+    data = ui.get_dataset()
+    settings, fields = explain.controls(data)
+    trace = ui.get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
+    fwd = trace.forward
+    model = ui.get_model(settings.choice, settings.sizes)
+    idx_to_word = data["idx_to_word"]
+
+    t = ui.timestep_control(settings.num_steps, label="Timestep t (0 = the image)")
+    picture, network = st.columns([1, 3])
+    with picture:
+        explain.example_card(data, settings)
+    with network:
+        st.plotly_chart(forward.unrolled_network(fwd, idx_to_word, t), key="forward.network", width="stretch")
+
+    st.markdown(text.forward_step_summary(fwd, idx_to_word, t))
+    st.latex(code.equation_latex(settings.activation, max(t, 1)))
+    numbers, source = st.columns([3, 2])
+    with numbers:
+        st.plotly_chart(forward.equation_figure(fwd, t), key="forward.equation", width="stretch")
+    with source:
+        st.markdown("**The step function** (CS231n stores vectors as rows, so Wx·xₜ is `x @ Wx`)")
+        st.markdown(code.code_html(code.forward_step_lines(settings.activation)), unsafe_allow_html=True)
+        if settings.sizes == "real":
+            st.caption("Real sizes: hover a cell for its value. Choose readable numbers to see them all.")
+
+    prediction, losses = st.columns([2, 3])
+    with prediction:
+        if t == 0:
+            st.info("At t = 0 nothing is predicted yet: the image only sets the first hidden state h₀.")
+        else:
+            st.plotly_chart(forward.topk_figure(fwd, idx_to_word, t), key="forward.topk", width="stretch")
+    with losses:
+        st.plotly_chart(forward.loss_figure(fwd, t), key="forward.loss", width="stretch")
+        st.metric("Loss of the caption (sum over unmasked steps)", f"{fwd.loss:.3f}")
+
+    with st.expander(
+        "How big is it? Parameters and memory for these sizes", expanded=settings.sizes == "readable"
+    ):
+        st.markdown(text.sizes_markdown(model, settings.num_steps))
+
+    url_state.save(fields)
+    st.page_link(
+        "pages/2_Backprop_through_time.py",
+        label="Next: backprop through time with this example",
+        icon="⬅️",
+        query_params=url_state.query(fields),
+    )
+
+
+ui.setup_page("Forward pass", "➡️")
+with ui.friendly_errors("the forward pass"):
+    page()
