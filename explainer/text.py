@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
-from explainer.backward import norms_by_step
+from explainer.backward import contributions, norms_by_step
 from explainer.forward import topk_rows, word
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
@@ -106,4 +106,20 @@ def backward_step_summary(backward, t: int) -> str:
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at this "
         f"step plus {carried}. Multiplying by f'(a_{t}) and Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+    )
+
+
+def contribution_check(backward, param: str) -> float:
+    """Largest |Σ_t d`param`_t − d`param`| over the entries: ~1e-7 in float32 when the shares add up."""
+    parts = contributions(backward, 1, param)
+    return float(np.max(np.abs(parts["so_far"] - parts["total"])))
+
+
+def contribution_markdown(backward, param: str, t: int) -> str:
+    """How many steps are summed so far when stepping backward, and the check that all of them give the total."""
+    T = backward.dWh_steps.shape[0]
+    added = T - max(t, 1) + 1
+    return (
+        f"Steps {T} … {max(t, 1)} added so far: {added} of {T}. Summing all {T} steps gives d{param} "
+        f"to within {contribution_check(backward, param):.1e} (float32 rounding)."
     )

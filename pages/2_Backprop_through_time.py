@@ -78,6 +78,7 @@ def page() -> None:
     )
     param = st.radio("Weight", ["Wh", "Wx"], horizontal=True, key="backprop.param")
     st.plotly_chart(backward.contributions_figure(bwd, t, param), key="backprop.contrib", width="stretch")
+    st.caption(text.contribution_markdown(bwd, param, t))
     st.plotly_chart(backward.contribution_norms_figure(bwd, t), key="backprop.contrib_norms", width="stretch")
 
     url_state.save(fields)

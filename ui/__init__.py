@@ -19,7 +19,8 @@ API (Streamlit lives only here and in the pages):
 - ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
 - ``url_state``: page state in ``st.query_params``. Declare fields with ``url_state.choice/integer/
   number``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults with
-  an ``st.info``), widgets with ``**url_state.bind(name)``, ``url_state.get/set(name)``,
+  an ``st.info``; ``load(fields, notices)`` + ``notify(notices)`` to load in groups and show one
+  notice), widgets with ``**url_state.bind(name)``, ``url_state.get/set(name)``,
   ``url_state.save(fields)`` at the end (session -> URL), ``url_state.query(fields)`` for
   ``st.page_link(query_params=...)``.
 - ``show_image(source, caption=None, base_dir=None, width="stretch") -> bool``: an image from a URL or

@@ -70,11 +70,13 @@ def controls(data: dict, t_default: int = 0, extra_fields=()) -> tuple[Settings,
 
     Returns the settings and every field loaded (pass them to ``url_state.save`` at the end of the page).
     """
+    notices: list[str] = []
     fields = base_fields() + list(extra_fields)
-    url_state.load(fields)
+    url_state.load(fields, notices)
     split = url_state.get("split")
     more = data_fields(data, split, t_default)
-    url_state.load(more)
+    url_state.load(more, notices)
+    url_state.notify(notices)
     fields += more
     count = len(data[f"{split}_captions"])
 

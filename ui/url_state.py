@@ -100,15 +100,17 @@ def set(name: str, value) -> None:  # noqa: A001 - mirrors get(); module-qualifi
     st.session_state[_state_key(name)] = value
 
 
-def load(fields: Sequence[Field]) -> dict:
+def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
     """Bring URL values into the session and return {name: value} for `fields`.
 
     A query parameter wins when it differs from what this session last wrote to the URL (a link just
     opened, or an edited address); otherwise the session's value is kept. Missing values take the
     default; values that do not parse, or are no longer valid (e.g. a timestep beyond the caption),
-    fall back to the default with one ``st.info`` naming them.
+    fall back to the default with one ``st.info`` naming them. Pass a list as `notices` to collect
+    those messages instead (to load fields in several groups) and show them with :func:`notify`.
     """
-    notices = []
+    collect = notices is not None
+    notices = notices if collect else []
     values = {}
     for field in fields:
         key = _state_key(field.name)
@@ -128,6 +130,13 @@ def load(fields: Sequence[Field]) -> dict:
         else:
             st.session_state[key] = field.default
         values[field.name] = st.session_state[key]
+    if not collect:
+        notify(notices)
+    return values
+
+
+def notify(notices: Sequence[str]) -> None:
+    """One gentle ``st.info`` listing the link values that could not be used (nothing if none)."""
     if notices:
         st.info(
             "Some settings in the link could not be used, so their defaults are shown instead: "
@@ -135,7 +144,6 @@ def load(fields: Sequence[Field]) -> dict:
             + ".",
             icon="ℹ️",
         )
-    return values
 
 
 def save(fields: Sequence[Field]) -> None:

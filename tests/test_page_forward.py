@@ -1,0 +1,121 @@
+"""AppTest of the forward-pass page on the embedded dataset (generated once per test session)."""
+
+import numpy as np
+import pytest
+
+from core.data import load_coco_data
+from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model
+from core.trace import trace_example
+from explainer.colors import HIGHLIGHT
+from tests.test_ui_apptest import chart, fresh_caches, images, no_problems, open_page, trace_values  # noqa: F401
+
+PAGE = "pages/1_Forward_pass.py"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_coco_data()
+
+
+def expected_forward(data, split, index, activation):
+    """The trace the page should show for the fresh readable model, computed directly with core."""
+    model = fresh_model(data, READABLE_WORDVEC_DIM, READABLE_HIDDEN_DIM, seed=0)
+    row = data[f"{split}_image_idxs"][index]
+    return trace_example(
+        model, data[f"{split}_features"][row], data[f"{split}_captions"][index], 1.0, activation
+    ).forward
+
+
+def highlighted_step(at) -> float:
+    rect = chart(at, "forward.network")["layout"]["shapes"][0]
+    assert rect["fillcolor"] == HIGHLIGHT
+    return (rect["x0"] + rect["x1"]) / 2
+
+
+def test_page_runs_with_image_caption_and_figures():
+    at = open_page(PAGE)
+    no_problems(at)
+    assert any(m.value.startswith("**Ground truth:**") for m in at.markdown)
+    assert images(at), "the example's image is shown"
+    for key in ("forward.network", "forward.equation", "forward.loss"):
+        chart(at, key)
+    assert highlighted_step(at) == 0
+    assert at.query_params["t"] == "0" and at.query_params["sizes"] == "readable"
+
+
+def test_moving_the_timestep_moves_the_highlight_and_the_numbers(data):
+    at = open_page(PAGE, {"example": "5"})
+    expected = expected_forward(data, "train", 5, "tanh")
+    shown = {}
+    for t in (1, 4):
+        at.slider[0].set_value(t).run()
+        no_problems(at)
+        assert highlighted_step(at) == t
+        z = trace_values(chart(at, "forward.equation"))
+        np.testing.assert_allclose(z[5], expected.a[t - 1], rtol=1e-5)  # a_t row
+        np.testing.assert_allclose(z[6], expected.h[t - 1], rtol=1e-5)  # h_t row
+        shown[t] = z
+        loss_bars = chart(at, "forward.loss")
+        assert loss_bars["layout"]["shapes"][0]["x0"] == t
+        assert any(m.value.startswith(f"**t = {t}: reads") for m in at.markdown)
+        assert at.query_params["t"] == str(t)
+    assert not np.allclose(shown[1][6], shown[4][6])
+    at.button(key="timestep.t.forward").click().run()
+    assert highlighted_step(at) == 5 and at.slider[0].value == 5
+
+
+def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
+    query = {
+        "split": "val",
+        "example": "3",
+        "activation": "sigmoid",
+        "model": "fresh",
+        "sizes": "readable",
+        "t": "4",
+    }
+    at = open_page(PAGE, query)
+    no_problems(at)
+    assert at.radio[0].value == "val"
+    assert at.number_input[0].value == 3
+    assert [s.value for s in at.selectbox] == ["sigmoid", "fresh", "readable"]
+    assert at.slider[0].value == 4 and highlighted_step(at) == 4
+    expected = expected_forward(data, "val", 3, "sigmoid")
+    np.testing.assert_allclose(trace_values(chart(at, "forward.equation"))[6], expected.h[3], rtol=1e-5)
+    at.number_input[0].set_value(7).run()
+    assert at.query_params["example"] == "7"
+    at.selectbox[0].set_value("relu").run()
+    assert at.query_params["activation"] == "relu"
+    assert dict(at.query_params).items() >= {"split": "val", "example": "7", "t": "4"}.items()
+
+
+def test_switching_activation_changes_the_trace(data):
+    at = open_page(PAGE, {"t": "3"})
+    tanh_row = trace_values(chart(at, "forward.equation"))
+    at.selectbox[0].set_value("sigmoid").run()
+    no_problems(at)
+    sigmoid_row = trace_values(chart(at, "forward.equation"))
+    np.testing.assert_allclose(tanh_row[6], np.tanh(tanh_row[5]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sigmoid_row[6], 1 / (1 + np.exp(-sigmoid_row[5])), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(tanh_row[6], sigmoid_row[6])
+    assert "1 / (1 + np.exp(-a))" in next(m.value for m in at.markdown if "rnn_step_forward" in m.value)
+
+
+def test_bad_link_values_fall_back_with_a_notice():
+    at = open_page(PAGE, {"t": "500", "activation": "softmax", "example": "-2"})
+    no_problems(at)
+    assert at.info and "activation" in at.info[0].value and "timestep t" in at.info[0].value
+    assert at.slider[0].value == 0 and at.selectbox[0].value == "tanh" and at.number_input[0].value == 0
+
+
+def test_trained_readable_model_and_real_sizes():
+    at = open_page(PAGE, {"model": "trained", "t": "2"})
+    no_problems(at)
+    trained_loss = float(next(m for m in at.metric).value)
+    at.selectbox[1].set_value("fresh").run()
+    fresh_loss = float(next(m for m in at.metric).value)
+    assert trained_loss < fresh_loss  # the trained model has learned something about captions
+    at.selectbox[2].set_value("real").run()
+    no_problems(at)
+    equation = chart(at, "forward.equation")
+    assert trace_values(equation).shape[1] == 512 and equation["data"][0].get("texttemplate") is None
+    assert any("H = 512" in m.value for m in at.markdown)
