@@ -81,3 +81,30 @@ import warnings as _warnings  # noqa: E402
 _warnings.filterwarnings(
     "ignore", message=r"'core\.(data|download)' found in sys\.modules", category=RuntimeWarning
 )
+
+# The embedded offline dataset of shape scenes (issue 3).
+from core.scene_features import extract_features  # noqa: E402
+from core.scenes import (  # noqa: E402
+    Scene,
+    SceneError,
+    SceneObject,
+    check_caption,
+    describe_scene,
+    ensure_embedded_dataset,
+    parse_caption,
+    random_scene,
+    render_scene,
+)
+
+__all__ += [
+    "Scene",
+    "SceneError",
+    "SceneObject",
+    "check_caption",
+    "describe_scene",
+    "ensure_embedded_dataset",
+    "extract_features",
+    "parse_caption",
+    "random_scene",
+    "render_scene",
+]
