@@ -84,10 +84,12 @@ def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "no
         "carried": "carried back from t + 1",
     }
     for key, label in names.items():
+        # A log axis cannot show 0 (no loss at t = 0, nothing carried past T): leave a gap instead.
+        values = np.where(norms[key] > 0, norms[key], np.nan) if log_scale else norms[key]
         fig.add_trace(
             go.Scatter(
                 x=steps,
-                y=norms[key],
+                y=values,
                 name=label,
                 mode="lines+markers",
                 line={

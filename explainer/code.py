@@ -19,10 +19,10 @@ def forward_step_lines(activation: str) -> list[tuple[str, str | None]]:
     f, _ = ACTIVATION_CODE[activation]
     return [
         ("def rnn_step_forward(x, prev_h, Wx, Wh, b):", None),
-        ("    input_term = x @ Wx          # Wx·x_t      (N, H)", "wx_x"),
-        ("    carried_term = prev_h @ Wh   # Wh·h_{t-1}  (N, H)", "wh_h"),
-        ("    a = input_term + carried_term + b   # + b  (H,)", "b"),
-        (f"    next_h = {f}", "h"),
+        ("    input_term = x @ Wx         # Wx·x_t", "wx_x"),
+        ("    carried_term = prev_h @ Wh  # Wh·h_{t-1}", "wh_h"),
+        ("    a = input_term + carried_term + b", "b"),
+        (f"    next_h = {f}  # h_t = f(a_t)", "h"),
         ("    return next_h, (x, prev_h, next_h, Wx, Wh)", None),
     ]
 
@@ -33,11 +33,11 @@ def backward_step_lines(activation: str) -> list[tuple[str, str | None]]:
     return [
         ("def rnn_step_backward(dnext_h, cache):", None),
         ("    x, prev_h, next_h, Wx, Wh = cache", None),
-        (f"    da = dnext_h * ({derivative})   # f'(a_t)", "da"),
+        (f"    da = dnext_h * ({derivative})  # f'(a_t)", "da"),
         ("    dx = da @ Wx.T", None),
-        ("    dprev_h = da @ Wh.T   # carried back to t-1", "carried"),
-        ("    dWx = x.T @ da        # this step's share of dWx", "grad_w"),
-        ("    dWh = prev_h.T @ da   # this step's share of dWh", "grad_w"),
+        ("    dprev_h = da @ Wh.T  # to step t-1", "carried"),
+        ("    dWx = x.T @ da       # step t's share", "grad_w"),
+        ("    dWh = prev_h.T @ da  # step t's share", "grad_w"),
         ("    db = da.sum(axis=0)", "grad_w"),
         ("    return dx, dprev_h, dWx, dWh, db", None),
     ]

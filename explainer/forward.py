@@ -280,7 +280,8 @@ def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
     """
     T = trace.num_steps
     steps = np.arange(1, T + 1)
-    stub = max(float(trace.step_loss.max()) * 0.04, 0.02)
+    # Masked steps get a visible stub (a fifth of the tallest bar) so the padding is seen, not just absent.
+    stub = max(float(trace.step_loss.max()) * 0.2, 0.05)
     heights = np.where(trace.mask, trace.step_loss, stub)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
@@ -294,9 +295,12 @@ def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
                 "line": {"width": np.where(steps == t, 3, 0), "color": HIGHLIGHT},
             },
             text=[f"{v:.2f}" if m else "masked" for v, m in zip(trace.step_loss, trace.mask, strict=True)],
+            hovertext=[
+                f"t = {s}: −log p = {v:.3f}" if m else f"t = {s}: target <NULL>, masked: adds 0 to the loss"
+                for s, v, m in zip(steps, trace.step_loss, trace.mask, strict=True)
+            ],
             textposition="outside",
-            customdata=trace.step_loss,
-            hovertemplate="t = %{x}: %{text}<extra></extra>",
+            hovertemplate="%{hovertext}<extra></extra>",
         ),
         secondary_y=False,
     )

@@ -35,7 +35,11 @@ def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
 
 
 def loss_figure(
-    losses: dict, log_y: bool = True, thresholds=(1.0, 0.1), target: int | None = None, uirevision: str = "race.loss"
+    losses: dict,
+    log_y: bool = True,
+    thresholds=(1.0, 0.1),
+    target: int | None = None,
+    uirevision: str = "race.loss",
 ) -> go.Figure:
     """Minibatch loss per iteration, one line per activation, with the milestone thresholds.
 
@@ -83,7 +87,9 @@ def loss_figure(
     return _layout(fig, uirevision, 380, title="Loss")
 
 
-def grad_norm_figure(total: dict, per_param: dict | None = None, param: str = "Wh", uirevision: str = "race.grad") -> go.Figure:
+def grad_norm_figure(
+    total: dict, per_param: dict | None = None, param: str = "Wh", uirevision: str = "race.grad"
+) -> go.Figure:
     """Gradient norms per iteration on a log scale: solid = all parameters together, dotted = `param` alone.
 
     total, per_param: activation -> (iterations,) norms.
@@ -141,7 +147,8 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
         rows=1,
         cols=max(len(stats), 1),
         subplot_titles=[
-            f"{s.activation}: {100 * s.saturated:.0f}% saturated, mean f'(a) = {s.mean_derivative:.2f}" for s in stats
+            f"{s.activation}: {100 * s.saturated:.0f}% saturated, mean f'(a) = {s.mean_derivative:.2f}"
+            for s in stats
         ],
     )
     for col, s in enumerate(stats, start=1):
@@ -163,7 +170,9 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
         for x0, x1 in saturated_ranges(s.activation, s.edges):
             if x1 > x0:
                 fig.add_vrect(x0=x0, x1=x1, fillcolor=SATURATED_FILL, line_width=0, row=1, col=col)
-        fig.update_xaxes(title_text="hidden activation h", range=[float(s.edges[0]), float(s.edges[-1])], row=1, col=col)
+        fig.update_xaxes(
+            title_text="hidden activation h", range=[float(s.edges[0]), float(s.edges[-1])], row=1, col=col
+        )
     fig.update_yaxes(title_text="share of values", tickformat=".0%", col=1)
     fig.update_annotations(font_size=12)
     return _layout(fig, uirevision, 300, bargap=0)

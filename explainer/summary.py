@@ -57,7 +57,11 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
         lines.append(_why(best, worst))
     captions = [
         f"{lane.activation} says “{lane.caption or '(nothing)'}”"
-        + (" (a ground-truth caption, word for word)" if lane.caption_matches else " (not a ground-truth caption)")
+        + (
+            " (a ground-truth caption, word for word)"
+            if lane.caption_matches
+            else " (not a ground-truth caption)"
+        )
         for lane in summary.lanes
         if lane.iterations
     ]

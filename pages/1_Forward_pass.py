@@ -35,7 +35,7 @@ def page() -> None:
         st.plotly_chart(forward.equation_figure(fwd, t), key="forward.equation", width="stretch")
     with source:
         st.markdown("**The step function** (CS231n stores vectors as rows, so Wx·xₜ is `x @ Wx`)")
-        st.markdown(code.code_html(code.forward_step_lines(settings.activation)), unsafe_allow_html=True)
+        st.html(code.code_html(code.forward_step_lines(settings.activation)))
         if settings.sizes == "real":
             st.caption("Real sizes: hover a cell for its value. Choose readable numbers to see them all.")
 

@@ -46,7 +46,7 @@ def page() -> None:
         st.markdown(text.backward_step_summary(bwd, t))
         st.metric("Loss of the caption", f"{trace.forward.loss:.3f}")
         st.markdown("**The backward step** (each line coloured like what it computes)")
-        st.markdown(code.code_html(code.backward_step_lines(settings.activation)), unsafe_allow_html=True)
+        st.html(code.code_html(code.backward_step_lines(settings.activation)))
 
     heat, norms = st.columns(2)
     with heat:

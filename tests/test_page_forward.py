@@ -97,7 +97,7 @@ def test_switching_activation_changes_the_trace(data):
     np.testing.assert_allclose(tanh_row[6], np.tanh(tanh_row[5]), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(sigmoid_row[6], 1 / (1 + np.exp(-sigmoid_row[5])), rtol=1e-5, atol=1e-7)
     assert not np.allclose(tanh_row[6], sigmoid_row[6])
-    assert "1 / (1 + np.exp(-a))" in next(m.value for m in at.markdown if "rnn_step_forward" in m.value)
+    assert "1 / (1 + np.exp(-a))" in next(h.value for h in at.get("html") if "rnn_step_forward" in h.value)
 
 
 def test_bad_link_values_fall_back_with_a_notice():

@@ -92,7 +92,12 @@ def controls(data: dict, t_default: int = 0, extra_fields=()) -> tuple[Settings,
             **url_state.bind("example"),
         )
         dice.button(
-            "🎲", help="A random example", on_click=_random_example, args=(count,), key="explain.random"
+            "",
+            icon=":material/casino:",
+            help="A random example",
+            on_click=_random_example,
+            args=(count,),
+            key="explain.random",
         )
     c3.selectbox(
         "Activation f",

@@ -42,11 +42,12 @@ def timestep_control(
     playing_key, tick_key = f"timestep.{name}.playing", f"timestep.{name}.tick"
     playing = st.session_state.get(playing_key, False)
     current = int(url_state.get(name, first))
-    back, slider, forward, play = st.columns([1, 8, 1, 1.3], vertical_alignment="bottom")
+    back, slider, forward, play = st.columns([1.2, 7, 1.2, 1.4], vertical_alignment="bottom")
     with slider:
         st.slider(label, first, last, help=help, **url_state.bind(name))
     back.button(
-        "◀",
+        "Previous",
+        icon=":material/chevron_left:",
         key=f"timestep.{name}.back",
         help="One step earlier (t − 1)",
         disabled=current <= first,
@@ -55,7 +56,8 @@ def timestep_control(
         width="stretch",
     )
     forward.button(
-        "▶",
+        "Next",
+        icon=":material/chevron_right:",
         key=f"timestep.{name}.forward",
         help="One step later (t + 1)",
         disabled=current >= last,
@@ -64,7 +66,8 @@ def timestep_control(
         width="stretch",
     )
     play.button(
-        "⏸ Pause" if playing else ("⏵ Play" if direction > 0 else "⏴ Play back"),
+        "Pause" if playing else ("Play" if direction > 0 else "Play back"),
+        icon=":material/pause:" if playing else ":material/play_arrow:",
         key=f"timestep.{name}.play",
         on_click=_toggle_play,
         args=(name, playing_key, tick_key, direction, first, last),
