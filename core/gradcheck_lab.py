@@ -52,7 +52,9 @@ class Bug:
 
 
 BUGS = {
-    "none": Bug("none", "No bug: the real backward passes", "The gradients come from core.layers unchanged.", LAYERS),
+    "none": Bug(
+        "none", "No bug: the real backward passes", "The gradients come from core.layers unchanged.", LAYERS
+    ),
     "drop_local_derivative": Bug(
         "drop_local_derivative",
         "Drop the local derivative f'(a) (the 1 - h² factor for tanh)",
@@ -128,7 +130,11 @@ class LabSizes:
         """This object if every size is inside SIZE_LIMITS, else HyperparameterError naming the size."""
         for name, (low, high) in SIZE_LIMITS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or not low <= value <= high
+            ):
                 raise HyperparameterError(
                     f"Size {name}={value!r} is outside the lab's range {low}..{high}; "
                     "finite differences cost two forward passes per number, so the lab keeps sizes small."
@@ -198,7 +204,9 @@ def _compare(name, analytic, numeric):
     errors = elementwise_rel_error(a, n)
     worst = float(errors.max()) if errors.size else 0.0
     norm_error = float(np.linalg.norm(a - n) / max(1e-8, np.linalg.norm(a) + np.linalg.norm(n)))
-    return ParamCheck(name, np.asarray(analytic), np.asarray(numeric), errors, worst, norm_error, verdict(worst))
+    return ParamCheck(
+        name, np.asarray(analytic), np.asarray(numeric), errors, worst, norm_error, verdict(worst)
+    )
 
 
 def _check_array_function(inputs, forward, analytic, dout, step):
@@ -233,7 +241,9 @@ def _sequence_backward(dh, cache, bug):
     carried = np.zeros((N, H), dtype=dh.dtype)
     for t in range(T - 1, -1, -1):
         total = dh[:, t] + (0 if bug == "no_carried_gradient" else carried)
-        local = 1 if bug == "drop_local_derivative" else derivative_from_output(cache.h_tm[t], cache.activation)
+        local = (
+            1 if bug == "drop_local_derivative" else derivative_from_output(cache.h_tm[t], cache.activation)
+        )
         da[t] = total * local
         carried = da[t] @ cache.Wh.T
     dWx = cache.x_tm.reshape(T * N, D).T @ da.reshape(T * N, H)
@@ -330,7 +340,9 @@ def _check_word_embedding(c):
     out, cache = word_embedding_forward(ids, W_embed)
     (dout,) = c.normal(out.shape)
     dW = _embedding_backward(dout, cache, c.bug)
-    numeric = eval_numerical_gradient_array(lambda w: word_embedding_forward(ids, w)[0], W_embed, dout, h=c.step)
+    numeric = eval_numerical_gradient_array(
+        lambda w: word_embedding_forward(ids, w)[0], W_embed, dout, h=c.step
+    )
     return [_compare("W_embed", dW, numeric)], None, (_repeat_note(ids),)
 
 
@@ -370,7 +382,9 @@ def _check_temporal_softmax(c):
     captions = _random_captions(c)
     y, mask = captions[:, 1:], captions[:, 1:] != 0
     loss, dx = _softmax_loss(x, y, mask, c.bug)
-    numeric = eval_numerical_gradient(lambda v: temporal_softmax_loss(v, y, mask)[0], x, verbose=False, h=c.step)
+    numeric = eval_numerical_gradient(
+        lambda v: temporal_softmax_loss(v, y, mask)[0], x, verbose=False, h=c.step
+    )
     return [_compare("x", dx, numeric)], loss, ()
 
 
@@ -430,7 +444,9 @@ _CHECKS = {
 }
 
 
-def run_check(layer, sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, step=1e-5, repeat_word=True):
+def run_check(
+    layer, sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, step=1e-5, repeat_word=True
+):
     """Run one gradient check.
 
     layer: one of LAYERS; sizes: LabSizes (N, T, D, W, H, V); activation: of the RNN cell (tanh, sigmoid,
@@ -448,7 +464,9 @@ def run_check(layer, sizes=None, activation="tanh", bug="none", dtype="float64",
         raise HyperparameterError(f"The finite-difference step h={step!r} must be between 1e-9 and 0.1.")
     check_activation(activation)
     sizes = (sizes or LabSizes()).validated()
-    setup = _Setup(sizes, activation, np.dtype(dtype).type, bug, np.random.default_rng(seed), step, repeat_word)
+    setup = _Setup(
+        sizes, activation, np.dtype(dtype).type, bug, np.random.default_rng(seed), step, repeat_word
+    )
     params, loss, notes = _CHECKS[layer](setup)
     return CheckResult(
         layer=layer,
@@ -463,7 +481,9 @@ def run_check(layer, sizes=None, activation="tanh", bug="none", dtype="float64",
     )
 
 
-def run_all_checks(sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, repeat_word=True, progress=None):
+def run_all_checks(
+    sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, repeat_word=True, progress=None
+):
     """run_check for every layer in LAYERS; progress(fraction, message) is called before each one."""
     results = []
     for i, layer in enumerate(LAYERS):

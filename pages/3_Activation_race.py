@@ -24,7 +24,12 @@ def settings(max_train: int) -> RaceConfig:
         left, middle, right = st.columns(3)
         low, high, default = LIMITS["num_train"]
         num_train = left.number_input(
-            "Training captions", low, min(high, max_train), min(default, max_train), step=10, key="race.num_train"
+            "Training captions",
+            low,
+            min(high, max_train),
+            min(default, max_train),
+            step=10,
+            key="race.num_train",
         )
         batch_size = left.number_input("Batch size", *LIMITS["batch_size"], step=5, key="race.batch_size")
         iterations = left.number_input("Iterations", *LIMITS["iterations"], step=50, key="race.iterations")
@@ -35,12 +40,19 @@ def settings(max_train: int) -> RaceConfig:
             "Word-vector size W", WORDVEC_CHOICES, value=LIMITS["wordvec_dim"][2], key="race.wordvec_dim"
         )
         learning_rate = right.select_slider(
-            "Adam learning rate", LR_CHOICES, value=LIMITS["learning_rate"][2], format_func="{:g}".format,
+            "Adam learning rate",
+            LR_CHOICES,
+            value=LIMITS["learning_rate"][2],
+            format_func="{:g}".format,
             key="race.learning_rate",
         )
         lr_decay = right.slider(
-            "Learning-rate decay per epoch", LIMITS["lr_decay"][0], LIMITS["lr_decay"][1], LIMITS["lr_decay"][2],
-            step=0.01, key="race.lr_decay",
+            "Learning-rate decay per epoch",
+            LIMITS["lr_decay"][0],
+            LIMITS["lr_decay"][1],
+            LIMITS["lr_decay"][2],
+            step=0.01,
+            key="race.lr_decay",
         )
         relu = right.checkbox("Add a ReLU lane", key="race.relu")
         seed = right.number_input("Seed", 0, 10_000, 0, key="race.seed")
@@ -75,7 +87,9 @@ def buttons(data: dict, config: RaceConfig, race: Race | None) -> None:
     elif not race.done and start.button("▶ Resume", type="primary", key="race.resume"):
         race.running = True
         st.rerun()
-    if reset.button("↺ Reset", key="race.reset", help="Discard this run; Start builds a new one from the settings."):
+    if reset.button(
+        "↺ Reset", key="race.reset", help="Discard this run; Start builds a new one from the settings."
+    ):
         del st.session_state[STATE_KEY]
         st.rerun()
     room = MAX_ITERATIONS - race.target
@@ -97,7 +111,9 @@ def draw(race: Race, data: dict, log_y: bool) -> None:
     for column, lane in zip(st.columns(len(race.lanes)), race.lanes, strict=True):
         losses = lane.losses
         value = f"{lane.final_loss(1):.3f}" if losses.size else "–"
-        delta = f"{losses[-1] - losses[max(len(losses) - 11, 0)]:+.3f} over 10 it." if losses.size > 1 else None
+        delta = (
+            f"{losses[-1] - losses[max(len(losses) - 11, 0)]:+.3f} over 10 it." if losses.size > 1 else None
+        )
         column.metric(f"{lane.activation} loss", value, delta, delta_color="inverse")
         if lane.error:
             column.error(lane.error)
@@ -105,7 +121,9 @@ def draw(race: Race, data: dict, log_y: bool) -> None:
     curves, norms = st.columns([3, 2])
     with curves:
         st.plotly_chart(
-            figures.loss_figure({lane.activation: lane.losses for lane in race.lanes}, log_y, MILESTONES, race.target),
+            figures.loss_figure(
+                {lane.activation: lane.losses for lane in race.lanes}, log_y, MILESTONES, race.target
+            ),
             key="race.loss",
             width="stretch",
         )
@@ -118,8 +136,12 @@ def draw(race: Race, data: dict, log_y: bool) -> None:
             key="race.grad",
             width="stretch",
         )
-    st.dataframe(figures.milestone_rows(summary, MILESTONES), hide_index=True, width="stretch", key="race.milestones")
-    st.markdown("**Hidden activations on the training captions** (shaded: saturated, where f′(a) is below a tenth of its peak)")
+    st.dataframe(
+        figures.milestone_rows(summary, MILESTONES), hide_index=True, width="stretch", key="race.milestones"
+    )
+    st.markdown(
+        "**Hidden activations on the training captions** (shaded: saturated, where f′(a) is below a tenth of its peak)"
+    )
     st.plotly_chart(figures.histogram_figure(stats), key="race.hist", width="stretch")
 
     st.markdown("**One training image, captioned by each lane as it learns**")

@@ -25,5 +25,7 @@ def synthetic_data(n_images=25, caps=2, D=32, V=20, T=12, seed=0):
         data[f"{split}_captions"] = captions
         data[f"{split}_image_idxs"] = idxs
         data[f"{split}_features"] = rng.standard_normal((n, D)).astype(np.float32)
-        data[f"{split}_urls"] = np.array([f"https://example.invalid/{split}/{i}.jpg" for i in range(n)], dtype=object)
+        data[f"{split}_urls"] = np.array(
+            [f"https://example.invalid/{split}/{i}.jpg" for i in range(n)], dtype=object
+        )
     return data

@@ -80,7 +80,11 @@ def test_verdicts(clean, buggy):
     assert "RNN step (rnn_step_backward)" in text and "Whole model" in text
     assert "Word embedding" not in text.split("Largest")[0]
     assert "still pass" in text
-    missed = [run_check("word_embedding", LabSizes(N=1, T=3, V=24), bug="embedding_assign", repeat_word=False, seed=3)]
+    missed = [
+        run_check(
+            "word_embedding", LabSizes(N=1, T=3, V=24), bug="embedding_assign", repeat_word=False, seed=3
+        )
+    ]
     kind, text = gradcheck.verdict_markdown(missed, "embedding_assign")
     assert kind == "missed" and "No word id repeats" in text
     kind, text = gradcheck.verdict_markdown([run_check("rnn_step", dtype="float32")], "none")

@@ -12,12 +12,16 @@ from tests.test_ui_plotly_decode import decode, figure_json
 
 @pytest.fixture(scope="module")
 def race():
-    race = Race(synthetic_data(), RaceConfig(num_train=30, hidden_dim=16, wordvec_dim=8, batch_size=10, iterations=12))
+    race = Race(
+        synthetic_data(), RaceConfig(num_train=30, hidden_dim=16, wordvec_dim=8, batch_size=10, iterations=12)
+    )
     race.step(12)
     return race
 
 
-def lane_summary(activation, final, first_below, saturated=0.1, derivative=0.5, caption="w1 w2", matches=False):
+def lane_summary(
+    activation, final, first_below, saturated=0.1, derivative=0.5, caption="w1 w2", matches=False
+):
     return LaneSummary(
         activation=activation,
         iterations=100,
@@ -42,7 +46,9 @@ def test_loss_figure_has_every_lane_loss_and_milestone_markers():
     np.testing.assert_allclose(decode(lines["sigmoid"]["y"]), losses["sigmoid"])
     np.testing.assert_array_equal(decode(lines["tanh"]["x"]), [1, 2, 3, 4])
     assert lines["tanh"]["line"]["color"] != lines["sigmoid"]["line"]["color"]
-    markers = {t["name"]: (decode(t["x"])[0], decode(t["y"])[0]) for t in spec["data"] if t["mode"] == "markers"}
+    markers = {
+        t["name"]: (decode(t["x"])[0], decode(t["y"])[0]) for t in spec["data"] if t["mode"] == "markers"
+    }
     # tanh goes below 1.0 at iteration 2 and below 0.1 at iteration 4; sigmoid never does.
     assert markers == {"tanh < 1": (2, 0.8), "tanh < 0.1": (4, 0.05)}
     assert spec["layout"]["yaxis"]["type"] == "log"
@@ -73,7 +79,10 @@ def test_histogram_figure_shows_shares_and_titles_with_the_measured_saturation(r
         np.testing.assert_allclose(shares, s.counts / s.counts.sum())
         np.testing.assert_allclose(decode(bar["x"]), (s.edges[:-1] + s.edges[1:]) / 2)
     titles = [a["text"] for a in spec["layout"]["annotations"]]
-    assert titles[0] == f"tanh: {100 * stats[0].saturated:.0f}% saturated, mean f'(a) = {stats[0].mean_derivative:.2f}"
+    assert (
+        titles[0]
+        == f"tanh: {100 * stats[0].saturated:.0f}% saturated, mean f'(a) = {stats[0].mean_derivative:.2f}"
+    )
     # Two shaded saturated zones per panel (both tails of tanh and sigmoid).
     assert len(spec["layout"]["shapes"]) == 4
 
@@ -101,8 +110,12 @@ def test_milestone_rows_and_sample_rows(race):
 
 
 def test_summary_is_written_from_the_numbers():
-    tanh = lane_summary("tanh", 0.083, {1.0: 30, 0.1: 69}, saturated=0.29, derivative=0.40, caption="a red star", matches=True)
-    sigmoid = lane_summary("sigmoid", 12.45, {1.0: None, 0.1: None}, saturated=0.23, derivative=0.11, caption="a cat")
+    tanh = lane_summary(
+        "tanh", 0.083, {1.0: 30, 0.1: 69}, saturated=0.29, derivative=0.40, caption="a red star", matches=True
+    )
+    sigmoid = lane_summary(
+        "sigmoid", 12.45, {1.0: None, 0.1: None}, saturated=0.23, derivative=0.11, caption="a cat"
+    )
     text = race_summary(RaceSummary([tanh, sigmoid], 50, 512, True))
     assert "After **100 iterations** on 50 training captions (H = 512)" in text
     assert "same initial weights" in text

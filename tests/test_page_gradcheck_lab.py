@@ -56,7 +56,10 @@ def test_sizes_and_layer_choice_drive_the_check():
     assert list(rows["gradient"]) == ["dx", "dprev_h", "dWx", "dWh", "db"]
     assert rows.loc[rows["gradient"] == "dWx", "shape"].item() == "2 × 3"
     expected = run_check("rnn_step", at.session_state["gradcheck.results"][1][0].sizes)
-    assert rows.loc[rows["gradient"] == "dWh", "max relative error"].item() == f"{expected.by_name('Wh').max_rel_error:.2e}"
+    assert (
+        rows.loc[rows["gradient"] == "dWh", "max relative error"].item()
+        == f"{expected.by_name('Wh').max_rel_error:.2e}"
+    )
 
 
 def test_float32_shows_why_float64():
