@@ -119,3 +119,36 @@ def test_trained_readable_model_and_real_sizes():
     equation = chart(at, "forward.equation")
     assert trace_values(equation).shape[1] == 512 and equation["data"][0].get("texttemplate") is None
     assert any("H = 512" in m.value for m in at.markdown)
+
+
+def test_trained_real_model_comes_from_core_pretrained(monkeypatch, data):
+    """The real-size trained model is core.pretrained.trained_model(data, "full", progress), shown read-only."""
+    import sys
+    import types
+
+    calls = []
+
+    def trained_model(data, recipe="full", progress=None):
+        calls.append(recipe)
+        progress(0.5, "training")
+        return fresh_model(data, 16, 24, seed=5)
+
+    monkeypatch.setitem(sys.modules, "core.pretrained", types.SimpleNamespace(trained_model=trained_model))
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2"})
+    no_problems(at)
+    assert calls == ["full"]
+    assert trace_values(chart(at, "forward.equation")).shape == (7, 24)  # H = 24 from the trained model
+    at.slider[0].set_value(3).run()
+    assert calls == ["full"]  # cached: trained once
+
+
+def test_missing_trained_model_is_a_friendly_error_and_keeps_the_settings(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "core.pretrained", None)  # import fails as if the module were absent
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "5", "example": "4"})
+    assert not at.exception
+    assert "not available" in at.error[0].value
+    at.selectbox[2].set_value("readable").run()
+    no_problems(at)
+    assert at.slider[0].value == 5 and at.number_input[0].value == 4

@@ -116,6 +116,8 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
         key = _state_key(field.name)
         raw = st.query_params.get(field.name)
         if raw is not None and raw != st.session_state.get(_SYNCED_PREFIX + field.name):
+            # Consumed now: if the page stops before save(), the stale URL must not override later changes.
+            st.session_state[_SYNCED_PREFIX + field.name] = raw
             try:
                 st.session_state[key] = field.parse(raw)
             except ValueError as exc:
