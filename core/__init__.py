@@ -108,3 +108,9 @@ __all__ += [
     "random_scene",
     "render_scene",
 ]
+
+# Caption measures and cached trained models (issue 3).
+from core.metrics import corpus_bleu, scene_accuracy  # noqa: E402
+from core.pretrained import ValScore, trained_model, val_score  # noqa: E402
+
+__all__ += ["ValScore", "corpus_bleu", "scene_accuracy", "trained_model", "val_score"]

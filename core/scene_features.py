@@ -22,7 +22,7 @@ Pipeline, per image (all vectorised with NumPy):
    background texture from the 2-pixel frame of the image;
 4. fixed standardisation (mean and spread of 300 random scenes drawn with a fixed seed) and a fixed
    dense orthogonal rotation (random signs, Walsh-Hadamard transform, random permutation; seeded), so
-   the vector is dense like PCA'd features.
+   the vector is dense like PCA'd features, times OUTPUT_SCALE (0.5).
 Images of a size other than 128x128 are resized to 128x128 first.
 """
 
@@ -51,6 +51,9 @@ _CALIBRATION_SCENES = 300
 _ROTATION_SEED = 4096
 _MATCH_DISTANCE = 55.0  # RGB distance within which a pixel takes a palette colour
 _CHUNK = 200
+# Overall scale of the output. A captioning RNN (Adam, W_proj initialised at 1/sqrt(D)) learned the
+# embedded scenes faster from features with a spread of about 0.5 than 1 or 2 (measured: 12-epoch runs).
+OUTPUT_SCALE = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -238,8 +241,8 @@ def extract_features(images) -> np.ndarray:
 
     images: (N, H, W, 3) uint8 RGB (or a single (H, W, 3) image, treated as N = 1); other sizes than
     128x128 are resized to 128x128.
-    Returns: (N, 512) float32, deterministic (same pixels, same bytes), about zero-mean and unit
-    variance per dimension on random scenes.
+    Returns: (N, 512) float32, deterministic (same pixels, same bytes), about zero-mean with a spread
+    of about OUTPUT_SCALE (0.5) per dimension on random scenes.
     """
     images = _as_batch(images)
     mean, scale, signs, permutation = _standardisation()
@@ -248,5 +251,5 @@ def extract_features(images) -> np.ndarray:
         raw = _raw_features(images[lo : lo + _CHUNK])
         z = np.zeros((len(raw), FEATURE_DIM))
         z[:, :RAW_DIM] = (raw - mean) / scale
-        out[lo : lo + _CHUNK] = _rotate(z, signs, permutation)
+        out[lo : lo + _CHUNK] = OUTPUT_SCALE * _rotate(z, signs, permutation)
     return out

@@ -75,7 +75,7 @@ _BOUND = 1.12  # bounding-circle radius / nominal radius, over all shapes
 # ----------------------------------------------------------------------------------------------------
 # Dataset generation settings. Bump GENERATOR_VERSION whenever rendering, grammar or features change.
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 GENERATOR_SEED = 231
 N_TRAIN = 5000
 N_VAL = 500
