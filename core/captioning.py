@@ -5,12 +5,14 @@ All functions take a trained `CaptioningRNN` and one image feature (D,); none of
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from core.errors import HyperparameterError, ShapeError
+from core.pretrained import recipe_config
 from core.scene_features import extract_features
-from core.scenes import check_caption, render_scene
+from core.scenes import SCENES_FILE, check_caption, load_scenes, render_scene
 from core.topk import top_k
 from core.trace import trace_example
 from core.validation import require_ndim
@@ -263,3 +265,32 @@ def caption_scene(model, scene, temperature=0.0, seed=0, k=5, max_length=16):
     feature = extract_features(image[None])[0]
     caption = generate_caption(model, feature, temperature, seed, k, max_length)
     return ComposedScene(scene, image, feature, caption, check_caption(caption.text, scene))
+
+
+def recipe_caption_indices(data, recipe):
+    """Sorted train-caption numbers a core.pretrained recipe trains on, or None when it uses them all.
+
+    Mirrors how core.pretrained picks its max_train captions (a generator seeded with the recipe's seed),
+    so the gallery can show the overfit model the very images it memorised.
+    """
+    config = recipe_config(recipe)
+    total = len(data["train_captions"])
+    if config["max_train"] is None or config["max_train"] >= total:
+        return None
+    chosen = np.random.default_rng(config["seed"]).choice(total, int(config["max_train"]), replace=False)
+    return np.sort(chosen)
+
+
+def scenes_by_row(data, split):
+    """{feature row: core.scenes.Scene} of the embedded dataset's split, or None for other datasets.
+
+    Image files are named <split>_<scene number>.png, so the URL of a row names its scene.
+    """
+    base_dir = data.get("base_dir")
+    if data.get("source") != "embedded" or base_dir is None or not (Path(base_dir) / SCENES_FILE).is_file():
+        return None
+    scenes = load_scenes(Path(base_dir), split)
+    return {
+        row: scenes[int(Path(str(url)).stem.rsplit("_", 1)[1])]
+        for row, url in enumerate(data[f"{split}_urls"])
+    }

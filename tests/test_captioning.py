@@ -9,6 +9,8 @@ from core.captioning import (
     gallery_items,
     generate_caption,
     image_ablation,
+    recipe_caption_indices,
+    scenes_by_row,
     teacher_forcing_vs_free,
 )
 from core.errors import CaptioningError, HyperparameterError, ShapeError
@@ -144,3 +146,20 @@ def test_bad_input_is_named(data, memorised):
         generate_caption(memorised, data["train_features"][0], k=50)
     with pytest.raises(ShapeError, match="no words"):
         teacher_forcing_vs_free(memorised, data["train_features"][0], np.array([1, 0, 0]))
+
+
+def test_recipe_caption_indices_are_the_captions_the_recipe_trains_on():
+    import core.pretrained
+
+    data = synthetic_data(n_images=40, caps=2)
+    indices = recipe_caption_indices(data, "overfit")
+    config = core.pretrained.recipe_config("overfit")
+    assert len(indices) == config["max_train"] and np.all(np.diff(indices) > 0)
+    # The guard against drift: core.pretrained's own selection gives the same captions.
+    trained = core.pretrained._training_data(data, config["max_train"], config["seed"])
+    np.testing.assert_array_equal(trained["train_captions"], data["train_captions"][indices])
+    assert recipe_caption_indices(data, "full") is None
+
+
+def test_scenes_by_row_only_for_the_embedded_dataset():
+    assert scenes_by_row(synthetic_data(), "train") is None

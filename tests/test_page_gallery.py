@@ -1,0 +1,140 @@
+"""AppTest of the caption gallery on the embedded dataset, with small training recipes so it stays fast."""
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import core.pretrained
+from core.captioning import gallery_items, generate_caption, recipe_caption_indices
+from core.data import load_coco_data
+from tests.test_ui_apptest import ROOT, chart, fresh_caches, images, no_problems  # noqa: F401
+from tests.test_ui_plotly_decode import decode
+
+PAGE = str(ROOT / "pages" / "4_Caption_gallery.py")
+
+
+@pytest.fixture(autouse=True)
+def small_recipes(monkeypatch):
+    """Same recipes with tiny sizes: the page trains them in seconds (their cache files differ from the real ones)."""
+    monkeypatch.setitem(
+        core.pretrained.RECIPES,
+        "full",
+        {**core.pretrained.RECIPES["full"], "hidden_dim": 32, "wordvec_dim": 16, "num_epochs": 1},
+    )
+    monkeypatch.setitem(
+        core.pretrained.RECIPES,
+        "overfit",
+        {**core.pretrained.RECIPES["overfit"], "hidden_dim": 48, "wordvec_dim": 24},
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_coco_data()
+
+
+def open_gallery() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    no_problems(at)
+    return at
+
+
+def model_captions(at) -> list:
+    return [m.value.removeprefix("**Model:** ") for m in at.markdown if m.value.startswith("**Model:** ")]
+
+
+def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
+    at = open_gallery()
+    scores = at.dataframe[0].value
+    assert list(scores["model"]) == [
+        "Trained on the whole training set",
+        "Overfit: 50 training captions (the notebook's small-data model)",
+    ]
+    assert scores["val images"].tolist() == [500, 500]
+    assert ((scores["BLEU-4 on val"] >= 0) & (scores["BLEU-4 on val"] <= 1)).all()
+    captions = model_captions(at)
+    # Six cards plus the composed scene, each with the model's caption; images for every card.
+    assert len(captions) == 7
+    assert len(images(at)) >= 6
+    truths = truth_blocks(at)
+    assert len(truths) == 6 and all(t.count("\n- ") == 5 for t in truths)
+    # Every card's correctness check against its scene is shown.
+    assert sum(c.value.startswith(("✅", "❌")) for c in at.caption) == 6
+    for i in range(6):
+        chart(at, f"gallery.topk.{i}")
+
+
+def truth_blocks(at) -> list:
+    return [m.value for m in at.markdown if m.value.startswith("**Ground truth:**")]
+
+
+def test_the_shown_caption_is_the_models_greedy_caption(data):
+    at = open_gallery()
+    at.radio(key="gallery.split").set_value("val")
+    at.slider(key="gallery.count").set_value(2).run()
+    no_problems(at)
+    # The page's model is the recipe's cached file: loading it here gives the same weights.
+    full = core.pretrained.trained_model(data, "full")
+    items = gallery_items(data, "val", 2, seed=0)
+    assert model_captions(at)[:2] == [generate_caption(full, item.feature).text for item in items]
+    assert truth_blocks(at) == [
+        "**Ground truth:**\n" + "\n".join(f"- {t}" for t in item.truths) for item in items
+    ]
+
+
+def test_overfit_model_shows_its_training_images(data):
+    at = open_gallery()
+    at.radio(key="gallery.model").set_value("overfit")
+    at.radio(key="gallery.split").set_value("train").run()
+    no_problems(at)
+    assert any("the 50 captions it was trained on" in c.value for c in at.caption)
+    indices = recipe_caption_indices(data, "overfit")
+    trained_rows = set(data["train_image_idxs"][indices].tolist())
+    items = gallery_items(data, "train", 6, seed=0, caption_indices=indices)
+    assert {item.row for item in items} <= trained_rows
+    shown = truth_blocks(at)
+    assert len(shown) == 6
+    # Cards fill three columns, so the page lists them column by column.
+    assert sorted(shown) == sorted(
+        "**Ground truth:**\n" + "\n".join(f"- {t}" for t in item.truths) for item in items
+    )
+
+
+def test_temperature_and_seed_change_and_reproduce_captions():
+    at = open_gallery()
+    greedy = model_captions(at)
+    at.slider(key="gallery.temperature").set_value(2.0).run()
+    hot = model_captions(at)
+    at.run()
+    assert model_captions(at) == hot
+    assert hot != greedy
+
+
+def test_teacher_forcing_ablation_and_compose_tabs():
+    at = open_gallery()
+    divergence = chart(at, "gallery.divergence")
+    heat = divergence["data"][0]
+    truth_row = [w for w in heat["text"][0] if w]
+    assert truth_row[-1] == "<END>"
+    assert any(m.value.startswith(("Free sampling leaves", "Free sampling reproduces")) for m in at.markdown)
+    ablation = chart(at, "gallery.ablation")
+    assert np.all(decode(ablation["data"][0]["y"]) > 0)
+    assert any(m.value.startswith("With the image:") for m in at.markdown)
+    chart(at, "gallery.compose.topk")
+    at.radio(key="compose.count").set_value(1)
+    at.selectbox(key="compose.shape.0").set_value("star")
+    at.selectbox(key="compose.colour.0").set_value("red").run()
+    no_problems(at)
+    composed = model_captions(at)[-1]
+    assert isinstance(composed, str)
+    assert any(m.value.startswith(("✅", "❌")) for m in at.markdown)
+
+
+def test_shuffle_shows_other_images():
+    at = open_gallery()
+    before = truth_blocks(at)
+    at.button(key="gallery.shuffle").click().run()
+    after = truth_blocks(at)
+    assert at.session_state["gallery.image_seed"] == 1
+    assert before != after
