@@ -101,13 +101,16 @@ def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     require_dim("h0", h0.shape[0], N, "batch size N")
     require_dim("Wx", Wx.shape[0], D, "rows (input size D)")
     require_dim("Wh", Wh.shape[0], H, "rows (hidden size H)")
+    # A time-major view of x (the model passes one) makes this a no-op instead of a copy.
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
-    a_tm = (x_tm.reshape(T * N, D) @ Wx).reshape(T, N, H)
+    a_tm = np.matmul(x_tm.reshape(T * N, D), Wx).reshape(T, N, H)
     a_tm += b
     h_tm = np.empty_like(a_tm)
+    recurrent = np.empty((N, H), dtype=np.result_type(h0, Wh))
     prev_h = h0
     for t in range(T):
-        a_tm[t] += prev_h @ Wh
+        np.matmul(prev_h, Wh, out=recurrent)
+        a_tm[t] += recurrent
         activate(a_tm[t], activation, out=h_tm[t])
         prev_h = h_tm[t]
     cache = RNNCache(x_tm, h0, h_tm, a_tm, Wx, Wh, activation)
@@ -135,15 +138,17 @@ def backprop_through_time(dh, cache):
     dh_from_loss = dh.transpose(1, 0, 2)
     T, N, H = dh_from_loss.shape
     dtype = np.result_type(dh, cache.h_tm)
-    da = np.empty((T, N, H), dtype=dtype)
-    dh_carried = np.zeros((T, N, H), dtype=dtype)
-    WhT = np.ascontiguousarray(cache.Wh.T)
-    carried = dh_carried[T - 1]
+    # f'(a_t) for every step in one vectorised pass; the loop then scales it in place into da.
+    da = derivative_from_output(cache.h_tm, cache.activation).astype(dtype, copy=False)
+    dh_carried = np.empty((T, N, H), dtype=dtype)
+    dh_carried[T - 1] = 0
+    total = np.empty((N, H), dtype=dtype)
+    WhT = cache.Wh.T
     for t in range(T - 1, -1, -1):
-        np.multiply(dh_from_loss[t] + carried, derivative_from_output(cache.h_tm[t], cache.activation), out=da[t])
+        np.add(dh_from_loss[t], dh_carried[t], out=total)
+        da[t] *= total
         if t > 0:
             np.matmul(da[t], WhT, out=dh_carried[t - 1])
-            carried = dh_carried[t - 1]
     dh0 = da[0] @ WhT
     return BPTTRecord(dh_from_loss, dh_carried, da, dh0)
 
@@ -228,23 +233,55 @@ def temporal_affine_backward(dout, cache):
 # --------------------------------------------------------------------------- softmax loss
 
 
+def _softmax_parts(scores, targets):
+    """scores: (M, V), targets: (M,) -> e = exp(scores - row max) (M, V) as a new array, its row sums (M,)
+    and log p(target) (M,). Three passes over the scores; the caller normalises e however it needs."""
+    e = scores - scores.max(axis=1, keepdims=True)
+    shifted_target = e[np.arange(targets.size), targets]
+    np.exp(e, out=e)
+    sums = e.sum(axis=1)
+    return e, sums, shifted_target - np.log(sums)
+
+
+def softmax_loss_rows(scores, targets, batch_size, mask=None):
+    """Softmax cross-entropy over flat rows, summed over the rows where mask is True, divided by batch_size.
+
+    scores: (M, V), targets: (M,) ids in [0, V), mask: (M,) bool or None for every row
+    -> loss: float, dscores: (M, V) (zero on masked rows). scores is left unchanged.
+    """
+    dscores, sums, log_p = _softmax_parts(scores, targets)
+    if mask is None:
+        weight = np.full(targets.size, 1 / batch_size, dtype=scores.dtype)
+        loss = -log_p.sum(dtype=np.float64) / batch_size
+    else:
+        weight = (mask / batch_size).astype(scores.dtype)
+        loss = -log_p[mask].sum(dtype=np.float64) / batch_size
+    # d loss / d scores = weight * (softmax - onehot(target)); normalising and weighting share one pass.
+    dscores *= (weight / sums)[:, None]
+    dscores[np.arange(targets.size), targets] -= weight
+    return float(loss), dscores
+
+
+def _check_softmax_arguments(x, y, mask):
+    require_ndim("x", x, 3, "(N, T, V)")
+    require_ndim("y", y, 2, "(N, T)")
+    require_dim("y", y.shape, x.shape[:2], "shape (N, T)")
+    require_dim("mask", np.shape(mask), x.shape[:2], "shape (N, T)")
+    require_token_ids("y", y, x.shape[2])
+
+
 def softmax_cross_entropy_terms(x, y, mask):
     """Per-step pieces of the temporal softmax loss.
 
     x: (N, T, V) scores, y: (N, T) targets, mask: (N, T) -> probs: (N, T, V), step_loss: (N, T)
     where step_loss is -log p(y) at unmasked positions and 0 where mask is False.
     """
-    require_ndim("x", x, 3, "(N, T, V)")
-    require_ndim("y", y, 2, "(N, T)")
-    require_dim("y", y.shape, x.shape[:2], "shape (N, T)")
-    require_dim("mask", np.shape(mask), x.shape[:2], "shape (N, T)")
-    require_token_ids("y", y, x.shape[2])
-    shifted = x - x.max(axis=2, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=2, keepdims=True))
-    log_probs = shifted - log_norm
-    picked = np.take_along_axis(log_probs, y[..., None], axis=2)[..., 0]
-    step_loss = np.where(mask, -picked, 0).astype(x.dtype)
-    return np.exp(log_probs), step_loss
+    _check_softmax_arguments(x, y, mask)
+    N, T, V = x.shape
+    probs, sums, log_p = _softmax_parts(x.reshape(N * T, V), np.asarray(y).reshape(N * T))
+    probs /= sums[:, None]
+    step_loss = np.where(np.asarray(mask, dtype=bool).reshape(N * T), -log_p, 0).astype(x.dtype)
+    return probs.reshape(N, T, V), step_loss.reshape(N, T)
 
 
 def temporal_softmax_loss(x, y, mask, verbose=False):
@@ -252,12 +289,10 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
 
     x: (N, T, V), y: (N, T) ids in [0, V), mask: (N, T) bool -> loss: float, dx: (N, T, V).
     """
-    probs, step_loss = softmax_cross_entropy_terms(x, y, mask)
-    N = x.shape[0]
-    loss = float(step_loss.sum(dtype=np.float64) / N)
-    dx = probs
-    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=2) - 1, axis=2)
-    dx *= (np.asarray(mask, dtype=x.dtype) / N)[..., None]
+    _check_softmax_arguments(x, y, mask)
+    N, T, V = x.shape
+    flat_mask = np.asarray(mask, dtype=bool).reshape(N * T)
+    loss, dx = softmax_loss_rows(x.reshape(N * T, V), np.asarray(y).reshape(N * T), N, flat_mask)
     if verbose:
         print("dx:", dx.shape)
-    return loss, dx
+    return loss, dx.reshape(N, T, V)

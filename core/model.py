@@ -7,13 +7,10 @@ import numpy as np
 from core.activations import activate, check_activation
 from core.errors import HyperparameterError, ShapeError, VocabularyError
 from core.layers import (
-    affine_backward,
     affine_forward,
     rnn_backward,
     rnn_forward,
-    temporal_affine_backward,
-    temporal_affine_forward,
-    temporal_softmax_loss,
+    softmax_loss_rows,
     word_embedding_backward,
     word_embedding_forward,
 )
@@ -53,10 +50,16 @@ class CaptioningRNN:
         seed=None,
     ):
         if cell_type != "rnn":
-            raise HyperparameterError(f"cell_type={cell_type!r} is not implemented; this explainer uses cell_type='rnn'.")
+            raise HyperparameterError(
+                f"cell_type={cell_type!r} is not implemented; this explainer uses cell_type='rnn'."
+            )
         if "<NULL>" not in word_to_idx:
             raise VocabularyError("word_to_idx must contain the padding token '<NULL>'.")
-        for name, value in (("input_dim", input_dim), ("wordvec_dim", wordvec_dim), ("hidden_dim", hidden_dim)):
+        for name, value in (
+            ("input_dim", input_dim),
+            ("wordvec_dim", wordvec_dim),
+            ("hidden_dim", hidden_dim),
+        ):
             if int(value) < 1:
                 raise HyperparameterError(f"{name} must be a positive integer, got {value}.")
         self.cell_type = cell_type
@@ -136,7 +139,9 @@ class CaptioningRNN:
         require_ndim(name, captions, 2, "(N, T + 1)")
         require_dim(name, captions.shape[0], batch_size, "number of rows (one caption per feature row) N")
         if captions.shape[1] < 2:
-            raise ShapeError(f"{name} needs at least 2 tokens per caption (<START> and one target), got shape {captions.shape}.")
+            raise ShapeError(
+                f"{name} needs at least 2 tokens per caption (<START> and one target), got shape {captions.shape}."
+            )
         require_token_ids(name, captions, self.vocab_size)
 
     # ------------------------------------------------------------------ training
@@ -149,20 +154,38 @@ class CaptioningRNN:
         self.check_features(features)
         self.check_captions(captions, features.shape[0])
         p = self.params
-        captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-        mask = captions_out != self._null
+        N, T, H = captions.shape[0], captions.shape[1] - 1, self.hidden_dim
+        # Time-major token order (row t * N + n): every (T, N, ...) array then reshapes to (T N, ...)
+        # without a copy, through the embedding, the recurrence and the vocabulary products alike.
+        ids_tm = captions.T
+        ids_in = np.ascontiguousarray(ids_tm[:-1])
+        targets = ids_tm[1:].ravel()
+        scored = np.flatnonzero(targets != self._null)
+        features = features.astype(self.dtype, copy=False)
 
-        h0, proj_cache = affine_forward(features.astype(self.dtype, copy=False), p["W_proj"], p["b_proj"])
-        x, embed_cache = word_embedding_forward(captions_in, p["W_embed"])
-        h, rnn_cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], self.activation)
-        scores, vocab_cache = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-        loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+        h0, _ = affine_forward(features, p["W_proj"], p["b_proj"])
+        x_tm, embed_cache = word_embedding_forward(ids_in, p["W_embed"])
+        _, rnn_cache = rnn_forward(x_tm.transpose(1, 0, 2), h0, p["Wx"], p["Wh"], p["b"], self.activation)
+        h_flat = rnn_cache.h_tm.reshape(T * N, H)
+        # <NULL> targets add nothing to the loss or the gradients, so the vocabulary products skip their rows.
+        all_scored = scored.size == T * N
+        h_scored = h_flat if all_scored else h_flat[scored]
+        scores = h_scored @ p["W_vocab"]
+        scores += p["b_vocab"]
+        loss, dscores = softmax_loss_rows(scores, targets[scored], N)
 
-        grads = {}
-        dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
-        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = rnn_backward(dh, rnn_cache)
-        grads["W_embed"] = word_embedding_backward(dx, embed_cache)
-        _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, proj_cache)
+        grads = {"W_vocab": h_scored.T @ dscores, "b_vocab": dscores.sum(axis=0)}
+        dh_scored = dscores @ p["W_vocab"].T
+        if all_scored:
+            dh_tm = dh_scored.reshape(T, N, H)
+        else:
+            dh_tm = np.zeros((T, N, H), dtype=dh_scored.dtype)
+            dh_tm.reshape(T * N, H)[scored] = dh_scored
+        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = rnn_backward(dh_tm.transpose(1, 0, 2), rnn_cache)
+        grads["W_embed"] = word_embedding_backward(dx.transpose(1, 0, 2), embed_cache)
+        # The image projection needs only its weight gradients, not d(features).
+        grads["W_proj"] = features.T @ dh0
+        grads["b_proj"] = dh0.sum(axis=0)
         return loss, grads
 
     def hidden_states(self, features, captions):

@@ -7,9 +7,15 @@ learner's real ~/.cache (downloads, generated datasets, cached models).
 import os
 from pathlib import Path
 
-import pytest
+# Tests never measure speed (bench/ does). One BLAS thread per test process keeps them fast and steady on
+# the shared 2-core machine: OpenBLAS threads spin-wait when the cores are oversubscribed, and the overfit
+# test took 68 s with 2 threads against 8 s with 1 at load 8. Set before NumPy loads OpenBLAS; an explicit
+# OPENBLAS_NUM_THREADS in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from core.paths import COCO_DIR_ENV, DATA_HOME_ENV
+import pytest  # noqa: E402
+
+from core.paths import COCO_DIR_ENV, DATA_HOME_ENV  # noqa: E402
 
 COCO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "coco_sample"
 

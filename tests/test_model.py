@@ -258,3 +258,10 @@ def test_bad_sampling_arguments(small_model):
     no_start = CaptioningRNN({"<NULL>": 0, "a": 1}, 4, 3, 5)
     with pytest.raises(VocabularyError, match="<START>"):
         no_start.sample(features)
+
+
+def test_all_null_targets_give_zero_loss_and_gradients():
+    model = CaptioningRNN(make_vocab(10), 4, 3, 5, seed=1)
+    loss, grads = model.loss(np.ones((2, 4), np.float32), np.asarray([[1, 0, 0], [1, 0, 0]]))
+    assert loss == 0.0
+    assert all(not g.any() for g in grads.values())
