@@ -114,3 +114,4 @@ from core.metrics import corpus_bleu, scene_accuracy  # noqa: E402
 from core.pretrained import ValScore, trained_model, val_score  # noqa: E402
 
 __all__ += ["ValScore", "corpus_bleu", "scene_accuracy", "trained_model", "val_score"]
+_warnings.filterwarnings("ignore", message=r"'core\.pretrained' found in sys\.modules", category=RuntimeWarning)

@@ -55,7 +55,7 @@ RECIPES: dict[str, dict] = {
         "learning_rate": 4e-3,
         "lr_decay": 0.92,
         "batch_size": 100,
-        "num_epochs": 12,
+        "num_epochs": 16,  # 4000 iterations: ~45 s of one core; 12 epochs gave scene accuracy 0.42, 20 gave 0.52
         "seed": 0,
     },
 }
