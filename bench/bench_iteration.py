@@ -1,0 +1,196 @@
+"""Milliseconds per training iteration (loss + gradients + Adam update), side by side, in one run.
+
+    python -m bench.bench_iteration [--rounds 7] [--iterations 10]
+
+Sizes are the notebook's overfit run: N=25, T=16, D=512, W=256, H=512, V=1004, float32.
+Candidates: this engine (core.CaptioningRNN + core.optim.adam in place), the per-timestep
+course-notes loop (bench/baseline_loop.py) and PyTorch CPU autograd (bench/torch_model.py, skipped
+when torch is not installed). The float32 GEMM peak is measured in the same run, and each candidate
+is reported as a share of it using the model's matrix-product flops counted analytically.
+The machine may be shared, so rounds interleave the candidates and the table gives the median and
+the best round; the best round is the closest to what the code costs on an idle machine.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from bench import baseline_loop, torch_model
+from core.model import CaptioningRNN
+from core.optim import adam
+
+N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
+LEARNING_RATE = 5e-3
+
+
+def model_flops(n=N, t=T, d=D, w=W, h=H, v=V):
+    """Flops of the matrix products of one forward + backward pass (2 per multiply-add).
+
+    Forward: h0 = f W_proj (N D H), x Wx (NT W H), h Wh per step (NT H H), scores h W_vocab (NT H V).
+    Backward: dW_vocab and dh (2 NT H V), dh_prev = da Wh^T per step and dWh (2 NT H H),
+    dWx and dx (2 NT W H), dW_proj (N D H). Elementwise work (tanh, softmax, Adam) is not counted.
+    """
+    nt = n * t
+    return 2 * (2 * n * d * h + 3 * nt * (w * h + h * h + h * v))
+
+
+def engine_flops(captions):
+    """Flops the engine executes on this batch: its vocabulary products skip rows whose target is <NULL>."""
+    scored = np.count_nonzero(captions[:, 1:]) / (N * T)
+    vocab = 3 * 2 * N * T * H * V
+    return model_flops() - vocab * (1 - scored), scored
+
+
+def gemm_gflops(size=2048, repeats=3):
+    """Best float32 square matrix-product rate of a few tries, GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = max(best, 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def make_problem(seed=0):
+    """Params of a fresh model (float32), one minibatch of random features and captions."""
+    words = ["<NULL>", "<START>", "<END>", "<UNK>"] + [f"w{i}" for i in range(V - 4)]
+    word_to_idx = {w: i for i, w in enumerate(words)}
+    model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H, seed=seed)
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((N, D)).astype(np.float32)
+    captions = np.zeros((N, T + 1), dtype=np.int32)
+    captions[:, 0] = 1
+    for row in captions:
+        length = rng.integers(8, T - 1)
+        row[1 : 1 + length] = rng.integers(4, V, size=length)
+        row[1 + length] = 2
+    return model, features, captions
+
+
+class EngineTrainer:
+    """What CaptioningSolver does per iteration, minus minibatch sampling: loss, grads, in-place Adam."""
+
+    def __init__(self, model, learning_rate=LEARNING_RATE):
+        self.model = model.copy()
+        self.configs = {name: {"learning_rate": learning_rate} for name in model.params}
+
+    def iteration(self, features, captions):
+        loss, grads = self.model.loss(features, captions)
+        for name, w in self.model.params.items():
+            adam(w, grads[name], self.configs[name], out=w)
+        return loss
+
+
+def candidates(model, features, captions, only=None):
+    """(name, run one iteration) for every candidate available on this machine, or those named in `only`."""
+    found = []
+    engine = EngineTrainer(model)
+    found.append(("engine (core)", lambda: engine.iteration(features, captions)))
+    baseline = baseline_loop.BaselineTrainer(model.params, LEARNING_RATE)
+    found.append(("course loop (bench/baseline_loop.py)", lambda: baseline.iteration(features, captions)))
+    if torch_model.available():
+        torch = torch_model.torch
+        trainer = torch_model.TorchTrainer(model.params, LEARNING_RATE)
+        f_t, c_t = torch.from_numpy(features), torch.from_numpy(captions.astype(np.int64))
+        found.append(("pytorch autograd (bench/torch_model.py)", lambda: trainer.iteration(f_t, c_t)))
+    if only:
+        found = [(name, run) for name, run in found if name.split()[0] in only]
+    return found
+
+
+def first_losses(model, features, captions):
+    """Each candidate's loss on the same params, to show they compute the same thing."""
+    return {name: run() for name, run in candidates(model, features, captions)}
+
+
+def environment():
+    lines = [
+        f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
+    ]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            lines.append(
+                f"{pool['internal_api']} {pool.get('version')} kernel {pool.get('architecture')}, "
+                f"{pool['num_threads']} threads ({pool['user_api']})"
+            )
+    except ImportError:
+        lines.append("threadpoolctl not installed: BLAS kernel not shown")
+    if torch_model.available():
+        torch = torch_model.torch
+        lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    else:
+        lines.append("torch not installed: PyTorch row skipped")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--iterations", type=int, default=10, help="iterations per candidate per round")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("engine", "course", "pytorch"),
+        help="run only these candidates (default: all)",
+    )
+    args = parser.parse_args(argv)
+
+    for line in environment():
+        print(line)
+    model, features, captions = make_problem()
+    print(
+        f"sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; {model_flops() / 1e9:.3f} GFLOP per iteration"
+    )
+    for name, loss in first_losses(model, features, captions).items():
+        print(f"  first-iteration loss {loss:.5f}  {name}")
+
+    executed, scored = engine_flops(captions)
+    print(
+        f"  {scored:.0%} of the targets are words, the rest <NULL>: the engine skips the vocabulary products of "
+        f"<NULL> rows and executes {executed / 1e9:.3f} GFLOP; the % column counts the full model for everyone"
+    )
+    runs = candidates(model, features, captions, args.only)
+    times = {name: [] for name, _ in runs}
+    peaks = []
+    for _ in range(args.rounds):
+        peaks.append(gemm_gflops())
+        for name, run in runs:
+            run()  # one untimed iteration so each round starts warm
+            start = time.perf_counter()
+            for _ in range(args.iterations):
+                run()
+            times[name].append((time.perf_counter() - start) / args.iterations * 1e3)
+
+    peak = max(peaks)
+    flops = model_flops()
+    print(
+        f"\nfloat32 GEMM peak (2048^3 sgemm, best of {len(peaks) * 3}): {peak:.1f} GFLOP/s "
+        f"(median round {statistics.median(peaks):.1f})"
+    )
+    reference = times.get("pytorch autograd (bench/torch_model.py)")
+    header = f"{'candidate':42s} {'median ms/it':>12s} {'best ms/it':>10s} {'% peak (best)':>13s} {'x torch (best)':>14s}"
+    print(header)
+    print("-" * len(header))
+    for name, samples in times.items():
+        best = min(samples)
+        share = flops / (best / 1e3) / 1e9 / peak * 100
+        ratio = f"{best / min(reference):.2f}" if reference else "n/a"
+        print(f"{name:42s} {statistics.median(samples):12.2f} {best:10.2f} {share:12.1f}% {ratio:>14s}")
+
+
+if __name__ == "__main__":
+    main()
