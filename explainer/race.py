@@ -121,7 +121,10 @@ def grad_norm_figure(
         )
     fig.update_xaxes(title_text="iteration")
     fig.update_yaxes(title_text="gradient norm", type="log")
-    return _layout(fig, uirevision, 320, title="Gradient norms")
+    fig = _layout(fig, uirevision, 380, title="Gradient norms")
+    # Four legend entries do not fit beside the title: put them under the plot.
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0}, margin={"b": 60})
+    return fig
 
 
 def saturated_ranges(activation: str, edges: np.ndarray, share: float = 0.1) -> list[tuple[float, float]]:

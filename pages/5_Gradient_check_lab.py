@@ -38,9 +38,6 @@ def controls() -> dict:
             key="gradcheck.dtype",
             help="The checks run in float64; choose float32 to see why.",
         )
-        layers = st.multiselect(
-            "Checks", list(LAYERS), default=list(LAYERS), format_func=LAYER_TITLES.get, key="gradcheck.layers"
-        )
     with right:
         columns = st.columns(3)
         defaults = LabSizes()
@@ -64,6 +61,9 @@ def controls() -> dict:
             key="gradcheck.repeat",
             help="An embedding backward that overwrites instead of adding is only visible if a word occurs twice.",
         )
+    layers = st.multiselect(
+        "Checks", list(LAYERS), default=list(LAYERS), format_func=LAYER_TITLES.get, key="gradcheck.layers"
+    )
     return {
         "layers": tuple(layers),
         "sizes": LabSizes(**{k: int(v) for k, v in sizes.items()}),
