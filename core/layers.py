@@ -150,7 +150,11 @@ def backprop_through_time(dh, cache):
         np.add(dh_from_loss[t], dh_carried[t], out=total)
         da[t] *= total
         if t > 0:
-            np.matmul(da[t], WhT, out=dh_carried[t - 1])
+            # Once every caption in the batch has ended, da is zero and so is what it carries back.
+            if da[t].any():
+                np.matmul(da[t], WhT, out=dh_carried[t - 1])
+            else:
+                dh_carried[t - 1] = 0
     dh0 = da[0] @ WhT
     return BPTTRecord(dh_from_loss, dh_carried, da, dh0)
 
@@ -158,17 +162,29 @@ def backprop_through_time(dh, cache):
 def rnn_backward(dh, cache):
     """dh: (N, T, H) -> dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
 
-    dWx, dWh and dx are single matrix products over all timesteps after the time loop.
+    dWx, dWh and dx are single matrix products over all timesteps after the time loop. Steps whose da is
+    exactly zero (after a caption's last scored word nothing flows back) add nothing to them, so when there
+    are such rows the products run on the others only.
     """
     record = backprop_through_time(dh, cache)
     T, N, H = record.da.shape
     D = cache.x_tm.shape[2]
     da_flat = record.da.reshape(T * N, H)
-    dWx = cache.x_tm.reshape(T * N, D).T @ da_flat
-    dWh = cache.h0.T @ record.da[0]
-    if T > 1:
-        dWh += cache.h_tm[:-1].reshape((T - 1) * N, H).T @ record.da[1:].reshape((T - 1) * N, H)
-    dx = (da_flat @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2)
+    x_flat = cache.x_tm.reshape(T * N, D)
+    live = np.flatnonzero(da_flat.any(axis=1))
+    if live.size < T * N:
+        da_live = da_flat[live]
+        dWx = x_flat[live].T @ da_live
+        dWh = cache.h_prev_tm().reshape(T * N, H)[live].T @ da_live
+        dx_flat = np.zeros((T * N, D), dtype=np.result_type(da_flat, cache.Wx))
+        dx_flat[live] = da_live @ cache.Wx.T
+    else:
+        dWx = x_flat.T @ da_flat
+        dWh = cache.h0.T @ record.da[0]
+        if T > 1:
+            dWh += cache.h_tm[:-1].reshape((T - 1) * N, H).T @ record.da[1:].reshape((T - 1) * N, H)
+        dx_flat = da_flat @ cache.Wx.T
+    dx = dx_flat.reshape(T, N, D).transpose(1, 0, 2)
     return dx, record.dh0, dWx, dWh, da_flat.sum(axis=0)
 
 

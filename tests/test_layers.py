@@ -180,6 +180,32 @@ def test_rnn_sequence_gradients(activation):
         assert rel_error(analytic[i], numeric) < LAYER_TOLERANCE, name
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_rnn_sequence_gradients_when_captions_end_early(activation):
+    """Zero upstream gradient after each sequence's end (padding) takes the skip-dead-rows path; still exact."""
+    rng = _rng(14)
+    N, T, D, H = 3, 5, 4, 6
+    x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
+    # Weights of scale 0.5 keep tanh out of saturation, where finite differences lose their digits.
+    Wx, Wh, b = 0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)), rng.standard_normal(H)
+    dh = rng.standard_normal((N, T, H))
+    dh[0, 2:] = 0
+    dh[1, 4:] = 0
+    dh[2, 3:] = 0  # no sequence is scored at the last step, so BPTT skips its product too
+    _, cache = rnn_forward(x, h0, Wx, Wh, b, activation)
+    analytic = rnn_backward(dh, cache)
+    args = [x, h0, Wx, Wh, b]
+    for i, name in enumerate(("x", "h0", "Wx", "Wh", "b")):
+
+        def f(value, i=i):
+            return rnn_forward(*[value if j == i else a for j, a in enumerate(args)], activation)[0]
+
+        numeric = eval_numerical_gradient_array(f, args[i], dh)
+        assert rel_error(analytic[i], numeric) < LAYER_TOLERANCE, name
+    np.testing.assert_array_equal(analytic[0][0, 2:], 0)
+    np.testing.assert_array_equal(analytic[0][1, 4:], 0)
+
+
 def test_word_embedding_gradient_sums_repeated_words():
     rng = _rng(5)
     N, T, V, D = 50, 3, 5, 6
