@@ -1,0 +1,161 @@
+"""Real-browser fixtures: one Streamlit server and one headless Chromium for the whole session.
+
+The server is the learner's own command (`streamlit run streamlit_app.py`) on a free loopback port,
+with its data home in a temporary folder, so the first page load really generates the embedded
+dataset as it does on a fresh machine.
+"""
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.paths import COCO_DIR_ENV, DATA_HOME_ENV
+
+from .streamlit_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+SERVER_START_TIMEOUT_S = 90
+_MEASUREMENTS = pytest.StashKey[list]()
+
+
+def _why_no_browser():
+    """Reason to skip the browser tests on this machine, or None when they can run."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run browser tests"
+    if importlib.util.find_spec("playwright") is None:
+        return "Python playwright not installed: pip install -r requirements-dev.txt"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _why_no_browser()
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    lines = config.stash.get(_MEASUREMENTS, [])
+    if lines:
+        terminalreporter.section("browser measurements")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def report_measurement(request):
+    """Record a line for the closing summary of the run (peak memory, latencies) and artifacts/."""
+    lines = request.config.stash.setdefault(_MEASUREMENTS, [])
+
+    def report(line):
+        lines.append(line)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with open(ARTIFACTS / "browser-measurements.txt", "a") as out:
+            out.write(line + "\n")
+
+    return report
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log_tail(self, lines=40):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_healthy(server):
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}")
+
+
+def _stop(process):
+    # The server runs in its own process group so that anything it spawned goes with it.
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """`streamlit run streamlit_app.py` on 127.0.0.1:<free port>, stopped after the session."""
+    home = tmp_path_factory.mktemp("browser_data_home")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "streamlit-server.log"
+    port = _free_port()
+    env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env.pop(COCO_DIR_ENV, None)
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh browser context (its own Streamlit session) with generous timeouts for first loads."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    tab = context.new_page()
+    yield tab
+    context.close()

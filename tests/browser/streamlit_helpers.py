@@ -1,0 +1,149 @@
+"""Driving a Streamlit app in Playwright the way a learner does, and knowing when it has settled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
+# machine's closed network refuses; the rest keep a root, display-less run quiet and deterministic.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+# The first load generates the embedded dataset and may train a model: minutes, not seconds, on 2 cores.
+DEFAULT_TIMEOUT_MS = 180_000
+
+EXCEPTION = '[data-testid="stException"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+PLOTLY_CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+IMAGE = '[data-testid="stImage"] img'
+APP = '[data-testid="stApp"]'
+
+# Counts finished script runs (running -> anything else) so that a test can wait for the rerun its own
+# click caused, instead of racing a state attribute that is still "notRunning" from the previous run.
+_RUN_COUNTER = """
+(() => {
+  window.__stRunsDone = 0;
+  let last = null;
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.getAttribute("data-test-script-state") : null;
+    if (last === "running" && state !== "running") window.__stRunsDone += 1;
+    last = state;
+  }).observe(document, {subtree: true, childList: true, attributes: true,
+                        attributeFilter: ["data-test-script-state"]});
+})();
+"""
+
+
+def install_run_counter(page: Page):
+    page.add_init_script(_RUN_COUNTER)
+
+
+def wait_for_idle(page: Page, timeout_ms=DEFAULT_TIMEOUT_MS):
+    """Wait until the app is connected and no script run is in progress."""
+    page.wait_for_selector(f"{APP}[data-test-connection-state='CONNECTED']", timeout=timeout_ms)
+    page.wait_for_selector(f"{APP}[data-test-script-state='notRunning']", timeout=timeout_ms)
+
+
+def open_app(page: Page, url: str, timeout_ms=DEFAULT_TIMEOUT_MS):
+    """Load a page and wait for its first full script run."""
+    install_run_counter(page)
+    page.goto(url)
+    page.wait_for_function("window.__stRunsDone >= 1", timeout=timeout_ms)
+    wait_for_idle(page, timeout_ms)
+    assert_healthy(page)
+
+
+def act_and_wait(page: Page, action, timeout_ms=DEFAULT_TIMEOUT_MS, allow_error_alerts=False):
+    """Run `action` (a click, a key press) and wait for the script rerun it triggers to finish."""
+    done = page.evaluate("window.__stRunsDone")
+    action()
+    page.wait_for_function(f"window.__stRunsDone > {done}", timeout=timeout_ms)
+    wait_for_idle(page, timeout_ms)
+    assert_healthy(page, allow_error_alerts)
+
+
+def assert_healthy(page: Page, allow_error_alerts=False):
+    """No Streamlit exception (a traceback) anywhere, and no error callout on a learner's happy path."""
+    exceptions = page.locator(EXCEPTION)
+    assert exceptions.count() == 0, f"Streamlit exception on {page.url}:\n{exceptions.first.inner_text()}"
+    if not allow_error_alerts:
+        errors = page.locator(ERROR_ALERT)
+        assert errors.count() == 0, f"error shown on {page.url}:\n{errors.first.inner_text()}"
+
+
+def expect_charts(page: Page, at_least=1):
+    """At least `at_least` Plotly charts have been drawn (their SVG exists, not only the container)."""
+    page.locator(PLOTLY_CHART).nth(at_least - 1).locator(".main-svg").first.wait_for(state="visible")
+    return page.locator(PLOTLY_CHART).count()
+
+
+def expect_images(page: Page, at_least=1):
+    """At least `at_least` images are shown and have really loaded (non-zero natural width)."""
+    page.locator(IMAGE).nth(at_least - 1).wait_for(state="visible")
+    page.wait_for_function(
+        f"[...document.querySelectorAll('{IMAGE}')].slice(0, {at_least}).every(i => i.complete && i.naturalWidth > 0)"
+    )
+    return page.locator(IMAGE).count()
+
+
+def save_screenshot(page: Page, name: str):
+    """Save a full-length PNG under artifacts/screenshots once every chart and image has drawn."""
+    page.wait_for_function(
+        """[...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
+           && [...document.querySelectorAll('[data-testid="stImage"] img')].every(i => i.complete)"""
+    )
+    # Move the pointer off the last clicked button so that its tooltip is not in the picture.
+    page.mouse.move(0, 0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    # Streamlit scrolls inside its main container, not the document, so a "full page" screenshot would
+    # stop at the viewport: grow the viewport to the content's height for the shot instead.
+    viewport = page.viewport_size
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": min(max(height, viewport["height"]), 6000)})
+    try:
+        page.screenshot(path=path)
+    finally:
+        page.set_viewport_size(viewport)
+    return path
+
+
+def click_key(page: Page, key: str):
+    """Click the button created with `key=...` (Streamlit tags its container with class st-key-<key>)."""
+    # A button with a tooltip is drawn twice, one copy hidden for layout; click the one a learner sees.
+    act_and_wait(page, lambda: page.locator(f"{key_selector(key)} button:visible").first.click())
+
+
+def key_selector(key: str):
+    return ".st-key-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
+
+
+def choose(page: Page, label: str, option: str, allow_error_alerts=False):
+    """Pick `option` in the selectbox whose label contains `label`."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+
+    def pick():
+        page.get_by_role("option", name=option).click()
+
+    act_and_wait(page, pick, allow_error_alerts=allow_error_alerts)
+
+
+def slider(page: Page, label: str):
+    """The range input of the slider whose label contains `label`."""
+    return page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
+
+
+def slider_value(page: Page, label: str) -> int:
+    return int(float(slider(page, label).input_value()))
