@@ -5,10 +5,19 @@ import time
 import numpy as np
 import pytest
 
+import core.pretrained
 from core.data import load_coco_data
 from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model
 from core.trace import spectral_radius, trace_example
-from tests.test_ui_apptest import chart, fresh_caches, no_problems, open_page, trace_values  # noqa: F401
+from tests.test_ui_apptest import (  # noqa: F401
+    SMALL_RECIPES,
+    chart,
+    fresh_caches,
+    no_problems,
+    open_page,
+    run_until_trained,
+    trace_values,
+)
 
 PAGE = "pages/2_Backprop_through_time.py"
 T_KEY, WH_KEY = "url_state_widget.t", "url_state_widget.wh"
@@ -109,3 +118,18 @@ def test_play_steps_backward_in_time():
     at.run()
     assert at.slider(key=T_KEY).value == 7
     assert highlighted_row(at) == 7
+
+
+def test_trained_real_model_waits_for_training_then_traces_it(data):
+    """Trained + real sizes: the background "full" job (small recipe) trains it, the page then traces it."""
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "4", "example": "1"})
+    run_until_trained(at)
+    no_problems(at)
+    model = core.pretrained.load_cached_model(core.pretrained.cache_path(data, "full"))
+    expected = trace_example(
+        model, data["train_features"][data["train_image_idxs"][1]], data["train_captions"][1], 1.0, "tanh"
+    ).backward
+    grid = trace_values(chart(at, "backprop.heatmap"))
+    assert grid.shape[1] == SMALL_RECIPES["full"]["hidden_dim"]
+    np.testing.assert_allclose(grid[1:], expected.dh_total, rtol=1e-4, atol=1e-7)
+    assert highlighted_row(at) == 4

@@ -3,11 +3,21 @@
 import numpy as np
 import pytest
 
+import core.pretrained
 from core.data import load_coco_data
 from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model
 from core.trace import trace_example
 from explainer.colors import HIGHLIGHT
-from tests.test_ui_apptest import chart, fresh_caches, images, no_problems, open_page, trace_values  # noqa: F401
+from tests.test_ui_apptest import (  # noqa: F401
+    SMALL_RECIPES,
+    chart,
+    fresh_caches,
+    images,
+    no_problems,
+    open_page,
+    run_until_trained,
+    trace_values,
+)
 
 PAGE = "pages/1_Forward_pass.py"
 
@@ -121,34 +131,22 @@ def test_trained_readable_model_and_real_sizes():
     assert any("H = 512" in m.value for m in at.markdown)
 
 
-def test_trained_real_model_comes_from_core_pretrained(monkeypatch, data):
-    """The real-size trained model is core.pretrained.trained_model(data, "full", progress), shown read-only."""
-    import sys
-    import types
-
-    calls = []
-
-    def trained_model(data, recipe="full", progress=None):
-        calls.append(recipe)
-        progress(0.5, "training")
-        return fresh_model(data, 16, 24, seed=5)
-
-    monkeypatch.setitem(sys.modules, "core.pretrained", types.SimpleNamespace(trained_model=trained_model))
-    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2"})
+def test_trained_real_model_is_the_full_recipe_of_core_pretrained(data):
+    """Trained + real sizes end to end: the page waits for the background job (a small "full" recipe here),
+    which writes the model to core.pretrained's disk cache, then traces that very model."""
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2", "example": "3"})
+    run_until_trained(at)
     no_problems(at)
-    assert calls == ["full"]
-    assert trace_values(chart(at, "forward.equation")).shape == (7, 24)  # H = 24 from the trained model
+    cached = core.pretrained.cache_path(data, "full")
+    assert cached.is_file()
+    model = core.pretrained.load_cached_model(cached)
+    expected = trace_example(
+        model, data["train_features"][data["train_image_idxs"][3]], data["train_captions"][3], 1.0, "tanh"
+    )
+    z = trace_values(chart(at, "forward.equation"))
+    assert z.shape[1] == SMALL_RECIPES["full"]["hidden_dim"]
+    np.testing.assert_allclose(z[6], expected.forward.h[1], rtol=1e-5)  # h_2 of the trained model
+    assert any(f"H = {SMALL_RECIPES['full']['hidden_dim']}" in m.value for m in at.markdown)
     at.slider[0].set_value(3).run()
-    assert calls == ["full"]  # cached: trained once
-
-
-def test_missing_trained_model_is_a_friendly_error_and_keeps_the_settings(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "core.pretrained", None)  # import fails as if the module were absent
-    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "5", "example": "4"})
-    assert not at.exception
-    assert "not available" in at.error[0].value
-    at.selectbox[2].set_value("readable").run()
     no_problems(at)
-    assert at.slider[0].value == 5 and at.number_input[0].value == 4
+    assert not at.get("progress")  # ready: served from the cache, never trained again

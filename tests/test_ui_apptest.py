@@ -1,6 +1,8 @@
 """The shared page layer (ui/) in small Streamlit scripts, plus helpers the page tests reuse."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +63,41 @@ def images(at: AppTest) -> list:
     return found
 
 
+# Tiny versions of the core.pretrained recipes (their disk cache files differ from the real ones): the home
+# page starts training both in the background, and the pages wait for them.
+SMALL_RECIPES = {
+    "full": {"hidden_dim": 32, "wordvec_dim": 16, "num_epochs": 1},
+    "overfit": {"hidden_dim": 48, "wordvec_dim": 24},
+}
+
+
 @pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts from empty Streamlit caches (the generated dataset stays on disk)."""
+def fresh_caches(monkeypatch):
+    """Each test starts from empty Streamlit caches (the generated dataset stays on disk) with small recipes.
+
+    At the end it waits for the background training jobs the test started, so none outlives the small
+    recipes and trains a real one during later tests.
+    """
+    import core.pretrained
+
+    for recipe, changes in SMALL_RECIPES.items():
+        monkeypatch.setitem(core.pretrained.RECIPES, recipe, {**core.pretrained.RECIPES[recipe], **changes})
     st.cache_resource.clear()
     st.cache_data.clear()
+    yield
+    for thread in threading.enumerate():
+        if thread.name.startswith("train-"):
+            thread.join(timeout=120)
+
+
+def run_until_trained(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun `at` (each run is one tick of the page's progress fragment) until no model is training."""
+    deadline = time.monotonic() + timeout
+    while at.get("progress") or any("Training goes on if you leave" in c.value for c in at.caption):
+        assert time.monotonic() < deadline, "the models were not trained in time"
+        time.sleep(0.2)
+        at.run()
+    return at
 
 
 # --------------------------------------------------------------------------- url_state
@@ -207,7 +239,7 @@ def test_placeholder_is_a_framed_grey_square():
 
 def test_freeze_makes_nested_arrays_read_only():
     from core.model import CaptioningRNN
-    from ui.resources import freeze
+    from ui.dataset import freeze
 
     model = CaptioningRNN({"<NULL>": 0, "a": 1}, input_dim=3, wordvec_dim=2, hidden_dim=2, seed=0)
     data = freeze({"x": np.zeros(3), "nested": [np.ones(2)], "model": model})
@@ -232,7 +264,6 @@ def timestep_app():
 
 
 def test_timestep_control_buttons_and_play():
-    import time
 
     at = AppTest.from_function(timestep_app, default_timeout=TIMEOUT).run()
     back, forward, play = at.button

@@ -10,8 +10,13 @@ API (Streamlit lives only here and in the pages):
   expander. Never a traceback on the page; session state is kept; ``st.rerun``/``st.stop`` pass through.
 - ``get_dataset() -> dict``: ``core.data.load_coco_data()`` once per server (progress bar on first
   use), arrays read-only (``setflags(write=False)``): copy before changing.
-- ``get_trained_model(recipe="full"|"overfit") -> CaptioningRNN``: ``core.pretrained.trained_model``
-  once per server (progress bar), read-only: ``.copy()`` before training or mutating.
+- ``get_trained_model(recipe="full"|"overfit") -> CaptioningRNN`` and ``trained_models(*recipes) ->
+  {recipe: model}``: ``core.pretrained.trained_model`` in a server-wide background job per recipe
+  (``ui.training``), read-only: ``.copy()`` before training or mutating. Until ready they draw the
+  jobs' live progress and stop the script; the page reruns by itself when the models are ready.
+- ``show_training(recipes)`` starts the jobs without waiting and draws their live status (progress
+  bars; errors with a button to train again). The home page does, so the models are usually ready by
+  the time a learner needs them.
 - ``get_model(choice="fresh"|"trained", sizes="readable"|"real")``: the models the explainer traces.
 - ``get_trace(split, index, activation, choice, sizes, wh_scale) -> core.trace.ExampleTrace``:
   cached and read-only, so moving a timestep never recomputes a pass.
@@ -29,27 +34,34 @@ API (Streamlit lives only here and in the pages):
   plus previous / next / play, bound to the URL field `name`; direction -1 plays backward in time.
 """
 
+from threadpoolctl import threadpool_limits
+
 from ui import url_state
+from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, setup_page
-from ui.resources import (
-    MODEL_CHOICES,
-    MODEL_LABELS,
-    SIZE_CHOICES,
-    SIZE_LABELS,
-    example,
-    freeze,
-    get_dataset,
-    get_model,
-    get_trace,
-    get_trained_model,
-)
+from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
 from ui.timestep import timestep_control
+from ui.training import (
+    RECIPE_LABELS,
+    get_trained_model,
+    show_training,
+    trained_models,
+)
+
+# One BLAS thread for the whole Streamlit server process, set once when the pages first import ui (NumPy,
+# and with it OpenBLAS, is loaded by then). Every session's work here is small matrices: OpenBLAS's
+# threads gain little on them and, with several sessions on 2 shared cores, spin-wait against each other
+# (measured 4-20x slower under load). With one thread each, concurrent sessions and the background
+# training job each get a core. It also makes the per-call threadpool_limits(1) of core (race, pretrained)
+# restore to 1 on exit, whatever order concurrent sessions enter and leave them.
+threadpool_limits(limits=1, user_api="blas")
 
 __all__ = [
     "MODEL_CHOICES",
     "MODEL_LABELS",
+    "RECIPE_LABELS",
     "SIZE_CHOICES",
     "SIZE_LABELS",
     "dataset_summary",
@@ -63,6 +75,8 @@ __all__ = [
     "how_to_get_coco",
     "setup_page",
     "show_image",
+    "show_training",
     "timestep_control",
+    "trained_models",
     "url_state",
 ]

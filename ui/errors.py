@@ -31,16 +31,22 @@ def friendly_errors(what: str = "this view") -> Iterator[None]:
     """
     try:
         yield
-    except CaptioningError as exc:
-        st.error(f"{exc} {_advice(exc)}", icon="⚠️")
     except Exception as exc:
-        st.error(
-            f"Something went wrong while drawing {what} ({type(exc).__name__}). Your settings are kept: "
-            "change one of them or reload the page. If it happens again, please report it with the details below.",
-            icon="🐞",
-        )
-        with st.expander("Technical details"):
-            st.code(_details(exc), language="text")
+        show_error(exc, what)
+
+
+def show_error(exc: Exception, what: str = "this view") -> None:
+    """Show one exception as ``friendly_errors`` does (also for errors caught in a background job)."""
+    if isinstance(exc, CaptioningError):
+        st.error(f"{exc} {_advice(exc)}", icon="⚠️")
+        return
+    st.error(
+        f"Something went wrong while drawing {what} ({type(exc).__name__}). Your settings are kept: "
+        "change one of them or reload the page. If it happens again, please report it with the details below.",
+        icon="🐞",
+    )
+    with st.expander("Technical details"):
+        st.code(_details(exc), language="text")
 
 
 def _details(exc: Exception) -> str:

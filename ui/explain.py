@@ -14,8 +14,9 @@ import streamlit as st
 from core.activations import ACTIVATIONS
 from core.data import decode_captions
 from ui import url_state
+from ui.dataset import example
 from ui.images import show_image
-from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, example
+from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS
 
 SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.

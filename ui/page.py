@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.dataset import get_dataset
 from ui.errors import friendly_errors
-from ui.resources import get_dataset
 
 APP_TITLE = "RNN captioning explainer"
 DOWNLOAD_COMMAND = "python -m core.data download"

@@ -1,24 +1,19 @@
-"""Resources shared by every browser session: the dataset, the models, the traces. All read-only.
+"""The models and traces the explainer pages show, shared read-only by every browser session.
 
-Long work (generating the embedded dataset, training) shows a ``st.progress`` bar in the session that
-triggered it. That is why the work is not done inside an ``st.cache_resource`` function (Streamlit
-would replay the progress bar on every later cache hit): the cached object is a write-once slot, filled
-under a lock by the first session that needs it, while any other session waits for the same result.
+The real-size trained model is the "full" recipe of ``core.pretrained``, trained by the server-wide
+background job of ``ui.training``; the others are quick and filled once into a write-once slot
+(see ``ui.dataset``).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
-
-import numpy as np
 import streamlit as st
 
-from core.errors import CaptioningError
 from core.model import CaptioningRNN
 from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model, readable_model
 from core.trace import ExampleTrace, trace_example
+from ui.dataset import Slot, example, fill_once, freeze, get_dataset
+from ui.training import get_trained_model
 
 MODEL_CHOICES = ("fresh", "trained")
 SIZE_CHOICES = ("readable", "real")
@@ -33,98 +28,9 @@ REAL_HIDDEN_DIM = 512
 MODEL_SEED = 0
 
 
-@dataclass
-class _Slot:
-    """A value computed once, on first request, shared read-only by every session."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    value: object = None
-
-
-def _fill(slot: _Slot, compute: Callable[[Callable[[float, str], None]], object], start_text: str):
-    """Compute the slot's value once, with a progress bar in the calling session; return it."""
-    if slot.value is not None:
-        return slot.value
-    with slot.lock:
-        if slot.value is None:
-            bar = st.progress(0.0, text=start_text)
-
-            def progress(fraction: float, message: str) -> None:
-                bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
-
-            try:
-                slot.value = compute(progress)
-            finally:
-                bar.empty()
-    return slot.value
-
-
-def freeze(value):
-    """Make every NumPy array inside `value` (dicts, lists, dataclasses, models) read-only; returns it."""
-    if isinstance(value, np.ndarray):
-        value.setflags(write=False)
-    elif isinstance(value, dict):
-        for item in value.values():
-            freeze(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            freeze(item)
-    elif isinstance(value, CaptioningRNN):
-        freeze(value.params)
-    elif is_dataclass(value):
-        for f in fields(value):
-            freeze(getattr(value, f.name))
-    return value
-
-
 @st.cache_resource(show_spinner=False)
-def _dataset_slot() -> _Slot:
-    return _Slot()
-
-
-def get_dataset() -> dict:
-    """The active dataset dict of ``core.data.load_coco_data()`` (real COCO if present, else embedded scenes).
-
-    Loaded once per server process; the first call generates the embedded dataset if needed (about 15 s,
-    with a progress bar). Arrays are read-only: copy before changing anything.
-    """
-    from core.data import load_coco_data
-
-    return _fill(
-        _dataset_slot(), lambda progress: freeze(load_coco_data(progress=progress)), "Loading the dataset…"
-    )
-
-
-@st.cache_resource(show_spinner=False)
-def _trained_slot(recipe: str) -> _Slot:
-    return _Slot()
-
-
-def get_trained_model(recipe: str = "full") -> CaptioningRNN:
-    """``core.pretrained.trained_model(get_dataset(), recipe)``: trained once (progress bar), cached to disk.
-
-    recipe: "full" (the properly trained model) or "overfit" (the notebook's small-data model).
-    Read-only and shared: call ``.copy()`` before training or changing it.
-    """
-    try:
-        from core.pretrained import trained_model
-    except ImportError:
-        raise CaptioningError(
-            f"The {recipe!r} trained model is not available in this installation (core.pretrained is missing). "
-            "Choose the freshly initialised model or readable sizes."
-        ) from None
-
-    data = get_dataset()
-    return _fill(
-        _trained_slot(recipe),
-        lambda progress: freeze(trained_model(data, recipe=recipe, progress=progress)),
-        f"Preparing the {recipe} model…",
-    )
-
-
-@st.cache_resource(show_spinner=False)
-def _model_slot(choice: str, sizes: str) -> _Slot:
-    return _Slot()
+def _model_slot(choice: str, sizes: str) -> Slot:
+    return Slot()
 
 
 def get_model(choice: str, sizes: str) -> CaptioningRNN:
@@ -141,16 +47,9 @@ def get_model(choice: str, sizes: str) -> CaptioningRNN:
         compute = lambda progress: readable_model(data, trained=choice == "trained", progress=progress)  # noqa: E731
     else:
         compute = lambda progress: fresh_model(data, REAL_WORDVEC_DIM, REAL_HIDDEN_DIM, seed=MODEL_SEED)  # noqa: E731
-    return _fill(
+    return fill_once(
         _model_slot(choice, sizes), lambda progress: freeze(compute(progress)), "Preparing the model…"
     )
-
-
-def example(split: str, index: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Caption `index` of `split`: (caption (T + 1,) ids, feature (D,), image url or path)."""
-    data = get_dataset()
-    row = int(data[f"{split}_image_idxs"][index])
-    return data[f"{split}_captions"][index], data[f"{split}_features"][row], str(data[f"{split}_urls"][row])
 
 
 def _compute_trace(split, index, activation, choice, sizes, wh_scale) -> ExampleTrace:

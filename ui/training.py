@@ -1,0 +1,181 @@
+"""Server-wide background training of the ``core.pretrained`` models, one job per recipe.
+
+Training the "full" model takes about a minute. Done inside a page's script run it would be thrown
+away as soon as the learner left the page (Streamlit stops the run), and the next visitor would start
+again. Instead each recipe has one job per server process (held by ``st.cache_resource``): a daemon
+thread calling ``core.pretrained.trained_model``, which loads the model from the disk cache or trains
+it and writes it there. A server-wide lock lets one job train at a time, so two recipes never fight
+for the shared cores. Any session reads a job's progress; pages that need a model show it live (a
+``st.fragment(run_every=...)``) and continue when it is ready, so leaving and coming back shows the
+same job still going. A job that failed keeps its error for the pages to show, and the learner can
+start it again.
+
+The job is the one cached object that changes after creation: only its own thread writes it (under its
+lock); sessions only read a snapshot (:meth:`TrainingJob.status`) and the finished model, read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import pretrained
+from core.model import CaptioningRNN
+from ui.dataset import freeze, get_dataset
+from ui.errors import show_error
+
+RECIPE_LABELS = {
+    "full": "Trained on the whole training set",
+    "overfit": "Overfit: 50 training captions (the notebook's small-data model)",
+}
+# How often a waiting page redraws the progress of the jobs it needs.
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class TrainingStatus:
+    """A snapshot of a job. state: "not started", "waiting" (for another job to finish), "training",
+    "ready" or "failed"; fraction in [0, 1]; message for the learner; error when failed."""
+
+    recipe: str
+    state: str
+    fraction: float
+    message: str
+    error: Exception | None = None
+
+
+class TrainingJob:
+    """Loads or trains one recipe's model in a background thread; shared by every session."""
+
+    def __init__(self, recipe: str, training_lock: threading.Lock):
+        self.recipe = recipe
+        self._training_lock = training_lock
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._status = TrainingStatus(recipe, "not started", 0.0, f"The {recipe} model is not trained yet.")
+        self._model: CaptioningRNN | None = None
+
+    def status(self) -> TrainingStatus:
+        return self._status
+
+    @property
+    def model(self) -> CaptioningRNN | None:
+        """The read-only trained model once ready, else None."""
+        return self._model
+
+    def start(self, data: dict, retry: bool = False) -> None:
+        """Start the job once; a failed job starts again only with `retry`."""
+        with self._lock:
+            if self._thread is None or (retry and self._status.state == "failed"):
+                self._set(
+                    "waiting", 0.0, f"The {self.recipe} model waits for another model to finish training…"
+                )
+                self._thread = threading.Thread(
+                    target=self._run, args=(data,), name=f"train-{self.recipe}", daemon=True
+                )
+                self._thread.start()
+
+    def _set(self, state: str, fraction: float, message: str, error: Exception | None = None) -> None:
+        self._status = TrainingStatus(self.recipe, state, min(max(float(fraction), 0.0), 1.0), message, error)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self._set("training", fraction, message)
+
+    def _run(self, data: dict) -> None:
+        try:
+            with self._training_lock:
+                self._set("training", 0.0, f"Preparing the {self.recipe} model…")
+                model = freeze(pretrained.trained_model(data, recipe=self.recipe, progress=self._progress))
+            with self._lock:
+                self._model = model
+                self._set("ready", 1.0, f"The {self.recipe} model is trained.")
+        except Exception as exc:  # shown to the learner by the pages, who can start it again
+            with self._lock:
+                self._set("failed", 0.0, f"Training the {self.recipe} model failed.", exc)
+
+
+@st.cache_resource(show_spinner=False)
+def _training_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _job(recipe: str) -> TrainingJob:
+    pretrained.recipe_config(recipe)  # an unknown recipe raises a friendly HyperparameterError
+    return TrainingJob(recipe, _training_lock())
+
+
+def trained_models(*recipes: str) -> dict[str, CaptioningRNN]:
+    """{recipe: read-only model} once every recipe's job is ready.
+
+    Until then this starts the jobs, draws their live progress (:func:`show_training`) and stops the
+    script (``st.stop``); the page reruns by itself when they are ready. The jobs go on in the background
+    if the learner leaves. A failed job is shown as a friendly error with a button to train it again.
+    """
+    jobs = show_training(recipes, quiet_when_ready=True)
+    if all(job.model is not None for job in jobs):
+        return {job.recipe: job.model for job in jobs}
+    st.stop()
+
+
+def show_training(recipes, quiet_when_ready: bool = False) -> list[TrainingJob]:
+    """Start each recipe's job in the background if needed, in the given order (never waits), and show
+    its status: trained, waiting for another job, training (``st.progress``), or failed (a friendly
+    error and a button to train again). Redrawn every POLL_SECONDS until all are ready, then the whole
+    page reruns. With `quiet_when_ready`, nothing is drawn once all are ready. Returns the jobs."""
+    data = get_dataset()
+    jobs = [_job(recipe) for recipe in recipes]
+    for job in jobs:
+        job.start(data)
+
+    def all_ready() -> bool:
+        return all(job.status().state == "ready" for job in jobs)
+
+    if all_ready():
+        if not quiet_when_ready:
+            for job in jobs:
+                _status_view(job)
+        return jobs
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def live() -> None:
+        if all_ready():
+            st.rerun(scope="app")
+        st.caption(
+            "Each model is trained once for everyone using this app, in the background, then cached on disk. "
+            "Training goes on if you leave this page."
+        )
+        for job in jobs:
+            _status_view(job)
+
+    live()
+    return jobs
+
+
+def _status_view(job: TrainingJob) -> None:
+    status = job.status()
+    label = RECIPE_LABELS.get(job.recipe, job.recipe)
+    if status.state in ("waiting", "training"):
+        st.progress(status.fraction, text=f"**{label}**: {status.message}")
+    elif status.state == "failed":
+        show_error(status.error, f"the training of the {job.recipe} model")
+        st.button(
+            f"Train the {job.recipe} model again",
+            key=f"training.retry.{job.recipe}",
+            on_click=job.start,
+            args=(get_dataset(), True),
+        )
+    else:
+        st.markdown(f"✅ **{label}**: {status.message}")
+
+
+def get_trained_model(recipe: str = "full") -> CaptioningRNN:
+    """``core.pretrained.trained_model(get_dataset(), recipe)`` via the background job: read-only, shared.
+
+    recipe: "full" (the properly trained model) or "overfit" (the notebook's small-data model). While it
+    trains, shows the progress and stops the script (see :func:`trained_models`). Call ``.copy()`` before
+    training or changing it.
+    """
+    return trained_models(recipe)[recipe]
