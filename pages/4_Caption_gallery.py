@@ -16,12 +16,12 @@ from core.captioning import (
 from core.pretrained import val_score
 from core.scenes import BACKGROUNDS, COLOURS, SHAPES, SIZES, Scene, SceneObject, check_caption
 from explainer import gallery
+from ui import url_state
 
 RECIPES = ("full", "overfit")
-MODEL_LABELS = {
-    "full": "Trained on the whole training set",
-    "overfit": "Overfit: 50 training captions (the notebook's small-data model)",
-}
+SPLITS = ("train", "val")
+MAX_IMAGES = 12
+MAX_SEED = 10_000
 # COCO has 40k val images; scoring greedy captions of the first thousand keeps the first load short.
 MAX_VAL_IMAGES = 1000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
@@ -40,43 +40,60 @@ def scenes_of(split: str, base_dir: str, _data):
 
 
 def models_and_scores(data: dict) -> dict:
-    """Both trained models (trained once with a progress bar, then cached) and the table of their val scores."""
-    models = {recipe: ui.get_trained_model(recipe) for recipe in RECIPES}
+    """Both trained models (trained once in the background, progress shown until ready) and their val scores."""
+    models = ui.trained_models(*RECIPES)
     with st.spinner("Scoring both models on the val images…"):
-        scores = {MODEL_LABELS[r]: scores_of(r, str(data.get("source")), models[r], data) for r in RECIPES}
+        scores = {
+            ui.RECIPE_LABELS[r]: scores_of(r, str(data.get("source")), models[r], data) for r in RECIPES
+        }
     st.dataframe(gallery.score_rows(scores), hide_index=True, width="stretch", key="gallery.scores")
     return models
 
 
+def url_fields() -> list[url_state.Field]:
+    """The gallery's view in the URL: model, split, how many images and which page of them, decoding."""
+    return [
+        url_state.choice("recipe", "full", RECIPES, "model"),
+        url_state.choice("split", "train", SPLITS, "images from"),
+        url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
+        url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
+        url_state.number("temperature", 0.0, 0.0, 2.0, "temperature"),
+        url_state.integer("seed", 0, 0, MAX_SEED, "sampling seed"),
+        url_state.integer("k", 5, 1, 10, "candidate words per step"),
+    ]
+
+
+def focus_field(count: int) -> url_state.Field:
+    """The image the detailed tabs explain, one of the `count` shown (its index in the gallery)."""
+    return url_state.integer("image", 0, 0, count - 1, "image for the detailed tabs")
+
+
+def _next_page() -> None:
+    url_state.set("page", (url_state.get("page") + 1) % (MAX_SEED + 1))
+
+
 def controls() -> dict:
-    """The model, split, number of images, decoding and top-k settings."""
+    """The model, split, number of images, decoding and top-k widgets, bound to the URL; returns the
+    decoding settings (the widgets write the rest to the URL fields, read before they are drawn)."""
     left, middle, right = st.columns(3)
-    recipe = left.radio("Model", RECIPES, format_func=MODEL_LABELS.get, key="gallery.model")
-    split = left.radio("Images from", ("train", "val"), horizontal=True, key="gallery.split")
-    count = middle.slider("Images", 1, 12, 6, key="gallery.count")
-    if "gallery.image_seed" not in st.session_state:
-        st.session_state["gallery.image_seed"] = 0
-    if middle.button("🔀 Other images", key="gallery.shuffle"):
-        st.session_state["gallery.image_seed"] += 1
+    left.radio("Model", RECIPES, format_func=ui.RECIPE_LABELS.get, **url_state.bind("recipe"))
+    left.radio("Images from", SPLITS, horizontal=True, **url_state.bind("split"))
+    middle.slider("Images", 1, MAX_IMAGES, **url_state.bind("images"))
+    middle.button("🔀 Other images", key="gallery.shuffle", on_click=_next_page)
     temperature = right.slider(
         "Temperature (0 = greedy)",
         0.0,
         2.0,
-        0.0,
         step=0.1,
-        key="gallery.temperature",
         help="Greedy takes the most probable word each step; a temperature above 0 draws it from the softmax.",
+        **url_state.bind("temperature"),
     )
-    seed = right.number_input("Sampling seed", 0, 10_000, 0, key="gallery.seed", disabled=temperature == 0)
-    k = right.slider("Candidate words shown per step (k)", 1, 10, 5, key="gallery.k")
+    right.number_input("Sampling seed", 0, MAX_SEED, disabled=temperature == 0, **url_state.bind("seed"))
+    right.slider("Candidate words shown per step (k)", 1, 10, **url_state.bind("k"))
     return {
-        "recipe": recipe,
-        "split": split,
-        "count": count,
-        "image_seed": st.session_state["gallery.image_seed"],
-        "temperature": temperature,
-        "seed": int(seed),
-        "k": k,
+        "temperature": float(url_state.get("temperature")),
+        "seed": int(url_state.get("seed")),
+        "k": int(url_state.get("k")),
     }
 
 
@@ -181,33 +198,43 @@ def page() -> None:
         "ground truth, and what it says with the image taken away."
     )
     data = ui.get_dataset()
+    notices: list[str] = []
+    fields = url_fields()
+    url_state.load(fields, notices)
+    recipe, split = url_state.get("recipe"), url_state.get("split")
+    indices = recipe_caption_indices(data, recipe) if split == "train" else None
+    items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)
+    fields.append(focus_field(len(items)))
+    url_state.load(fields[-1:], notices)
+    url_state.notify(notices)
+
     models = models_and_scores(data)
     settings = controls()
-    model = models[settings["recipe"]]
-    indices = recipe_caption_indices(data, settings["recipe"]) if settings["split"] == "train" else None
+    model = models[recipe]
     if indices is not None:
         st.caption(f"Train images of the overfit model are the {len(indices)} captions it was trained on.")
-    items = gallery_items(data, settings["split"], settings["count"], settings["image_seed"], indices)
     base_dir = data.get("base_dir")
-    scenes = scenes_of(settings["split"], str(base_dir), data)
+    scenes = scenes_of(split, str(base_dir), data)
 
     tabs = st.tabs(["Gallery", "Teacher forcing vs free sampling", "Image ablation", "Compose a scene"])
     with tabs[0]:
         gallery_tab(items, model, settings, data, scenes)
-    focus = st.sidebar.selectbox(
+    st.sidebar.selectbox(
         "Image for the detailed tabs",
         range(len(items)),
         format_func=lambda i: f"#{i + 1}: {items[i].truths[0]}",
-        key="gallery.focus",
+        **url_state.bind("image"),
     )
+    chosen = items[int(url_state.get("image"))]
     with tabs[1], ui.friendly_errors("teacher forcing"):
-        ui.show_image(items[focus].source, base_dir=base_dir, width=200)
-        forcing_tab(items[focus], model)
+        ui.show_image(chosen.source, base_dir=base_dir, width=200)
+        forcing_tab(chosen, model)
     with tabs[2], ui.friendly_errors("the ablation"):
-        ui.show_image(items[focus].source, base_dir=base_dir, width=200)
-        ablation_tab(items[focus], model)
+        ui.show_image(chosen.source, base_dir=base_dir, width=200)
+        ablation_tab(chosen, model)
     with tabs[3], ui.friendly_errors("the scene"):
         compose_tab(model, settings, data)
+    url_state.save(fields)
 
 
 ui.setup_page("Caption gallery", "🖼️")

@@ -1,4 +1,5 @@
-"""AppTest of the caption gallery on the embedded dataset, with small training recipes so it stays fast."""
+"""AppTest of the caption gallery on the embedded dataset, with small training recipes so it stays fast
+(tests.test_ui_apptest.fresh_caches)."""
 
 import numpy as np
 import pytest
@@ -7,25 +8,14 @@ from streamlit.testing.v1 import AppTest
 import core.pretrained
 from core.captioning import gallery_items, generate_caption, recipe_caption_indices
 from core.data import load_coco_data
-from tests.test_ui_apptest import ROOT, chart, fresh_caches, images, no_problems  # noqa: F401
+from tests.test_ui_apptest import ROOT, chart, fresh_caches, images, no_problems, run_until_trained  # noqa: F401
 from tests.test_ui_plotly_decode import decode
 
 PAGE = str(ROOT / "pages" / "4_Caption_gallery.py")
-
-
-@pytest.fixture(autouse=True)
-def small_recipes(monkeypatch):
-    """Same recipes with tiny sizes: the page trains them in seconds (their cache files differ from the real ones)."""
-    monkeypatch.setitem(
-        core.pretrained.RECIPES,
-        "full",
-        {**core.pretrained.RECIPES["full"], "hidden_dim": 32, "wordvec_dim": 16, "num_epochs": 1},
-    )
-    monkeypatch.setitem(
-        core.pretrained.RECIPES,
-        "overfit",
-        {**core.pretrained.RECIPES["overfit"], "hidden_dim": 48, "wordvec_dim": 24},
-    )
+# Widget keys of the URL-bound controls.
+MODEL, SPLIT, COUNT, TEMPERATURE, SEED, K, IMAGE = (
+    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "seed", "k", "image")
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +23,11 @@ def data():
     return load_coco_data()
 
 
-def open_gallery() -> AppTest:
+def open_gallery(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update(query or {})
     at.run()
+    run_until_trained(at)
     no_problems(at)
     return at
 
@@ -71,8 +63,8 @@ def truth_blocks(at) -> list:
 
 def test_the_shown_caption_is_the_models_greedy_caption(data):
     at = open_gallery()
-    at.radio(key="gallery.split").set_value("val")
-    at.slider(key="gallery.count").set_value(2).run()
+    at.radio(key=SPLIT).set_value("val")
+    at.slider(key=COUNT).set_value(2).run()
     no_problems(at)
     # The page's model is the recipe's cached file: loading it here gives the same weights.
     full = core.pretrained.trained_model(data, "full")
@@ -85,8 +77,8 @@ def test_the_shown_caption_is_the_models_greedy_caption(data):
 
 def test_overfit_model_shows_its_training_images(data):
     at = open_gallery()
-    at.radio(key="gallery.model").set_value("overfit")
-    at.radio(key="gallery.split").set_value("train").run()
+    at.radio(key=MODEL).set_value("overfit")
+    at.radio(key=SPLIT).set_value("train").run()
     no_problems(at)
     assert any("the 50 captions it was trained on" in c.value for c in at.caption)
     indices = recipe_caption_indices(data, "overfit")
@@ -104,7 +96,7 @@ def test_overfit_model_shows_its_training_images(data):
 def test_temperature_and_seed_change_and_reproduce_captions():
     at = open_gallery()
     greedy = model_captions(at)
-    at.slider(key="gallery.temperature").set_value(2.0).run()
+    at.slider(key=TEMPERATURE).set_value(2.0).run()
     hot = model_captions(at)
     at.run()
     assert model_captions(at) == hot
@@ -136,5 +128,47 @@ def test_shuffle_shows_other_images():
     before = truth_blocks(at)
     at.button(key="gallery.shuffle").click().run()
     after = truth_blocks(at)
-    assert at.session_state["gallery.image_seed"] == 1
+    assert at.query_params["page"] == "1"
     assert before != after
+
+
+def test_the_link_reopens_the_same_view_and_changes_go_to_the_url(data):
+    query = {
+        "recipe": "overfit",
+        "split": "val",
+        "images": "3",
+        "page": "4",
+        "temperature": "0.7",
+        "seed": "5",
+    }
+    at = open_gallery({**query, "k": "3", "image": "2"})
+    assert at.radio(key=MODEL).value == "overfit" and at.radio(key=SPLIT).value == "val"
+    assert at.slider(key=COUNT).value == 3 and at.slider(key=TEMPERATURE).value == 0.7
+    assert at.number_input(key=SEED).value == 5 and at.slider(key=K).value == 3
+    assert at.sidebar.selectbox(key=IMAGE).value == 2
+    items = gallery_items(data, "val", 3, seed=4)
+    overfit = core.pretrained.trained_model(data, "overfit")
+    expected = [generate_caption(overfit, item.feature, 0.7, 5, 3).text for item in items]
+    assert model_captions(at)[:3] == expected
+    assert len(chart(at, "gallery.topk.0")["data"][0]["y"]) <= 4  # k = 3 bars (+ the sampled word)
+    # The detailed tabs explain the linked image.
+    assert f"Ground truth: “{items[2].truths[0]}”" in next(
+        m.value for m in at.markdown if "Ground truth: “" in m.value
+    )
+    assert dict(at.query_params) == {**query, "k": "3", "image": "2"}
+    at.slider(key=TEMPERATURE).set_value(0.0)
+    at.radio(key=MODEL).set_value("full").run()
+    no_problems(at)
+    assert at.query_params["temperature"] == "0" and at.query_params["recipe"] == "full"
+
+
+def test_bad_link_values_fall_back_with_a_notice():
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"images": "40", "recipe": "best", "image": "7"})
+    at.run()
+    assert "number of images" in at.info[0].value and "model" in at.info[0].value
+    run_until_trained(at)
+    no_problems(at)
+    assert at.slider(key=COUNT).value == 6 and at.radio(key=MODEL).value == "full"
+    assert at.sidebar.selectbox(key=IMAGE).value == 0
+    assert at.query_params["images"] == "6" and at.query_params["recipe"] == "full"
