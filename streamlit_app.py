@@ -1,14 +1,10 @@
 """Home page: what the app teaches, in what order, with which data and models."""
 
-from pathlib import Path
-
 import streamlit as st
 
 import ui
 from core.data import decode_captions
 from explainer.text import sizes_markdown
-
-HERE = Path(__file__).resolve().parent
 
 LESSONS = [
     (
@@ -47,13 +43,10 @@ LESSONS = [
 
 
 def lesson_links() -> None:
-    """One link per page, in teaching order; a page not installed yet is listed without a link."""
+    """One link per page, in teaching order."""
     for path, icon, label, blurb in LESSONS:
         with st.container(border=True):
-            if (HERE / path).is_file():
-                st.page_link(path, label=label, icon=icon)
-            else:
-                st.markdown(f"{icon} **{label}** (not available in this version yet)")
+            st.page_link(path, label=label, icon=icon)
             st.caption(blurb)
 
 
@@ -81,15 +74,18 @@ def dataset_section(data: dict) -> None:
             )
 
 
+# The quick overfit model first (seconds), then the full one (about a minute): the gallery needs both.
+TRAINING_ORDER = ("overfit", "full")
+
+
 def model_section(data: dict) -> None:
     st.subheader("The models")
     st.markdown(
-        "The explainer pages let you choose the model they trace:\n"
+        "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word. "
+        "The explainer pages (1 and 2) let you choose the model they trace:\n"
         "- **Freshly initialised** (seed 0): what the network computes before any training.\n"
-        "- **Trained on this dataset**: with *readable numbers* (W = H = 8) it is trained in a few seconds "
-        "on first use, so every number fits on screen; with *real sizes* it is the fully trained model, "
-        "trained once (with a progress bar) and cached on disk.\n\n"
-        "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word."
+        "- **Trained on this dataset**: with *readable numbers* (W = H = 8) it is trained in a second or two "
+        "on first use, so every number fits on screen; with *real sizes* it is the fully trained model below."
     )
     num_steps = data["train_captions"].shape[1] - 1
     readable, real = st.columns(2)
@@ -97,6 +93,12 @@ def model_section(data: dict) -> None:
         st.markdown(sizes_markdown(ui.get_model("fresh", "readable"), num_steps))
     with real, st.expander("Real-size model: sizes, parameters and memory"):
         st.markdown(sizes_markdown(ui.get_model("fresh", "real"), num_steps))
+    st.markdown(
+        "The caption gallery (page 4) compares two trained models. They are trained once on this server, "
+        "in the background from the moment this page first opens, and cached on disk, so they are "
+        "usually ready by the time you get there. Their status:"
+    )
+    ui.show_training(TRAINING_ORDER)
 
 
 def home() -> None:

@@ -1,6 +1,10 @@
 """AppTest of the home page: lessons in order with links, the dataset and the models in use."""
 
-from tests.test_ui_apptest import ROOT, fresh_caches, images, no_problems, open_page  # noqa: F401
+import threading
+
+import core.pretrained
+from core.readable import fresh_model
+from tests.test_ui_apptest import ROOT, fresh_caches, images, no_problems, open_page, run_until_trained  # noqa: F401
 
 
 def page_links(at):
@@ -16,7 +20,7 @@ def page_links(at):
     return found
 
 
-def test_home_lists_the_lessons_in_order_with_links_to_existing_pages():
+def test_home_lists_the_five_lessons_in_order_with_links():
     at = open_page()
     no_problems(at)
     links = page_links(at)
@@ -25,8 +29,7 @@ def test_home_lists_the_lessons_in_order_with_links_to_existing_pages():
     assert [link.page.strip("/") for link in links] == existing
     labels = [link.label for link in links]
     assert labels[:2] == ["1 · The forward pass, step by step", "2 · Backprop through time"]
-    pending = [m.value for m in at.markdown if "not available in this version yet" in m.value]
-    assert len(links) + len(pending) == 5
+    assert len(links) == 5
 
 
 def test_home_names_the_dataset_and_how_to_get_coco():
@@ -44,3 +47,28 @@ def test_home_describes_the_models_with_their_sizes():
     sizes = [m.value for m in at.markdown if m.value.startswith("Sizes:")]
     assert any("W = 8 (word vector), H = 8 (hidden)" in s for s in sizes)
     assert any("H = 512 (hidden)" in s and "512·(256 + 512 + 1) = **393,728**" in s for s in sizes)
+
+
+def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch):
+    release = threading.Event()
+
+    def slow_training(data, recipe="full", progress=None):
+        progress(0.5, f"Training the {recipe} model: iteration 2000/4000")
+        assert release.wait(timeout=60)
+        return fresh_model(data, 8, 16, seed=0)
+
+    monkeypatch.setattr(core.pretrained, "trained_model", slow_training)
+    try:
+        at = open_page()
+        no_problems(at)
+        # The whole guide is there while the models train: home never waits for them.
+        assert len(page_links(at)) == 5 and any(m.value.startswith("Sizes:") for m in at.markdown)
+        bars = [p.proto.text for p in at.get("progress")]
+        assert len(bars) == 2
+        assert any("Overfit" in text for text in bars) and any("whole training set" in text for text in bars)
+    finally:
+        release.set()
+    run_until_trained(at)
+    no_problems(at)
+    ready = [m.value for m in at.markdown if m.value.startswith("✅")]
+    assert len(ready) == 2 and all("model is trained" in text for text in ready)
