@@ -185,3 +185,20 @@ def test_decode_stops_at_end():
     words = ["<NULL>", "<START>", "<END>", "a", "cat"]
     assert decode([1, 3, 4, 2, 3], words) == "a cat"
     assert decode([0, 0], words) == ""
+
+
+def test_notebook_sizes_on_the_embedded_dataset_tanh_overfits_and_sigmoid_does_not():
+    """The race page's defaults (the notebook's: 50 captions, H = 512, W = 256, Adam 5e-3, decay 0.95,
+    batch 25, 100 iterations) on the real embedded dataset reproduce what the notebook found."""
+    from core.data import load_coco_data
+
+    data = load_coco_data()  # the embedded dataset of the session's data home (generated once)
+    assert data["source"] == "embedded"
+    race = Race(data, RaceConfig())
+    assert race.step(100) == 100
+    tanh, sigmoid = race.lanes
+    assert (tanh.activation, sigmoid.activation) == ("tanh", "sigmoid")
+    assert tanh.losses.shape == sigmoid.losses.shape == (100,)
+    assert tanh.losses[-1] < 0.1 and tanh.final_loss() < 0.1
+    assert tanh.first_below(1.0) is not None and tanh.first_below(0.1) <= 100
+    assert sigmoid.losses[-1] > 1.0 and sigmoid.first_below(1.0) is None
