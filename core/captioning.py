@@ -5,14 +5,13 @@ All functions take a trained `CaptioningRNN` and one image feature (D,); none of
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from core.errors import HyperparameterError, ShapeError
-from core.pretrained import recipe_config
+from core.pretrained import recipe_config, scenes_for_rows, training_caption_indices
 from core.scene_features import extract_features
-from core.scenes import SCENES_FILE, check_caption, load_scenes, render_scene
+from core.scenes import check_caption, render_scene
 from core.topk import top_k
 from core.trace import trace_example
 from core.validation import require_ndim
@@ -268,29 +267,15 @@ def caption_scene(model, scene, temperature=0.0, seed=0, k=5, max_length=16):
 
 
 def recipe_caption_indices(data, recipe):
-    """Sorted train-caption numbers a core.pretrained recipe trains on, or None when it uses them all.
-
-    Mirrors how core.pretrained picks its max_train captions (a generator seeded with the recipe's seed),
-    so the gallery can show the overfit model the very images it memorised.
-    """
+    """Sorted train-caption numbers a core.pretrained recipe trains on, or None when it uses them all
+    (core.pretrained.training_caption_indices with the recipe's max_train and seed)."""
     config = recipe_config(recipe)
-    total = len(data["train_captions"])
-    if config["max_train"] is None or config["max_train"] >= total:
-        return None
-    chosen = np.random.default_rng(config["seed"]).choice(total, int(config["max_train"]), replace=False)
-    return np.sort(chosen)
+    return training_caption_indices(data, config["max_train"], config["seed"])
 
 
 def scenes_by_row(data, split):
-    """{feature row: core.scenes.Scene} of the embedded dataset's split, or None for other datasets.
-
-    Image files are named <split>_<scene number>.png, so the URL of a row names its scene.
-    """
-    base_dir = data.get("base_dir")
-    if data.get("source") != "embedded" or base_dir is None or not (Path(base_dir) / SCENES_FILE).is_file():
-        return None
-    scenes = load_scenes(Path(base_dir), split)
-    return {
-        row: scenes[int(Path(str(url)).stem.rsplit("_", 1)[1])]
-        for row, url in enumerate(data[f"{split}_urls"])
-    }
+    """{feature row: core.scenes.Scene} of the embedded dataset's split, or None for other datasets
+    (core.pretrained.scenes_for_rows over every row)."""
+    rows = range(len(data[f"{split}_urls"]))
+    scenes = scenes_for_rows(data, split, rows)
+    return None if scenes is None else dict(zip(rows, scenes, strict=True))

@@ -17,7 +17,6 @@ Reproduce the numbers: `python -m core.pretrained` (trains or loads both recipes
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from core.errors import DataFileError, HyperparameterError
 from core.metrics import caption_words, corpus_bleu, references_by_image, scene_accuracy
 from core.model import CaptioningRNN
 from core.solver import CaptioningSolver
+from core.threads import one_blas_thread
 
 CACHE_VERSION = 1  # bump when training code changes in a way that changes the result
 
@@ -95,29 +95,31 @@ def cache_path(data: dict, recipe: str = "full", **overrides) -> Path:
     return paths.model_cache_dir() / f"{recipe}-{digest}.npz"
 
 
-def _training_data(data: dict, max_train: int | None, seed: int) -> dict:
-    if max_train is None or max_train >= len(data["train_captions"]):
+def training_caption_indices(data: dict, max_train: int | None, seed: int) -> np.ndarray | None:
+    """Sorted train-caption numbers (max_train,) a recipe trains on, or None when it uses them all.
+
+    max_train captions are drawn without replacement with np.random.default_rng(seed), so the gallery can
+    show the overfit model the very images it memorised.
+    """
+    total = len(data["train_captions"])
+    if max_train is None or max_train >= total:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, int(max_train), replace=False))
+
+
+def training_data(data: dict, max_train: int | None, seed: int) -> dict:
+    """data with train_captions (max_train, T + 1) and train_image_idxs (max_train,) cut to the captions
+    of training_caption_indices (features and URLs stay whole); data itself when it uses them all."""
+    chosen = training_caption_indices(data, max_train, seed)
+    if chosen is None:
         return data
-    chosen = np.sort(np.random.default_rng(seed).choice(len(data["train_captions"]), int(max_train), replace=False))
     return {**data, "train_captions": data["train_captions"][chosen], "train_image_idxs": data["train_image_idxs"][chosen]}
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Small matrices train faster on one BLAS thread, and far faster when the cores are shared."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def train_model(data: dict, recipe: str = "full", progress: Progress = None, **overrides) -> CaptioningRNN:
     """Train a fresh model with a recipe (no cache). data: a load_coco_data dict."""
     config = recipe_config(recipe, **overrides)
-    train = _training_data(data, config["max_train"], config["seed"])
+    train = training_data(data, config["max_train"], config["seed"])
     model = CaptioningRNN(
         data["word_to_idx"],
         input_dim=data["train_features"].shape[1],
@@ -139,7 +141,7 @@ def train_model(data: dict, recipe: str = "full", progress: Progress = None, **o
     )
     total = solver.num_iterations
     chunk = max(1, total // 50)
-    with _one_blas_thread():
+    with one_blas_thread():
         while not solver.done:
             solver.step(chunk)
             if progress is not None:
@@ -230,31 +232,32 @@ def val_score(model: CaptioningRNN, data: dict, max_images: int | None = None, s
     """
     refs = references_by_image(data[f"{split}_captions"], data[f"{split}_image_idxs"], data["idx_to_word"])
     rows = sorted(refs)[:max_images] if max_images is not None else sorted(refs)
-    with _one_blas_thread():
+    with one_blas_thread():
         words = generated_words(model, data[f"{split}_features"][rows], data["idx_to_word"])
     bleu = corpus_bleu(words, [refs[r] for r in rows]).bleu
     accuracy = None
-    scenes = _scenes_for_rows(data, split, rows)
+    scenes = scenes_for_rows(data, split, rows)
     if scenes is not None:
         accuracy = scene_accuracy(words, scenes)
     return ValScore(bleu4=bleu, scene_accuracy=accuracy, n_images=len(rows))
 
 
-def _scenes_for_rows(data: dict, split: str, rows: list[int]):
-    """The Scene of each feature row for the embedded dataset (from the image file names), else None."""
-    if data.get("source", "embedded") != "embedded" or data.get("base_dir") is None:
+def scenes_for_rows(data: dict, split: str, rows) -> list | None:
+    """The core.scenes.Scene of each feature row in rows (R,) of the split, for the embedded dataset; None
+    for other datasets or when its scenes file is missing.
+
+    Image files are named <split>_<scene number>.png, so the URL of a row names its scene.
+    """
+    base_dir = data.get("base_dir")
+    if data.get("source") != "embedded" or base_dir is None:
         return None
     from core.scenes import SCENES_FILE, load_scenes
 
-    folder = Path(data["base_dir"])
+    folder = Path(base_dir)
     if not (folder / SCENES_FILE).is_file():
         return None
     scenes = load_scenes(folder, split)
-    out = []
-    for r in rows:
-        stem = Path(str(data[f"{split}_urls"][r])).stem  # e.g. val_000123
-        out.append(scenes[int(stem.rsplit("_", 1)[1])])
-    return out
+    return [scenes[int(Path(str(data[f"{split}_urls"][r])).stem.rsplit("_", 1)[1])] for r in rows]
 
 
 def main() -> None:

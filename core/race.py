@@ -7,7 +7,6 @@ without blocking, and records what the page shows: losses, gradient norms, miles
 activation statistics and each lane's caption for one training image as it learns.
 """
 
-import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from core.activations import check_activation, derivative_from_output
 from core.errors import HyperparameterError, NonFiniteError
 from core.model import CaptioningRNN
 from core.solver import CaptioningSolver
+from core.threads import one_blas_thread
 
 # (low, high, default) of every setting; the bounds keep a public deployment's memory and time per
 # session bounded (at the maximum: 3 lanes x ~20 MB of weights and Adam moments).
@@ -138,20 +138,6 @@ class Lane:
     @property
     def seconds_per_iteration(self):
         return self.seconds / self.iteration if self.iteration else None
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run the block with one BLAS thread. The race's matrices are small (B x H with B = 25), and with
-    two BLAS threads per process on cores shared by several sessions an iteration was measured 4 to 20x
-    slower (40 ms vs 150-950 ms at H = 512). threadpoolctl is optional: without it nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def fingerprint(params):

@@ -156,7 +156,7 @@ def test_recipe_caption_indices_are_the_captions_the_recipe_trains_on():
     config = core.pretrained.recipe_config("overfit")
     assert len(indices) == config["max_train"] and np.all(np.diff(indices) > 0)
     # The guard against drift: core.pretrained's own selection gives the same captions.
-    trained = core.pretrained._training_data(data, config["max_train"], config["seed"])
+    trained = core.pretrained.training_data(data, config["max_train"], config["seed"])
     np.testing.assert_array_equal(trained["train_captions"], data["train_captions"][indices])
     assert recipe_caption_indices(data, "full") is None
 

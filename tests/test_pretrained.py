@@ -68,8 +68,12 @@ def test_damaged_cache_is_retrained(embedded_data):
 def test_overfit_recipe_uses_fifty_captions(embedded_data):
     config = pretrained.recipe_config("overfit")
     assert (config["max_train"], config["hidden_dim"], config["wordvec_dim"], config["batch_size"]) == (50, 512, 256, 25)
-    train = pretrained._training_data(embedded_data, 50, 0)
+    train = pretrained.training_data(embedded_data, 50, 0)
     assert len(train["train_captions"]) == 50
+    chosen = pretrained.training_caption_indices(embedded_data, 50, 0)
+    np.testing.assert_array_equal(train["train_captions"], embedded_data["train_captions"][chosen])
+    assert pretrained.training_caption_indices(embedded_data, None, 0) is None
+    assert pretrained.training_data(embedded_data, None, 0) is embedded_data
     with pytest.raises(HyperparameterError, match="recipe"):
         pretrained.recipe_config("huge")
     with pytest.raises(HyperparameterError, match="dropout"):
