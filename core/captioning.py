@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data import decode_captions
 from core.errors import HyperparameterError, ShapeError
 from core.pretrained import recipe_config, scenes_for_rows, training_caption_indices
 from core.scene_features import extract_features
@@ -205,18 +206,6 @@ class GalleryItem:
     truths: list
 
 
-def decode_ids(ids, idx_to_word):
-    """Word ids (L,) to text, skipping <NULL> and <START> and stopping at <END>."""
-    words = []
-    for i in np.asarray(ids).tolist():
-        word = idx_to_word[i]
-        if word == "<END>":
-            break
-        if word not in ("<NULL>", "<START>"):
-            words.append(word)
-    return " ".join(words)
-
-
 def gallery_items(data, split, count, seed=0, caption_indices=None):
     """`count` distinct images of `split` chosen with `seed` (or the images of `caption_indices`).
 
@@ -240,7 +229,7 @@ def gallery_items(data, split, count, seed=0, caption_indices=None):
                 source=str(data[f"{split}_urls"][row]),
                 feature=np.asarray(data[f"{split}_features"][row]),
                 captions=captions,
-                truths=[decode_ids(c, data["idx_to_word"]) for c in captions],
+                truths=[decode_captions(c, data["idx_to_word"]) for c in captions],
             )
         )
     return items

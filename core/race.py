@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.activations import check_activation, derivative_from_output
+from core.data import decode_captions
 from core.errors import HyperparameterError, NonFiniteError
 from core.model import CaptioningRNN
 from core.solver import CaptioningSolver
@@ -179,18 +180,6 @@ def training_subset(data, num_train, seed=0):
     return subset
 
 
-def decode(ids, idx_to_word):
-    """Word ids (L,) to text, stopping at <END> and skipping <NULL> and <START>."""
-    words = []
-    for i in np.asarray(ids).tolist():
-        word = idx_to_word[i]
-        if word == "<END>":
-            break
-        if word not in ("<NULL>", "<START>"):
-            words.append(word)
-    return " ".join(words)
-
-
 class Race:
     """Lanes of CaptioningSolver, one per activation, with identical initial weights and minibatches.
 
@@ -215,7 +204,7 @@ class Race:
         self.sample_row = int(self.data["train_image_idxs"][0])
         self.sample_feature = features[self.sample_row]
         self.sample_truth = [
-            decode(cap, self.data["idx_to_word"])
+            decode_captions(cap, self.data["idx_to_word"])
             for cap in self.data["train_captions"][self.data["train_image_idxs"] == self.sample_row]
         ]
         urls = self.data.get("train_urls")
@@ -332,7 +321,7 @@ class Race:
         for lane in self.lanes:
             with one_blas_thread():
                 ids = lane.model.sample(self.sample_feature[None], max_length=T)[0]
-            text = decode(ids, self.data["idx_to_word"])
+            text = decode_captions(ids, self.data["idx_to_word"])
             if not lane.samples or lane.samples[-1].text != text:
                 lane.samples.append(CaptionSample(lane.iteration, text))
 

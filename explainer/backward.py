@@ -10,21 +10,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainer.colors import HIGHLIGHT, MASKED, SERIES_COLORS, diverging
+from explainer.colors import HIGHLIGHT, MASKED, SERIES_COLORS, base_layout, diverging
 
 # Matrices larger than this are shown as their top-left block (the full one would be megabytes of JSON).
 MAX_MATRIX_UNITS = 32
-
-
-def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
-    fig.update_layout(
-        uirevision=uirevision,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        **extra,
-    )
-    return fig
 
 
 def gradient_by_step(backward) -> np.ndarray:
@@ -70,7 +59,7 @@ def gradient_heatmap(backward, t: int, uirevision: str = "dh") -> go.Figure:
     )
     fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
     fig.update_xaxes(title="hidden unit")
-    return _layout(fig, uirevision, height=max(260, 18 * grid.shape[0] + 90))
+    return base_layout(fig, uirevision, height=max(260, 18 * grid.shape[0] + 90))
 
 
 def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "norms") -> go.Figure:
@@ -103,7 +92,7 @@ def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "no
     fig.add_vline(x=t, line={"color": HIGHLIGHT, "width": 2})
     fig.update_xaxes(title="timestep t", dtick=1)
     fig.update_yaxes(title="gradient norm", type="log" if log_scale else "linear")
-    return _layout(fig, uirevision, height=320, legend={"orientation": "h", "y": 1.18})
+    return base_layout(fig, uirevision, height=320, legend={"orientation": "h", "y": 1.18})
 
 
 def local_derivative_figure(backward, t: int, activation: str, uirevision: str = "fprime") -> go.Figure:
@@ -134,7 +123,7 @@ def local_derivative_figure(backward, t: int, activation: str, uirevision: str =
         )
     fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
     fig.update_xaxes(title="hidden unit")
-    return _layout(
+    return base_layout(
         fig, uirevision, height=max(240, 18 * values.shape[0] + 90), title={"text": f"f'(a_t) = {formula}"}
     )
 
@@ -162,7 +151,7 @@ def survival_figure(backward, t: int, uirevision: str = "survival") -> go.Figure
     fig.add_hline(y=1.0, line={"dash": "dash", "color": MASKED})
     fig.update_xaxes(title="step t (gradient passing back to t − 1)", dtick=1)
     fig.update_yaxes(title="surviving share", rangemode="tozero")
-    return _layout(fig, uirevision, height=300)
+    return base_layout(fig, uirevision, height=300)
 
 
 def contributions(backward, t: int, param: str) -> dict[str, np.ndarray]:
@@ -204,7 +193,7 @@ def contributions_figure(backward, t: int, param: str, uirevision: str = "contri
             col=i,
         )
         fig.update_yaxes(autorange="reversed", row=1, col=i)
-    return _layout(fig, uirevision, height=320)
+    return base_layout(fig, uirevision, height=320)
 
 
 def contribution_norms_figure(backward, t: int, uirevision: str = "contrib-norms") -> go.Figure:
@@ -226,4 +215,4 @@ def contribution_norms_figure(backward, t: int, uirevision: str = "contrib-norms
         )
     fig.update_xaxes(title="timestep t", dtick=1)
     fig.update_yaxes(title="Frobenius norm")
-    return _layout(fig, uirevision, height=280, barmode="group", legend={"orientation": "h", "y": 1.15})
+    return base_layout(fig, uirevision, height=280, barmode="group", legend={"orientation": "h", "y": 1.15})

@@ -54,3 +54,15 @@ def diverging(*arrays) -> dict:
     """Heatmap keywords (colorscale, zmid, zmin, zmax) putting zero at white for these arrays."""
     limit = symmetric_limit(*arrays)
     return {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -limit, "zmax": limit}
+
+
+def base_layout(fig, uirevision: str, height: int, **extra):
+    """The layout every figure shares: white plot, thin margins, zoom kept across reruns (uirevision)."""
+    fig.update_layout(
+        uirevision=uirevision,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+        **extra,
+    )
+    return fig

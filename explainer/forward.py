@@ -19,6 +19,7 @@ from explainer.colors import (
     NEUTRAL,
     SERIES_COLORS,
     TERM_COLORS,
+    base_layout,
     diverging,
 )
 
@@ -29,17 +30,6 @@ MAX_ANNOTATED_CELLS = 16
 def word(idx_to_word, word_id) -> str:
     """The word of an id, for labels."""
     return str(idx_to_word[int(word_id)])
-
-
-def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
-    fig.update_layout(
-        uirevision=uirevision,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        **extra,
-    )
-    return fig
 
 
 def equation_rows(trace, t: int) -> list[tuple[str, str, np.ndarray]]:
@@ -103,7 +93,7 @@ def equation_figure(trace, t: int, uirevision: str = "equation") -> go.Figure:
         ],
     )
     fig.update_xaxes(title="unit", dtick=1 if annotate else None, showgrid=False)
-    return _layout(fig, uirevision, height=48 * len(rows) + 90)
+    return base_layout(fig, uirevision, height=48 * len(rows) + 90)
 
 
 def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") -> go.Figure:
@@ -212,7 +202,7 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
         showgrid=False,
         zeroline=False,
     )
-    return _layout(fig, uirevision, height=260, showlegend=False)
+    return base_layout(fig, uirevision, height=260, showlegend=False)
 
 
 def topk_rows(trace, idx_to_word, t: int, k: int = 5) -> list[dict]:
@@ -269,7 +259,7 @@ def topk_figure(trace, idx_to_word, t: int, k: int = 5, uirevision: str = "topk"
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(range=[0, 1], title="probability")
-    return _layout(fig, uirevision, height=60 + 32 * len(rows), title={"text": title, "font": {"size": 14}})
+    return base_layout(fig, uirevision, height=60 + 32 * len(rows), title={"text": title, "font": {"size": 14}})
 
 
 def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
@@ -320,4 +310,4 @@ def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
     fig.update_xaxes(title="timestep t", dtick=1, range=[0.4, T + 0.6])
     fig.update_yaxes(title="−log p(target)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title="running total", secondary_y=True, rangemode="tozero", showgrid=False)
-    return _layout(fig, uirevision, height=300, legend={"orientation": "h", "y": 1.15})
+    return base_layout(fig, uirevision, height=300, legend={"orientation": "h", "y": 1.15})

@@ -6,22 +6,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL
+from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL, base_layout
 
 WRONG = "#dc2626"
 WITHOUT_IMAGE = "#9ca3af"
 SPECIAL = ("<NULL>", "<START>")
-
-
-def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
-    fig.update_layout(
-        uirevision=uirevision,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        **extra,
-    )
-    return fig
 
 
 def topk_figure(caption, idx_to_word, columns: int = 4, uirevision: str = "gallery.topk") -> go.Figure:
@@ -67,7 +56,7 @@ def topk_figure(caption, idx_to_word, columns: int = 4, uirevision: str = "galle
     fig.update_xaxes(range=[0, 1], showticklabels=False)
     fig.update_yaxes(autorange="reversed")
     fig.update_annotations(font_size=12)
-    return _layout(fig, uirevision, 40 + 150 * rows)
+    return base_layout(fig, uirevision, 40 + 150 * rows)
 
 
 def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
@@ -141,7 +130,7 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_yaxes(range=[0, 1], title_text="p(truth)", row=2, col=1)
     fig.update_xaxes(title_text="step", dtick=1, row=2, col=1)
-    return _layout(fig, uirevision, 380)
+    return base_layout(fig, uirevision, 380)
 
 
 def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure:
@@ -169,7 +158,7 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
         ]
     )
     fig.update_yaxes(type="log", title_text="p(word | words before)")
-    return _layout(fig, uirevision, 340, barmode="group", legend={"orientation": "h", "y": 1.1})
+    return base_layout(fig, uirevision, 340, barmode="group", legend={"orientation": "h", "y": 1.1})
 
 
 def divergence_text(div) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainer.colors import NEUTRAL
+from explainer.colors import NEUTRAL, base_layout
 
 # One colour per activation, the same in every race figure.
 LANE_COLORS = {"tanh": "#1d4ed8", "sigmoid": "#ea580c", "relu": "#0d9488"}
@@ -21,14 +21,8 @@ def lane_color(activation: str) -> str:
 
 
 def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
-    fig.update_layout(
-        uirevision=uirevision,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        **extra,
-    )
+    extra.setdefault("legend", {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    base_layout(fig, uirevision, height, **extra)
     fig.update_xaxes(showgrid=True, gridcolor="#e5e7eb")
     fig.update_yaxes(showgrid=True, gridcolor="#e5e7eb")
     return fig

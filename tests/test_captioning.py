@@ -5,7 +5,6 @@ import pytest
 
 from core.captioning import (
     caption_scene,
-    decode_ids,
     gallery_items,
     generate_caption,
     image_ablation,
@@ -13,6 +12,7 @@ from core.captioning import (
     scenes_by_row,
     teacher_forcing_vs_free,
 )
+from core.data import decode_captions
 from core.errors import CaptioningError, HyperparameterError, ShapeError
 from core.model import CaptioningRNN
 from core.scenes import Scene, SceneObject
@@ -41,7 +41,7 @@ def test_greedy_caption_reproduces_a_memorised_caption_with_top_k(data, memorise
     feature = data["train_features"][1]
     caption = generate_caption(memorised, feature, k=3, max_length=8)
     truth = data["train_captions"][1]
-    assert caption.text == decode_ids(truth, data["idx_to_word"])
+    assert caption.text == decode_captions(truth, data["idx_to_word"])
     assert caption.words[-1] == "<END>"
     L = len(caption.words)
     assert caption.topk_ids.shape == caption.topk_probs.shape == (L, 3)
@@ -90,7 +90,7 @@ def test_divergence_point_on_a_caption_the_model_never_saw(data, memorised):
 def test_image_ablation_zeroes_the_feature(data, memorised):
     feature = data["train_features"][3]
     ablation = image_ablation(memorised, feature)
-    assert ablation.with_image.text == decode_ids(data["train_captions"][3], data["idx_to_word"])
+    assert ablation.with_image.text == decode_captions(data["train_captions"][3], data["idx_to_word"])
     L = len(ablation.with_image.words)
     assert ablation.word_probs_with.shape == ablation.word_probs_without.shape == (L,)
     np.testing.assert_allclose(ablation.word_probs_with, ablation.with_image.chosen_probs, rtol=1e-4)
@@ -110,7 +110,7 @@ def test_gallery_items_group_every_caption_of_an_image():
         assert item.captions.shape == (3, 13)
         assert item.source == f"https://example.invalid/train/{item.row}.jpg"
         np.testing.assert_array_equal(item.feature, data["train_features"][item.row])
-        assert item.truths == [decode_ids(c, data["idx_to_word"]) for c in item.captions]
+        assert item.truths == [decode_captions(c, data["idx_to_word"]) for c in item.captions]
     chosen = gallery_items(data, "train", 24, caption_indices=[0, 1, 2, 5])
     assert sorted(item.row for item in chosen) == sorted({0, 1})
     again = gallery_items(data, "train", 4, seed=1)

@@ -8,7 +8,6 @@ from core.race import (
     MAX_ITERATIONS,
     Race,
     RaceConfig,
-    decode,
     fingerprint,
     training_subset,
 )
@@ -179,12 +178,6 @@ def test_config_bounds():
     with pytest.raises(ActivationError):
         RaceConfig(activations=("tanh", "gelu")).validated()
     assert RaceConfig().validated().hidden_dim == 512
-
-
-def test_decode_stops_at_end():
-    words = ["<NULL>", "<START>", "<END>", "a", "cat"]
-    assert decode([1, 3, 4, 2, 3], words) == "a cat"
-    assert decode([0, 0], words) == ""
 
 
 def test_notebook_sizes_on_the_embedded_dataset_tanh_overfits_and_sigmoid_does_not():
