@@ -26,19 +26,47 @@ PLOTLY_CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 IMAGE = '[data-testid="stImage"] img'
 APP = '[data-testid="stApp"]'
 
-# Counts finished script runs (running -> anything else) so that a test can wait for the rerun its own
-# click caused, instead of racing a state attribute that is still "notRunning" from the previous run.
+# Counts the server's "script finished" messages (ForwardMsg field 6, read straight off the websocket) so
+# that a test can wait for the rerun its own click caused. The page's script-state attribute alone is not
+# enough: a short rerun on a busy browser can go running -> notRunning within one React render, unseen.
 _RUN_COUNTER = """
 (() => {
   window.__stRunsDone = 0;
-  let last = null;
-  new MutationObserver(() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    const state = app ? app.getAttribute("data-test-script-state") : null;
-    if (last === "running" && state !== "running") window.__stRunsDone += 1;
-    last = state;
-  }).observe(document, {subtree: true, childList: true, attributes: true,
-                        attributeFilter: ["data-test-script-state"]});
+  const SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
+  const varint = (bytes, pos) => {
+    let value = 0, shift = 0, byte;
+    do { byte = bytes[pos++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
+    return [value, pos];
+  };
+  const finishedRun = (buffer) => {
+    const bytes = new Uint8Array(buffer);
+    let pos = 0, key, value;
+    while (pos < bytes.length) {
+      [key, pos] = varint(bytes, pos);
+      const wire = key & 7;
+      if (wire === 0) {
+        [value, pos] = varint(bytes, pos);
+        if (key >>> 3 === SCRIPT_FINISHED) return value !== FINISHED_EARLY_FOR_RERUN;
+      } else if (wire === 2) { [value, pos] = varint(bytes, pos); pos += value; }
+      else if (wire === 1) pos += 8;
+      else if (wire === 5) pos += 4;
+      else return false;
+    }
+    return false;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const socket = new Native(...args);
+    socket.addEventListener("message", (event) => {
+      // Counted after Streamlit's own handler has applied the message.
+      if (event.data instanceof ArrayBuffer && finishedRun(event.data)) {
+        setTimeout(() => { window.__stRunsDone += 1; }, 0);
+      }
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  for (const name of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) window.WebSocket[name] = Native[name];
 })();
 """
 
@@ -147,3 +175,23 @@ def slider(page: Page, label: str):
 
 def slider_value(page: Page, label: str) -> int:
     return int(float(slider(page, label).input_value()))
+
+
+# Lengths of the loss curves the browser has drawn, by activation. Plotly keeps NumPy arrays base64-encoded
+# in `data`; `_fullData` holds the decoded arrays it plotted.
+CURVE_LENGTHS = """() => {
+  const chart = document.querySelector('.st-key-race-loss .js-plotly-plot');
+  const lengths = {};
+  for (const trace of (chart && chart._fullData) || []) {
+    if (trace.name === 'tanh' || trace.name === 'sigmoid') lengths[trace.name] = trace.y.length;
+  }
+  return lengths;
+}"""
+
+
+def wait_for_curves(page: Page, longer_than):
+    """The race's tanh and sigmoid loss curves both drawn with more than `longer_than` points; their lengths."""
+    page.wait_for_function(
+        f"(() => {{ const l = ({CURVE_LENGTHS})(); return l.tanh > {longer_than} && l.sigmoid > {longer_than}; }})()"
+    )
+    return page.evaluate(CURVE_LENGTHS)

@@ -11,7 +11,8 @@ def image_sources(page):
 
 
 def test_gallery_captions_images_and_explains_one(page, app_server):
-    # The first visit trains both models (cached on disk for every later session).
+    # The first visit trains both models (cached on disk for every later session): minutes on 2 busy cores.
+    page.set_default_timeout(400_000)
     open_app(page, f"{app_server.url}/Caption_gallery")
     expect_images(page, 6)
     cards = page.locator(f"{TAB} p:visible").filter(has=page.get_by_text("Model:", exact=True))

@@ -8,29 +8,10 @@ from .streamlit_helpers import (
     expect_charts,
     open_app,
     save_screenshot,
+    wait_for_curves,
 )
 
 SUCCESS_ALERT = '[data-testid="stAlertContentSuccess"]'
-# Lengths of the loss curves the browser has drawn, by activation. Plotly keeps NumPy arrays base64-encoded
-# in `data`; `_fullData` holds the decoded arrays it plotted.
-CURVE_LENGTHS = """() => {
-  const chart = document.querySelector('.st-key-race-loss .js-plotly-plot');
-  const lengths = {};
-  for (const trace of (chart && chart._fullData) || []) {
-    if (trace.name === 'tanh' || trace.name === 'sigmoid') lengths[trace.name] = trace.y.length;
-  }
-  return lengths;
-}"""
-
-
-def wait_for_curves(page, longer_than):
-    """Both curves drawn with more than `longer_than` points; returns their lengths."""
-    page.wait_for_function(
-        f"(() => {{ const l = ({CURVE_LENGTHS})(); return l.tanh > {longer_than} && l.sigmoid > {longer_than}; }})()"
-    )
-    return page.evaluate(CURVE_LENGTHS)
-
-
 def test_race_trains_both_lanes_live_until_the_summary(page, app_server):
     open_app(page, f"{app_server.url}/Activation_race")
     click_key(page, "race.start")
