@@ -129,8 +129,9 @@ def save_screenshot(page: Page, name: str):
         """[...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
            && [...document.querySelectorAll('[data-testid="stImage"] img')].every(i => i.complete)"""
     )
-    # Move the pointer off the last clicked button so that its tooltip is not in the picture.
+    # Move the pointer off the last clicked button and take its focus, so that its tooltip is not in the picture.
     page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     # Streamlit scrolls inside its main container, not the document, so a "full page" screenshot would
