@@ -21,12 +21,14 @@ import time
 
 import numpy as np
 
+import core.layers as core_layers
 from bench import baseline_loop, torch_model
 from core.model import CaptioningRNN
-from core.optim import adam
+from core.optim import adam, update_parameters
 
 N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
 LEARNING_RATE = 5e-3
+SETTLE_SECONDS = 0.3
 
 
 def model_flops(n=N, t=T, d=D, w=W, h=H, v=V):
@@ -89,8 +91,7 @@ class EngineTrainer:
 
     def iteration(self, features, captions):
         loss, grads = self.model.loss(features, captions)
-        for name, w in self.model.params.items():
-            adam(w, grads[name], self.configs[name], out=w)
+        update_parameters(adam, self.model.params, grads, self.configs)
         return loss
 
 
@@ -151,10 +152,19 @@ def main(argv=None):
         choices=("engine", "course", "pytorch"),
         help="run only these candidates (default: all)",
     )
+    parser.add_argument(
+        "--parallel",
+        choices=("auto", "never", "always"),
+        default="auto",
+        help="core.layers.PARALLEL for the engine: auto = two Python threads when BLAS allows more than one "
+        "thread (default), never = the serial path with BLAS's own threads",
+    )
     args = parser.parse_args(argv)
+    core_layers.PARALLEL = args.parallel
 
     for line in environment():
         print(line)
+    print(f"engine path: core.layers.PARALLEL = {args.parallel!r}")
     model, features, captions = make_problem()
     print(
         f"sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; {model_flops() / 1e9:.3f} GFLOP per iteration"
@@ -176,6 +186,10 @@ def main(argv=None):
         peaks.append(wall_rate)
         cpu_peaks.append(cpu_rate)
         for name, run in runs:
+            # Idle BLAS/OpenMP worker threads spin for a while after their last job (OpenBLAS's served the
+            # 2-thread GEMM peak or the previous candidate): let them fall asleep so that no candidate
+            # shares the cores with the previous one's spinning threads.
+            time.sleep(SETTLE_SECONDS)
             run()  # one untimed iteration so each round starts warm
             start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(args.iterations):

@@ -4,6 +4,10 @@ Every forward function returns (out, cache) where cache is a dataclass with name
 fields, so the explainer can read what the forward pass saw.
 """
 
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,25 +171,44 @@ def rnn_backward(dh, cache):
     are such rows the products run on the others only.
     """
     record = backprop_through_time(dh, cache)
-    T, N, H = record.da.shape
+    dx_tm, dWx, dWh, db = rnn_weight_gradients(record.da, cache)
+    return dx_tm.transpose(1, 0, 2), record.dh0, dWx, dWh, db
+
+
+def rnn_weight_gradients(da, cache, pool=None):
+    """da: (T, N, H) from backprop_through_time -> dx_tm: (T, N, D), dWx: (D, H), dWh: (H, H), db: (H,).
+
+    With a worker `pool` (see two_cores), dWh is formed on the worker while this thread forms dWx and dx.
+    """
+    T, N, H = da.shape
     D = cache.x_tm.shape[2]
-    da_flat = record.da.reshape(T * N, H)
+    da_flat = da.reshape(T * N, H)
     x_flat = cache.x_tm.reshape(T * N, D)
     live = np.flatnonzero(da_flat.any(axis=1))
     if live.size < T * N:
         da_live = da_flat[live]
+
+        def weight_h():
+            return cache.h_prev_tm().reshape(T * N, H)[live].T @ da_live
+
+        pending = pool.submit(weight_h) if pool is not None else None
         dWx = x_flat[live].T @ da_live
-        dWh = cache.h_prev_tm().reshape(T * N, H)[live].T @ da_live
         dx_flat = np.zeros((T * N, D), dtype=np.result_type(da_flat, cache.Wx))
         dx_flat[live] = da_live @ cache.Wx.T
     else:
+
+        def weight_h():
+            dWh = cache.h0.T @ da[0]
+            if T > 1:
+                dWh += cache.h_tm[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, H)
+            return dWh
+
+        pending = pool.submit(weight_h) if pool is not None else None
         dWx = x_flat.T @ da_flat
-        dWh = cache.h0.T @ record.da[0]
-        if T > 1:
-            dWh += cache.h_tm[:-1].reshape((T - 1) * N, H).T @ record.da[1:].reshape((T - 1) * N, H)
         dx_flat = da_flat @ cache.Wx.T
-    dx = dx_flat.reshape(T, N, D).transpose(1, 0, 2)
-    return dx, record.dh0, dWx, dWh, da_flat.sum(axis=0)
+    db = da_flat.sum(axis=0)
+    dWh = pending.result() if pending is not None else weight_h()
+    return dx_flat.reshape(T, N, D), dWx, dWh, db
 
 
 # --------------------------------------------------------------------------- embedding
@@ -280,6 +303,25 @@ def softmax_loss_rows(scores, targets, batch_size, mask=None):
     return float(loss), dscores
 
 
+def softmax_gradient_rows(scores, targets, batch_size, log_p):
+    """In place: scores (M, V) becomes d loss / d scores for rows scored on targets (M,), each weighted
+    1 / batch_size; log_p (M,) receives log p(target). The loss is -log_p.sum() / batch_size.
+
+    The same arithmetic as softmax_loss_rows without a mask, without its copy of the scores; rows are
+    independent, so any split of the rows gives the same numbers.
+    """
+    rows = np.arange(targets.size)
+    scores -= scores.max(axis=1, keepdims=True)
+    shifted_target = scores[rows, targets]
+    np.exp(scores, out=scores)
+    sums = scores.sum(axis=1)
+    np.subtract(shifted_target, np.log(sums), out=log_p)
+    weight = np.full(targets.size, 1 / batch_size, dtype=scores.dtype)
+    scores *= (weight / sums)[:, None]
+    scores[rows, targets] -= weight
+    return scores
+
+
 def _check_softmax_arguments(x, y, mask):
     require_ndim("x", x, 3, "(N, T, V)")
     require_ndim("y", y, 2, "(N, T)")
@@ -314,3 +356,76 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     if verbose:
         print("dx:", dx.shape)
     return loss, dx.reshape(N, T, V)
+
+
+# --------------------------------------------------------------------------- two cores
+#
+# With two or more BLAS threads allowed, CaptioningRNN.loss and core.optim.update_parameters split their work
+# over two Python threads (this one and one pool worker) instead of over BLAS's threads: the 2 x 16 small
+# sequential products of the time loops do not speed up on two BLAS threads, and NumPy's elementwise passes
+# (softmax, Adam) run on one core. NumPy releases the GIL inside BLAS and ufunc loops, so two Python threads
+# each running one-thread BLAS keep both cores busy. Inside such a region the process's BLAS limit is 1 and
+# is restored on exit. With one BLAS thread (the Streamlit server sets that for the whole process so that
+# concurrent learners each get a core; the tests do too) or one CPU, everything runs serially as before.
+# Both paths compute every element with the same operations; only the grouping of some products by rows
+# differs, so results agree to float32 rounding (see tests/test_model.py, tests/test_optim.py).
+
+# "auto": two threads when BLAS allows more than one thread and there is more than one CPU;
+# "never": always serial; "always": two threads whatever the BLAS limit (for tests).
+PARALLEL = "auto"
+
+_parallel_lock = threading.Lock()
+_pool = None
+_blas = None
+
+
+def _blas_controllers():
+    """threadpoolctl controllers of the loaded BLAS libraries (an empty list without threadpoolctl)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:  # threadpoolctl is optional; anything it cannot inspect means: stay serial
+            _blas = []
+    return _blas
+
+
+def _worker_pool():
+    """The one-worker pool of the two-core paths, created on first use and kept for the process."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core-two-cores")
+    return _pool
+
+
+def _two_cores_wanted():
+    if PARALLEL == "never" or (os.cpu_count() or 1) < 2:
+        return False
+    if PARALLEL == "always":
+        return True
+    controllers = _blas_controllers()
+    return bool(controllers) and min(c.num_threads for c in controllers) > 1
+
+
+@contextlib.contextmanager
+def two_cores():
+    """Yield the worker pool (ThreadPoolExecutor) for a two-thread region, or None to run serially.
+
+    Serial when one BLAS thread is allowed, on one CPU, or while another thread is inside such a region.
+    Inside the region BLAS runs one thread per caller, so this thread and the worker each use one core.
+    """
+    if not _two_cores_wanted() or not _parallel_lock.acquire(blocking=False):
+        yield None
+        return
+    controllers = _blas_controllers()
+    saved = [c.num_threads for c in controllers]
+    try:
+        for c in controllers:
+            c.set_num_threads(1)
+        yield _worker_pool()
+    finally:
+        for c, n in zip(controllers, saved, strict=True):
+            c.set_num_threads(n)
+        _parallel_lock.release()

@@ -1,5 +1,6 @@
 """The captioning RNN of CS231n: image feature -> initial hidden state -> words."""
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -7,14 +8,21 @@ import numpy as np
 from core.activations import activate, check_activation
 from core.errors import HyperparameterError, ShapeError, VocabularyError
 from core.layers import (
+    RNNCache,
     affine_forward,
+    backprop_through_time,
     rnn_backward,
     rnn_forward,
-    softmax_loss_rows,
+    rnn_weight_gradients,
+    softmax_gradient_rows,
+    two_cores,
     word_embedding_backward,
     word_embedding_forward,
 )
 from core.validation import require_dim, require_finite, require_ndim, require_token_ids
+
+# Timestep chunks of the vocabulary work in the two-thread loss (see CaptioningRNN._loss_two_threads).
+_CHUNKS = 4
 
 PARAM_NAMES = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 
@@ -153,26 +161,33 @@ class CaptioningRNN:
         """
         self.check_features(features)
         self.check_captions(captions, features.shape[0])
-        p = self.params
-        N, T, H = captions.shape[0], captions.shape[1] - 1, self.hidden_dim
+        N, T = captions.shape[0], captions.shape[1] - 1
         # Time-major token order (row t * N + n): every (T, N, ...) array then reshapes to (T N, ...)
         # without a copy, through the embedding, the recurrence and the vocabulary products alike.
         ids_tm = captions.T
         ids_in = np.ascontiguousarray(ids_tm[:-1])
         targets = ids_tm[1:].ravel()
+        # <NULL> targets add nothing to the loss or the gradients, so the vocabulary products skip their rows.
         scored = np.flatnonzero(targets != self._null)
         features = features.astype(self.dtype, copy=False)
+        with two_cores() as pool:
+            if pool is None or T < 2:
+                return self._loss_serial(features, ids_in, targets, scored, N, T)
+            return self._loss_two_threads(features, ids_in, targets, scored, N, T, pool)
 
+    def _loss_serial(self, features, ids_in, targets, scored, N, T):
+        p, H = self.params, self.hidden_dim
         h0, _ = affine_forward(features, p["W_proj"], p["b_proj"])
         x_tm, embed_cache = word_embedding_forward(ids_in, p["W_embed"])
         _, rnn_cache = rnn_forward(x_tm.transpose(1, 0, 2), h0, p["Wx"], p["Wh"], p["b"], self.activation)
         h_flat = rnn_cache.h_tm.reshape(T * N, H)
-        # <NULL> targets add nothing to the loss or the gradients, so the vocabulary products skip their rows.
         all_scored = scored.size == T * N
         h_scored = h_flat if all_scored else h_flat[scored]
-        scores = h_scored @ p["W_vocab"]
-        scores += p["b_vocab"]
-        loss, dscores = softmax_loss_rows(scores, targets[scored], N)
+        dscores = h_scored @ p["W_vocab"]
+        dscores += p["b_vocab"]
+        log_p = np.empty(scored.size, dtype=dscores.dtype)
+        softmax_gradient_rows(dscores, targets[scored], N, log_p)
+        loss = float(-log_p.sum(dtype=np.float64) / N)
 
         grads = {"W_vocab": h_scored.T @ dscores, "b_vocab": dscores.sum(axis=0)}
         dh_scored = dscores @ p["W_vocab"].T
@@ -186,6 +201,124 @@ class CaptioningRNN:
         # The image projection needs only its weight gradients, not d(features).
         grads["W_proj"] = features.T @ dh0
         grads["b_proj"] = dh0.sum(axis=0)
+        return loss, grads
+
+    def _loss_two_threads(self, features, ids_in, targets, scored, N, T, pool):
+        """loss() on this thread and the `pool` worker, each with one BLAS thread (see core.layers.two_cores).
+
+        Forward: the worker forms the second half of x Wx, then scores, softmax and d h of the first time
+        chunks as soon as the recurrence (on this thread) has passed them; this thread then takes the
+        remaining chunks from the last one back. Backward: the worker forms dW_vocab and db_vocab during
+        backpropagation through time, then dWh while this thread forms dWx, dx and the embedding gradient.
+        Every row and product is computed as in _loss_serial, only grouped differently.
+        """
+        p, H, V = self.params, self.hidden_dim, self.vocab_size
+        dtype = np.result_type(p["Wh"], p["W_vocab"])
+        h0, _ = affine_forward(features, p["W_proj"], p["b_proj"])
+        x_tm, embed_cache = word_embedding_forward(ids_in, p["W_embed"])
+        W = x_tm.shape[2]
+        x_flat = x_tm.reshape(T * N, W)
+        a_tm = np.empty((T, N, H), dtype=np.result_type(x_tm, p["Wx"]))
+        a_flat = a_tm.reshape(T * N, H)
+        h_tm = np.empty_like(a_tm)
+        h_flat = h_tm.reshape(T * N, H)
+
+        def input_part(start, stop):
+            np.matmul(x_flat[start:stop], p["Wx"], out=a_flat[start:stop])
+            a_flat[start:stop] += p["b"]
+
+        # Vocabulary work in chunks of timesteps; chunk c covers scored rows bounds[c]:bounds[c + 1].
+        steps = np.linspace(0, T, min(_CHUNKS, T) + 1).astype(int)
+        bounds = np.searchsorted(scored, steps * N)
+        chunks = len(steps) - 1
+        ready = [threading.Event() for _ in range(chunks)]
+        claim = threading.Lock()
+        claimed = {"front": 0, "back": chunks - 1, "abort": False}
+        h_scored = np.empty((scored.size, H), dtype=h_tm.dtype)
+        dscores = np.empty((scored.size, V), dtype=dtype)
+        dh_scored = np.empty((scored.size, H), dtype=dtype)
+        log_p = np.empty(scored.size, dtype=dtype)
+        scored_targets = targets[scored]
+
+        def vocab_chunk(c):
+            lo, hi = bounds[c], bounds[c + 1]
+            if lo == hi:
+                return
+            np.take(h_flat, scored[lo:hi], axis=0, out=h_scored[lo:hi])
+            np.matmul(h_scored[lo:hi], p["W_vocab"], out=dscores[lo:hi])
+            dscores[lo:hi] += p["b_vocab"]
+            softmax_gradient_rows(dscores[lo:hi], scored_targets[lo:hi], N, log_p[lo:hi])
+            np.matmul(dscores[lo:hi], p["W_vocab"].T, out=dh_scored[lo:hi])
+
+        def take(end):
+            with claim:
+                if claimed["abort"] or claimed["front"] > claimed["back"]:
+                    return None
+                c = claimed[end]
+                claimed[end] += 1 if end == "front" else -1
+                return c
+
+        inputs_ready = threading.Event()
+
+        def worker_forward(half):
+            try:
+                input_part(half, T * N)
+            finally:
+                inputs_ready.set()
+            while (c := take("front")) is not None:
+                ready[c].wait()
+                if claimed["abort"]:
+                    return
+                vocab_chunk(c)
+
+        half = (T // 2) * N
+        pending = pool.submit(worker_forward, half)
+        try:
+            input_part(0, half)
+            recurrent = np.empty((N, H), dtype=np.result_type(h0, p["Wh"]))
+            prev_h, chunk = h0, 0
+            for t in range(T):
+                if t == T // 2:
+                    inputs_ready.wait()
+                np.matmul(prev_h, p["Wh"], out=recurrent)
+                a_tm[t] += recurrent
+                activate(a_tm[t], self.activation, out=h_tm[t])
+                prev_h = h_tm[t]
+                while chunk < chunks and steps[chunk + 1] == t + 1:
+                    ready[chunk].set()
+                    chunk += 1
+            while (c := take("back")) is not None:
+                vocab_chunk(c)
+        except BaseException:
+            # Release the worker before leaving: it may be waiting for a chunk this thread will not finish.
+            with claim:
+                claimed["abort"] = True
+            inputs_ready.set()
+            for event in ready:
+                event.set()
+            raise
+        finally:
+            pending.result()
+        loss = float(-log_p.sum(dtype=np.float64) / N)
+
+        def vocab_weights():
+            return {"W_vocab": h_scored.T @ dscores, "b_vocab": dscores.sum(axis=0)}
+
+        pending = pool.submit(vocab_weights)
+        try:
+            if scored.size == T * N:
+                dh_tm = dh_scored.reshape(T, N, H)
+            else:
+                dh_tm = np.zeros((T, N, H), dtype=dtype)
+                dh_tm.reshape(T * N, H)[scored] = dh_scored
+            rnn_cache = RNNCache(x_tm, h0, h_tm, a_tm, p["Wx"], p["Wh"], self.activation)
+            record = backprop_through_time(dh_tm.transpose(1, 0, 2), rnn_cache)
+        finally:
+            grads = pending.result()
+        dx_tm, grads["Wx"], grads["Wh"], grads["b"] = rnn_weight_gradients(record.da, rnn_cache, pool)
+        grads["W_embed"] = word_embedding_backward(dx_tm, embed_cache)
+        grads["W_proj"] = features.T @ record.dh0
+        grads["b_proj"] = record.dh0.sum(axis=0)
         return loss, grads
 
     def hidden_states(self, features, captions):

@@ -7,6 +7,7 @@ Pass `out=w` to update the weights in place (the solver does, to avoid allocatio
 import numpy as np
 
 from core.errors import HyperparameterError
+from core.layers import two_cores
 
 
 def _learning_rate(config, default):
@@ -69,6 +70,13 @@ def _blocks(*arrays):
 def adam(w, dw, config=None, out=None):
     """Adam with bias correction; the step count t is incremented before use, as in CS231n."""
     config = {} if config is None else config
+    out, blocks = _adam_prepare(w, dw, config, out)
+    _adam_blocks(blocks)
+    return out, config
+
+
+def _adam_prepare(w, dw, config, out):
+    """Advance config (t, m, v) for one Adam step of w; return out and the step's blocks for _adam_blocks."""
     lr = _learning_rate(config, 1e-3)
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
@@ -89,8 +97,18 @@ def adam(w, dw, config=None, out=None):
         out = np.array(w, copy=True)
     elif out is not w:
         np.copyto(out, w)
-    scratch = np.empty(min(_BLOCK, m.size), dtype=np.result_type(m, v))
-    for mb, vb, gb, wb in _blocks(m, v, np.ascontiguousarray(dw) if m.flags.c_contiguous else dw, out):
+    constants = (beta1, beta2, step_size, eps_hat)
+    grad = np.ascontiguousarray(dw) if m.flags.c_contiguous else dw
+    return out, [(*block, constants) for block in _blocks(m, v, grad, out)]
+
+
+def _adam_blocks(blocks):
+    """Apply the Adam step to blocks of (m, v, dw, w, (beta1, beta2, step_size, eps_hat)), in place."""
+    scratch = None
+    for mb, vb, gb, wb, (beta1, beta2, step_size, eps_hat) in blocks:
+        dtype = np.result_type(mb, vb)
+        if scratch is None or scratch.size < mb.size or scratch.dtype != dtype:
+            scratch = np.empty(mb.size, dtype=dtype)
         tb = scratch[: mb.size].reshape(mb.shape)
         # m = beta1 m + (1 - beta1) g, written as g + beta1 (m - g) so that it needs no scratch
         mb -= gb
@@ -105,7 +123,52 @@ def adam(w, dw, config=None, out=None):
         np.divide(mb, tb, out=tb)
         tb *= step_size
         wb -= tb
-    return out, config
+
+
+def update_parameters(update_rule, params, grads, configs):
+    """Update every params[name] in place: update_rule(w, grads[name], configs[name], out=w).
+
+    What CaptioningSolver does each iteration. When two cores are available (core.layers.two_cores), the
+    work is split over two threads: Adam's blocks of all parameters, or whole parameters for other rules.
+    Each element is updated by the same operations either way, so the results are identical.
+    """
+    with two_cores() as pool:
+        if pool is None:
+            for name, w in params.items():
+                update_rule(w, grads[name], configs[name], out=w)
+            return
+        if update_rule is adam:
+            blocks = []
+            for name, w in params.items():
+                blocks += _adam_prepare(w, grads[name], configs[name], w)[1]
+            mine, theirs = _split_by_size(blocks, lambda block: block[0].size)
+            pending = pool.submit(_adam_blocks, theirs)
+            try:
+                _adam_blocks(mine)
+            finally:
+                pending.result()
+            return
+
+        def update(names):
+            for name in names:
+                update_rule(params[name], grads[name], configs[name], out=params[name])
+
+        mine, theirs = _split_by_size(list(params), lambda name: params[name].size)
+        pending = pool.submit(update, theirs)
+        try:
+            update(mine)
+        finally:
+            pending.result()
+
+
+def _split_by_size(items, size):
+    """Two lists of the items, in their order, with nearly equal total sizes (each item to the lighter list)."""
+    lists, totals = ([], []), [0, 0]
+    for item in items:
+        lighter = 0 if totals[0] <= totals[1] else 1
+        lists[lighter].append(item)
+        totals[lighter] += size(item)
+    return lists
 
 
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import HyperparameterError, NonFiniteError
-from core.optim import UPDATE_RULES
+from core.optim import UPDATE_RULES, update_parameters
 
 
 @dataclass
@@ -119,8 +119,7 @@ class CaptioningSolver:
             learning_rate=self.learning_rate,
             grad_norms={name: float(np.linalg.norm(g)) for name, g in grads.items()},
         )
-        for name, w in self.model.params.items():
-            self.update_rule(w, grads[name], self.optim_configs[name], out=w)
+        update_parameters(self.update_rule, self.model.params, grads, self.optim_configs)
         self.iteration += 1
         self.loss_history.append(loss)
         self.history.append(record)

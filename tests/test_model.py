@@ -1,5 +1,7 @@
 """CaptioningRNN: the notebook's fixed-weights loss, whole-model gradient checks, sampling, bad input."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -265,3 +267,104 @@ def test_all_null_targets_give_zero_loss_and_gradients():
     loss, grads = model.loss(np.ones((2, 4), np.float32), np.asarray([[1, 0, 0], [1, 0, 0]]))
     assert loss == 0.0
     assert all(not g.any() for g in grads.values())
+
+
+# --------------------------------------------------------------------------- the two-thread loss
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Force the two-thread paths of core (tests run with one BLAS thread, where they are off)."""
+    import core.layers
+
+    monkeypatch.setattr(core.layers, "PARALLEL", "always")
+
+
+def serial_and_two_thread_losses(monkeypatch, model, features, captions):
+    import core.layers
+
+    monkeypatch.setattr(core.layers, "PARALLEL", "never")
+    serial = model.loss(features, captions)
+    monkeypatch.setattr(core.layers, "PARALLEL", "always")
+    return serial, model.loss(features, captions)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_thread_loss_matches_the_serial_loss(monkeypatch, activation, dtype):
+    """Same rows, same products, grouped differently: equal to float rounding (bitwise with OpenBLAS)."""
+    rng = np.random.default_rng(4)
+    N, T, V = 7, 11, 30
+    model = CaptioningRNN(make_vocab(V), 12, 9, 16, activation=activation, dtype=dtype, seed=2)
+    features = rng.standard_normal((N, 12))
+    for captions in (random_captions(rng, N, T + 1, V), rng.integers(4, V, size=(N, T + 1))):  # padded, full
+        (loss_1, grads_1), (loss_2, grads_2) = serial_and_two_thread_losses(
+            monkeypatch, model, features, captions
+        )
+        assert loss_2 == pytest.approx(loss_1, rel=1e-6)
+        for name in PARAM_NAMES:
+            assert grads_2[name].dtype == grads_1[name].dtype == dtype
+            scale = np.abs(grads_1[name]).max() + 1e-30
+            np.testing.assert_allclose(grads_2[name], grads_1[name], rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
+def test_two_thread_loss_is_deterministic_and_handles_edge_batches(monkeypatch, two_threads):
+    rng = np.random.default_rng(8)
+    model = CaptioningRNN(make_vocab(20), 6, 5, 8, seed=1)
+    features = rng.standard_normal((5, 6)).astype(np.float32)
+    captions = random_captions(rng, 5, 9, 20)
+    first = model.loss(features, captions)
+    for _ in range(5):
+        again = model.loss(features, captions)
+        assert again[0] == first[0]
+        assert all(np.array_equal(again[1][k], first[1][k]) for k in PARAM_NAMES)
+    # One timestep, and a batch whose targets are all <NULL>.
+    loss, grads = model.loss(features, captions[:, :2])
+    assert np.isfinite(loss)
+    loss, grads = model.loss(np.ones((2, 6), np.float32), np.asarray([[1, 0, 0], [1, 0, 0]]))
+    assert loss == 0.0 and all(not g.any() for g in grads.values())
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_two_thread_whole_model_gradients(two_threads, activation):
+    test_whole_model_gradients(activation)
+
+
+def test_two_threads_only_when_blas_allows_more_than_one_thread(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import core.layers
+
+    monkeypatch.setattr(core.layers, "PARALLEL", "auto")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        with core.layers.two_cores() as pool:
+            assert pool is None  # the Streamlit server's and the tests' setting: serial, limits untouched
+    if not core.layers._blas_controllers() or (os.cpu_count() or 1) < 2:
+        return
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with core.layers.two_cores() as pool:
+            assert pool is not None
+            inside = {
+                lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"
+            }
+            assert inside == {1}  # one BLAS thread per Python thread inside the region
+            with core.layers.two_cores() as nested:
+                assert nested is None  # one region at a time; others run serially
+        after = {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+        assert after == {2}  # restored on exit
+
+
+def test_concurrent_losses_from_several_threads_are_correct(monkeypatch, two_threads):
+    """Callers on several threads: one gets the two-thread region, the others run serially, all agree."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    model = CaptioningRNN(make_vocab(40), 16, 8, 24, seed=4)
+    features = rng.standard_normal((6, 16)).astype(np.float32)
+    captions = random_captions(rng, 6, 10, 40)
+    expected_loss, expected = model.loss(features, captions)
+    with ThreadPoolExecutor(max_workers=4) as callers:
+        results = list(callers.map(lambda _: model.loss(features, captions), range(24)))
+    for loss, grads in results:
+        assert loss == pytest.approx(expected_loss, rel=1e-6)
+        for name in PARAM_NAMES:
+            np.testing.assert_allclose(grads[name], expected[name], rtol=1e-5, atol=1e-7)

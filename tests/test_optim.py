@@ -5,7 +5,7 @@ import pytest
 
 from core.errors import HyperparameterError
 from core.gradient_check import rel_error
-from core.optim import UPDATE_RULES, adam, rmsprop, sgd, sgd_momentum
+from core.optim import UPDATE_RULES, adam, rmsprop, sgd, sgd_momentum, update_parameters
 
 N, D = 4, 5
 
@@ -134,3 +134,29 @@ def test_non_positive_learning_rate_is_refused(name, learning_rate):
     w, dw = _w_dw()
     with pytest.raises(HyperparameterError, match="^learning_rate must be > 0"):
         UPDATE_RULES[name](w, dw, {"learning_rate": learning_rate})
+
+
+@pytest.mark.parametrize("name", sorted(UPDATE_RULES))
+def test_update_parameters_on_two_threads_matches_one_update_per_parameter(monkeypatch, name):
+    """What the solver runs each iteration: identical whether split over two threads or not."""
+    import core.layers
+
+    rule = UPDATE_RULES[name]
+    rng = np.random.default_rng(0)
+    # Sizes around the 64 K-element Adam block, one strided gradient, biases.
+    shapes = {"a": (300, 400), "b": (400,), "c": (70000,), "d": (3, 5)}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    grads = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    grads["a"] = np.asfortranarray(grads["a"])
+    results = {}
+    for mode in ("never", "always"):
+        monkeypatch.setattr(core.layers, "PARALLEL", mode)
+        weights = {k: v.copy() for k, v in params.items()}
+        configs = {k: {"learning_rate": 1e-2} for k in params}
+        for _ in range(3):
+            update_parameters(rule, weights, grads, configs)
+        results[mode] = weights, configs
+    for k in params:
+        np.testing.assert_array_equal(results["always"][0][k], results["never"][0][k])
+        for key, value in results["never"][1][k].items():
+            np.testing.assert_array_equal(results["always"][1][k][key], value)

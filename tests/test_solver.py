@@ -216,3 +216,18 @@ def test_huge_learning_rate_diverges_with_a_clear_error():
 def test_bad_hyperparameters_are_refused(args, pattern):
     with pytest.raises(HyperparameterError, match=pattern):
         small_setup(**args)
+
+
+def test_training_on_two_threads_matches_serial_training(monkeypatch):
+    import core.layers
+
+    runs = {}
+    for mode in ("never", "always"):
+        monkeypatch.setattr(core.layers, "PARALLEL", mode)
+        model, solver = small_setup(solver_seed=2)
+        runs[mode] = model, solver.train()
+    np.testing.assert_allclose(runs["always"][1], runs["never"][1], rtol=1e-5)
+    for name in PARAM_NAMES:
+        np.testing.assert_allclose(
+            runs["always"][0].params[name], runs["never"][0].params[name], rtol=0, atol=1e-5
+        )
