@@ -10,8 +10,9 @@ from explainer.summary import race_summary
 STATE_KEY = "race"
 # Each fragment tick trains for at most TICK_BUDGET seconds (and ROUNDS_PER_TICK iterations per lane),
 # then draws; TICK_INTERVAL leaves the server time to answer this and other sessions between ticks.
-TICK_BUDGET = 0.4
-TICK_INTERVAL = 0.6
+# Two races on 2 cores must not delay another learner's click by a second: ticks stay short.
+TICK_BUDGET = 0.25
+TICK_INTERVAL = 0.5
 ROUNDS_PER_TICK = 10
 HIDDEN_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 WORDVEC_CHOICES = (8, 16, 32, 64, 128, 256)
