@@ -246,10 +246,6 @@ class Race:
     def done(self):
         return all(lane.done for lane in self.lanes)
 
-    @property
-    def started(self):
-        return any(lane.iteration > 0 for lane in self.lanes)
-
     def step(self, rounds=1):
         """Advance every unfinished lane by up to `rounds` iterations, one lane after the other per round.
 

@@ -2,7 +2,6 @@
 
 - ``DIVERGING``: every signed quantity (weights, activations, gradients). Blue is negative, white is
   zero, red is positive; use ``diverging(values)`` for the heatmap keywords that keep zero white.
-- ``SEQUENTIAL``: non-negative quantities (probabilities, norms shown as colour).
 - ``HIGHLIGHT``: the current timestep in every figure; ``MASKED``: ``<NULL>`` positions that have no loss.
 - ``TERM_COLORS``: the terms of the RNN step, shared by the equation, its heatmaps and the code lines.
 """
@@ -20,7 +19,6 @@ DIVERGING = [
     [0.85, "#b2182b"],
     [1.0, "#67001f"],
 ]
-SEQUENTIAL = "Blues"
 HIGHLIGHT = "#f59e0b"
 MASKED = "#9ca3af"
 NEUTRAL = "#4b5563"

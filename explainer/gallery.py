@@ -10,7 +10,6 @@ from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL, base_layout
 
 WRONG = "#dc2626"
 WITHOUT_IMAGE = "#9ca3af"
-SPECIAL = ("<NULL>", "<START>")
 
 
 def topk_figure(caption, idx_to_word, columns: int = 4, uirevision: str = "gallery.topk") -> go.Figure:
