@@ -22,7 +22,7 @@ SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.
 WH_SCALE_RANGE = (0.1, 3.0)
 
-# Captions of the two special models as the learner sees them.
+# The splits as the learner sees them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
 
 
