@@ -482,14 +482,23 @@ def run_check(
 
 
 def run_all_checks(
-    sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, repeat_word=True, progress=None
+    sizes=None,
+    activation="tanh",
+    bug="none",
+    dtype="float64",
+    seed=0,
+    repeat_word=True,
+    progress=None,
+    step=1e-5,
+    layers=LAYERS,
 ):
-    """run_check for every layer in LAYERS; progress(fraction, message) is called before each one."""
+    """run_check for every one of `layers` (all of LAYERS by default); progress(fraction, message) is
+    called before each one."""
     results = []
-    for i, layer in enumerate(LAYERS):
+    for i, layer in enumerate(layers):
         if progress is not None:
-            progress(i / len(LAYERS), f"Checking {LAYER_TITLES[layer]}")
-        results.append(run_check(layer, sizes, activation, bug, dtype, seed, repeat_word=repeat_word))
+            progress(i / len(layers), f"Checking {LAYER_TITLES[layer]}")
+        results.append(run_check(layer, sizes, activation, bug, dtype, seed, step, repeat_word))
     if progress is not None:
         progress(1.0, "All checks done")
     return results

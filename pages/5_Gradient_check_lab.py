@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from core.gradcheck_lab import BUGS, LAYER_TITLES, LAYERS, SIZE_LIMITS, LabSizes, run_check
+from core.gradcheck_lab import BUGS, LAYER_TITLES, LAYERS, SIZE_LIMITS, LabSizes, run_all_checks
 from explainer import gradcheck
 
 RESULTS_KEY = "gradcheck.results"
@@ -21,7 +21,7 @@ KIND_ICON = {"success": "✅", "caught": "🐞", "missed": "🙈", "failed": "�
 
 
 def controls() -> dict:
-    """The lab's settings as keyword arguments of core.gradcheck_lab.run_check (plus the chosen layers)."""
+    """The lab's settings as keyword arguments of core.gradcheck_lab.run_all_checks."""
     left, right = st.columns([2, 3])
     with left:
         bug = st.selectbox(
@@ -82,12 +82,10 @@ def run_checks(settings: dict) -> list:
     stored = st.session_state.get(RESULTS_KEY)
     if stored is not None and stored[0] == key:
         return stored[1]
-    options = {k: v for k, v in settings.items() if k != "layers"}
     bar = st.progress(0.0, text="Running the finite differences…")
-    results = []
-    for i, layer in enumerate(settings["layers"]):
-        bar.progress(i / len(settings["layers"]), text=f"Checking {LAYER_TITLES[layer]}…")
-        results.append(run_check(layer, **options))
+    results = run_all_checks(
+        **settings, progress=lambda fraction, message: bar.progress(fraction, text=f"{message}…")
+    )
     bar.empty()
     st.session_state[RESULTS_KEY] = (key, results)
     # New results open the detail view on their worst gradient rather than the previous choice.
