@@ -71,7 +71,8 @@ def corpus_bleu(candidates: Sequence, references: Sequence[Sequence], max_n: int
 
 
 def caption_words(ids, idx_to_word) -> list[str]:
-    """Words of one caption's ids (T,): <START>/<NULL>/<UNK>-free, stopping at <END>."""
+    """Words of one caption's ids (T,), stopping at <END>: <START> and <NULL> dropped, <UNK> kept (as in
+    core.data.decode_captions)."""
     words = []
     for i in np.asarray(ids).ravel():
         w = idx_to_word[int(i)]
