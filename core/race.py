@@ -136,6 +136,11 @@ class Lane:
         losses = self.losses
         return float(losses[-window:].mean()) if losses.size else None
 
+    def loss_change(self, iterations=10):
+        """Latest loss minus the loss `iterations` iterations earlier (or the first one), or None before two."""
+        losses = self.losses
+        return float(losses[-1] - losses[max(losses.size - 1 - iterations, 0)]) if losses.size > 1 else None
+
     @property
     def seconds_per_iteration(self):
         return self.seconds / self.iteration if self.iteration else None

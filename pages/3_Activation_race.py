@@ -110,11 +110,9 @@ def draw(race: Race, data: dict, log_y: bool) -> None:
     summary = race.summary(stats)
     st.progress(min(race.iteration / race.target, 1.0), text=f"Iteration {race.iteration} of {race.target}")
     for column, lane in zip(st.columns(len(race.lanes)), race.lanes, strict=True):
-        losses = lane.losses
-        value = f"{lane.final_loss(1):.3f}" if losses.size else "–"
-        delta = (
-            f"{losses[-1] - losses[max(len(losses) - 11, 0)]:+.3f} over 10 it." if losses.size > 1 else None
-        )
+        last, change = lane.final_loss(1), lane.loss_change(10)
+        value = f"{last:.3f}" if last is not None else "–"
+        delta = f"{change:+.3f} over 10 it." if change is not None else None
         column.metric(f"{lane.activation} loss", value, delta, delta_color="inverse")
         if lane.error:
             column.error(lane.error)

@@ -109,6 +109,8 @@ def test_milestones_are_first_iterations_below_the_thresholds(data):
     assert lane.first_below(0.1) == 4
     assert lane.first_below(0.01) is None
     assert lane.final_loss(window=2) == pytest.approx(0.275)
+    assert lane.loss_change(2) == pytest.approx(0.5 - 1.2)
+    assert lane.loss_change(10) == pytest.approx(0.5 - 3.0)
 
 
 def test_hidden_stats_measure_saturation(data):
