@@ -9,6 +9,8 @@ import numpy as np
 from core.errors import ActivationError
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
+# The largest value f'(a) reaches (at a = 0 for tanh and sigmoid, for every a > 0 for ReLU).
+PEAK_DERIVATIVE = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}
 
 
 def check_activation(name):

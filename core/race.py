@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.activations import check_activation, derivative_from_output
+from core.activations import PEAK_DERIVATIVE, check_activation, derivative_from_output
 from core.data import decode_captions
 from core.errors import HyperparameterError, NonFiniteError
 from core.model import CaptioningRNN
@@ -39,7 +39,6 @@ HISTOGRAM_BINS = 40
 # A unit counts as saturated when f'(a) is below this share of the activation's largest derivative
 # (1 for tanh and ReLU, 1/4 for sigmoid): the gradient through it is cut by 10x or more.
 SATURATION_SHARE = 0.1
-PEAK_DERIVATIVE = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.activations import PEAK_DERIVATIVE
 from core.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
 from explainer.backward import contributions, norms_by_step
 from explainer.forward import topk_rows, word
@@ -74,7 +75,7 @@ def sizes_markdown(model, num_steps: int) -> str:
 
 def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
     """What the spectral radius of the scaled Wh means for gradients, with the activation's bound."""
-    bound = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}[activation]
+    bound = PEAK_DERIVATIVE[activation]
     effective = radius * bound
     if effective < 0.9:
         verdict = "carried gradients tend to **vanish** as they travel back"
