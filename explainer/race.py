@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.race import SATURATION_SHARE
 from explainer.colors import NEUTRAL, base_layout
 
 # One colour per activation, the same in every race figure.
@@ -121,7 +122,9 @@ def grad_norm_figure(
     return fig
 
 
-def saturated_ranges(activation: str, edges: np.ndarray, share: float = 0.1) -> list[tuple[float, float]]:
+def saturated_ranges(
+    activation: str, edges: np.ndarray, share: float = SATURATION_SHARE
+) -> list[tuple[float, float]]:
     """The h intervals inside [edges[0], edges[-1]] where f'(a) < share × its peak (the saturated zone)."""
     low, high = float(edges[0]), float(edges[-1])
     if activation == "tanh":
