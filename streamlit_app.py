@@ -1,10 +1,9 @@
 """Home page: what the app teaches, in what order, with which data and models."""
 
-import numpy as np
 import streamlit as st
 
 import ui
-from core.data import decode_captions
+from core.data import decode_captions, first_captions_of_images
 from explainer.text import sizes_markdown
 
 LESSONS = [
@@ -67,9 +66,7 @@ def dataset_section(data: dict) -> None:
         )
         st.info(ui.how_to_get_coco(), icon="📦")
     samples = st.columns(4)
-    # Captions of one image are stored next to each other: show the first caption of four different images.
-    _, first_captions = np.unique(data["train_image_idxs"], return_index=True)
-    for column, index in zip(samples, np.sort(first_captions)[:4], strict=False):
+    for column, index in zip(samples, first_captions_of_images(data["train_image_idxs"], 4), strict=False):
         caption, _, source = ui.example("train", index)
         with column:
             ui.show_image(

@@ -49,6 +49,7 @@ __all__ = [
     "coco_file_names",
     "decode_captions",
     "feature_file_name",
+    "first_captions_of_images",
     "load_coco_data",
     "main",
     "sample_coco_minibatch",
@@ -530,6 +531,13 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
     captions = data[keys[0]][mask]
     image_idxs = data[keys[1]][mask]
     return captions, data[keys[2]][image_idxs], data[keys[3]][image_idxs]
+
+
+def first_captions_of_images(image_idxs, count: int) -> np.ndarray:
+    """Caption numbers (up to count,) of the first caption of each of the first `count` distinct images,
+    in caption order; image_idxs: (N_cap,) feature row of every caption."""
+    _, first = np.unique(np.asarray(image_idxs), return_index=True)
+    return np.sort(first)[:count]
 
 
 def decode_captions(captions, idx_to_word):

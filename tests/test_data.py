@@ -13,7 +13,7 @@ import pytest
 
 from core import data as coco
 from core import paths
-from core.data import decode_captions, load_coco_data, sample_coco_minibatch
+from core.data import decode_captions, first_captions_of_images, load_coco_data, sample_coco_minibatch
 from core.errors import (
     CaptioningError,
     DataFileError,
@@ -657,6 +657,11 @@ def test_sample_minibatch_bad_data():
 
 
 # ---------------------------------------------------------------------------------------------- decoding
+
+
+def test_first_captions_of_images_one_per_image_in_caption_order():
+    np.testing.assert_array_equal(first_captions_of_images([3, 3, 0, 0, 5, 3, 7], 3), [0, 2, 4])
+    np.testing.assert_array_equal(first_captions_of_images([1, 1], 4), [0])
 
 
 def test_decode_captions_single_and_batch():
