@@ -79,12 +79,11 @@ class BackwardTrace:
     dh0: np.ndarray
 
     def norms(self):
-        """Per-step L2 norms: dict of (T,) arrays for from_loss, carried, total and da."""
+        """Per-step L2 norms of the gradient at h_t: dict of (T,) arrays for from_loss, carried and total."""
         return {
             "from_loss": np.linalg.norm(self.dh_from_loss, axis=1),
             "carried": np.linalg.norm(self.dh_carried, axis=1),
             "total": np.linalg.norm(self.dh_total, axis=1),
-            "da": np.linalg.norm(self.da, axis=1),
         }
 
     def survival(self):
