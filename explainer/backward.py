@@ -35,6 +35,13 @@ def norms_by_step(backward) -> dict[str, np.ndarray]:
     }
 
 
+def _outline_row(fig: go.Figure, t: int, units: int) -> None:
+    """Outline row t (timestep t) of a heatmap with `units` columns in the highlight colour."""
+    fig.add_shape(
+        type="rect", x0=-0.5, x1=units - 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": HIGHLIGHT, "width": 3}
+    )
+
+
 def gradient_heatmap(backward, t: int, uirevision: str = "dh") -> go.Figure:
     """Heatmap of dL/dh_t, timestep (rows, t = 0 … T) × hidden unit, current row outlined."""
     grid = gradient_by_step(backward)
@@ -49,14 +56,7 @@ def gradient_heatmap(backward, t: int, uirevision: str = "dh") -> go.Figure:
             **diverging(grid),
         )
     )
-    fig.add_shape(
-        type="rect",
-        x0=-0.5,
-        x1=grid.shape[1] - 0.5,
-        y0=t - 0.5,
-        y1=t + 0.5,
-        line={"color": HIGHLIGHT, "width": 3},
-    )
+    _outline_row(fig, t, grid.shape[1])
     fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
     fig.update_xaxes(title="hidden unit")
     return base_layout(fig, uirevision, height=max(260, 18 * grid.shape[0] + 90))
@@ -113,14 +113,7 @@ def local_derivative_figure(backward, t: int, activation: str, uirevision: str =
         )
     )
     if t >= 1:
-        fig.add_shape(
-            type="rect",
-            x0=-0.5,
-            x1=values.shape[1] - 0.5,
-            y0=t - 0.5,
-            y1=t + 0.5,
-            line={"color": HIGHLIGHT, "width": 3},
-        )
+        _outline_row(fig, t, values.shape[1])
     fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
     fig.update_xaxes(title="hidden unit")
     return base_layout(
