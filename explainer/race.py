@@ -89,31 +89,22 @@ def grad_norm_figure(
 
     total, per_param: activation -> (iterations,) norms.
     """
+    series = [(total, "all parameters", "grad", {"width": 2})]
+    series.append((per_param or {}, param, f"d{param}", {"width": 1.5, "dash": "dot"}))
     fig = go.Figure()
-    for activation, values in total.items():
-        values = np.asarray(values, dtype=np.float64)
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, values.size + 1),
-                y=values,
-                mode="lines",
-                name=f"{activation}: all parameters",
-                line={"color": lane_color(activation), "width": 2},
-                hovertemplate=f"{activation}<br>iteration %{{x}}<br>‖grad‖ %{{y:.3g}}<extra></extra>",
+    for norms, label, symbol, line in series:
+        for activation, values in norms.items():
+            values = np.asarray(values, dtype=np.float64)
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(1, values.size + 1),
+                    y=values,
+                    mode="lines",
+                    name=f"{activation}: {label}",
+                    line={"color": lane_color(activation), **line},
+                    hovertemplate=f"{activation}<br>iteration %{{x}}<br>‖{symbol}‖ %{{y:.3g}}<extra></extra>",
+                )
             )
-        )
-    for activation, values in (per_param or {}).items():
-        values = np.asarray(values, dtype=np.float64)
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, values.size + 1),
-                y=values,
-                mode="lines",
-                name=f"{activation}: {param}",
-                line={"color": lane_color(activation), "width": 1.5, "dash": "dot"},
-                hovertemplate=f"{activation}<br>iteration %{{x}}<br>‖d{param}‖ %{{y:.3g}}<extra></extra>",
-            )
-        )
     fig.update_xaxes(title_text="iteration")
     fig.update_yaxes(title_text="gradient norm", type="log")
     fig = _layout(fig, uirevision, 380, title="Gradient norms")
