@@ -3,51 +3,16 @@
 import streamlit as st
 
 import ui
-from core.data import decode_captions, first_captions_of_images
+from core.data.coco_utils import decode_captions, first_captions_of_images
 from explainer.text import sizes_markdown
-
-LESSONS = [
-    (
-        "pages/1_Forward_pass.py",
-        "➡️",
-        "1 · The forward pass, step by step",
-        "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
-        "the next-word probabilities, and the loss with <NULL> padding masked.",
-    ),
-    (
-        "pages/2_Backprop_through_time.py",
-        "⬅️",
-        "2 · Backprop through time",
-        "The gradient flowing back through the steps: what each loss sends in, what survives f'(a) and Whᵀ, "
-        "why gradients vanish or explode, and how dWh sums over time.",
-    ),
-    (
-        "pages/3_Activation_race.py",
-        "🏁",
-        "3 · Activation race",
-        "Train tanh and sigmoid side by side, live, on the same data and see which one learns.",
-    ),
-    (
-        "pages/4_Caption_gallery.py",
-        "🖼️",
-        "4 · Caption gallery",
-        "What the trained and the overfit models say about training and validation images.",
-    ),
-    (
-        "pages/5_Gradient_check_lab.py",
-        "🔬",
-        "5 · Gradient-check lab",
-        "Numeric vs analytic gradients for every layer, and a deliberate bug for the check to catch.",
-    ),
-]
 
 
 def lesson_links() -> None:
-    """One link per page, in teaching order."""
-    for path, icon, label, blurb in LESSONS:
+    """One card per lesson of ui.registry, in teaching order."""
+    for number, lesson in enumerate(ui.LESSONS, start=1):
         with st.container(border=True):
-            st.page_link(path, label=label, icon=icon)
-            st.caption(blurb)
+            st.page_link(lesson.path, label=f"{number} · {lesson.title}", icon=lesson.icon)
+            st.caption(lesson.description)
 
 
 def dataset_section(data: dict) -> None:
@@ -74,8 +39,9 @@ def dataset_section(data: dict) -> None:
             )
 
 
-# The quick overfit model first (seconds), then the full one (about a minute): the gallery needs both.
-TRAINING_ORDER = ("overfit", "full")
+# The quick models first (seconds), then the full one (about a minute): the explainer pages use the
+# readable one, the gallery the other two.
+TRAINING_ORDER = ("readable", "overfit", "full")
 
 
 def model_section(data: dict) -> None:
@@ -94,15 +60,15 @@ def model_section(data: dict) -> None:
     with real, st.expander("Real-size model: sizes, parameters and memory"):
         st.markdown(sizes_markdown(ui.get_model("fresh", "real"), num_steps))
     st.markdown(
-        "The caption gallery (page 4) compares two trained models. They are trained once on this server, "
-        "in the background from the moment this page first opens, and cached on disk, so they are "
-        "usually ready by the time you get there. Their status:"
+        "The trained models are trained once on this server, in the background from the moment this page "
+        "first opens, and stored on disk, so they are usually ready by the time you need them: the readable "
+        "one for pages 1 and 2, the overfit and the full one for the caption gallery (page 4). Their status:"
     )
     ui.show_training(TRAINING_ORDER)
 
 
 def home() -> None:
-    st.title("🔁 Vanilla RNNs for image captioning, explained")
+    ui.page_title(ui.HOME)
     st.markdown(
         "An interactive companion to the CS231n exercise *RNN_Captioning*: a recurrent network "
         "(an Elman cell) that turns an image into a sentence, one word at a time. Every number you see "
@@ -114,6 +80,6 @@ def home() -> None:
     model_section(data)
 
 
-ui.setup_page("Home", "🔁")
+ui.setup_page(ui.HOME)
 with ui.friendly_errors("the home page"):
     home()

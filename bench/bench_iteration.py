@@ -1,16 +1,18 @@
 """Milliseconds per training iteration (loss + gradients + Adam update), side by side, in one run.
 
-    python -m bench.bench_iteration [--rounds 7] [--iterations 10]
+    python -m bench.bench_iteration [--rounds 15] [--iterations 5] [--as-is]
 
 Sizes are the notebook's overfit run: N=25, T=16, D=512, W=256, H=512, V=1004, float32.
-Candidates: this engine (core.CaptioningRNN + core.optim.adam in place), the per-timestep
-course-notes loop (bench/baseline_loop.py) and PyTorch CPU autograd (bench/torch_model.py, skipped
-when torch is not installed). The float32 GEMM peak is measured in the same run, and each candidate
-is reported as a share of it using the model's matrix-product flops counted analytically.
-The machine may be shared, so rounds interleave the candidates and the table gives the median and
-the best round by wall clock (the best is the closest to an idle machine), plus the process CPU time
-per iteration, which with one thread (OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1) barely depends on
-what else runs.
+Candidates: this engine (one CaptioningSolver iteration on a fixed minibatch) and the same model in
+PyTorch CPU autograd (bench/torch_model.py, skipped when torch is not installed). The process is set up
+as the Streamlit server runs (core.runtime.configure: one BLAS thread, freed memory kept; torch on one
+thread); --as-is leaves it as the environment sets it.
+
+The machine may be shared and its speed drifts, so every round runs the candidates back to back. The table
+gives the median and the best round, the process CPU time, each candidate's share of the float32 GEMM
+peak measured in the same run (from the model's matrix-product flops counted analytically), and the
+ratio to PyTorch twice: best round against best round, and the median of the per-round ratios, which
+cancels the machine's slow and fast spells best.
 """
 
 import argparse
@@ -21,10 +23,10 @@ import time
 
 import numpy as np
 
-import core.layers as core_layers
-from bench import baseline_loop, torch_model
-from core.model import CaptioningRNN
-from core.optim import adam, update_parameters
+from bench import torch_model
+from core import runtime
+from core.engine.captioning_solver import CaptioningSolver
+from core.engine.rnn import CaptioningRNN
 
 N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
 LEARNING_RATE = 5e-3
@@ -40,13 +42,6 @@ def model_flops(n=N, t=T, d=D, w=W, h=H, v=V):
     """
     nt = n * t
     return 2 * (2 * n * d * h + 3 * nt * (w * h + h * h + h * v))
-
-
-def engine_flops(captions):
-    """Flops the engine executes on this batch: its vocabulary products skip rows whose target is <NULL>."""
-    scored = np.count_nonzero(captions[:, 1:]) / (N * T)
-    vocab = 3 * 2 * N * T * H * V
-    return model_flops() - vocab * (1 - scored), scored
 
 
 def gemm_gflops(size=2048, repeats=3):
@@ -82,26 +77,34 @@ def make_problem(seed=0):
     return model, features, captions
 
 
-class EngineTrainer:
-    """What CaptioningSolver does per iteration, minus minibatch sampling: loss, grads, in-place Adam."""
+class FixedBatchSolver(CaptioningSolver):
+    """A CaptioningSolver whose every minibatch is the same one, so all candidates train on the same data."""
 
-    def __init__(self, model, learning_rate=LEARNING_RATE):
-        self.model = model.copy()
-        self.configs = {name: {"learning_rate": learning_rate} for name in model.params}
+    def __init__(self, model, features, captions, learning_rate=LEARNING_RATE):
+        data = {"train_captions": captions, "train_image_idxs": np.arange(N), "train_features": features}
+        super().__init__(
+            model.copy(),
+            data,
+            update_rule="adam",
+            optim_config={"learning_rate": learning_rate},
+            batch_size=N,
+            num_iterations=10**6,
+            verbose=False,
+        )
+        self.batch = captions, features
 
-    def iteration(self, features, captions):
-        loss, grads = self.model.loss(features, captions)
-        update_parameters(adam, self.model.params, grads, self.configs)
-        return loss
+    def sample_minibatch(self):
+        return self.batch
+
+    def train_once(self):
+        return self.step(1)[0].loss
 
 
 def candidates(model, features, captions, only=None):
     """(name, run one iteration) for every candidate available on this machine, or those named in `only`."""
     found = []
-    engine = EngineTrainer(model)
-    found.append(("engine (core)", lambda: engine.iteration(features, captions)))
-    baseline = baseline_loop.BaselineTrainer(model.params, LEARNING_RATE)
-    found.append(("course loop (bench/baseline_loop.py)", lambda: baseline.iteration(features, captions)))
+    engine = FixedBatchSolver(model, features, captions)
+    found.append(("engine (core)", engine.train_once))
     if torch_model.available():
         torch = torch_model.torch
         trainer = torch_model.TorchTrainer(model.params, LEARNING_RATE)
@@ -144,27 +147,33 @@ def environment():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument("--iterations", type=int, default=10, help="iterations per candidate per round")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument(
+        "--iterations", type=int, default=5, help="iterations per candidate per round (default 5)"
+    )
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("engine", "course", "pytorch"),
+        choices=("engine", "pytorch"),
         help="run only these candidates (default: all)",
     )
     parser.add_argument(
-        "--parallel",
-        choices=("auto", "never", "always"),
-        default="auto",
-        help="core.layers.PARALLEL for the engine: auto = two Python threads when BLAS allows more than one "
-        "thread (default), never = the serial path with BLAS's own threads",
+        "--as-is",
+        action="store_true",
+        help="leave BLAS threads and malloc as the environment sets them (default: as the server runs)",
     )
     args = parser.parse_args(argv)
-    core_layers.PARALLEL = args.parallel
+    if not args.as_is:
+        runtime.configure()
+        if torch_model.available():
+            torch_model.torch.set_num_threads(1)
 
     for line in environment():
         print(line)
-    print(f"engine path: core.layers.PARALLEL = {args.parallel!r}")
+    print(
+        "process: "
+        + ("as the environment sets it" if args.as_is else "as the server runs (core.runtime.configure)")
+    )
     model, features, captions = make_problem()
     print(
         f"sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; {model_flops() / 1e9:.3f} GFLOP per iteration"
@@ -172,11 +181,6 @@ def main(argv=None):
     for name, loss in first_losses(model, features, captions).items():
         print(f"  first-iteration loss {loss:.5f}  {name}")
 
-    executed, scored = engine_flops(captions)
-    print(
-        f"  {scored:.0%} of the targets are words, the rest <NULL>: the engine skips the vocabulary products of "
-        f"<NULL> rows and executes {executed / 1e9:.3f} GFLOP; the % column counts the full model for everyone"
-    )
     runs = candidates(model, features, captions, args.only)
     times = {name: [] for name, _ in runs}
     cpu_times = {name: [] for name, _ in runs}
@@ -202,26 +206,26 @@ def main(argv=None):
         f"\nfloat32 GEMM peak (2048^3 sgemm, best of {len(peaks) * 3}): {peak:.1f} GFLOP/s by wall clock "
         f"(median round {statistics.median(peaks):.1f}); {cpu_peak:.1f} GFLOP/s per process CPU second"
     )
-    print(
-        "CPU ms/it is the process CPU time (all its threads): with one BLAS/OpenMP thread it hardly moves when\n"
-        "other programs share the cores, so its % of the CPU-time peak is the figure to trust on a busy machine."
-    )
     reference = "pytorch autograd (bench/torch_model.py)"
     header = (
-        f"{'candidate':40s} {'median ms':>9s} {'best ms':>8s} {'% peak':>7s} {'x torch':>7s}"
-        f" {'CPU ms':>7s} {'% CPU peak':>10s} {'x torch':>7s}"
+        f"{'candidate':40s} {'median ms':>9s} {'best ms':>8s} {'CPU ms':>7s} {'% peak':>7s}"
+        f" {'x torch':>7s} {'x torch/round':>13s}"
     )
     print(header)
     print("-" * len(header))
     for name in times:
         best, best_cpu = min(times[name]), min(cpu_times[name])
         share = flops / (best / 1e3) / 1e9 / peak * 100
-        cpu_share = flops / (best_cpu / 1e3) / 1e9 / cpu_peak * 100
-        ratio = f"{best / min(times[reference]):.2f}" if reference in times else "n/a"
-        cpu_ratio = f"{best_cpu / min(cpu_times[reference]):.2f}" if reference in times else "n/a"
+        ratio = round_ratio = "n/a"
+        if reference in times:
+            ratio = f"{best / min(times[reference]):.2f}"
+            # Each round runs the candidates back to back, so the ratio within a round cancels the
+            # machine's slow and fast spells; the median over rounds is the steadiest comparison.
+            per_round = [a / b for a, b in zip(times[name], times[reference], strict=True)]
+            round_ratio = f"{statistics.median(per_round):.2f}"
         print(
-            f"{name:40s} {statistics.median(times[name]):9.2f} {best:8.2f} {share:6.1f}% {ratio:>7s}"
-            f" {best_cpu:7.2f} {cpu_share:9.1f}% {cpu_ratio:>7s}"
+            f"{name:40s} {statistics.median(times[name]):9.2f} {best:8.2f} {best_cpu:7.2f} {share:6.1f}%"
+            f" {ratio:>7s} {round_ratio:>13s}"
         )
 
 

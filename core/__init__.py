@@ -1,21 +1,22 @@
-"""The NumPy engine of the RNN captioning explainer (CS231n-compatible names)."""
+"""The NumPy engine, data and lab of the RNN captioning explainer.
 
-from core.activations import ACTIVATIONS
-from core.errors import (
-    ActivationError,
-    CaptioningError,
-    DataFileError,
-    DownloadError,
-    HyperparameterError,
-    ImageLoadError,
-    NonFiniteError,
-    ShapeError,
-    VocabularyError,
-)
-from core.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-from core.layers import (
-    affine_backward,
-    affine_forward,
+- core.engine: the layers, the model, the optimizers, the solver and the gradient checks;
+- core.data: the COCO files, their download, images and the embedded offline dataset;
+- core.lab: what the pages show: traces, the activation race, the gradient-check lab, trained models.
+
+The course's names are re-exported here, so `from core import rnn_forward, CaptioningRNN` works like the
+notebook's imports. The data names are imported on first use: importing the engine stays free of h5py,
+Pillow and requests.
+"""
+
+import importlib
+
+from core.engine.captioning_solver import CaptioningSolver
+from core.engine.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from core.engine.layers import affine_backward, affine_forward
+from core.engine.optim import adam, rmsprop, sgd, sgd_momentum
+from core.engine.rnn import CaptioningRNN
+from core.engine.rnn_layers import (
     rnn_backward,
     rnn_forward,
     rnn_step_backward,
@@ -26,25 +27,17 @@ from core.layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
-from core.model import CaptioningRNN
-from core.optim import adam, rmsprop, sgd, sgd_momentum
-from core.solver import CaptioningSolver
-from core.trace import ExampleTrace, spectral_radius, trace_example
+
+_DATA_NAMES = {
+    "load_coco_data": "core.data.coco_utils",
+    "sample_coco_minibatch": "core.data.coco_utils",
+    "decode_captions": "core.data.coco_utils",
+    "image_from_url": "core.data.image_utils",
+}
 
 __all__ = [
-    "ACTIVATIONS",
-    "ActivationError",
-    "CaptioningError",
     "CaptioningRNN",
     "CaptioningSolver",
-    "DataFileError",
-    "DownloadError",
-    "ExampleTrace",
-    "HyperparameterError",
-    "ImageLoadError",
-    "NonFiniteError",
-    "ShapeError",
-    "VocabularyError",
     "adam",
     "affine_backward",
     "affine_forward",
@@ -58,60 +51,16 @@ __all__ = [
     "rnn_step_forward",
     "sgd",
     "sgd_momentum",
-    "spectral_radius",
     "temporal_affine_backward",
     "temporal_affine_forward",
     "temporal_softmax_loss",
-    "trace_example",
     "word_embedding_backward",
     "word_embedding_forward",
+    *_DATA_NAMES,
 ]
 
-# COCO data, download and images (issue 3).
-from core.data import decode_captions, load_coco_data, sample_coco_minibatch  # noqa: E402
-from core.download import download_coco  # noqa: E402
-from core.images import image_from_url  # noqa: E402
 
-__all__ += ["decode_captions", "download_coco", "image_from_url", "load_coco_data", "sample_coco_minibatch"]
-
-# `python -m core.data download` runs core/data.py as __main__ after this package imported it for the
-# re-exports above; runpy's RuntimeWarning about that is harmless here (main() holds no module state).
-import warnings as _warnings  # noqa: E402
-
-_warnings.filterwarnings(
-    "ignore", message=r"'core\.(data|download)' found in sys\.modules", category=RuntimeWarning
-)
-
-# The embedded offline dataset of shape scenes (issue 3).
-from core.scene_features import extract_features  # noqa: E402
-from core.scenes import (  # noqa: E402
-    Scene,
-    SceneError,
-    SceneObject,
-    check_caption,
-    describe_scene,
-    ensure_embedded_dataset,
-    parse_caption,
-    random_scene,
-    render_scene,
-)
-
-__all__ += [
-    "Scene",
-    "SceneError",
-    "SceneObject",
-    "check_caption",
-    "describe_scene",
-    "ensure_embedded_dataset",
-    "extract_features",
-    "parse_caption",
-    "random_scene",
-    "render_scene",
-]
-
-# Caption measures and cached trained models (issue 3).
-from core.metrics import corpus_bleu, scene_accuracy  # noqa: E402
-from core.pretrained import ValScore, trained_model, val_score  # noqa: E402
-
-__all__ += ["ValScore", "corpus_bleu", "scene_accuracy", "trained_model", "val_score"]
-_warnings.filterwarnings("ignore", message=r"'core\.pretrained' found in sys\.modules", category=RuntimeWarning)
+def __getattr__(name):
+    if name in _DATA_NAMES:
+        return getattr(importlib.import_module(_DATA_NAMES[name]), name)
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -44,3 +44,7 @@ class ImageLoadError(CaptioningError):
 
 class DownloadError(CaptioningError):
     """The dataset download failed (no network, bad archive, disk full)."""
+
+
+class SceneError(CaptioningError, ValueError):
+    """A scene specification with an unknown shape, colour, size, background or an out-of-range value."""

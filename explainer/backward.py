@@ -1,7 +1,7 @@
 """Figures of backpropagation through time for one caption.
 
 Timesteps as on the forward page: t = 0 is the image projection (the gradient reaching it is dh0),
-t = 1 … T the word steps, so step t reads row t - 1 of the ``core.trace.BackwardTrace`` arrays.
+t = 1 … T the word steps, so step t reads row t - 1 of the ``core.lab.trace.BackwardTrace`` arrays.
 """
 
 from __future__ import annotations

@@ -1,68 +1,69 @@
-"""The step functions as code, each line coloured like the term of the equation it computes.
-
-The pages render the returned HTML next to the equation heatmaps, which use the same ``TERM_COLORS``.
+"""The code on screen: the engine functions that computed a page's numbers, read from the functions
+themselves (``core.lab.source.function_source``), each line coloured like the term of the equation it
+computes. The pages render the HTML next to the equation heatmaps, which use the same ``TERM_COLORS``.
 """
 
+import re
 from html import escape
 
+from core.engine import activations
+from core.engine.rnn_layers import rnn_backward, rnn_forward
+from core.lab.source import function_source
 from explainer.colors import TERM_COLORS
 
-ACTIVATION_CODE = {
-    "tanh": ("np.tanh(a)", "1 - next_h**2"),
-    "sigmoid": ("1 / (1 + np.exp(-a))", "next_h * (1 - next_h)"),
-    "relu": ("np.maximum(a, 0)", "(next_h > 0)"),
-}
+# The term a line computes, by the name it assigns to: "carried_term[t] = prev_h @ Wh" computes Wh·h_{t-1}.
+FORWARD_TERMS = {"input_term": "wx_x", "carried_term": "wh_h", "a": "a", "h": "h"}
+BACKWARD_TERMS = {"da": "da", "dprev_h": "carried", "dWx": "grad_w", "dWh": "grad_w", "db": "grad_w"}
+# An assignment that computes something (not one that only allocates the array: np.empty..., np.zeros...).
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*[-+*/]?=(?!=)(?!\s*np\.(empty|zeros))")
 
 
-def forward_step_lines(activation: str) -> list[tuple[str, str | None]]:
-    """(code line, term) pairs of rnn_step_forward for `activation`; term None for plain lines."""
-    f, _ = ACTIVATION_CODE[activation]
-    return [
-        ("def rnn_step_forward(x, prev_h, Wx, Wh, b):", None),
-        ("    input_term = x @ Wx         # Wx·x_t", "wx_x"),
-        ("    carried_term = prev_h @ Wh  # Wh·h_{t-1}", "wh_h"),
-        ("    a = input_term + carried_term + b", "b"),
-        (f"    next_h = {f}  # h_t = f(a_t)", "h"),
-        ("    return next_h, (x, prev_h, next_h, Wx, Wh)", None),
-    ]
+def source_lines(function, terms: dict) -> list[tuple[str, str | None]]:
+    """(line, term) for every line of function_source(function): the term is terms[name] for a line that
+    assigns to `name` (or to an element of it), None for the others."""
+    lines = []
+    for line in function_source(function).rstrip("\n").split("\n"):
+        match = _ASSIGNMENT.match(line)
+        lines.append((line, terms.get(match.group(1)) if match else None))
+    return lines
 
 
-def backward_step_lines(activation: str) -> list[tuple[str, str | None]]:
-    """(code line, term) pairs of rnn_step_backward for `activation`."""
-    _, derivative = ACTIVATION_CODE[activation]
-    return [
-        ("def rnn_step_backward(dnext_h, cache):", None),
-        ("    x, prev_h, next_h, Wx, Wh = cache", None),
-        (f"    da = dnext_h * ({derivative})  # f'(a_t)", "da"),
-        ("    dx = da @ Wx.T", None),
-        ("    dprev_h = da @ Wh.T  # to step t-1", "carried"),
-        ("    dWx = x.T @ da       # step t's share", "grad_w"),
-        ("    dWh = prev_h.T @ da  # step t's share", "grad_w"),
-        ("    db = da.sum(axis=0)", "grad_w"),
-        ("    return dx, dprev_h, dWx, dWh, db", None),
-    ]
+def forward_code(activation: str) -> tuple[list, list]:
+    """The forward page's code: rnn_forward's lines with their terms, and the lines of the activation f."""
+    return source_lines(rnn_forward, FORWARD_TERMS), source_lines(activations.FUNCTIONS[activation], {})
 
 
-def code_html(lines: list[tuple[str, str | None]], active: str | None = None) -> str:
+def backward_code(activation: str) -> tuple[list, list]:
+    """The backprop page's code: rnn_backward's lines with their terms, and the lines of f' written through h."""
+    return source_lines(rnn_backward, BACKWARD_TERMS), source_lines(activations.DERIVATIVES[activation], {})
+
+
+def code_html(
+    lines: list[tuple[str, str | None]], active: str | None = None, changed: set | None = None
+) -> str:
     """A <pre> block of `lines`, each term line coloured with its TERM_COLORS entry.
 
-    The line whose term is `active` is also shaded, to point at what the figure beside it shows.
+    The lines whose term is `active` are also shaded, to point at what the figure beside it shows; the
+    line numbers in `changed` (0-based) are struck through in red (a deliberate bug's replaced line).
+    Every character of the code is escaped: nothing in it is interpreted as HTML.
     """
     rows = []
-    for text, term in lines:
-        if term is None:
+    for number, (text, term) in enumerate(lines):
+        if changed and number in changed:
+            rows.append(f'<span style="color:#b91c1c;text-decoration:line-through">{escape(text)}</span>')
+        elif term is None:
             rows.append(f'<span style="color:#374151">{escape(text)}</span>')
-            continue
-        color = TERM_COLORS[term]
-        shade = f"background:{color}22;" if term == active else ""
-        rows.append(
-            f'<span data-term="{term}" style="color:{color};font-weight:600;border-left:4px solid {color};'
-            f'padding-left:4px;{shade}">{escape(text)}</span>'
-        )
+        else:
+            color = TERM_COLORS[term]
+            shade = f"background:{color}22;" if term == active else ""
+            rows.append(
+                f'<span data-term="{term}" style="color:{color};font-weight:600;border-left:4px solid {color};'
+                f'padding-left:4px;{shade}">{escape(text)}</span>'
+            )
     body = "\n".join(rows)
     return (
-        '<pre style="font-size:0.85rem;line-height:1.5;background:#f9fafb;padding:0.75rem;'
-        f'border-radius:0.5rem;overflow-x:auto">{body}</pre>'
+        '<pre style="font-size:0.8rem;line-height:1.45;background:#f9fafb;padding:0.75rem;'
+        f'border-radius:0.5rem;overflow-x:auto;white-space:pre">{body}</pre>'
     )
 
 

@@ -2,7 +2,7 @@
 
 Timesteps follow the page's control: t = 0 is the image (h_0 = W_proj·feature + b_proj) and t = 1 … T
 are the word steps, so step t reads ``trace.ids_in[t - 1]``, holds ``trace.h[t - 1]`` and is scored on
-``trace.ids_target[t - 1]``. ``trace`` is a ``core.trace.ForwardTrace`` of T steps.
+``trace.ids_target[t - 1]``. ``trace`` is a ``core.lab.trace.ForwardTrace`` of T steps.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.topk import rank_of, top_k
+from core.lab.topk import rank_of, top_k
 from explainer.colors import (
     GROUND_TRUTH,
     HIGHLIGHT,
@@ -259,7 +259,9 @@ def topk_figure(trace, idx_to_word, t: int, k: int = 5, uirevision: str = "topk"
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(range=[0, 1], title="probability")
-    return base_layout(fig, uirevision, height=60 + 32 * len(rows), title={"text": title, "font": {"size": 14}})
+    return base_layout(
+        fig, uirevision, height=60 + 32 * len(rows), title={"text": title, "font": {"size": 14}}
+    )
 
 
 def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:

@@ -1,4 +1,4 @@
-"""Figures and texts of the caption gallery, from `core.captioning` results."""
+"""Figures and texts of the caption gallery, from `core.lab.captioning` results."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def topk_figure(caption, idx_to_word, columns: int = 4, uirevision: str = "galle
     """One small bar chart per generated word: the k most probable words of that step, the chosen one
     highlighted (it may be outside the top k when sampled with a temperature; then it gets its own bar).
 
-    caption: core.captioning.GeneratedCaption with L steps.
+    caption: core.lab.captioning.GeneratedCaption with L steps.
     """
     L = len(caption.words)
     cols = max(1, min(columns, L))
@@ -64,7 +64,7 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
     Top: three rows of words (ground truth, teacher-forced best guess, free-running greedy caption),
     green where a word equals the ground truth, red where it differs; the first step where the free
     caption leaves the ground truth is outlined. Bottom: p(ground-truth word) under teacher forcing.
-    div: core.captioning.Divergence.
+    div: core.lab.captioning.Divergence.
     """
     S = len(div.truth_words)
     L = len(div.free.words)
@@ -135,7 +135,7 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
 def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure:
     """Probability of each word of the image's caption with the image and with the feature zeroed (log y).
 
-    ablation: core.captioning.Ablation.
+    ablation: core.lab.captioning.Ablation.
     """
     words = [f"{t + 1}. {w}" for t, w in enumerate(ablation.with_image.words)]
     fig = go.Figure(
@@ -213,7 +213,7 @@ def check_text(check) -> str:
 
 
 def score_rows(scores: dict) -> list[dict]:
-    """Table rows from {model label: core.pretrained.ValScore}."""
+    """Table rows from {model label: core.lab.trained_models.ValScore}."""
     rows = []
     for label, score in scores.items():
         row = {"model": label, "BLEU-4 on val": round(score.bleu4, 3), "val images": score.n_images}

@@ -1,11 +1,15 @@
-"""Figures, tables and texts of the gradient-check lab, from `core.gradcheck_lab.CheckResult` objects."""
+"""Figures, tables and texts of the gradient-check lab, from `core.lab.gradcheck_lab.CheckResult` objects."""
 
 from __future__ import annotations
+
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
 
-from core.gradcheck_lab import BUGS, LAYER_TITLES, THRESHOLDS
+from core.lab.bugs import BUGS, broken_source
+from core.lab.gradcheck_lab import LAYER_TITLES, THRESHOLDS
+from core.lab.source import function_source
 
 # Colours of the verdict bands, from right to wrong.
 VERDICT_COLORS = {"pass": "#16a34a", "look closer": "#ca8a04", "suspicious": "#ea580c", "wrong": "#dc2626"}
@@ -14,29 +18,6 @@ ERROR_SCALE = [[0.0, "#16a34a"], [0.55, "#bef264"], [0.7, "#facc15"], [0.85, "#f
 LOG_RANGE = (-12.0, 0.0)
 # Smallest error drawn on log axes, so an exact 0 still gets a bar.
 FLOOR = 1e-16
-
-BUG_SNIPPETS = {
-    "drop_local_derivative": (
-        "da = dnext_h * (1 - next_h ** 2)   # f'(a) for tanh, written with h",
-        "da = dnext_h                       # the 1 - h² factor is gone",
-    ),
-    "no_carried_gradient": (
-        "dh_t = dh[:, t] + dprev_h          # loss at t + what step t+1 sends back",
-        "dh_t = dh[:, t]                    # the gradient from later steps is dropped",
-    ),
-    "embedding_assign": (
-        "np.add.at(dW, x, dout)             # repeated words add up",
-        "dW[x] = dout                       # a repeated word keeps only its last row",
-    ),
-    "softmax_ignore_mask": (
-        "dx *= mask[..., None] / N          # no gradient from <NULL> targets",
-        "dx /= N                            # <NULL> positions send gradient too",
-    ),
-    "affine_bias_mean": (
-        "db = dout.sum(axis=(0, 1))         # every position adds to the bias",
-        "db = dout.mean(axis=(0, 1))        # off by a factor N·T",
-    ),
-}
 
 
 def _floor(values):
@@ -273,3 +254,25 @@ def thresholds_markdown() -> str:
         "the check reports the largest over all elements, as the notebook's `rel_error` does.",
     ]
     return "\n".join(lines)
+
+
+def bug_html(edit) -> str:
+    """The engine function a bug breaks, as its source reads, with the right line struck through and the
+    bug's wrong line beneath it: exactly the two versions the lab runs (core.lab.bugs.broken_source).
+    Escaped: nothing in it is interpreted as HTML."""
+    right = function_source(edit.function).rstrip("\n").split("\n")
+    wrong = broken_source(edit).rstrip("\n").split("\n")
+    rows = []
+    for before, after in zip(right, wrong, strict=True):
+        if before == after:
+            rows.append(f'<span style="color:#374151">{escape(before)}</span>')
+        else:
+            rows.append(f'<span style="color:#15803d;text-decoration:line-through">{escape(before)}</span>')
+            rows.append(
+                f'<span data-bug="wrong" style="color:#b91c1c;font-weight:600;background:#fee2e2">'
+                f"{escape(after)}</span>"
+            )
+    return (
+        '<pre style="font-size:0.8rem;line-height:1.45;background:#f9fafb;padding:0.75rem;'
+        'border-radius:0.5rem;overflow-x:auto;white-space:pre">' + "\n".join(rows) + "</pre>"
+    )

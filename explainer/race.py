@@ -1,4 +1,4 @@
-"""Figures and tables of the activation race (`core.race`): losses, gradient norms, hidden activations.
+"""Figures and tables of the activation race (`core.lab.race`): losses, gradient norms, hidden activations.
 
 Builders take plain arrays keyed by activation name, so they draw any run, live or finished.
 """
@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.race import SATURATION_SHARE
+from core.lab.race import SATURATION_SHARE
 from explainer.colors import NEUTRAL, base_layout
 
 # One colour per activation, the same in every race figure.
@@ -131,7 +131,7 @@ def saturated_ranges(
 def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
     """One histogram of hidden activations per lane, saturated zones shaded.
 
-    stats: core.race.HiddenStats (counts (B,), edges (B + 1,), saturated share, mean derivative, activation).
+    stats: core.lab.race.HiddenStats (counts (B,), edges (B + 1,), saturated share, mean derivative, activation).
     Bars are shares of all values so lanes compare at any probe size.
     """
     fig = make_subplots(
@@ -170,7 +170,7 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
 
 
 def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
-    """Table rows (one per lane) of a core.race.RaceSummary: iterations, losses and milestones."""
+    """Table rows (one per lane) of a core.lab.race.RaceSummary: iterations, losses and milestones."""
     rows = []
     for lane in summary.lanes:
         row = {
@@ -193,7 +193,7 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
 def sample_rows(lanes) -> list[dict]:
     """Table rows of every caption change of each lane: iteration, activation, caption (newest first).
 
-    lanes: core.race.Lane objects (their `samples` lists of CaptionSample).
+    lanes: core.lab.race.Lane objects (their `samples` lists of CaptionSample).
     """
     rows = [
         {"iteration": s.iteration, "activation": lane.activation, "caption": s.text or "(empty)"}

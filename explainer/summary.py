@@ -1,4 +1,4 @@
-"""The race's closing summary, written from the measured numbers of a `core.race.RaceSummary`."""
+"""The race's closing summary, written from the measured numbers of a `core.lab.race.RaceSummary`."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.activations import PEAK_DERIVATIVE
-from core.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
+from core.engine.activations import PEAK_DERIVATIVE
+from core.lab.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
 from explainer.backward import contributions, norms_by_step
 from explainer.forward import topk_rows, word
 

@@ -4,18 +4,18 @@ import streamlit as st
 
 import ui
 from explainer import code, forward, text
-from ui import explain, url_state
+from ui import controls
 
 
 def page() -> None:
-    st.title("➡️ The forward pass, step by step")
+    ui.page_title(ui.FORWARD_PASS)
     st.markdown(
         "The RNN reads the ground-truth caption one word per step (teacher forcing). At each step it "
         "combines the word it reads with its memory of the words before, then scores every word of the "
         "vocabulary as the next one. Step through time and watch the numbers."
     )
     data = ui.get_dataset()
-    settings, fields = explain.controls(data)
+    settings, fields = controls.controls(data)
     trace = ui.get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
     fwd = trace.forward
     model = ui.get_model(settings.choice, settings.sizes)
@@ -24,7 +24,7 @@ def page() -> None:
     t = ui.timestep_control(settings.num_steps, label="Timestep t (0 = the image)")
     picture, network = st.columns([1, 3])
     with picture:
-        explain.example_card(data, settings)
+        controls.example_card(data, settings)
     with network:
         st.plotly_chart(forward.unrolled_network(fwd, idx_to_word, t), key="forward.network", width="stretch")
 
@@ -34,8 +34,13 @@ def page() -> None:
     with numbers:
         st.plotly_chart(forward.equation_figure(fwd, t), key="forward.equation", width="stretch")
     with source:
-        st.markdown("**The step function** (CS231n stores vectors as rows, so Wx·xₜ is `x @ Wx`)")
-        st.html(code.code_html(code.forward_step_lines(settings.activation)))
+        st.markdown(
+            "**The code that computed these numbers**: `rnn_forward` of `core/engine/rnn_layers.py` "
+            "(vectors are rows, so Wx·xₜ is `x @ Wx`), and the activation it calls"
+        )
+        loop, activation = code.forward_code(settings.activation)
+        st.html(code.code_html(loop))
+        st.html(code.code_html(activation))
         if settings.sizes == "real":
             st.caption("Real sizes: hover a cell for its value. Choose readable numbers to see them all.")
 
@@ -54,15 +59,9 @@ def page() -> None:
     ):
         st.markdown(text.sizes_markdown(model, settings.num_steps))
 
-    url_state.save(fields)
-    st.page_link(
-        "pages/2_Backprop_through_time.py",
-        label="Next: backprop through time with this example",
-        icon="⬅️",
-        query_params=url_state.query(fields),
-    )
+    controls.save_and_link(fields, ui.BACKPROP, "Next: backprop through time with this example")
 
 
-ui.setup_page("Forward pass", "➡️")
+ui.setup_page(ui.FORWARD_PASS)
 with ui.friendly_errors("the forward pass"):
     page()

@@ -4,11 +4,11 @@ import streamlit as st
 
 import ui
 from explainer import backward, code, text
-from ui import explain, url_state
+from ui import controls, url_state
 
 
 def page() -> None:
-    st.title("⬅️ Backprop through time")
+    ui.page_title(ui.BACKPROP)
     st.markdown(
         "The loss of every step sends a gradient into its hidden state; each step also passes the gradient "
         "it received back to the step before, through f'(a) and Whᵀ. Step backward from the last word and "
@@ -16,13 +16,13 @@ def page() -> None:
     )
     data = ui.get_dataset()
     num_steps = data["train_captions"].shape[1] - 1
-    settings, fields = explain.controls(data, t_default=num_steps, extra_fields=[explain.wh_field()])
+    settings, fields = controls.controls(data, t_default=num_steps, extra_fields=[controls.wh_field()])
 
     scale, radius = st.columns([2, 3], vertical_alignment="center")
     with scale:
         st.slider(
             "Wh scale s (the trace uses s·Wh)",
-            *explain.WH_SCALE_RANGE,
+            *controls.WH_SCALE_RANGE,
             step=0.05,
             help="Multiply the recurrent weights to change their spectral radius. Use the activation "
             "selector above to compare tanh, sigmoid and ReLU at the same scale.",
@@ -41,12 +41,17 @@ def page() -> None:
     )
     picture, summary = st.columns([1, 3])
     with picture:
-        explain.example_card(data, settings)
+        controls.example_card(data, settings)
     with summary:
         st.markdown(text.backward_step_summary(bwd, t))
         st.metric("Loss of the caption", f"{trace.forward.loss:.3f}")
-        st.markdown("**The backward step** (each line coloured like what it computes)")
-        st.html(code.code_html(code.backward_step_lines(settings.activation)))
+        st.markdown(
+            "**The code that computed these gradients**: `rnn_backward` of `core/engine/rnn_layers.py`, "
+            "each line coloured like what it computes, and the derivative f′ it calls"
+        )
+        loop, derivative = code.backward_code(settings.activation)
+        st.html(code.code_html(loop))
+        st.html(code.code_html(derivative))
 
     heat, norms = st.columns(2)
     with heat:
@@ -81,15 +86,9 @@ def page() -> None:
     st.caption(text.contribution_markdown(bwd, param, t))
     st.plotly_chart(backward.contribution_norms_figure(bwd, t), key="backprop.contrib_norms", width="stretch")
 
-    url_state.save(fields)
-    st.page_link(
-        "pages/1_Forward_pass.py",
-        label="Back to the forward pass with this example",
-        icon="➡️",
-        query_params=url_state.query(fields),
-    )
+    controls.save_and_link(fields, ui.FORWARD_PASS, "Back to the forward pass with this example")
 
 
-ui.setup_page("Backprop through time", "⬅️")
+ui.setup_page(ui.BACKPROP)
 with ui.friendly_errors("backprop through time"):
     page()

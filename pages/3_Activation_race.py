@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from core.race import LIMITS, MAX_ITERATIONS, MILESTONES, Race, RaceConfig
+from core.lab.race import LIMITS, MAX_ITERATIONS, MILESTONES, Race, RaceConfig
 from explainer import race as figures
 from explainer.summary import race_summary
 
@@ -20,7 +20,7 @@ LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 
 
 def settings(max_train: int) -> RaceConfig:
-    """The settings widgets (bounded by core.race.LIMITS) -> RaceConfig."""
+    """The settings widgets (bounded by core.lab.race.LIMITS) -> RaceConfig."""
     with st.expander("Settings (the notebook's values by default)", expanded=False):
         left, middle, right = st.columns(3)
         low, high, default = LIMITS["num_train"]
@@ -170,7 +170,7 @@ def draw(race: Race, data: dict, log_y: bool) -> None:
 
 
 def page() -> None:
-    st.title("🏁 Activation race: tanh vs sigmoid")
+    ui.page_title(ui.RACE)
     st.markdown(
         "Two captioning RNNs, identical except for the activation of their cell, learn the same small "
         "training set from the same starting weights, one minibatch at a time. On COCO the notebook found "
@@ -205,6 +205,6 @@ def page() -> None:
     live()
 
 
-ui.setup_page("Activation race", "🏁")
+ui.setup_page(ui.RACE)
 with ui.friendly_errors("the activation race"):
     page()

@@ -4,17 +4,16 @@ the image itself shape what they say; compose a scene and have it captioned."""
 import streamlit as st
 
 import ui
-from core.captioning import (
+from core.data.scenes.check import check_caption
+from core.data.scenes.spec import BACKGROUNDS, COLOURS, SHAPES, SIZES, Scene, SceneObject
+from core.lab.captioning import (
     caption_scene,
     gallery_items,
     generate_caption,
     image_ablation,
     recipe_caption_indices,
-    scenes_by_row,
     teacher_forcing_vs_free,
 )
-from core.pretrained import val_score
-from core.scenes import BACKGROUNDS, COLOURS, SHAPES, SIZES, Scene, SceneObject, check_caption
 from explainer import gallery
 from ui import url_state
 
@@ -22,21 +21,7 @@ RECIPES = ("full", "overfit")
 SPLITS = ("train", "val")
 MAX_IMAGES = 12
 MAX_SEED = 10_000
-# COCO has 40k val images; scoring greedy captions of the first thousand keeps the first load short.
-MAX_VAL_IMAGES = 1000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def scores_of(recipe: str, source: str, _model, _data):
-    """core.pretrained.val_score of a trained model, once per recipe and dataset (read-only ValScore)."""
-    return val_score(_model, _data, max_images=MAX_VAL_IMAGES)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def scenes_of(split: str, base_dir: str, _data):
-    """{feature row: Scene} of the embedded dataset's split (None for COCO), shared read-only."""
-    return scenes_by_row(_data, split)
 
 
 def models_and_scores(data: dict) -> dict:
@@ -44,7 +29,8 @@ def models_and_scores(data: dict) -> dict:
     models = ui.trained_models(*RECIPES)
     with st.spinner("Scoring both models on the val images…"):
         scores = {
-            ui.RECIPE_LABELS[r]: scores_of(r, str(data.get("source")), models[r], data) for r in RECIPES
+            ui.RECIPE_LABELS[r]: ui.gallery.scores_of(r, str(data.get("source")), models[r], data)
+            for r in RECIPES
         }
     st.dataframe(gallery.score_rows(scores), hide_index=True, width="stretch", key="gallery.scores")
     return models
@@ -190,7 +176,7 @@ def compose_tab(model, settings, data) -> None:
 
 
 def page() -> None:
-    st.title("🖼️ Caption gallery")
+    ui.page_title(ui.GALLERY)
     st.markdown(
         "Two trained models caption images they were trained on and images they never saw. The overfit "
         "model memorised 50 captions: perfect on those, nonsense elsewhere. The properly trained one "
@@ -214,7 +200,7 @@ def page() -> None:
     if indices is not None:
         st.caption(f"Train images of the overfit model are the {len(indices)} captions it was trained on.")
     base_dir = data.get("base_dir")
-    scenes = scenes_of(split, str(base_dir), data)
+    scenes = ui.gallery.scenes_of(split, str(base_dir), data)
 
     tabs = st.tabs(["Gallery", "Teacher forcing vs free sampling", "Image ablation", "Compose a scene"])
     with tabs[0]:
@@ -237,6 +223,6 @@ def page() -> None:
     url_state.save(fields)
 
 
-ui.setup_page("Caption gallery", "🖼️")
+ui.setup_page(ui.GALLERY)
 with ui.friendly_errors("the caption gallery"):
     page()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import ui
-from core.gradcheck_lab import BUGS, LAYER_TITLES, LAYERS, SIZE_LIMITS, LabSizes, run_all_checks
+from core.lab.bugs import BUGS
+from core.lab.gradcheck_lab import LAYER_TITLES, LAYERS, SIZE_LIMITS, LabSizes, run_all_checks
 from explainer import gradcheck
 
 RESULTS_KEY = "gradcheck.results"
@@ -21,7 +22,7 @@ KIND_ICON = {"success": "✅", "caught": "🐞", "missed": "🙈", "failed": "�
 
 
 def controls() -> dict:
-    """The lab's settings as keyword arguments of core.gradcheck_lab.run_all_checks."""
+    """The lab's settings as keyword arguments of core.lab.gradcheck_lab.run_all_checks."""
     left, right = st.columns([2, 3])
     with left:
         bug = st.selectbox(
@@ -121,7 +122,7 @@ def details(results: list) -> None:
 
 
 def page() -> None:
-    st.title("🔬 Gradient-check lab")
+    ui.page_title(ui.GRADIENT_CHECK_LAB)
     st.markdown(
         "Every backward pass of the captioning RNN is checked the way the notebook does: nudge each input "
         "number by ±h, measure how the output changes (the **numeric** gradient) and compare it with what "
@@ -135,10 +136,12 @@ def page() -> None:
     results = run_checks(settings)
     kind, text = gradcheck.verdict_markdown(results, settings["bug"])
     KIND_STYLE[kind](text, icon=KIND_ICON[kind])
-    if settings["bug"] != "none" and settings["bug"] in gradcheck.BUG_SNIPPETS:
-        right, wrong = gradcheck.BUG_SNIPPETS[settings["bug"]]
-        st.markdown("**What the backward pass should do, and what the bug does instead**")
-        st.code(f"# right\n{right}\n# the bug\n{wrong}", language="python")
+    for edit in BUGS[settings["bug"]].edits:
+        st.markdown(
+            f"**The bug in `{edit.function.__name__}`**: the engine's line (struck through) and the wrong line "
+            "the lab runs instead"
+        )
+        st.html(gradcheck.bug_html(edit))
     table, overview = st.columns([3, 2])
     with table:
         st.dataframe(gradcheck.result_rows(results), hide_index=True, width="stretch", key="gradcheck.table")
@@ -154,6 +157,6 @@ def page() -> None:
             st.markdown(gradcheck.float64_markdown(settings["step"]))
 
 
-ui.setup_page("Gradient-check lab", "🔬")
+ui.setup_page(ui.GRADIENT_CHECK_LAB)
 with ui.friendly_errors("the gradient-check lab"):
     page()

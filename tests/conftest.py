@@ -5,7 +5,6 @@ learner's real ~/.cache (downloads, generated datasets, cached models).
 """
 
 import os
-from pathlib import Path
 
 # Tests never measure speed (bench/ does). One BLAS thread per test process keeps them fast and steady on
 # the shared 2-core machine: OpenBLAS threads spin-wait when the cores are oversubscribed, and the overfit
@@ -15,9 +14,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
-from core.paths import COCO_DIR_ENV, DATA_HOME_ENV  # noqa: E402
-
-COCO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "coco_sample"
+from core.data.paths import COCO_DIR_ENV, DATA_HOME_ENV  # noqa: E402
+from tests.helpers.paths import COCO_SAMPLE  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,8 +6,6 @@ committed); a fresh clone of the committed HEAD with an empty venv does not.
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.processes import free_port, stop
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_TIMEOUT_S = 600
@@ -40,7 +40,9 @@ def readme_commands():
 def split_install(command):
     """'<install> && <run>' into its two halves."""
     install, sep, run = command.partition(" && ")
-    assert sep and install.startswith("pip install -r "), f"expected '<pip install -r ...> && <run>': {command!r}"
+    assert sep and install.startswith("pip install -r "), (
+        f"expected '<pip install -r ...> && <run>': {command!r}"
+    )
     return install, run
 
 
@@ -51,18 +53,19 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert tests in (REPO / ".ci" / "run").read_text(), ".ci/run must run the README's test command verbatim"
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _shell(command, cwd, env, timeout=INSTALL_TIMEOUT_S):
     result = subprocess.run(
-        ["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout,
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
-    assert result.returncode == 0, f"`{command}` failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"`{command}` failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 
@@ -76,13 +79,22 @@ def _health(url):
 
 def _start_and_check_health(command, cwd, env, log_path):
     """Run the README's start command until /_stcore/health answers 200, then stop it."""
-    port = _free_port()
-    env = {**env, "STREAMLIT_SERVER_PORT": str(port), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
-           "STREAMLIT_SERVER_HEADLESS": "true"}
+    port = free_port()
+    env = {
+        **env,
+        "STREAMLIT_SERVER_PORT": str(port),
+        "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+        "STREAMLIT_SERVER_HEADLESS": "true",
+    }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            ["bash", "-c", f"exec {command}"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + APP_START_TIMEOUT_S
@@ -90,22 +102,22 @@ def _start_and_check_health(command, cwd, env, log_path):
         while status != 200 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
             status = _health(f"http://127.0.0.1:{port}/_stcore/health")
-        assert status == 200, f"`{command}` never answered /_stcore/health with 200:\n{log_path.read_text()[-3000:]}"
+        assert status == 200, (
+            f"`{command}` never answered /_stcore/health with 200:\n{log_path.read_text()[-3000:]}"
+        )
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_readme_commands_work_in_a_fresh_clone_and_venv(tmp_path):
-    if subprocess.run(["git", "-C", str(REPO), "rev-parse", "--is-inside-work-tree"],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--is-inside-work-tree"], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip(f"{REPO} is not a git checkout, so there is no committed HEAD to clone")
     app, tests = readme_commands()
     clone, venv = tmp_path / "clone", tmp_path / "venv"
@@ -129,5 +141,5 @@ def test_readme_commands_work_in_a_fresh_clone_and_venv(tmp_path):
     tests_install, tests_run = split_install(tests)
     _shell(tests_install, clone, env)
     _shell("python -c 'import playwright.sync_api, pytest_timeout' && ruff --version", clone, env)
-    output = _shell(f"{tests_run} -x -q -p no:cacheprovider tests/test_layers.py", clone, env)
+    output = _shell(f"{tests_run} -x -q -p no:cacheprovider tests/engine/test_rnn_layers.py", clone, env)
     assert re.search(r"\d+ passed", output), output

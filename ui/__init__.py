@@ -2,23 +2,25 @@
 
 API (Streamlit lives only here and in the pages):
 
-- ``setup_page(title, icon)``: call first on every page. Wide layout, page title and icon, and the
-  common sidebar naming the active dataset (embedded scenes or real COCO) and how to get the real
-  data (``python -m core.data download``). Pages stand alone (``pages/`` directory, no st.navigation).
+- ``setup_page(page)``: call first on every page, with its entry of ``ui.registry`` (``ui.FORWARD_PASS``,
+  ...). Wide layout, the page's title and icon, the process settings of the server (``ui.server``, once),
+  and the common sidebar: every page by name ("Home" first), the active dataset (embedded scenes or real
+  COCO) and how to get the real data (``python -m core.data download``). Pages stand alone (``pages/``
+  directory, no st.navigation). ``page_title(page)`` draws the heading.
 - ``friendly_errors(what="this view")``: context manager. ``core.errors.CaptioningError`` -> ``st.error``
   with its message; any other exception -> a friendly ``st.error`` plus a collapsed "Technical details"
   expander. Never a traceback on the page; session state is kept; ``st.rerun``/``st.stop`` pass through.
 - ``get_dataset() -> dict``: ``core.data.load_coco_data()`` once per server (progress bar on first
   use), arrays read-only (``setflags(write=False)``): copy before changing.
-- ``get_trained_model(recipe="full"|"overfit") -> CaptioningRNN`` and ``trained_models(*recipes) ->
-  {recipe: model}``: ``core.pretrained.trained_model`` in a server-wide background job per recipe
+- ``get_trained_model(recipe="readable"|"full"|"overfit") -> CaptioningRNN`` and ``trained_models(*recipes) ->
+  {recipe: model}``: ``core.lab.trained_models.trained_model`` in a server-wide background job per recipe
   (``ui.training``), read-only: ``.copy()`` before training or mutating. Until ready they draw the
   jobs' live progress and stop the script; the page reruns by itself when the models are ready.
 - ``show_training(recipes)`` starts the jobs without waiting and draws their live status (progress
   bars; errors with a button to train again). The home page does, so the models are usually ready by
   the time a learner needs them.
 - ``get_model(choice="fresh"|"trained", sizes="readable"|"real")``: the models the explainer traces.
-- ``get_trace(split, index, activation, choice, sizes, wh_scale) -> core.trace.ExampleTrace``:
+- ``get_trace(split, index, activation, choice, sizes, wh_scale) -> core.lab.trace.ExampleTrace``:
   cached and read-only, so moving a timestep never recomputes a pass.
 - ``example(split, index) -> (caption (T + 1,), feature (D,), image source)``.
 - ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
@@ -29,50 +31,49 @@ API (Streamlit lives only here and in the pages):
   ``url_state.save(fields)`` at the end (session -> URL), ``url_state.query(fields)`` for
   ``st.page_link(query_params=...)``.
 - ``show_image(source, caption=None, base_dir=None, width="stretch") -> bool``: an image from a URL or
-  path via ``core.images.image_from_url``; a grey placeholder with the reason when it cannot load.
+  path via ``core.data.image_utils.image_from_url``; a grey placeholder with the reason when it cannot load.
 - ``timestep_control(last, name="t", first=0, direction=1, label=..., interval=1.0) -> int``: slider
   plus previous / next / play, bound to the URL field `name`; direction -1 plays backward in time.
+- ``controls``: the example / activation / model / sizes controls of the forward and backprop pages;
+  ``gallery``: the caption gallery's shared caches.
 """
 
-from threadpoolctl import threadpool_limits
-
-from ui import url_state
+from ui import controls, gallery, url_state
 from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
 from ui.images import show_image
-from ui.page import dataset_summary, how_to_get_coco, setup_page
+from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
+from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
 from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
 from ui.timestep import timestep_control
-from ui.training import (
-    RECIPE_LABELS,
-    get_trained_model,
-    show_training,
-    trained_models,
-)
-
-# One BLAS thread for the whole Streamlit server process, set once when the pages first import ui (NumPy,
-# and with it OpenBLAS, is loaded by then). Every session's work here is small matrices: OpenBLAS's
-# threads gain little on them and, with several sessions on 2 shared cores, spin-wait against each other
-# (measured 4-20x slower under load). With one thread each, concurrent sessions and the background
-# training job each get a core. It also makes the per-call threadpool_limits(1) of core (race, pretrained)
-# restore to 1 on exit, whatever order concurrent sessions enter and leave them.
-threadpool_limits(limits=1, user_api="blas")
+from ui.training import RECIPE_LABELS, get_trained_model, show_training, trained_models
 
 __all__ = [
+    "BACKPROP",
+    "FORWARD_PASS",
+    "GALLERY",
+    "GRADIENT_CHECK_LAB",
+    "HOME",
+    "LESSONS",
     "MODEL_CHOICES",
     "MODEL_LABELS",
+    "PAGES",
+    "RACE",
     "RECIPE_LABELS",
     "SIZE_CHOICES",
     "SIZE_LABELS",
+    "controls",
     "dataset_summary",
     "example",
     "freeze",
     "friendly_errors",
+    "gallery",
     "get_dataset",
     "get_model",
     "get_trace",
     "get_trained_model",
     "how_to_get_coco",
+    "page_title",
     "setup_page",
     "show_image",
     "show_training",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 import streamlit as st
 
-from core.model import CaptioningRNN
+from core.engine.rnn import CaptioningRNN
 
 
 @dataclass
@@ -74,7 +74,7 @@ def get_dataset() -> dict:
     Loaded once per server process; the first call generates the embedded dataset if needed (about 15 s,
     with a progress bar). Arrays are read-only: copy before changing anything.
     """
-    from core.data import load_coco_data
+    from core.data.coco_utils import load_coco_data
 
     return fill_once(
         _dataset_slot(), lambda progress: freeze(load_coco_data(progress=progress)), "Loading the dataset…"

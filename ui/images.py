@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import streamlit as st
 
+from core.data.image_utils import image_from_url
 from core.errors import ImageLoadError
-from core.images import image_from_url
 
 _PLACEHOLDER_SIZE = 224
 

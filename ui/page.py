@@ -1,11 +1,13 @@
-"""The setup every page calls first: page config and the common sidebar."""
+"""The setup every page calls first: page config, the sidebar's navigation and dataset panel."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ui.dataset import get_dataset
-from ui.errors import friendly_errors
+from ui.errors import show_error
+from ui.registry import PAGES, Page
+from ui.server import configure_process
 
 APP_TITLE = "RNN captioning explainer"
 DOWNLOAD_COMMAND = "python -m core.data download"
@@ -29,20 +31,32 @@ def how_to_get_coco() -> str:
     )
 
 
-def setup_page(title: str, icon: str) -> None:
-    """Configure the page (wide layout, title, icon) and draw the common sidebar.
+def setup_page(page: Page) -> None:
+    """Configure the page (wide layout, its title and icon) and draw the common sidebar.
 
-    Call first on every page. The sidebar names the active dataset (embedded scenes or real COCO) and
-    how to get the real one; loading the dataset here (cached, with a progress bar on first use) means
-    every page, even one opened from a deep link, starts with the data ready.
+    Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"), then
+    names the active dataset and how to get the real one; loading the dataset here (cached, with a
+    progress bar on first use) means every page, even one opened from a deep link, starts with the data
+    ready.
     """
-    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{page.label} · {APP_TITLE}", page_icon=page.icon, layout="wide")
+    configure_process()
     with st.sidebar:
         st.caption(APP_TITLE)
-    with friendly_errors("the dataset"):
+        for entry in PAGES:
+            st.page_link(entry.path, label=entry.label, icon=entry.icon)
+    try:
         data = get_dataset()
-        with st.sidebar:
-            st.markdown("#### Dataset")
-            st.markdown(dataset_summary(data))
-            if data.get("source") != "coco":
-                st.caption(how_to_get_coco())
+    except Exception as exc:  # shown once, here; the page itself cannot do anything without its data
+        show_error(exc, "the dataset")
+        st.stop()
+    with st.sidebar:
+        st.markdown("#### Dataset")
+        st.markdown(dataset_summary(data))
+        if data.get("source") != "coco":
+            st.caption(how_to_get_coco())
+
+
+def page_title(page: Page) -> None:
+    """The page's heading, from the registry."""
+    st.title(f"{page.icon} {page.title}")

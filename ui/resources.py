@@ -1,54 +1,59 @@
 """The models and traces the explainer pages show, shared read-only by every browser session.
 
-The real-size trained model is the "full" recipe of ``core.pretrained``, trained by the server-wide
-background job of ``ui.training``; the others are quick and filled once into a write-once slot
-(see ``ui.dataset``).
+Trained models come from the store of ``core.lab.trained_models`` through the server-wide background jobs
+of ``ui.training`` (the "readable" recipe at readable sizes, "full" at real sizes); fresh ones are built
+once into a write-once slot (see ``ui.dataset``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.model import CaptioningRNN
-from core.readable import READABLE_HIDDEN_DIM, READABLE_WORDVEC_DIM, fresh_model, readable_model
-from core.trace import ExampleTrace, trace_example
+from core.engine.rnn import CaptioningRNN
+from core.lab.trace import ExampleTrace, trace_example
+from core.lab.trained_models import RECIPES, new_model
 from ui.dataset import Slot, example, fill_once, freeze, get_dataset
 from ui.training import get_trained_model
 
 MODEL_CHOICES = ("fresh", "trained")
 SIZE_CHOICES = ("readable", "real")
+# The recipe of the trained model at each size.
+TRAINED_RECIPE = {"readable": "readable", "real": "full"}
 MODEL_LABELS = {"fresh": "Freshly initialised", "trained": "Trained on this dataset"}
-SIZE_LABELS = {
-    "readable": f"Readable numbers (W = {READABLE_WORDVEC_DIM}, H = {READABLE_HIDDEN_DIM})",
-    "real": "Real sizes",
-}
 # The notebook's sizes for the captioning RNN (wordvec_dim=256, hidden_dim=512).
 REAL_WORDVEC_DIM = 256
 REAL_HIDDEN_DIM = 512
+FRESH_SIZES = {
+    "readable": (RECIPES["readable"]["wordvec_dim"], RECIPES["readable"]["hidden_dim"]),
+    "real": (REAL_WORDVEC_DIM, REAL_HIDDEN_DIM),
+}
+SIZE_LABELS = {
+    "readable": "Readable numbers (W = {}, H = {})".format(*FRESH_SIZES["readable"]),
+    "real": "Real sizes",
+}
 MODEL_SEED = 0
 
 
 @st.cache_resource(show_spinner=False)
-def _model_slot(choice: str, sizes: str) -> Slot:
+def _fresh_slot(sizes: str) -> Slot:
     return Slot()
 
 
 def get_model(choice: str, sizes: str) -> CaptioningRNN:
     """The model the explainer pages trace, read-only.
 
-    choice: "fresh" (initialised with seed 0) or "trained"; sizes: "readable" (W = H = 8, trained in a
-    few seconds by ``core.readable``) or "real" (the notebook's W = 256, H = 512 when fresh; the
-    ``get_trained_model("full")`` model when trained).
+    choice: "fresh" (initialised with seed 0) or "trained"; sizes: "readable" or "real". A trained model
+    comes from its recipe's background job (TRAINED_RECIPE); until it is ready the page shows the training
+    progress and waits.
     """
-    if choice == "trained" and sizes == "real":
-        return get_trained_model("full")
+    if choice == "trained":
+        return get_trained_model(TRAINED_RECIPE[sizes])
     data = get_dataset()
-    if sizes == "readable":
-        compute = lambda progress: readable_model(data, trained=choice == "trained", progress=progress)  # noqa: E731
-    else:
-        compute = lambda progress: fresh_model(data, REAL_WORDVEC_DIM, REAL_HIDDEN_DIM, seed=MODEL_SEED)  # noqa: E731
+    wordvec_dim, hidden_dim = FRESH_SIZES[sizes]
     return fill_once(
-        _model_slot(choice, sizes), lambda progress: freeze(compute(progress)), "Preparing the model…"
+        _fresh_slot(sizes),
+        lambda progress: freeze(new_model(data, wordvec_dim, hidden_dim, seed=MODEL_SEED)),
+        "Preparing the model…",
     )
 
 

@@ -1,11 +1,11 @@
-"""Server-wide background training of the ``core.pretrained`` models, one job per recipe.
+"""Server-wide background training of the ``core.lab.trained_models`` models, one job per recipe.
 
 Training the "full" model takes about a minute. Done inside a page's script run it would be thrown
 away as soon as the learner left the page (Streamlit stops the run), and the next visitor would start
 again. Instead each recipe has one job per server process (held by ``st.cache_resource``): a daemon
-thread calling ``core.pretrained.trained_model``, which loads the model from the disk cache or trains
-it and writes it there. A server-wide lock lets one job train at a time, so two recipes never fight
-for the shared cores. Any session reads a job's progress; pages that need a model show it live (a
+thread calling ``core.lab.trained_models.trained_model``, which reads the model from the store or trains
+it and writes it there. A server-wide lock lets one long job train at a time, so two recipes never fight
+for the shared cores (the quick "readable" recipe does not queue behind them). Any session reads a job's progress; pages that need a model show it live (a
 ``st.fragment(run_every=...)``) and continue when it is ready, so leaving and coming back shows the
 same job still going. A job that failed keeps its error for the pages to show, and the learner can
 start it again.
@@ -16,20 +16,24 @@ lock); sessions only read a snapshot (:meth:`TrainingJob.status`) and the finish
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 
 import streamlit as st
 
-from core import pretrained
-from core.model import CaptioningRNN
+from core.engine.rnn import CaptioningRNN
+from core.lab import trained_models as model_store
 from ui.dataset import freeze, get_dataset
 from ui.errors import show_error
 
 RECIPE_LABELS = {
+    "readable": "Readable sizes (W = H = 8), trained on the whole training set",
     "full": "Trained on the whole training set",
     "overfit": "Overfit: 50 training captions (the notebook's small-data model)",
 }
+# Recipes that train in a couple of seconds do not queue behind a model that takes a minute.
+QUICK_RECIPES = ("readable",)
 # How often a waiting page redraws the progress of the jobs it needs.
 POLL_SECONDS = 1.0
 
@@ -49,7 +53,7 @@ class TrainingStatus:
 class TrainingJob:
     """Loads or trains one recipe's model in a background thread; shared by every session."""
 
-    def __init__(self, recipe: str, training_lock: threading.Lock):
+    def __init__(self, recipe: str, training_lock: threading.Lock | None):
         self.recipe = recipe
         self._training_lock = training_lock
         self._lock = threading.Lock()
@@ -85,9 +89,9 @@ class TrainingJob:
 
     def _run(self, data: dict) -> None:
         try:
-            with self._training_lock:
+            with self._training_lock or contextlib.nullcontext():
                 self._set("training", 0.0, f"Preparing the {self.recipe} model…")
-                model = freeze(pretrained.trained_model(data, recipe=self.recipe, progress=self._progress))
+                model = freeze(model_store.trained_model(data, recipe=self.recipe, progress=self._progress))
             with self._lock:
                 self._model = model
                 self._set("ready", 1.0, f"The {self.recipe} model is trained.")
@@ -103,8 +107,8 @@ def _training_lock() -> threading.Lock:
 
 @st.cache_resource(show_spinner=False)
 def _job(recipe: str) -> TrainingJob:
-    pretrained.recipe_config(recipe)  # an unknown recipe raises a friendly HyperparameterError
-    return TrainingJob(recipe, _training_lock())
+    model_store.recipe_config(recipe)  # an unknown recipe raises a friendly HyperparameterError
+    return TrainingJob(recipe, None if recipe in QUICK_RECIPES else _training_lock())
 
 
 def trained_models(*recipes: str) -> dict[str, CaptioningRNN]:
@@ -172,7 +176,7 @@ def _status_view(job: TrainingJob) -> None:
 
 
 def get_trained_model(recipe: str = "full") -> CaptioningRNN:
-    """``core.pretrained.trained_model(get_dataset(), recipe)`` via the background job: read-only, shared.
+    """``core.lab.trained_models.trained_model(get_dataset(), recipe)`` via the background job: read-only, shared.
 
     recipe: "full" (the properly trained model) or "overfit" (the notebook's small-data model). While it
     trains, shows the progress and stops the script (see :func:`trained_models`). Call ``.copy()`` before

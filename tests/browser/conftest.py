@@ -7,8 +7,6 @@ dataset as it does on a fresh machine.
 
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import COCO_DIR_ENV, DATA_HOME_ENV
+from core.data.paths import COCO_DIR_ENV, DATA_HOME_ENV
+from tests.helpers.processes import free_port, stop
 
 from .streamlit_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS
 
@@ -32,7 +31,9 @@ _MEASUREMENTS = pytest.StashKey[list]()
 def _why_no_browser():
     """Reason to skip the browser tests on this machine, or None when they can run."""
     if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run browser tests"
+        return (
+            f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run browser tests"
+        )
     if importlib.util.find_spec("playwright") is None:
         return "Python playwright not installed: pip install -r requirements-dev.txt"
     return None
@@ -72,12 +73,6 @@ def report_measurement(request):
     return report
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class AppServer:
     url: str
@@ -104,44 +99,74 @@ def _wait_healthy(server):
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}")
+    pytest.fail(
+        f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}"
+    )
 
 
-def _stop(process):
-    # The server runs in its own process group so that anything it spawned goes with it.
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """`streamlit run streamlit_app.py` on 127.0.0.1:<free port>, stopped after the session."""
-    home = tmp_path_factory.mktemp("browser_data_home")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "streamlit-server.log"
-    port = _free_port()
+def _start_server(home: Path, log_path: Path) -> AppServer:
+    """`streamlit run streamlit_app.py` on 127.0.0.1:<free port> with `home` as its data home, healthy."""
+    port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     env.pop(COCO_DIR_ENV, None)
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     server = AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
         _wait_healthy(server)
+    except BaseException:
+        stop(process)
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def browser_data_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("browser_data_home")
+
+
+@pytest.fixture(scope="session")
+def app_server(browser_data_home):
+    """The learner's command on a free loopback port, stopped after the session. Its first page load
+    generates the embedded dataset, as on a fresh machine."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = _start_server(browser_data_home, ARTIFACTS / "streamlit-server.log")
+    try:
         yield server
     finally:
-        _stop(process)
+        stop(server.process)
+
+
+@pytest.fixture
+def fresh_server(app_server, browser_data_home):
+    """A second server just started on the same data home (no page of it has run yet), for deep links.
+    Depends on app_server so that the dataset is generated once, by the first server."""
+    server = _start_server(browser_data_home, ARTIFACTS / "streamlit-fresh-server.log")
+    try:
+        yield server
+    finally:
+        stop(server.process)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
 # machine's closed network refuses; the rest keep a root, display-less run quiet and deterministic.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -138,7 +144,7 @@ def save_screenshot(page: Page, name: str):
     # stop at the viewport: grow the viewport to the content's height for the shot instead.
     viewport = page.viewport_size
     height = page.evaluate(
-        "Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
+        'Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], [data-testid="stSidebarContent"]\')]'
         ".map(e => e.scrollHeight))"
     )
     page.set_viewport_size({"width": viewport["width"], "height": min(max(height, viewport["height"]), 6000)})

@@ -27,7 +27,14 @@ from .streamlit_helpers import (
 )
 
 SESSIONS = 10
-PATHS = ["", "Forward_pass", "Backprop_through_time", "Activation_race", "Caption_gallery", "Gradient_check_lab"]
+PATHS = [
+    "",
+    "Forward_pass",
+    "Backprop_through_time",
+    "Activation_race",
+    "Caption_gallery",
+    "Gradient_check_lab",
+]
 # Two races, each asked for a different length, so that each can tell its own race from the other's.
 RACE_ITERATIONS = {3: 1000, 9: 900}
 MAX_RSS_BYTES = 3 * 1024**3
@@ -78,7 +85,11 @@ class SocketFrames:
         if sent is None:
             return None
         return next(
-            (t - sent for t, d, data in self.frames if d == "received" and t >= sent and answer_marker in data),
+            (
+                t - sent
+                for t, d, data in self.frames
+                if d == "received" and t >= sent and answer_marker in data
+            ),
             None,
         )
 
@@ -197,7 +208,12 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
                 assert "Iteration 0 " not in race_progress(pages[i])
             expect_images(pages[4], 6)
             act_and_wait(pages[4], lambda: slider(pages[4], "Images").press("End"))
-            choose(pages[5], "Deliberate bug", "Forget the gradient carried back from step t+1", allow_error_alerts=True)
+            choose(
+                pages[5],
+                "Deliberate bug",
+                "Forget the gradient carried back from step t+1",
+                allow_error_alerts=True,
+            )
 
             for i in RACE_ITERATIONS:
                 click_key(pages[i], "race.pause")
@@ -210,7 +226,10 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
             for i, running in RACE_ITERATIONS.items():
                 assert f"of {running}" in race_progress(pages[i])
             expect_images(pages[4], 12)
-            assert pages[4].locator('[data-testid="stTabPanel"] [data-testid="stImage"] img:visible').count() == 12
+            assert (
+                pages[4].locator('[data-testid="stTabPanel"] [data-testid="stImage"] img:visible').count()
+                == 12
+            )
             assert pages[5].get_by_text("Caught.").count() >= 1
             for i, page in enumerate(pages):
                 assert_healthy(page, allow_error_alerts=i == 5)
@@ -240,4 +259,3 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
     )
     assert rss.peak_bytes < MAX_RSS_BYTES, f"server used {rss.peak_bytes / 1024**3:.2f} GiB"
     assert max(answers) < MAX_LATENCY_S, f"interactions blocked by training: {during}"
-

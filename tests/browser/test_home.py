@@ -1,24 +1,35 @@
-"""The home page, as a learner first sees it."""
+"""The home page as a learner first sees it, and deep links to every page on a fresh server."""
 
-from pathlib import Path
+import ui
 
 from .streamlit_helpers import expect_images, open_app, save_screenshot
 
-PAGES = Path(__file__).resolve().parents[2] / "pages"
+SIDEBAR_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink"]'
 
 
-def nav_label(page_file: Path):
-    """Streamlit's sidebar label for pages/<n>_<Name_with_underscores>.py."""
-    return page_file.stem.split("_", 1)[1].replace("_", " ")
+def sidebar_labels(page):
+    page.locator(SIDEBAR_LINKS).nth(len(ui.PAGES) - 1).wait_for(state="visible")
+    return [text.strip() for text in page.locator(SIDEBAR_LINKS).all_inner_texts()]
 
 
 def test_home_page_renders_and_links_every_page(page, app_server):
     open_app(page, app_server.url)
 
     page.locator('[data-testid="stMain"] h1').first.wait_for(state="visible")
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    for page_file in sorted(PAGES.glob("[0-9]*_*.py")):
-        nav.get_by_text(nav_label(page_file), exact=True).wait_for(state="visible")
+    labels = sidebar_labels(page)
+    assert [label.split("\n")[-1] for label in labels] == [p.label for p in ui.PAGES]
+    assert not page.locator('[data-testid="stSidebarNav"]').count()  # Streamlit's own list is hidden
     # The home page shows a few training examples with their captions.
     expect_images(page, 4)
     save_screenshot(page, "0_home")
+
+
+def test_deep_links_open_their_pages_on_a_fresh_server(page, fresh_server):
+    """The first request of the new server is a deep link (the lab), then every other lesson's link."""
+    for target in (ui.GRADIENT_CHECK_LAB, *[p for p in ui.LESSONS if p is not ui.GRADIENT_CHECK_LAB]):
+        url_path = target.path.removeprefix("pages/").removesuffix(".py").split("_", 1)[1]
+        open_app(page, f"{fresh_server.url}/{url_path}")
+        heading = page.locator('[data-testid="stMain"] h1').first
+        heading.wait_for(state="visible")
+        assert target.title in heading.inner_text(), url_path
+        assert sidebar_labels(page)[0].split("\n")[-1] == "Home"

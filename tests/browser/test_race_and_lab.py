@@ -12,6 +12,8 @@ from .streamlit_helpers import (
 )
 
 SUCCESS_ALERT = '[data-testid="stAlertContentSuccess"]'
+
+
 def test_race_trains_both_lanes_live_until_the_summary(page, app_server):
     open_app(page, f"{app_server.url}/Activation_race")
     click_key(page, "race.start")

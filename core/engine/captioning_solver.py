@@ -1,0 +1,197 @@
+"""Trains a CaptioningRNN on a captioning data dict (the course's cs231n/captioning_solver.py), in whole runs
+or a few iterations at a time."""
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.engine.optim import UPDATE_RULES
+from core.engine.validation import require_integer, require_number
+from core.errors import HyperparameterError, NonFiniteError, ShapeError
+
+DATA_KEYS = ("train_captions", "train_image_idxs", "train_features")
+MAX_BATCH_SIZE = 10_000
+MAX_ITERATIONS = 10_000_000
+MAX_LEARNING_RATE = 1e6
+
+
+@dataclass
+class IterationRecord:
+    """What one training iteration measured."""
+
+    iteration: int
+    epoch: int
+    loss: float
+    learning_rate: float
+    grad_norms: dict = field(default_factory=dict)
+
+
+class CaptioningSolver:
+    """Minibatch training with the course's constructor arguments.
+
+    data: dict with train_captions (N_cap, T + 1), train_image_idxs (N_cap,), train_features (N_img, D).
+    Each iteration samples `batch_size` captions with a generator seeded by `seed`, so two solvers with the
+    same seed and data see identical minibatches. The learning rate is multiplied by `lr_decay` after
+    every epoch. `step(n)` advances n iterations (for live pages); `train()` runs to the end.
+
+    An iteration is committed only if its loss, its gradients and the updated weights are all finite:
+    otherwise NonFiniteError names the iteration and the model keeps the weights of the iteration before
+    (the optimizer's moments have taken the step, so the run is over: reset it).
+    """
+
+    def __init__(
+        self,
+        model,
+        data,
+        update_rule="sgd",
+        optim_config=None,
+        lr_decay=1.0,
+        batch_size=100,
+        num_epochs=10,
+        print_every=10,
+        verbose=True,
+        seed=None,
+        num_iterations=None,
+    ):
+        self.model = model
+        self.data = _checked_data(data)
+        self.update_rule = _checked_rule(update_rule)
+        if optim_config is not None and not isinstance(optim_config, dict):
+            raise HyperparameterError(
+                f"optim_config must be a dict such as {{'learning_rate': 1e-3}}, got {optim_config!r}."
+            )
+        self.optim_config = dict(optim_config or {})
+        learning_rate = self.optim_config.get("learning_rate", 1e-3)
+        if not (_is_number(learning_rate) and 0 < learning_rate <= MAX_LEARNING_RATE):
+            raise HyperparameterError(
+                f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, got {learning_rate!r}."
+            )
+        if not (_is_number(lr_decay) and 0 < lr_decay <= 1):
+            raise HyperparameterError(f"lr_decay must be in (0, 1], got {lr_decay!r}.")
+        self.lr_decay = float(lr_decay)
+        self.batch_size = require_integer("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        self.num_epochs = require_number("num_epochs", num_epochs, 0, MAX_ITERATIONS)
+        self.print_every = print_every
+        self.verbose = verbose
+        self.seed = seed
+
+        num_train = self.data["train_captions"].shape[0]
+        self.iterations_per_epoch = max(num_train // self.batch_size, 1)
+        if num_iterations is None:
+            num_iterations = int(self.num_epochs * self.iterations_per_epoch)
+        self.num_iterations = require_integer("num_iterations", num_iterations, 0, MAX_ITERATIONS)
+        self._reset()
+
+    def _reset(self):
+        self.rng = np.random.default_rng(self.seed)
+        self.epoch = 0
+        self.iteration = 0
+        self.loss_history = []
+        self.history = []
+        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+
+    @property
+    def done(self):
+        return self.iteration >= self.num_iterations
+
+    @property
+    def learning_rate(self):
+        return next(iter(self.optim_configs.values())).get("learning_rate", 1e-3)
+
+    def sample_minibatch(self):
+        """(captions (B, T + 1), features (B, D)) drawn with the solver's own generator."""
+        captions = self.data["train_captions"]
+        chosen = self.rng.integers(captions.shape[0], size=self.batch_size)
+        return captions[chosen], self.data["train_features"][self.data["train_image_idxs"][chosen]]
+
+    def _step(self):
+        captions, features = self.sample_minibatch()
+        loss, grads = self.model.loss(features, _without_trailing_padding(captions, self.model.word_to_idx))
+        grad_norms = {name: float(np.linalg.norm(g)) for name, g in grads.items()}
+        if not np.isfinite([loss, *grad_norms.values()]).all():
+            self._diverged(f"the loss is {loss:.4g} or a gradient holds NaN or infinity")
+        updated = {}
+        for name, w in self.model.params.items():
+            updated[name], self.optim_configs[name] = self.update_rule(
+                w, grads[name], self.optim_configs[name]
+            )
+        # A sum is NaN or infinite as soon as one of its terms is (or if it overflows: diverged as well).
+        if not np.isfinite([w.sum() for w in updated.values()]).all():
+            self._diverged("the update made a weight NaN or infinite")
+        self.model.params.update(updated)
+
+        record = IterationRecord(self.iteration + 1, self.epoch, loss, self.learning_rate, grad_norms)
+        self.iteration += 1
+        self.loss_history.append(loss)
+        self.history.append(record)
+        if self.iteration % self.iterations_per_epoch == 0:
+            self.epoch += 1
+            for config in self.optim_configs.values():
+                config["learning_rate"] = config.get("learning_rate", 1e-3) * self.lr_decay
+        if self.verbose and self.print_every and self.iteration % self.print_every == 0:
+            print(f"(Iteration {self.iteration} / {self.num_iterations}) loss: {loss:f}")
+        return record
+
+    def _diverged(self, what):
+        raise NonFiniteError(
+            f"Training diverged at iteration {self.iteration + 1}: {what}. The weights of iteration "
+            f"{self.iteration} are kept; lower the learning rate or reset the run."
+        )
+
+    def step(self, num_iterations=1):
+        """Advance up to `num_iterations` iterations (stopping at the end); returns their records."""
+        records = []
+        for _ in range(int(num_iterations)):
+            if self.done:
+                break
+            records.append(self._step())
+        return records
+
+    def train(self):
+        """Run every remaining iteration; returns loss_history."""
+        self.step(self.num_iterations - self.iteration)
+        return self.loss_history
+
+
+def _checked_data(data):
+    """data if it holds the training arrays the solver samples from, else a CaptioningError naming what is
+    missing or does not fit."""
+    if not isinstance(data, dict):
+        raise HyperparameterError(f"data must be the dict of load_coco_data(), got {type(data).__name__}.")
+    missing = [key for key in DATA_KEYS if key not in data]
+    if missing:
+        raise HyperparameterError(f"data has no {', '.join(missing)}; pass the dict of load_coco_data().")
+    captions, idxs, features = (np.asarray(data[key]) for key in DATA_KEYS)
+    if captions.ndim != 2 or captions.shape[0] < 1 or idxs.shape != (captions.shape[0],):
+        raise ShapeError(
+            f"data['train_captions'] {captions.shape} and data['train_image_idxs'] {idxs.shape} must be "
+            "(N, T + 1) and (N,) with N >= 1."
+        )
+    if features.ndim != 2 or idxs.size and not 0 <= idxs.min() <= idxs.max() < features.shape[0]:
+        raise ShapeError(
+            f"data['train_image_idxs'] must index the rows of data['train_features'] {features.shape}."
+        )
+    return data
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _checked_rule(update_rule):
+    if callable(update_rule):
+        return update_rule
+    if update_rule not in UPDATE_RULES:
+        raise HyperparameterError(
+            f"update_rule={update_rule!r} is unknown; choose one of {', '.join(UPDATE_RULES)}."
+        )
+    return UPDATE_RULES[update_rule]
+
+
+def _without_trailing_padding(captions, word_to_idx):
+    """captions (B, T + 1) without the columns after the minibatch's longest caption: they are <NULL> in
+    every row and add nothing to the loss or the gradients (on the embedded dataset, whose captions have at
+    most 11 words, an iteration then runs 12 timesteps instead of 16)."""
+    has_word = (captions != word_to_idx["<NULL>"]).any(axis=0)
+    return captions[:, : max(np.flatnonzero(has_word)[-1] + 1, 2)]

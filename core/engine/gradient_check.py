@@ -1,0 +1,37 @@
+"""Centred finite differences, as in CS231n's gradient_check.py."""
+
+import numpy as np
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
+    """Numeric gradient of a scalar function f at x (x is perturbed in place and restored)."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        grad[ix] = (fxph - fxmh) / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Numeric gradient of sum(f(x) * df) at x, for functions returning arrays."""
+    return eval_numerical_gradient(lambda value: np.sum(f(value) * df), x, verbose=False, h=h)
+
+
+def rel_error(x, y):
+    """Largest relative error max |x - y| / max(1e-8, |x| + |y|)."""
+    return float(np.max(elementwise_rel_error(x, y)))
+
+
+def elementwise_rel_error(x, y):
+    """Relative error of every element, same shape as x."""
+    return np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))

@@ -1,0 +1,259 @@
+"""The layers of the captioning RNN, with the names and signatures of the course's cs231n/rnn_layers.py.
+
+Every forward function returns (out, cache) and every backward function takes that cache. Caches are
+dataclasses with named fields, so the explainer shows what a forward pass saw. The course stores vectors
+as rows, so W_x·x_t is written x @ Wx. Sizes: N batch, T timesteps, D input, H hidden, V vocabulary.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.engine.activations import activate, check_activation, derivative
+from core.engine.validation import require_dim, require_ndim, require_shape, require_token_ids
+from core.errors import ShapeError
+
+# --------------------------------------------------------------------------- vanilla RNN
+
+
+@dataclass
+class RNNStepCache:
+    """What one rnn_step_forward saw and computed; every array is (N, ·) for this timestep."""
+
+    x: np.ndarray  # (N, D) the input x_t
+    prev_h: np.ndarray  # (N, H) the hidden state h_{t-1}
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    input_term: np.ndarray  # (N, H) x_t Wx
+    carried_term: np.ndarray  # (N, H) h_{t-1} Wh
+    a: np.ndarray  # (N, H) the pre-activation
+    next_h: np.ndarray  # (N, H) h_t = f(a)
+    activation: str
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b, activation="tanh"):
+    """One timestep of the vanilla RNN: next_h = f(x Wx + prev_h Wh + b).
+
+    x: (N, D), prev_h: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> next_h: (N, H), RNNStepCache.
+    """
+    check_rnn_arguments(x, prev_h, Wx, Wh, b, activation)
+    input_term = x @ Wx
+    carried_term = prev_h @ Wh
+    a = input_term + carried_term + b
+    next_h = activate(a, activation)
+    cache = RNNStepCache(x, prev_h, Wx, Wh, input_term, carried_term, a, next_h, activation)
+    return next_h, cache
+
+
+def rnn_step_backward(dnext_h, cache):
+    """dnext_h: (N, H) -> dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,)."""
+    da = dnext_h * derivative(cache.next_h, cache.activation)
+    dx = da @ cache.Wx.T
+    dprev_h = da @ cache.Wh.T
+    dWx = cache.x.T @ da
+    dWh = cache.prev_h.T @ da
+    db = da.sum(axis=0)
+    return dx, dprev_h, dWx, dWh, db
+
+
+@dataclass
+class RNNCache:
+    """What rnn_forward keeps, time-major: each array is (T, N, ·), so [t] is timestep t's block."""
+
+    x: np.ndarray  # (T, N, D) the inputs
+    h0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    input_term: np.ndarray  # (T, N, H) x_t Wx
+    carried_term: np.ndarray  # (T, N, H) h_{t-1} Wh
+    a: np.ndarray  # (T, N, H) pre-activations
+    h: np.ndarray  # (T, N, H) hidden states
+    activation: str
+
+
+def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
+    """The RNN over a whole sequence: rnn_step_forward's lines once per timestep.
+
+    x: (N, T, D), h0: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> h: (N, T, H), RNNCache.
+    """
+    require_ndim("x", x, 3, "(N, T, D)")
+    if x.shape[1] < 1:
+        raise ShapeError(f"x must have at least one timestep, got shape {x.shape}.")
+    check_rnn_arguments(x[:, 0], h0, Wx, Wh, b, activation, h_name="h0")
+    # Time-major (T, N, ·): each timestep's rows are one contiguous block for the loop's products.
+    x = np.ascontiguousarray(x.transpose(1, 0, 2))
+    input_term = x @ Wx  # x_t Wx of every timestep, in one product
+    carried_term = np.empty_like(input_term)
+    a = input_term + b
+    h = np.empty_like(a)
+    prev_h = h0
+    for t in range(x.shape[0]):
+        carried_term[t] = prev_h @ Wh
+        a[t] += carried_term[t]  # a_t = x_t Wx + b + h_{t-1} Wh
+        h[t] = activate(a[t], activation)
+        prev_h = h[t]
+    cache = RNNCache(x, h0, Wx, Wh, input_term, carried_term, a, h, activation)
+    return h.transpose(1, 0, 2), cache
+
+
+def rnn_backward(dh, cache, record=None):
+    """Backpropagation through time: dh (N, T, H), the upstream gradient of every hidden state
+    -> dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
+
+    record: an optional dict; it receives da (T, N, H), the gradient of every pre-activation, and
+    dprev_h (T + 1, N, H), what each step sends back to the step before (for the explainer's pages).
+    """
+    T, N, H = cache.h.shape
+    require_shape("dh", dh, (N, T, H), "(N, T, H)")
+    dh = dh.transpose(1, 0, 2)  # time-major, as the cache
+    # The loop's small products run 1.7x faster with a contiguous copy of Wh.T than with the view.
+    WhT = np.ascontiguousarray(cache.Wh.T)
+    da = np.empty_like(cache.a)
+    # dprev_h[t]: what step t sends back to h_{t-1}; nothing comes back from beyond the last step.
+    dprev_h = np.zeros((T + 1, N, H), dtype=da.dtype)
+    for t in reversed(range(T)):
+        # As rnn_step_backward: h_t gets gradient from the loss at t and from step t + 1.
+        da[t] = (dh[t] + dprev_h[t + 1]) * derivative(cache.h[t], cache.activation)
+        dprev_h[t] = da[t] @ WhT
+    # rnn_step_backward's dx, dWx, dWh and db are products with da_t; summed over time, each is one
+    # product over the T·N rows, of which those after a caption's end (da = 0) add nothing.
+    da_rows = da.reshape(T * N, H)
+    live = da_rows.any(axis=1)
+    x_rows = cache.x.reshape(T * N, -1)[live]
+    h_prev_rows = np.concatenate([cache.h0[None], cache.h[:-1]]).reshape(T * N, H)[live]
+    dx = np.zeros((T * N, x_rows.shape[1]), dtype=da.dtype)
+    dx[live] = da_rows[live] @ cache.Wx.T
+    dWx = x_rows.T @ da_rows[live]
+    dWh = h_prev_rows.T @ da_rows[live]
+    db = da_rows.sum(axis=0)
+    if record is not None:
+        record.update(da=da, dprev_h=dprev_h)
+    return dx.reshape(T, N, -1).transpose(1, 0, 2), dprev_h[0], dWx, dWh, db
+
+
+def check_rnn_arguments(x, prev_h, Wx, Wh, b, activation, h_name="prev_h"):
+    """ShapeError or ActivationError naming the first argument of rnn_step_forward that does not fit
+    (the hidden state is called `h_name`: h0 for rnn_forward)."""
+    check_activation(activation)
+    require_ndim("x", x, 2, "(N, D)")
+    require_ndim(h_name, prev_h, 2, "(N, H)")
+    N, D = x.shape
+    H = prev_h.shape[1]
+    require_dim(h_name, prev_h.shape[0], N, "batch size N (rows of x)")
+    require_shape("Wx", Wx, (D, H), "(D, H)")
+    require_shape("Wh", Wh, (H, H), "(H, H)")
+    require_shape("b", b, (H,), "(H,)")
+
+
+# --------------------------------------------------------------------------- word embedding
+
+
+@dataclass
+class WordEmbeddingCache:
+    x: np.ndarray  # (N, T) word ids
+    vocab_size: int
+
+
+def word_embedding_forward(x, W):
+    """x: (N, T) integer word ids in [0, V), W: (V, D) -> out: (N, T, D), the row of W of every word."""
+    require_ndim("x", x, 2, "(N, T)")
+    require_ndim("W", W, 2, "(V, D)")
+    require_token_ids("x", x, W.shape[0])
+    out = W[x]
+    return out, WordEmbeddingCache(x, W.shape[0])
+
+
+def word_embedding_backward(dout, cache):
+    """dout: (N, T, D) -> dW: (V, D): the rows of dout summed per word (a word used twice gets both)."""
+    ids = cache.x.ravel()
+    rows = dout.reshape(ids.size, -1)
+    dW = np.zeros((cache.vocab_size, rows.shape[1]), dtype=dout.dtype)
+    # np.add.at(dW, cache.x, dout), 5x faster: sort the ids and sum each word's run of rows at once.
+    order = np.argsort(ids, kind="stable")
+    words, starts = np.unique(ids[order], return_index=True)
+    if ids.size:
+        dW[words] = np.add.reduceat(rows[order], starts, axis=0)
+    return dW
+
+
+# --------------------------------------------------------------------------- temporal affine
+
+
+@dataclass
+class TemporalAffineCache:
+    x_rows: np.ndarray  # (R, D) the input rows that were computed
+    rows: np.ndarray  # (R,) their positions n * T + t
+    w: np.ndarray  # (D, M)
+    x_shape: tuple  # (N, T, D)
+
+
+def temporal_affine_forward(x, w, b, mask=None):
+    """The same affine layer at every timestep. x: (N, T, D), w: (D, M), b: (M,) -> out: (N, T, M).
+
+    mask: optional (N, T) bool; positions where it is False are not computed and stay 0, for a loss that
+    ignores them (the <NULL> targets of temporal_softmax_loss): the products skip their rows.
+    """
+    require_ndim("x", x, 3, "(N, T, D)")
+    N, T, D = x.shape
+    require_dim("w", np.shape(w)[0], D, "rows (input size D)")
+    require_shape("b", b, np.shape(w)[1:], "(M,)")
+    if mask is None:
+        mask = np.ones((N, T), dtype=bool)
+    require_shape("mask", mask, (N, T), "(N, T)")
+    rows = np.flatnonzero(mask)
+    x_rows = x[mask]
+    out = np.zeros((N * T, np.shape(w)[1]), dtype=np.result_type(x, w, b))
+    out[rows] = x_rows @ w + b
+    return out.reshape(N, T, -1), TemporalAffineCache(x_rows, rows, w, x.shape)
+
+
+def temporal_affine_backward(dout, cache):
+    """dout: (N, T, M) -> dx: (N, T, D), dw: (D, M), db: (M,)."""
+    N, T, D = cache.x_shape
+    dout_rows = dout.reshape(N * T, -1)[cache.rows]
+    dx = np.zeros((N * T, D), dtype=np.result_type(dout, cache.w))
+    dx[cache.rows] = dout_rows @ cache.w.T
+    dw = cache.x_rows.T @ dout_rows
+    db = dout_rows.sum(axis=0)
+    return dx.reshape(N, T, D), dw, db
+
+
+# --------------------------------------------------------------------------- softmax loss
+
+
+def log_softmax(scores):
+    """log softmax(scores) over the last axis, exact even where a probability would underflow to 0."""
+    log_probs = scores - scores.max(axis=-1, keepdims=True)  # shifted, so that exp cannot overflow
+    log_probs -= np.log(np.exp(log_probs).sum(axis=-1, keepdims=True))
+    return log_probs
+
+
+def softmax(scores):
+    """The probabilities softmax(scores) over the last axis; same shape as scores."""
+    return np.exp(log_softmax(scores))
+
+
+def temporal_softmax_loss(x, y, mask, verbose=False):
+    """Softmax cross-entropy summed over the timesteps whose mask is True, divided by N.
+
+    x: (N, T, V) scores, y: (N, T) target ids in [0, V), mask: (N, T) bool -> loss: float, dx: (N, T, V).
+    """
+    require_ndim("x", x, 3, "(N, T, V)")
+    N, T, V = x.shape
+    require_shape("y", y, (N, T), "(N, T)")
+    require_shape("mask", mask, (N, T), "(N, T)")
+    require_token_ids("y", y, V)
+    x_flat = x.reshape(N * T, V)
+    y_flat = np.asarray(y).reshape(N * T)
+    mask_flat = np.asarray(mask, dtype=bool).reshape(N * T)
+    rows = np.arange(N * T)
+
+    log_probs = log_softmax(x_flat)
+    loss = -log_probs[rows, y_flat][mask_flat].sum(dtype=np.float64) / N
+    dx_flat = np.exp(log_probs, out=log_probs)  # the probabilities
+    dx_flat[rows, y_flat] -= 1
+    dx_flat /= N
+    dx_flat[~mask_flat] = 0
+    if verbose:
+        print("dx_flat: ", dx_flat.shape)
+    return float(loss), dx_flat.reshape(N, T, V)

@@ -1,0 +1,245 @@
+"""Trained models: trained once per dataset and recipe, then kept in one store on disk.
+
+Recipes:
+- "readable": word vectors and hidden state of 8 numbers (W = H = 8), trained for 400 iterations (about
+  two seconds), so that every number of a step fits on the explainer pages;
+- "overfit": the course notebook's small-data model: 50 training captions, W = 256, H = 512, Adam lr
+  5e-3, lr_decay 0.95, batch 25, 50 epochs (100 iterations). It memorises its 50 captions and shows what
+  overfitting looks like on val;
+- "full": a model of the whole active dataset, sized to train in about a minute on one core of this
+  project's machine on the embedded dataset.
+
+`trained_model(data, recipe)` looks for `<data home>/models/<recipe>-<fingerprint>.npz`, where the
+fingerprint hashes the recipe's settings, the dataset's training arrays and vocabulary and STORE_VERSION.
+It trains the model and writes that file atomically when the file is absent, and again when it cannot be
+read (the progress message then names the file).
+
+Reproduce the val scores: `python -m core.lab` (trains or loads every recipe, prints the scores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core.data.paths import model_cache_dir
+from core.engine.captioning_solver import CaptioningSolver
+from core.engine.rnn import CaptioningRNN
+from core.errors import DataFileError, HyperparameterError
+
+STORE_VERSION = 2  # bump when training code changes in a way that changes the result
+
+RECIPES: dict[str, dict] = {
+    "readable": {
+        "max_train": None,
+        "wordvec_dim": 8,
+        "hidden_dim": 8,
+        "learning_rate": 1e-2,
+        "lr_decay": 1.0,
+        "batch_size": 50,
+        "num_iterations": 400,  # enough to learn the common words of the embedded dataset, ~2 s
+        "seed": 0,
+    },
+    "overfit": {
+        "max_train": 50,
+        "wordvec_dim": 256,
+        "hidden_dim": 512,
+        "learning_rate": 5e-3,
+        "lr_decay": 0.95,
+        "batch_size": 25,
+        "num_iterations": 100,  # 50 epochs of 2 iterations
+        "seed": 231,
+    },
+    "full": {
+        "max_train": None,
+        "wordvec_dim": 96,
+        "hidden_dim": 192,
+        # Generator v3 (features of spread 1, captions of at most 11 words): 3e-3 gave val scene accuracy
+        # 0.534 (BLEU-4 0.593), 4e-3 0.512, 2e-3 0.518, 6e-3 with lr_decay 0.88 0.372.
+        "learning_rate": 3e-3,
+        "lr_decay": 0.92,
+        "batch_size": 100,
+        "num_iterations": 4000,  # 16 epochs of the 25,000 embedded captions
+        "seed": 0,
+    },
+}
+
+Progress = Callable[[float, str], None] | None
+log = logging.getLogger(__name__)
+
+
+def recipe_config(recipe: str = "full", **overrides) -> dict:
+    """The recipe's settings with overrides applied (e.g. hidden_dim=16 for tests)."""
+    if recipe not in RECIPES:
+        raise HyperparameterError(f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}.")
+    unknown = set(overrides) - set(RECIPES[recipe])
+    if unknown:
+        raise HyperparameterError(
+            f"Unknown recipe setting(s) {', '.join(sorted(unknown))}; allowed: {', '.join(RECIPES[recipe])}."
+        )
+    return {**RECIPES[recipe], **overrides}
+
+
+def dataset_fingerprint(data: dict) -> str:
+    """A short hash of the training arrays and vocabulary (what a trained model depends on)."""
+    digest = hashlib.sha256()
+    for key in ("train_captions", "train_image_idxs", "train_features"):
+        array = np.ascontiguousarray(data[key])
+        digest.update(f"{key}{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    digest.update(json.dumps(list(data["idx_to_word"])).encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_path(data: dict, recipe: str = "full", **overrides) -> Path:
+    """Where the trained model of this dataset and recipe is (or will be) stored."""
+    config = recipe_config(recipe, **overrides)
+    key = json.dumps({"recipe": recipe, "config": config, "version": STORE_VERSION}, sort_keys=True)
+    digest = hashlib.sha256((key + dataset_fingerprint(data)).encode()).hexdigest()[:20]
+    return model_cache_dir() / f"{recipe}-{digest}.npz"
+
+
+def training_caption_indices(data: dict, max_train: int | None, seed: int) -> np.ndarray | None:
+    """Sorted train-caption numbers (max_train,) a recipe trains on, or None when it uses them all.
+
+    max_train captions are drawn without replacement with np.random.default_rng(seed), so the gallery can
+    show the overfit model the very images it memorised.
+    """
+    total = len(data["train_captions"])
+    if max_train is None or max_train >= total:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, int(max_train), replace=False))
+
+
+def training_data(data: dict, max_train: int | None, seed: int) -> dict:
+    """data with train_captions (max_train, T + 1) and train_image_idxs (max_train,) cut to the captions
+    of training_caption_indices (features and URLs stay whole); data itself when it uses them all."""
+    chosen = training_caption_indices(data, max_train, seed)
+    if chosen is None:
+        return data
+    return {
+        **data,
+        "train_captions": data["train_captions"][chosen],
+        "train_image_idxs": data["train_image_idxs"][chosen],
+    }
+
+
+def new_model(data: dict, wordvec_dim: int, hidden_dim: int, activation: str = "tanh", seed: int = 0):
+    """A freshly initialised CaptioningRNN for `data`: D from train_features (n, D), V from word_to_idx."""
+    return CaptioningRNN(
+        data["word_to_idx"],
+        input_dim=data["train_features"].shape[1],
+        wordvec_dim=wordvec_dim,
+        hidden_dim=hidden_dim,
+        activation=activation,
+        seed=seed,
+    )
+
+
+def train_model(data: dict, recipe: str = "full", progress: Progress = None, **overrides) -> CaptioningRNN:
+    """Train a fresh model with a recipe (without the store). data: a load_coco_data dict."""
+    config = recipe_config(recipe, **overrides)
+    model = new_model(data, config["wordvec_dim"], config["hidden_dim"], seed=config["seed"])
+    solver = CaptioningSolver(
+        model,
+        training_data(data, config["max_train"], config["seed"]),
+        update_rule="adam",
+        optim_config={"learning_rate": config["learning_rate"]},
+        lr_decay=config["lr_decay"],
+        batch_size=config["batch_size"],
+        num_iterations=config["num_iterations"],
+        verbose=False,
+        seed=config["seed"],
+    )
+    total = solver.num_iterations
+    chunk = max(1, total // 50)
+    while not solver.done:
+        solver.step(chunk)
+        if progress is not None:
+            progress(
+                solver.iteration / total,
+                f"Training the {recipe} model: iteration {solver.iteration}/{total}, "
+                f"loss {solver.loss_history[-1]:.2f}",
+            )
+    return model
+
+
+def trained_model(data: dict, recipe: str = "full", progress: Progress = None, **overrides) -> CaptioningRNN:
+    """The model of this dataset and recipe: read from the store, else trained and stored.
+
+    data: a load_coco_data dict; recipe: a key of RECIPES; overrides: recipe settings to change (for
+    tests); progress: optional progress(fraction, message) while training. A stored file that cannot be
+    read is trained again and overwritten; the progress message and the log name the file.
+    """
+    path = cache_path(data, recipe, **overrides)
+    if path.is_file():
+        try:
+            model = load_model(path)
+        except DataFileError as exc:
+            log.warning("%s", exc)
+            if progress is not None:
+                progress(0.0, f"{exc} Training it again.")
+        else:
+            if progress is not None:
+                progress(1.0, f"Loaded the {recipe} model from {path.name}")
+            return model
+    start = time.perf_counter()
+    model = train_model(data, recipe, progress, **overrides)
+    meta = {
+        "recipe": recipe,
+        "config": recipe_config(recipe, **overrides),
+        "train_seconds": round(time.perf_counter() - start, 2),
+        "dataset": dataset_fingerprint(data),
+    }
+    try:
+        save_model(model, path, meta)
+    except OSError as exc:
+        log.warning(
+            "Could not store the trained %s model in %s (%s); it is trained again next time.",
+            recipe,
+            path,
+            exc,
+        )
+    return model
+
+
+def save_model(model: CaptioningRNN, path: Path, meta: dict) -> None:
+    """Write the model (weights, config, vocabulary, meta) as one .npz, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = model.state()
+    fd, partial = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(
+                file,
+                **{f"param_{name}": value for name, value in state["params"].items()},
+                config=json.dumps(state["config"]),
+                word_to_idx=json.dumps(state["word_to_idx"]),
+                meta=json.dumps(meta),
+            )
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def load_model(path: Path) -> CaptioningRNN:
+    """Read a model written by save_model. Raises DataFileError naming the file if it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            state = {
+                "config": json.loads(str(saved["config"])),
+                "word_to_idx": json.loads(str(saved["word_to_idx"])),
+                "params": {k[len("param_") :]: saved[k] for k in saved.files if k.startswith("param_")},
+            }
+        return CaptioningRNN.from_state(state)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise DataFileError(f"The stored model {path} cannot be read ({exc}).") from exc

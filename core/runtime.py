@@ -1,0 +1,35 @@
+"""How a process runs the engine: on one BLAS thread, with an allocator that keeps freed memory.
+
+`configure()` is called once where the Streamlit server starts (ui.server) and by bench/ to measure that
+configuration; the engine and the training code never change it.
+
+- One BLAS thread: every matrix here is small (a batch of 1 to 100 rows, H up to 512). On 2 cores shared by
+  several learners, OpenBLAS's threads spin-wait against each other: an iteration of the race at H = 512
+  was measured 4 to 20x slower than on one thread under load. With one thread each, concurrent sessions
+  and background training each get a core.
+- glibc's malloc returns large freed blocks to the system, so every new array of a training iteration
+  (about 16 MB at the notebook's sizes) is faulted in page by page again: 4,200 page faults per iteration.
+  Raising its mmap and trim thresholds keeps that memory in the process (bench/README.md has the timings).
+"""
+
+import ctypes
+import ctypes.util
+
+from threadpoolctl import threadpool_limits
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_KEEP_BYTES = 512 * 1024 * 1024
+
+
+def configure():
+    """Limit BLAS to one thread and, with glibc, keep freed memory for reuse. Safe to call again."""
+    threadpool_limits(limits=1, user_api="blas")
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    mallopt = getattr(ctypes.CDLL(name), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+        mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)

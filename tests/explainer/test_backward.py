@@ -1,0 +1,139 @@
+"""The backprop figures and texts show the gradients of the trace they are given."""
+
+import numpy as np
+import pytest
+
+from core.engine.rnn import CaptioningRNN
+from core.lab.trace import trace_example
+from explainer import backward, code, text
+from explainer.colors import HIGHLIGHT, TERM_COLORS
+from tests.helpers.plotly_json import decode, figure_json
+from tests.helpers.shown_code import define_shown
+
+WORD_TO_IDX = {w: i for i, w in enumerate(["<NULL>", "<START>", "<END>", "a", "red", "circle", "left"])}
+CAPTION = np.array([1, 3, 4, 5, 2, 0])  # T = 5, the last target is <NULL>
+
+
+def make_trace(wh_scale=1.0, activation="tanh"):
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=7)
+    return trace_example(model, np.linspace(-2, 2, 6), CAPTION, wh_scale=wh_scale, activation=activation)
+
+
+@pytest.fixture(scope="module")
+def bwd():
+    return make_trace().backward
+
+
+def test_gradient_heatmap_rows_are_dh0_then_dh_total(bwd):
+    spec = figure_json(backward.gradient_heatmap(bwd, t=2))
+    z = decode(spec["data"][0]["z"])
+    assert z.shape == (6, 5)
+    np.testing.assert_allclose(z[0], bwd.dh0, rtol=1e-6)
+    np.testing.assert_allclose(z[1:], bwd.dh_from_loss + bwd.dh_carried, rtol=1e-5, atol=1e-8)
+    rect = spec["layout"]["shapes"][0]
+    assert (rect["y0"], rect["y1"]) == (1.5, 2.5) and rect["line"]["color"] == HIGHLIGHT
+    assert spec["data"][0]["zmid"] == 0
+
+
+def test_norms_split_into_loss_and_carried(bwd):
+    spec = figure_json(backward.norms_figure(bwd, t=4, log_scale=False))
+    lines = {d["name"]: decode(d["y"]) for d in spec["data"]}
+    total = lines["total ||dL/dh_t||"]
+    np.testing.assert_allclose(total[1:], np.linalg.norm(bwd.dh_total, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        lines["from the loss at t"][1:], np.linalg.norm(bwd.dh_from_loss, axis=1), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        lines["carried back from t + 1"][1:], np.linalg.norm(bwd.dh_carried, axis=1), rtol=1e-6
+    )
+    assert total[0] == pytest.approx(np.linalg.norm(bwd.dh0), rel=1e-6)
+    assert lines["carried back from t + 1"][-1] == 0  # nothing comes from beyond the last step
+    assert spec["layout"]["shapes"][0]["x0"] == 4
+    assert spec["layout"]["yaxis"]["type"] == "linear"
+    assert figure_json(backward.norms_figure(bwd, t=4))["layout"]["yaxis"]["type"] == "log"
+
+
+def test_local_derivative_is_one_minus_h_squared_for_tanh():
+    trace = make_trace()
+    spec = figure_json(backward.local_derivative_figure(trace.backward, 3, "tanh"))
+    z = decode(spec["data"][0]["z"])
+    np.testing.assert_allclose(z, 1 - trace.forward.h**2, rtol=1e-5)
+    assert "1 − h²" in spec["layout"]["title"]["text"]
+    rect = spec["layout"]["shapes"][0]
+    assert (rect["y0"] + rect["y1"]) / 2 == 3
+
+
+def test_survival_bars_and_their_meaning():
+    for scale in (0.2, 3.0):
+        bwd = make_trace(wh_scale=scale).backward
+        bars = decode(figure_json(backward.survival_figure(bwd, 2))["data"][0]["y"])
+        np.testing.assert_allclose(bars, bwd.survival(), rtol=1e-6)
+    # A small Wh lets little gradient through; a large one (with tanh units not saturated) lets more.
+    assert make_trace(0.2).backward.survival().mean() < make_trace(3.0).backward.survival().mean()
+
+
+@pytest.mark.parametrize("param", ["Wh", "Wx"])
+def test_contributions_sum_to_the_total(bwd, param):
+    T = bwd.dWh_steps.shape[0]
+    last = backward.contributions(bwd, T, param)
+    np.testing.assert_allclose(last["so_far"], last["step"], rtol=1e-6)
+    first = backward.contributions(bwd, 1, param)
+    np.testing.assert_allclose(first["so_far"], first["total"], rtol=1e-5, atol=1e-7)
+    spec = figure_json(backward.contributions_figure(bwd, 3, param))
+    z_step, z_sum, z_total = (decode(d["z"]) for d in spec["data"])
+    steps = bwd.dWh_steps if param == "Wh" else bwd.dWx_steps
+    np.testing.assert_allclose(z_step, steps[2], rtol=1e-6)
+    np.testing.assert_allclose(z_sum, steps[2:].sum(axis=0), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(z_total, bwd.dWh if param == "Wh" else bwd.dWx, rtol=1e-6)
+    assert text.contribution_check(bwd, param) < 1e-5
+
+
+def test_large_matrices_are_cropped():
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=40, seed=0)
+    bwd = trace_example(model, np.ones(6), CAPTION).backward
+    spec = figure_json(backward.contributions_figure(bwd, 2, "Wh"))
+    assert decode(spec["data"][0]["z"]).shape == (backward.MAX_MATRIX_UNITS, backward.MAX_MATRIX_UNITS)
+    assert "first 32×32" in spec["layout"]["annotations"][0]["text"]
+
+
+def test_contribution_norms_highlight_current_step(bwd):
+    spec = figure_json(backward.contribution_norms_figure(bwd, 2))
+    dwh = spec["data"][0]
+    np.testing.assert_allclose(
+        decode(dwh["y"]), np.linalg.norm(bwd.dWh_steps.reshape(5, -1), axis=1), rtol=1e-6
+    )
+    assert decode(dwh["marker"]["line"]["width"]).argmax() == 1
+
+
+def test_texts_quote_the_gradients(bwd):
+    summary = text.backward_step_summary(bwd, 2)
+    norms = backward.norms_by_step(bwd)
+    assert f"{norms['total'][2]:.3e}" in summary and f"{bwd.survival()[1]:.2f}×" in summary
+    assert "last step" in text.backward_step_summary(bwd, 5)
+    assert "vanish" in text.spectral_markdown(0.3, 0.3, "tanh")
+    assert "explode" in text.spectral_markdown(2.5, 2.0, "tanh")
+    # sigmoid's derivative is at most 1/4, so the same radius vanishes for it.
+    assert "vanish" in text.spectral_markdown(2.5, 2.0, "sigmoid")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+def test_backward_code_shown_is_the_code_that_ran(activation):
+    """Executing the lines the backprop page shows gives the engine's gradients, to the bit."""
+    from core.engine import activations, rnn_layers
+
+    loop, derivative = code.backward_code(activation)
+    shown = define_shown(loop, rnn_layers)["rnn_backward"]
+    rng = np.random.default_rng(1)
+    x, h0 = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5))
+    Wx, Wh, b = rng.standard_normal((3, 5)), rng.standard_normal((5, 5)), rng.standard_normal(5)
+    _, cache = rnn_layers.rnn_forward(x, h0, Wx, Wh, b, activation)
+    dh = rng.standard_normal((2, 4, 5))
+    for mine, engine in zip(shown(dh, cache), rnn_layers.rnn_backward(dh, cache), strict=True):
+        np.testing.assert_array_equal(mine, engine)
+    f_prime = define_shown(derivative, activations)[activations.DERIVATIVES[activation].__name__]
+    h = rng.random(9)
+    np.testing.assert_array_equal(f_prime(h), activations.DERIVATIVES[activation](h))
+    html = code.code_html(loop, active="da")
+    assert f"background:{TERM_COLORS['da']}22" in html
+    for term in ("da", "carried", "grad_w"):
+        assert f'data-term="{term}"' in html

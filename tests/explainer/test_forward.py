@@ -1,0 +1,171 @@
+"""The forward-pass figures and texts show the numbers of the trace they are given."""
+
+import numpy as np
+import pytest
+
+from core.engine.rnn import CaptioningRNN
+from core.lab.trace import trace_example
+from explainer import code, forward, text
+from explainer.colors import GROUND_TRUTH, HIGHLIGHT, MASKED, NEUTRAL, TERM_COLORS
+from tests.helpers.plotly_json import decode, figure_json
+from tests.helpers.shown_code import define_shown
+
+WORDS = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "red", "blue", "circle", "square", "left"]
+WORD_TO_IDX = {w: i for i, w in enumerate(WORDS)}
+# <START> a red circle <END> <NULL> <NULL>: T = 6 steps, the last two targets are padding.
+CAPTION = np.array([1, 4, 5, 7, 2, 0, 0])
+
+
+@pytest.fixture(scope="module")
+def trace():
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=3)
+    feature = np.linspace(-1, 1, 6).astype(np.float32)
+    return trace_example(model, feature, CAPTION).forward
+
+
+@pytest.mark.parametrize("t", [1, 3, 6])
+def test_equation_figure_holds_every_term_of_step_t(trace, t):
+    spec = figure_json(forward.equation_figure(trace, t))
+    heat = spec["data"][0]
+    z = decode(heat["z"])
+    s = t - 1
+    expected = [trace.x[s], trace.wx_x[s], trace.h_prev[s], trace.wh_h[s], trace.b, trace.a[s], trace.h[s]]
+    assert z.shape == (7, 5)
+    for row, values in zip(z, expected, strict=True):
+        np.testing.assert_allclose(row[: values.size], values, rtol=1e-6)
+        assert np.all(np.isnan(row[values.size :]))
+    # a_t is the sum of the three terms, and h_t = tanh(a_t): the figure shows a consistent step.
+    np.testing.assert_allclose(z[5], z[1] + z[3] + z[4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z[6], np.tanh(z[5]), rtol=1e-5, atol=1e-6)
+    assert heat["texttemplate"] == "%{z:.2f}"  # small sizes: every number printed in its cell
+    assert heat["zmid"] == 0 and heat["zmin"] == -heat["zmax"]
+    assert TERM_COLORS["wh_h"] in spec["layout"]["yaxis"]["ticktext"][3]
+    assert f"h_{t - 1}" in spec["layout"]["yaxis"]["ticktext"][2]
+
+
+def test_equation_figure_at_t0_shows_the_image_projection(trace):
+    z = decode(figure_json(forward.equation_figure(trace, 0))["data"][0]["z"])
+    np.testing.assert_allclose(z[0], trace.feature, rtol=1e-6)
+    np.testing.assert_allclose(z[1, :5], trace.h0, rtol=1e-6)
+
+
+def test_large_rows_drop_cell_text(trace):
+    wide = type(trace)(**{**trace.__dict__, "b": np.zeros(40, dtype=np.float32), "h0": np.zeros(40)})
+    spec = figure_json(forward.equation_figure(wide, 0))
+    assert spec["data"][0].get("texttemplate") is None
+
+
+def test_unrolled_network_highlights_step_and_greys_masked(trace):
+    spec = figure_json(forward.unrolled_network(trace, WORDS, t=4))
+    rect = spec["layout"]["shapes"][0]
+    assert (rect["x0"] + rect["x1"]) / 2 == pytest.approx(4)
+    assert rect["fillcolor"] == HIGHLIGHT
+    by_name = {d["name"]: d for d in spec["data"]}
+    assert by_name["word fed in"]["text"] == ["image", "<START>", "a", "red", "circle", "<END>", "<NULL>"]
+    assert by_name["next word (ground truth)"]["text"][1:] == [
+        "a",
+        "red",
+        "circle",
+        "<END>",
+        "<NULL>",
+        "<NULL>",
+    ]
+    colors = by_name["next word (ground truth)"]["textfont"]["color"]
+    assert colors[-2:] == [MASKED, MASKED] and MASKED not in colors[1:5]
+    hidden = by_name["hidden state h_t"]
+    sizes = decode(hidden["marker"]["size"])
+    assert sizes.argmax() == 4 and sizes[4] > sizes[3]
+    np.testing.assert_allclose(decode(hidden["marker"]["color"])[1:], trace.h.mean(axis=1), rtol=1e-6)
+
+
+def test_topk_rows_rank_and_ground_truth(trace):
+    t = 2
+    rows = forward.topk_rows(trace, WORDS, t, k=3)
+    probs = trace.probs[t - 1]
+    order = np.argsort(-probs)
+    assert [r["word"] for r in rows[:3]] == [WORDS[i] for i in order[:3]]
+    np.testing.assert_allclose([r["probability"] for r in rows[:3]], probs[order[:3]], rtol=1e-6)
+    target = next(r for r in rows if r["is_target"])
+    assert target["word"] == "red"
+    assert target["rank"] == int(np.where(order == WORD_TO_IDX["red"])[0][0]) + 1
+    assert target["probability"] == pytest.approx(float(probs[WORD_TO_IDX["red"]]))
+
+
+def test_topk_figure_marks_ground_truth_and_masking(trace):
+    spec = figure_json(forward.topk_figure(trace, WORDS, 2, k=len(WORDS)))
+    bar = spec["data"][0]
+    np.testing.assert_allclose(decode(bar["x"]), np.sort(trace.probs[1])[::-1], rtol=1e-6)
+    target_index = [label.split()[0] for label in bar["y"]].index("red")
+    colors = bar["marker"]["color"]
+    assert colors[target_index] == GROUND_TRUTH
+    assert all(c == NEUTRAL for i, c in enumerate(colors) if i != target_index)
+    assert "ground truth 'red'" in spec["layout"]["title"]["text"]
+    masked = figure_json(forward.topk_figure(trace, WORDS, 6, k=3))
+    assert "masked" in masked["layout"]["title"]["text"]
+    assert set(masked["data"][0]["marker"]["color"]) == {MASKED}
+
+
+def test_loss_figure_bars_are_step_losses_and_null_is_masked(trace):
+    spec = figure_json(forward.loss_figure(trace, t=3))
+    bars, line = spec["data"]
+    heights = decode(bars["y"])
+    np.testing.assert_allclose(heights[trace.mask], trace.step_loss[trace.mask], rtol=1e-6)
+    assert bars["text"][-2:] == ["masked", "masked"]
+    assert bars["marker"]["pattern"]["shape"][-1] == "/"
+    np.testing.assert_allclose(decode(line["y"]), trace.running_loss, rtol=1e-6)
+    assert decode(line["y"])[-1] == pytest.approx(trace.loss, rel=1e-6)
+    widths = decode(bars["marker"]["line"]["width"])
+    assert widths.argmax() == 2 and widths[2] > 0
+    assert spec["layout"]["shapes"][0]["x0"] == 3
+
+
+def test_figures_keep_zoom_with_uirevision(trace):
+    assert figure_json(forward.loss_figure(trace, 1, uirevision="keep"))["layout"]["uirevision"] == "keep"
+
+
+def test_step_summary_quotes_the_numbers(trace):
+    summary = text.forward_step_summary(trace, WORDS, 2)
+    assert "reads “a”" in summary and "ground truth is “red”" in summary
+    assert (
+        f"**{trace.step_loss[1]:.3f}**" in summary and f"running total {trace.running_loss[1]:.3f}" in summary
+    )
+    masked = text.forward_step_summary(trace, WORDS, 6)
+    assert "masked" in masked and f"{trace.running_loss[5]:.3f}" in masked
+    assert "h₀" in text.forward_step_summary(trace, WORDS, 0)
+
+
+def test_sizes_markdown_counts_parameters_and_memory():
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=0)
+    md = text.sizes_markdown(model, 16)
+    assert "5·(4 + 5 + 1) = **50**" in md
+    # Forward keeps N·T·(W + 5H) float32 numbers: 16·(4 + 25)·4 bytes for one caption.
+    assert text.human_bytes(16 * 29 * 4) in md
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+def test_forward_code_shown_is_the_code_that_ran(activation):
+    """Executing the lines the forward page shows gives the engine's numbers, to the bit."""
+    from core.engine import activations, rnn_layers
+
+    loop, f = code.forward_code(activation)
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5)), rng.standard_normal((3, 5)))
+    args += (rng.standard_normal((5, 5)), rng.standard_normal(5))
+    shown_h, shown = define_shown(loop, rnn_layers)["rnn_forward"](*args, activation)
+    engine_h, engine = rnn_layers.rnn_forward(*args, activation)
+    np.testing.assert_array_equal(shown_h, engine_h)
+    for name in ("input_term", "carried_term", "a", "h"):
+        np.testing.assert_array_equal(getattr(shown, name), getattr(engine, name))
+    a = rng.standard_normal(9)
+    f_namespace = define_shown(f, activations)
+    np.testing.assert_array_equal(f_namespace[activation](a), activations.FUNCTIONS[activation](a))
+
+
+def test_code_lines_are_coloured_like_the_equation_terms():
+    loop, _ = code.forward_code("sigmoid")
+    html = code.code_html(loop)
+    assert "carried_term[t] = prev_h @ Wh" in html
+    for term in ("wx_x", "wh_h", "a", "h"):
+        assert f'data-term="{term}" style="color:{TERM_COLORS[term]}' in html
+    latex = code.equation_latex("tanh", 3)
+    assert TERM_COLORS["wh_h"] in latex and "h_{2}" in latex and r"\tanh" in latex

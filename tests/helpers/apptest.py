@@ -1,0 +1,86 @@
+"""Helpers of the AppTest page tests: open a page as a browser would, read its charts and images, check it
+ran cleanly, wait for the background training jobs."""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers.plotly_json import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 60
+
+
+# --------------------------------------------------------------------------- helpers for the page tests
+
+
+def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+    """Run the app from its entry point, as a browser would, then open `page` with `query` in the URL."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.query_params.clear()
+        at.query_params.update(query or {})
+        at.run()
+    return at
+
+
+def page_app(page: str, timeout: float = TIMEOUT) -> AppTest:
+    """An AppTest of the app with `page` (e.g. "pages/3_Activation_race.py") open, not yet run: a deep link
+    on a fresh server, where the entry point stays streamlit_app.py."""
+    return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout).switch_page(page)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The Plotly spec (dict) of the chart drawn with `key`."""
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart with key {key!r}; charts: {[e.proto.id for e in at.get('plotly_chart')]}")
+
+
+def trace_values(spec: dict, index: int = 0, field: str = "z") -> np.ndarray:
+    return decode(spec["data"][index][field])
+
+
+def no_problems(at: AppTest) -> None:
+    """The page ran without an exception element or an error message."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def images(at: AppTest) -> list:
+    """Image elements anywhere on the page."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if type(child).__name__ == "Image" or getattr(child, "type", "") == "imgs":
+                found.append(child)
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+# Tiny versions of the core.lab.trained_models recipes (their stored files differ from the real ones): the home
+# page starts training them in the background, and the pages wait for them.
+SMALL_RECIPES = {
+    "readable": {"num_iterations": 100},
+    "full": {"hidden_dim": 32, "wordvec_dim": 16, "num_iterations": 250},
+    "overfit": {"hidden_dim": 48, "wordvec_dim": 24},
+}
+
+
+def run_until_trained(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun `at` (each run is one tick of the page's progress fragment) until no model is training."""
+    deadline = time.monotonic() + timeout
+    while at.get("progress") or any("Training goes on if you leave" in c.value for c in at.caption):
+        assert time.monotonic() < deadline, "the models were not trained in time"
+        time.sleep(0.2)
+        at.run()
+    return at

@@ -1,0 +1,199 @@
+"""core.lab.race: identical starts and minibatches, lockstep ticks within a budget, milestones, statistics."""
+
+import numpy as np
+import pytest
+
+from core.errors import ActivationError, HyperparameterError
+from core.lab.race import (
+    MAX_ITERATIONS,
+    Race,
+    RaceConfig,
+    fingerprint,
+    training_subset,
+)
+from tests.helpers.race_fixtures import synthetic_data
+
+SMALL = {"num_train": 30, "hidden_dim": 16, "wordvec_dim": 8, "batch_size": 10, "iterations": 20}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_data()
+
+
+def test_training_subset_keeps_captions_and_images_consistent(data):
+    subset = training_subset(data, 17, seed=3)
+    assert subset["train_captions"].shape == (17, 13)
+    rows = subset["train_image_idxs"]
+    assert rows.max() < subset["train_features"].shape[0] == subset["train_urls"].shape[0]
+    # Every caption still points at the feature row and URL of its own image.
+    chosen = np.random.default_rng(3).choice(len(data["train_captions"]), 17, replace=False)
+    original_rows = data["train_image_idxs"][chosen]
+    np.testing.assert_array_equal(subset["train_features"][rows], data["train_features"][original_rows])
+    np.testing.assert_array_equal(subset["train_urls"][rows], data["train_urls"][original_rows])
+    with pytest.raises(HyperparameterError, match="num_train=999"):
+        training_subset(data, 999)
+
+
+def test_lanes_start_from_identical_weights_and_see_identical_minibatches(data):
+    race = Race(data, RaceConfig(activations=("tanh", "sigmoid", "relu"), **SMALL))
+    prints = {lane.initial_fingerprint for lane in race.lanes}
+    assert prints == {race.initial_fingerprint}
+    assert [lane.model.activation for lane in race.lanes] == ["tanh", "sigmoid", "relu"]
+    # Weights are copies, not shared arrays: training one lane leaves the others alone.
+    assert race.lanes[0].model.params["Wh"] is not race.lanes[1].model.params["Wh"]
+    batches = [[lane.solver.sample_minibatch()[0] for _ in range(3)] for lane in race.lanes]
+    for other in batches[1:]:
+        for a, b in zip(batches[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lanes_diverge_only_through_the_activation(data):
+    race = Race(data, RaceConfig(**SMALL))
+    race.step(3)
+    tanh, sigmoid = race.lanes
+    assert tanh.iteration == sigmoid.iteration == 3
+    assert fingerprint(tanh.model.params) != fingerprint(sigmoid.model.params)
+    assert tanh.solver.rng.bit_generator.state == sigmoid.solver.rng.bit_generator.state
+    again = Race(data, RaceConfig(**SMALL))
+    again.step(3)
+    np.testing.assert_array_equal(again.lanes[0].losses, tanh.losses)
+
+
+def test_loss_histories_and_gradient_norms_grow_per_iteration(data):
+    race = Race(data, RaceConfig(**SMALL))
+    race.step(4)
+    for lane in race.lanes:
+        assert lane.losses.shape == (4,)
+        assert np.all(np.isfinite(lane.losses)) and np.all(lane.losses > 0)
+        total, wh = lane.grad_norms(), lane.grad_norms("Wh")
+        assert total.shape == wh.shape == (4,)
+        assert np.all(total >= wh) and np.all(wh > 0)
+        record = lane.solver.history[0]
+        assert total[0] == pytest.approx(np.sqrt(sum(v * v for v in record.grad_norms.values())))
+
+
+def test_advance_respects_the_budget_and_the_round_cap(data):
+    race = Race(data, RaceConfig(**SMALL))
+    ticks = iter(np.arange(0, 100, 0.1))
+    # Fake clock: every call advances 0.1 s, so one round "costs" 0.1 s plus bookkeeping calls.
+    rounds = race.advance(budget_seconds=0.35, clock=lambda: next(ticks))
+    assert 1 <= rounds <= 3
+    assert race.iteration == rounds
+    assert race.advance(budget_seconds=10.0, max_rounds=4) == 4
+    assert race.iteration == rounds + 4
+    assert race.last_tick_seconds > 0
+
+
+def test_runs_to_the_target_then_extends(data):
+    race = Race(data, RaceConfig(**SMALL))
+    assert race.step(100) == SMALL["iterations"]
+    assert race.done and race.iteration == race.target == SMALL["iterations"]
+    assert race.advance() == 0
+    race.extend(5)
+    assert not race.done and race.target == SMALL["iterations"] + 5
+    race.step(10)
+    assert race.iteration == SMALL["iterations"] + 5
+    with pytest.raises(HyperparameterError, match=str(MAX_ITERATIONS)):
+        race.extend(MAX_ITERATIONS)
+    with pytest.raises(HyperparameterError):
+        race.extend(0)
+
+
+def test_milestones_are_first_iterations_below_the_thresholds(data):
+    race = Race(data, RaceConfig(**SMALL))
+    race.step(5)
+    lane = race.lanes[0]
+    lane.solver.loss_history[:] = [3.0, 0.9, 1.2, 0.05, 0.5]
+    assert lane.first_below(1.0) == 2
+    assert lane.first_below(0.1) == 4
+    assert lane.first_below(0.01) is None
+    assert lane.final_loss(window=2) == pytest.approx(0.275)
+    assert lane.loss_change(2) == pytest.approx(0.5 - 1.2)
+    assert lane.loss_change(10) == pytest.approx(0.5 - 3.0)
+
+
+def test_hidden_stats_measure_saturation(data):
+    race = Race(data, RaceConfig(activations=("tanh", "sigmoid", "relu"), **SMALL))
+    tanh_lane, sigmoid_lane, relu_lane = race.lanes
+    race.lanes[0].model.params["Wh"] *= 50
+    race.lanes[0].model.params["W_proj"] *= 50
+    tanh = race.hidden_stats(tanh_lane)
+    assert tanh.counts.sum() > 0
+    assert tanh.edges[0] == -1 and tanh.edges[-1] == 1
+    # Huge weights push tanh units to +-1, where 1 - h^2 < 0.1.
+    assert tanh.saturated > 0.5
+    assert tanh.mean_derivative < 0.5
+    sigmoid = race.hidden_stats(sigmoid_lane)
+    assert sigmoid.edges[0] == 0 and sigmoid.edges[-1] == 1
+    assert 0 < sigmoid.mean_derivative <= 0.25
+    relu = race.hidden_stats(relu_lane)
+    assert relu.edges[0] == 0 and 0 <= relu.saturated <= 1
+    # Only non-<NULL> inputs are counted: one value per hidden unit per real input word.
+    mask = race.probe_captions[:, :-1] != 0
+    assert tanh.counts.sum() == mask.sum() * SMALL["hidden_dim"]
+
+
+def test_samples_record_caption_changes_for_the_sample_image(data):
+    race = Race(data, RaceConfig(**SMALL))
+    assert [len(lane.samples) for lane in race.lanes] == [1, 1]
+    assert race.lanes[0].samples[0].iteration == 0
+    race.advance(budget_seconds=10, max_rounds=SMALL["iterations"])
+    for lane in race.lanes:
+        iterations = [s.iteration for s in lane.samples]
+        assert iterations == sorted(iterations)
+        texts = [s.text for s in lane.samples]
+        assert all(a != b for a, b in zip(texts, texts[1:], strict=False))
+    assert race.sample_truth and all(isinstance(t, str) and t for t in race.sample_truth)
+    assert race.sample_url.startswith("https://example.invalid/train/")
+
+
+def test_diverging_lane_stops_alone(data):
+    race = Race(data, RaceConfig(**SMALL))
+    race.lanes[1].model.params["W_vocab"][:] = np.nan
+    race.step(3)
+    assert race.lanes[1].error and "diverged" in race.lanes[1].error
+    assert race.lanes[1].iteration == 0
+    assert race.lanes[0].iteration == 3
+    summary = race.summary()
+    assert summary.lanes[1].error
+
+
+def test_tanh_learns_faster_than_sigmoid(data):
+    race = Race(data, RaceConfig(num_train=50, hidden_dim=64, wordvec_dim=32, iterations=80))
+    race.step(80)
+    summary = race.summary()
+    tanh, sigmoid = summary.lanes
+    assert summary.same_start
+    assert tanh.final_loss < 0.7 * sigmoid.final_loss
+    assert sigmoid.mean_derivative < tanh.mean_derivative
+    assert tanh.first_loss == pytest.approx(sigmoid.first_loss, rel=0.2)
+
+
+def test_config_bounds():
+    with pytest.raises(HyperparameterError, match="hidden_dim=4096"):
+        RaceConfig(hidden_dim=4096).validated()
+    with pytest.raises(HyperparameterError, match="batch_size"):
+        RaceConfig(batch_size=0).validated()
+    with pytest.raises(HyperparameterError, match="activations"):
+        RaceConfig(activations=("tanh", "tanh")).validated()
+    with pytest.raises(ActivationError):
+        RaceConfig(activations=("tanh", "gelu")).validated()
+    assert RaceConfig().validated().hidden_dim == 512
+
+
+def test_notebook_sizes_on_the_embedded_dataset_tanh_overfits_and_sigmoid_does_not():
+    """The race page's defaults (the notebook's: 50 captions, H = 512, W = 256, Adam 5e-3, decay 0.95,
+    batch 25, 100 iterations) on the real embedded dataset reproduce what the notebook found."""
+    from core.data.coco_utils import load_coco_data
+
+    data = load_coco_data()  # the embedded dataset of the session's data home (generated once)
+    assert data["source"] == "embedded"
+    race = Race(data, RaceConfig())
+    assert race.step(100) == 100
+    tanh, sigmoid = race.lanes
+    assert (tanh.activation, sigmoid.activation) == ("tanh", "sigmoid")
+    assert tanh.losses.shape == sigmoid.losses.shape == (100,)
+    assert tanh.losses[-1] < 0.1 and tanh.final_loss() < 0.1
+    assert tanh.first_below(1.0) is not None and tanh.first_below(0.1) <= 100
+    assert sigmoid.losses[-1] > 1.0 and sigmoid.first_below(1.0) is None

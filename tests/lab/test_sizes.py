@@ -1,0 +1,39 @@
+"""Closed-form sizes quoted by the pages: parameter counts and memory."""
+
+import numpy as np
+import pytest
+
+from core.engine.rnn import CaptioningRNN
+from core.lab.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
+from tests.helpers.vocab import make_vocab
+
+
+@pytest.mark.parametrize(("W", "H"), [(256, 512), (5, 9), (1, 1)])
+def test_cell_count_matches_the_model_arrays(W, H):
+    model = CaptioningRNN(make_vocab(30), input_dim=7, wordvec_dim=W, hidden_dim=H, seed=0)
+    cell = sum(model.params[name].size for name in ("Wx", "Wh", "b"))
+    assert rnn_cell_parameter_count(W, H) == cell
+
+
+def test_captioning_parameter_counts_match_the_model():
+    D, W, H, V = 512, 256, 512, 1004
+    model = CaptioningRNN(make_vocab(V), input_dim=D, wordvec_dim=W, hidden_dim=H, seed=0)
+    counts = captioning_parameter_counts(D, W, H, V)
+    assert counts == {name: value.size for name, value in model.params.items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_memory_bytes_are_the_arrays_the_engine_keeps(dtype):
+    """Counted from the arrays a real loss keeps in its caches and allocates going back."""
+    N, T, D, W, H, V = 3, 6, 7, 5, 9, 30
+    model = CaptioningRNN(make_vocab(V), input_dim=D, wordvec_dim=W, hidden_dim=H, dtype=dtype, seed=0)
+    rng = np.random.default_rng(0)
+    captions = rng.integers(4, V, size=(N, T + 1))  # every target a word: no <NULL> padding
+    record = {}
+    model.loss(rng.standard_normal((N, D)), captions, record)
+    cache = record["rnn_cache"]
+    kept = [cache.x, cache.input_term, cache.carried_term, cache.a, cache.h, record["vocab_cache"].x_rows]
+    made = [record["dscores"], record["dh"], record["da"], record["dprev_h"], record["dx"]]
+    sizes = rnn_memory_bytes(N, T, W, H, V, dtype=dtype)
+    assert sizes["forward"] == sum(a.nbytes for a in kept)
+    assert sizes["backward"] == sum(a.nbytes for a in made)

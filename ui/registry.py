@@ -1,0 +1,65 @@
+"""Every page of the app, written once: its file, title, sidebar label, icon and one-line description.
+
+The home page's cards, each page's browser title and heading, and the sidebar navigation are all drawn
+from PAGES, in teaching order.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # relative to the app's folder, as st.page_link takes it
+    title: str  # the heading and the browser tab's title
+    label: str  # the sidebar's entry
+    icon: str
+    description: str
+
+
+HOME = Page(
+    "streamlit_app.py",
+    "Vanilla RNNs for image captioning, explained",
+    "Home",
+    "🔁",
+    "What the app teaches, in what order, with which data and models.",
+)
+FORWARD_PASS = Page(
+    "pages/1_Forward_pass.py",
+    "The forward pass, step by step",
+    "Forward pass",
+    "➡️",
+    "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
+    "the next-word probabilities, and the loss with <NULL> padding masked.",
+)
+BACKPROP = Page(
+    "pages/2_Backprop_through_time.py",
+    "Backprop through time",
+    "Backprop through time",
+    "⬅️",
+    "The gradient flowing back through the steps: what each loss sends in, what survives f'(a) and Whᵀ, "
+    "why gradients vanish or explode, and how dWh sums over time.",
+)
+RACE = Page(
+    "pages/3_Activation_race.py",
+    "Activation race: tanh vs sigmoid",
+    "Activation race",
+    "🏁",
+    "Train tanh and sigmoid side by side, live, on the same data and see which one learns.",
+)
+GALLERY = Page(
+    "pages/4_Caption_gallery.py",
+    "Caption gallery",
+    "Caption gallery",
+    "🖼️",
+    "What the trained and the overfit models say about training and validation images.",
+)
+GRADIENT_CHECK_LAB = Page(
+    "pages/5_Gradient_check_lab.py",
+    "Gradient-check lab",
+    "Gradient-check lab",
+    "🔬",
+    "Numeric vs analytic gradients for every layer, and a deliberate bug for the check to catch.",
+)
+
+PAGES = (HOME, FORWARD_PASS, BACKPROP, RACE, GALLERY, GRADIENT_CHECK_LAB)
+LESSONS = PAGES[1:]
