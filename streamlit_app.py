@@ -4,7 +4,9 @@ import streamlit as st
 
 import ui
 from core.data.coco_utils import decode_captions, first_captions_of_images
+from core.lab.trained_models import recipe_config
 from explainer.text import sizes_markdown
+from ui.resources import FRESH_SIZES, TRAINED_RECIPE
 
 
 def lesson_links() -> None:
@@ -46,23 +48,28 @@ TRAINING_ORDER = ("readable", "overfit", "full")
 
 def model_section(data: dict) -> None:
     st.subheader("The models")
+    (small_w, small_h), (real_w, real_h) = FRESH_SIZES["readable"], FRESH_SIZES["real"]
+    overfit = recipe_config(TRAINED_RECIPE["real"])
     st.markdown(
         "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word. "
         "The explainer pages (1 and 2) let you choose the model they trace:\n"
         "- **Freshly initialised** (seed 0): what the network computes before any training.\n"
-        "- **Trained on this dataset**: with *readable numbers* (W = H = 8) it is trained in a second or two "
-        "on first use, so every number fits on screen; with *real sizes* it is the fully trained model below."
+        f"- **Trained**: with *readable* sizes (W = {small_w}, H = {small_h}) it is trained on every training "
+        "caption in a second or two on first use, so every number fits on screen; at the *notebook's* sizes "
+        f"(W = {real_w}, H = {real_h}) it is the notebook's own run, the overfit model below: "
+        f"{overfit['max_train']} captions, {overfit['num_iterations']} iterations."
     )
     num_steps = data["train_captions"].shape[1] - 1
     readable, real = st.columns(2)
     with readable, st.expander("Readable model: sizes, parameters and memory"):
         st.markdown(sizes_markdown(ui.get_model("fresh", "readable"), num_steps))
-    with real, st.expander("Real-size model: sizes, parameters and memory"):
+    with real, st.expander("Model at the notebook's sizes: parameters and memory"):
         st.markdown(sizes_markdown(ui.get_model("fresh", "real"), num_steps))
     st.markdown(
         "The trained models are trained once on this server, in the background from the moment this page "
         "first opens, and stored on disk, so they are usually ready by the time you need them: the readable "
-        "one for pages 1 and 2, the overfit and the full one for the caption gallery (page 4). Their status:"
+        "and the overfit one for pages 1 and 2, the overfit and the full one for the caption gallery (page 4). "
+        "Their status:"
     )
     ui.show_training(TRAINING_ORDER)
 

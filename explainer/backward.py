@@ -1,7 +1,9 @@
-"""Figures of backpropagation through time for one caption.
+"""Backpropagation through time for one caption: views over t = 0 … T for the page's stepper.
 
 Timesteps as on the forward page: t = 0 is the image projection (the gradient reaching it is dh0),
 t = 1 … T the word steps, so step t reads row t - 1 of the ``core.lab.trace.BackwardTrace`` arrays.
+``mask`` (T,) is the forward trace's: False at steps whose target is ``<NULL>`` (padding), where no loss
+and, after the caption's end, no gradient reaches h_t. Each view is an ``explainer.stepping.Stepped``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainer.colors import HIGHLIGHT, MASKED, SERIES_COLORS, base_layout, diverging
+from explainer import highlights
+from explainer.axes import log_ticks
+from explainer.colors import MASKED, SERIES_COLORS, base_layout, diverging
+from explainer.stepping import Stepped
 
 # Matrices larger than this are shown as their top-left block (the full one would be megabytes of JSON).
 MAX_MATRIX_UNITS = 32
+DERIVATIVE_FORMULAS = {"tanh": "1 − h²", "sigmoid": "h (1 − h)", "relu": "1[h > 0]"}
 
 
 def gradient_by_step(backward) -> np.ndarray:
@@ -35,35 +41,54 @@ def norms_by_step(backward) -> dict[str, np.ndarray]:
     }
 
 
-def _outline_row(fig: go.Figure, t: int, units: int) -> None:
-    """Outline row t (timestep t) of a heatmap with `units` columns in the highlight colour."""
-    fig.add_shape(
-        type="rect", x0=-0.5, x1=units - 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": HIGHLIGHT, "width": 3}
-    )
+def last_scored_step(mask) -> int:
+    """The last timestep whose target is a word: where backprop starts (the later ones carry nothing)."""
+    scored = np.flatnonzero(mask)
+    return int(scored[-1]) + 1 if scored.size else 0
 
 
-def gradient_heatmap(backward, t: int, uirevision: str = "dh") -> go.Figure:
-    """Heatmap of dL/dh_t, timestep (rows, t = 0 … T) × hidden unit, current row outlined."""
+def _step_labels(mask, first: int) -> tuple[list, list]:
+    """(tick values, tick texts) of timesteps first … T, padding steps labelled as masked in grey."""
+    steps = list(range(first, len(mask) + 1))
+    texts = [
+        f"<span style='color:{MASKED}'>{t} masked</span>" if t and not mask[t - 1] else str(t) for t in steps
+    ]
+    return steps, texts
+
+
+def gradient_view(backward, mask) -> Stepped:
+    """Heatmap of dL/dh_t, timestep (rows, t = 0 … T) × hidden unit, the current row outlined."""
     grid = gradient_by_step(backward)
-    steps = np.arange(grid.shape[0])
     fig = go.Figure(
         go.Heatmap(
             z=grid,
-            y=steps,
+            y=np.arange(grid.shape[0]),
             x=np.arange(grid.shape[1]),
             colorbar={"title": {"text": "dL/dh"}},
             hovertemplate="t = %{y}, unit %{x}: dL/dh = %{z:.3e}<extra></extra>",
             **diverging(grid),
         )
     )
-    _outline_row(fig, t, grid.shape[1])
-    fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
+    values, texts = _step_labels(mask, 0)
+    fig.update_yaxes(
+        title="timestep t", tickmode="array", tickvals=values, ticktext=texts, autorange="reversed"
+    )
     fig.update_xaxes(title="hidden unit")
-    return base_layout(fig, uirevision, height=max(260, 18 * grid.shape[0] + 90))
+    base_layout(
+        fig, "dh", height=max(260, 18 * grid.shape[0] + 90), shapes=[highlights.row_outline(0, grid.shape[1])]
+    )
+    return Stepped(
+        fig,
+        [{"layout": {"shapes": [highlights.row_outline(t, grid.shape[1])]}} for t in range(grid.shape[0])],
+    )
 
 
-def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "norms") -> go.Figure:
-    """Lines over t of ||dL/dh_t||: the total, the part from the loss at t, the part carried from t + 1."""
+def norms_view(backward, log_scale: bool = True) -> Stepped:
+    """Lines over t of ||dL/dh_t||: the total, the part from the loss at t, the part carried from t + 1.
+
+    A log axis cannot show 0 (no loss at t = 0, nothing after the caption's end): those points are gaps. Its
+    labels are written out in full (explainer.axes.log_ticks).
+    """
     norms = norms_by_step(backward)
     steps = np.arange(len(norms["total"]))
     fig = go.Figure()
@@ -73,7 +98,6 @@ def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "no
         "carried": "carried back from t + 1",
     }
     for key, label in names.items():
-        # A log axis cannot show 0 (no loss at t = 0, nothing carried past T): leave a gap instead.
         values = np.where(norms[key] > 0, norms[key], np.nan) if log_scale else norms[key]
         fig.add_trace(
             go.Scatter(
@@ -89,21 +113,23 @@ def norms_figure(backward, t: int, log_scale: bool = True, uirevision: str = "no
                 hovertemplate=f"{label}<br>t = %{{x}}: %{{y:.3e}}<extra></extra>",
             )
         )
-    fig.add_vline(x=t, line={"color": HIGHLIGHT, "width": 2})
     fig.update_xaxes(title="timestep t", dtick=1)
-    fig.update_yaxes(title="gradient norm", type="log" if log_scale else "linear")
-    return base_layout(fig, uirevision, height=320, legend={"orientation": "h", "y": 1.18})
+    axis = log_ticks(*norms.values()) if log_scale else {"type": "linear"}
+    fig.update_yaxes(title="gradient norm", **axis)
+    base_layout(
+        fig, "norms", height=320, legend={"orientation": "h", "y": 1.18}, shapes=[highlights.vline(0)]
+    )
+    return Stepped(fig, [{"layout": {"shapes": [highlights.vline(t)]}} for t in steps])
 
 
-def local_derivative_figure(backward, t: int, activation: str, uirevision: str = "fprime") -> go.Figure:
-    """Heatmap of f'(a_t) over t = 1 … T × hidden unit, current row outlined (0 = saturated / dead)."""
+def local_derivative_view(backward, activation: str, mask) -> Stepped:
+    """Heatmap of f'(a_t) over t = 1 … T × hidden unit, current row outlined (0 = saturated or dead)."""
     values = backward.local_derivative
-    steps = np.arange(1, values.shape[0] + 1)
-    formula = {"tanh": "1 − h²", "sigmoid": "h (1 − h)", "relu": "1[h > 0]"}[activation]
+    formula = DERIVATIVE_FORMULAS[activation]
     fig = go.Figure(
         go.Heatmap(
             z=values,
-            y=steps,
+            y=np.arange(1, values.shape[0] + 1),
             x=np.arange(values.shape[1]),
             colorscale="Greens",
             zmin=0.0,
@@ -112,19 +138,26 @@ def local_derivative_figure(backward, t: int, activation: str, uirevision: str =
             hovertemplate=f"t = %{{y}}, unit %{{x}}: f'(a) = {formula} = %{{z:.3f}}<extra></extra>",
         )
     )
-    if t >= 1:
-        _outline_row(fig, t, values.shape[1])
-    fig.update_yaxes(title="timestep t", dtick=1, autorange="reversed")
-    fig.update_xaxes(title="hidden unit")
-    return base_layout(
-        fig, uirevision, height=max(240, 18 * values.shape[0] + 90), title={"text": f"f'(a_t) = {formula}"}
+    ticks, texts = _step_labels(mask, 1)
+    fig.update_yaxes(
+        title="timestep t", tickmode="array", tickvals=ticks, ticktext=texts, autorange="reversed"
     )
+    fig.update_xaxes(title="hidden unit")
+    base_layout(
+        fig, "fprime", height=max(240, 18 * values.shape[0] + 90), title={"text": f"f'(a_t) = {formula}"}
+    )
+    patches = [
+        {"layout": {"shapes": [highlights.row_outline(t, values.shape[1])] if t else []}}
+        for t in range(values.shape[0] + 1)
+    ]
+    return Stepped(fig, patches)
 
 
-def survival_figure(backward, t: int, uirevision: str = "survival") -> go.Figure:
+def survival_view(backward) -> Stepped:
     """Bars over t = 1 … T: the share of ||dL/dh_t|| that reaches h_{t-1} (Wh^T (f'(a_t) ⊙ dL/dh_t)).
 
-    Below 1 the carried gradient shrinks at that step, above 1 it grows; a dashed line marks 1.
+    Below 1 the carried gradient shrinks at that step, above 1 it grows; a dashed line marks 1. Where no
+    gradient reaches h_t (after the caption's end) there is no ratio: no bar, the label says so.
     """
     share = backward.survival()
     steps = np.arange(1, share.shape[0] + 1)
@@ -133,18 +166,24 @@ def survival_figure(backward, t: int, uirevision: str = "survival") -> go.Figure
             x=steps,
             y=share,
             marker={
-                "color": [SERIES_COLORS["survival"] if v <= 1 else SERIES_COLORS["from_loss"] for v in share],
-                "line": {"width": np.where(steps == t, 3, 0), "color": HIGHLIGHT},
+                "color": [SERIES_COLORS["from_loss"] if v > 1 else SERIES_COLORS["survival"] for v in share],
             },
-            text=[f"{v:.2f}" for v in share],
+            text=[f"{v:.2f}" if np.isfinite(v) else "no gradient" for v in share],
             textposition="outside",
+            cliponaxis=False,
             hovertemplate="from t = %{x} to t − 1: %{y:.3f} of the gradient survives<extra></extra>",
         )
     )
-    fig.add_hline(y=1.0, line={"dash": "dash", "color": MASKED})
+    one = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1.0, "y1": 1.0}
+    one["line"] = {"dash": "dash", "color": MASKED}
     fig.update_xaxes(title="step t (gradient passing back to t − 1)", dtick=1)
-    fig.update_yaxes(title="surviving share", rangemode="tozero")
-    return base_layout(fig, uirevision, height=300)
+    top = float(np.nanmax(share)) if np.isfinite(share).any() else 1.0
+    fig.update_yaxes(title="surviving share", range=[0, max(top, 1.0) * 1.25])
+    base_layout(fig, "survival", height=300, shapes=[one])
+    patches = [
+        {"layout": {"shapes": [one, highlights.column(t)] if t else [one]}} for t in range(steps.size + 1)
+    ]
+    return Stepped(fig, patches)
 
 
 def contributions(backward, t: int, param: str) -> dict[str, np.ndarray]:
@@ -158,54 +197,69 @@ def contributions(backward, t: int, param: str) -> dict[str, np.ndarray]:
     return {"step": steps[s], "so_far": steps[s:].sum(axis=0), "total": total}
 
 
-def contributions_figure(backward, t: int, param: str, uirevision: str = "contrib") -> go.Figure:
+def contributions_view(backward, param: str) -> Stepped:
     """Three heatmaps side by side: step t's share of d`param`, the sum of steps T … t, and the total.
 
     Matrices with more than MAX_MATRIX_UNITS rows or columns show their top-left block (stated in the titles).
+    One colour scale for every step: the largest |value| of any share, sum or total.
     """
-    parts = contributions(backward, t, param)
-    rows, cols = parts["total"].shape
+    T = backward.dWh_steps.shape[0]
+    rows, cols = contributions(backward, 1, param)["total"].shape
     r, c = min(rows, MAX_MATRIX_UNITS), min(cols, MAX_MATRIX_UNITS)
     crop = "" if (r, c) == (rows, cols) else f" (first {r}×{c})"
-    titles = [
-        f"step t = {max(t, 1)}{crop}",
-        f"sum of steps {len(backward.dWh_steps)} … {max(t, 1)}",
-        f"total d{param}",
-    ]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.06)
-    colors = diverging(parts["total"][:r, :c], parts["step"][:r, :c], parts["so_far"][:r, :c])
+    parts = [contributions(backward, t, param) for t in range(T + 1)]
+    colors = diverging(*(part[key][:r, :c] for part in parts for key in ("step", "so_far", "total")))
+
+    def titles(t):
+        return [f"step t = {max(t, 1)}{crop}", f"sum of steps {T} … {max(t, 1)}", f"total d{param}{crop}"]
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles(0), horizontal_spacing=0.06)
     for i, key in enumerate(("step", "so_far", "total"), start=1):
         fig.add_trace(
             go.Heatmap(
-                z=parts[key][:r, :c],
+                z=parts[0][key][:r, :c],
                 showscale=i == 3,
-                hovertemplate=f"{titles[i - 1]}<br>row %{{y}}, col %{{x}}: %{{z:.3e}}<extra></extra>",
                 **colors,
+                hovertemplate="row %{y}, col %{x}: %{z:.3e}<extra></extra>",
             ),
             row=1,
             col=i,
         )
         fig.update_yaxes(autorange="reversed", row=1, col=i)
-    return base_layout(fig, uirevision, height=320)
+    base_layout(fig, "contrib", height=320)
+    annotations = [a.to_plotly_json() for a in fig.layout.annotations]
+    patches = [
+        {
+            "data": {0: {"z": part["step"][:r, :c]}, 1: {"z": part["so_far"][:r, :c]}},
+            "layout": {
+                "annotations": [{**a, "text": text} for a, text in zip(annotations, titles(t), strict=True)]
+            },
+        }
+        for t, part in enumerate(parts)
+    ]
+    return Stepped(fig, patches)
 
 
-def contribution_norms_figure(backward, t: int, uirevision: str = "contrib-norms") -> go.Figure:
+def contribution_norms_view(backward) -> Stepped:
     """Bars over t = 1 … T of the Frobenius norm of each step's contribution to dWh and dWx."""
-    steps = np.arange(1, backward.dWh_steps.shape[0] + 1)
-    fig = go.Figure()
-    for name, values, color in (
+    T = backward.dWh_steps.shape[0]
+    steps = np.arange(1, T + 1)
+    series = (
         ("dWh", backward.dWh_steps, SERIES_COLORS["carried"]),
         ("dWx", backward.dWx_steps, SERIES_COLORS["survival"]),
-    ):
+    )
+    fig = go.Figure()
+    for name, values, color in series:
         fig.add_trace(
             go.Bar(
                 x=steps,
-                y=np.linalg.norm(values.reshape(values.shape[0], -1), axis=1),
-                name=f"||{name} of step t||",
-                marker={"color": color, "line": {"width": np.where(steps == t, 3, 0), "color": HIGHLIGHT}},
+                y=np.linalg.norm(values.reshape(T, -1), axis=1),
+                name=f"‖{name} of step t‖",
+                marker={"color": color},
                 hovertemplate=f"{name}, step %{{x}}: %{{y:.3e}}<extra></extra>",
             )
         )
     fig.update_xaxes(title="timestep t", dtick=1)
     fig.update_yaxes(title="Frobenius norm")
-    return base_layout(fig, uirevision, height=280, barmode="group", legend={"orientation": "h", "y": 1.15})
+    base_layout(fig, "contrib-norms", height=280, barmode="group", legend={"orientation": "h", "y": 1.15})
+    return Stepped(fig, [{"layout": {"shapes": [highlights.column(t)] if t else []}} for t in range(T + 1)])

@@ -15,6 +15,8 @@ from explainer.colors import TERM_COLORS
 FORWARD_TERMS = {"input_term": "wx_x", "carried_term": "wh_h", "a": "a", "h": "h"}
 BACKWARD_TERMS = {"da": "da", "dprev_h": "carried", "dWx": "grad_w", "dWh": "grad_w", "db": "grad_w"}
 # An assignment that computes something (not one that only allocates the array: np.empty..., np.zeros...).
+# How the equations write each activation f.
+ACTIVATION_SYMBOLS = {"tanh": "tanh", "sigmoid": "σ", "relu": "ReLU"}
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*[-+*/]?=(?!=)(?!\s*np\.(empty|zeros))")
 
 
@@ -60,20 +62,29 @@ def code_html(
                 f'<span data-term="{term}" style="color:{color};font-weight:600;border-left:4px solid {color};'
                 f'padding-left:4px;{shade}">{escape(text)}</span>'
             )
-    body = "\n".join(rows)
+    # Each line is a block that wraps where the panel is narrow (a projector), its continuation indented
+    # under the code it continues: nothing is cut or hidden behind a scroll bar.
+    line = '<div style="padding-left:4ch;text-indent:-4ch;min-height:1.45em">{}</div>'
+    body = "".join(line.format(row) for row in rows)
     return (
-        '<pre style="font-size:0.8rem;line-height:1.45;background:#f9fafb;padding:0.75rem;'
-        f'border-radius:0.5rem;overflow-x:auto;white-space:pre">{body}</pre>'
+        '<pre style="font-size:0.78rem;line-height:1.45;background:#f9fafb;padding:0.75rem;'
+        f'border-radius:0.5rem;white-space:pre-wrap;overflow-wrap:anywhere">{body}</pre>'
     )
 
 
-def equation_latex(activation: str, t: int) -> str:
-    """LaTeX of the step equation at timestep t with each term in its colour (for ``st.latex``)."""
-    f = {"tanh": r"\tanh", "sigmoid": r"\sigma", "relu": r"\mathrm{ReLU}"}[activation]
+def equation_html(activation: str, t: int) -> str:
+    """The step equation at timestep t, each term in its colour (h_0 = W_proj·feature + b_proj at t = 0)."""
     c = TERM_COLORS
-    return (
-        rf"\color{{{c['h']}}}{{h_{{{t}}}}} \color{{black}}{{\;=\;{f}\big(}}"
-        rf"\color{{{c['wx_x']}}}{{W_x\,x_{{{t}}}}} \color{{black}}{{\;+\;}}"
-        rf"\color{{{c['wh_h']}}}{{W_h\,h_{{{t - 1}}}}} \color{{black}}{{\;+\;}}"
-        rf"\color{{{c['b']}}}{{b}}\color{{black}}{{\big)}}"
-    )
+
+    def term(key, text):
+        return f'<span style="color:{c[key]};font-weight:600">{text}</span>'
+
+    if t == 0:
+        body = f"{term('h', 'h<sub>0</sub>')} = W<sub>proj</sub>·feature + b<sub>proj</sub>"
+    else:
+        f = ACTIVATION_SYMBOLS[activation]
+        body = (
+            f"{term('h', f'h<sub>{t}</sub>')} = {f}( {term('wx_x', f'W<sub>x</sub>·x<sub>{t}</sub>')} + "
+            f"{term('wh_h', f'W<sub>h</sub>·h<sub>{t - 1}</sub>')} + {term('b', 'b')} )"
+        )
+    return f'<p style="font-size:1.35rem;text-align:center;margin:0.25rem 0">{body}</p>'

@@ -63,4 +63,7 @@ def base_layout(fig, uirevision: str, height: int, **extra):
         plot_bgcolor="white",
         **extra,
     )
+    # Thin margins grow to fit the tick labels and titles, so none is cut at the figure's edge.
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig

@@ -1,8 +1,9 @@
-"""Figures of the forward pass of one caption, step by step.
+"""The forward pass of one caption, step by step: views over t = 0 … T for the page's stepper.
 
 Timesteps follow the page's control: t = 0 is the image (h_0 = W_proj·feature + b_proj) and t = 1 … T
 are the word steps, so step t reads ``trace.ids_in[t - 1]``, holds ``trace.h[t - 1]`` and is scored on
-``trace.ids_target[t - 1]``. ``trace`` is a ``core.lab.trace.ForwardTrace`` of T steps.
+``trace.ids_target[t - 1]``. ``trace`` is a ``core.lab.trace.ForwardTrace`` of T steps. Each view is a
+``explainer.stepping.Stepped`` figure: the figure of t = 0 and what changes at every other step.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.lab.topk import rank_of, top_k
+from explainer import highlights
+from explainer.code import ACTIVATION_SYMBOLS
 from explainer.colors import (
     GROUND_TRUTH,
-    HIGHLIGHT,
     MASKED,
     NEUTRAL,
     SERIES_COLORS,
@@ -22,6 +24,7 @@ from explainer.colors import (
     base_layout,
     diverging,
 )
+from explainer.stepping import Stepped
 
 # Above this many cells a strip shows colours only; numbers are in the hover.
 MAX_ANNOTATED_CELLS = 16
@@ -32,75 +35,25 @@ def word(idx_to_word, word_id) -> str:
     return str(idx_to_word[int(word_id)])
 
 
-def equation_rows(trace, t: int) -> list[tuple[str, str, np.ndarray]]:
-    """(term key, label, values) of the strips the equation figure shows at timestep t.
-
-    t = 0: the image feature (D,) and h_0 (H,). t >= 1: x_t (W,), Wx·x_t, h_{t-1}, Wh·h_{t-1}, b,
-    a_t = their sum, and h_t = f(a_t), each (H,).
-    """
-    if t == 0:
-        return [
-            ("x", "image feature (D)", trace.feature),
-            ("h", "h_0 = W_proj·feature + b_proj", trace.h0),
-        ]
-    s = t - 1
-    f = {"tanh": "tanh", "sigmoid": "σ", "relu": "ReLU"}[trace.activation]
-    return [
-        ("x", f"x_{t} (word vector, W)", trace.x[s]),
-        ("wx_x", f"Wx·x_{t}", trace.wx_x[s]),
-        ("h_prev", f"h_{t - 1}", trace.h_prev[s]),
-        ("wh_h", f"Wh·h_{t - 1}", trace.wh_h[s]),
-        ("b", "b", trace.b),
-        ("a", f"a_{t} = Wx·x_{t} + Wh·h_{t - 1} + b", trace.a[s]),
-        ("h", f"h_{t} = {f}(a_{t})", trace.h[s]),
-    ]
+def probability_text(p: float) -> str:
+    """A probability for a label: three decimals, or scientific notation below 0.001 (never "10μ")."""
+    return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
 
 
-def equation_figure(trace, t: int, uirevision: str = "equation") -> go.Figure:
-    """The numbers of step t as one heatmap, a row per term, on one diverging scale.
-
-    Row labels have the term's colour (the same as its code line). Rows shorter than the longest
-    (x_t has W entries, the others H) are padded with blanks. Cells show their values when a row has
-    at most MAX_ANNOTATED_CELLS entries, and every cell's value is in its hover.
-    """
-    rows = equation_rows(trace, t)
-    width = max(np.size(values) for _, _, values in rows)
-    grid = np.full((len(rows), width), np.nan)
-    for i, (_, _, values) in enumerate(rows):
-        grid[i, : np.size(values)] = values
-    labels = [label for _, label, _ in rows]
-    annotate = width <= MAX_ANNOTATED_CELLS
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid,
-            x=np.arange(width),
-            y=labels,
-            customdata=np.repeat(np.array(labels, dtype=object)[:, None], width, axis=1),
-            colorbar={"title": {"text": "value"}},
-            texttemplate="%{z:.2f}" if annotate else None,
-            hovertemplate="%{customdata}<br>unit %{x}: %{z:.4f}<extra></extra>",
-            xgap=2 if annotate else 0,
-            ygap=4,
-            **diverging(*(values for _, _, values in rows)),
-        )
-    )
-    fig.update_yaxes(
-        autorange="reversed",
-        tickmode="array",
-        tickvals=labels,
-        ticktext=[
-            f"<span style='color:{TERM_COLORS[term]}'><b>{label}</b></span>" for term, label, _ in rows
-        ],
-    )
-    fig.update_xaxes(title="unit", dtick=1 if annotate else None, showgrid=False)
-    return base_layout(fig, uirevision, height=48 * len(rows) + 90)
+# --------------------------------------------------------------------------- the unrolled network
 
 
-def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") -> go.Figure:
+def _highlight_shapes(t: int) -> list[dict]:
+    """The current step's column, shaded, and a ring round its hidden state."""
+    return [highlights.column(t), highlights.ring(t, 1)]
+
+
+def network_view(trace, idx_to_word) -> Stepped:
     """The RNN unrolled over t = 0 … T: words fed in (bottom), hidden states, next-word targets (top).
 
-    The current step is highlighted; steps whose target is ``<NULL>`` are greyed out as masked.
-    Hidden-state markers are coloured by the mean of h_t on the diverging scale.
+    The current step is shaded; steps whose target is ``<NULL>`` are greyed out as masked. Hidden-state
+    markers are coloured by the mean of h_t on the diverging scale. Words are set at an angle so that
+    neighbours never run together.
     """
     T = trace.num_steps
     steps = np.arange(T + 1)
@@ -108,7 +61,6 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
     predicted = trace.probs.argmax(axis=1)
     colors = diverging(h_mean)
     fig = go.Figure()
-    fig.add_vrect(x0=t - 0.45, x1=t + 0.45, fillcolor=HIGHLIGHT, opacity=0.18, line_width=0, layer="below")
     # Edges as two line traces (live and masked steps) with None breaks: one trace each keeps drawing fast.
     for masked in (False, True):
         xs, ys = [], []
@@ -125,67 +77,64 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
                 x=xs,
                 y=ys,
                 mode="lines",
-                line={"color": MASKED if masked else NEUTRAL, "width": 1.5},
                 hoverinfo="skip",
                 name="masked edges" if masked else "edges",
+                line={"color": MASKED if masked else NEUTRAL, "width": 1.5},
             )
         )
-
     inputs = ["image"] + [word(idx_to_word, i) for i in trace.ids_in]
     targets = [""] + [word(idx_to_word, i) for i in trace.ids_target]
-    input_colors = [NEUTRAL] + [NEUTRAL if m else MASKED for m in trace.mask]
-    target_colors = ["white"] + [GROUND_TRUTH if m else MASKED for m in trace.mask]
-    hover = [f"t = 0: image feature -> h_0<br>mean h_0 = {h_mean[0]:.3f}"]
+    hover = [f"t = 0: image feature → h_0<br>mean h_0 = {h_mean[0]:.3f}"]
     for s in range(T):
-        target = targets[s + 1] + ("  (masked: no loss)" if not trace.mask[s] else "")
+        if trace.mask[s]:
+            scored = (
+                f"predicts '{word(idx_to_word, predicted[s])}' (p = {probability_text(trace.probs[s, predicted[s]])})"
+                f"<br>target '{targets[s + 1]}', loss {trace.step_loss[s]:.3f}"
+            )
+        else:
+            scored = "target <NULL>: masked, nothing is scored"
         hover.append(
-            f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:.3f}"
-            f"<br>predicts '{word(idx_to_word, predicted[s])}' (p = {trace.probs[s, predicted[s]]:.3f})"
-            f"<br>target '{target}', loss {trace.step_loss[s]:.3f}"
+            f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:.3f}<br>{scored}"
         )
-    fig.add_trace(
-        go.Scatter(
-            x=steps,
-            y=np.zeros(T + 1),
-            mode="text",
-            text=inputs,
-            textfont={"color": input_colors, "size": 12},
-            hoverinfo="skip",
-            name="word fed in",
-        )
-    )
     fig.add_trace(
         go.Scatter(
             x=steps,
             y=np.ones(T + 1),
             mode="markers",
             marker={
-                "size": np.where(steps == t, 30, 20),
+                "size": 22,
                 "color": h_mean,
                 "colorscale": colors["colorscale"],
                 "cmin": colors["zmin"],
                 "cmax": colors["zmax"],
-                "line": {
-                    "width": np.where(steps == t, 4, 1),
-                    "color": np.where(steps == t, HIGHLIGHT, NEUTRAL),
-                },
+                "line": {"width": 1, "color": NEUTRAL},
             },
             hovertext=hover,
             hoverinfo="text",
             name="hidden state h_t",
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            x=steps,
-            y=np.full(T + 1, 2.0),
-            mode="text",
-            text=targets,
-            textfont={"color": target_colors, "size": 12},
-            hoverinfo="skip",
-            name="next word (ground truth)",
+    for s in steps:
+        live = s == 0 or bool(trace.mask[s - 1])
+        fig.add_annotation(
+            x=s,
+            y=0,
+            text=inputs[s],
+            showarrow=False,
+            textangle=-35,
+            yanchor="top",
+            font={"size": 12, "color": NEUTRAL if live else MASKED},
         )
-    )
+        if s:
+            fig.add_annotation(
+                x=s,
+                y=2,
+                text=targets[s],
+                showarrow=False,
+                textangle=-35,
+                yanchor="bottom",
+                font={"size": 12, "color": GROUND_TRUTH if live else MASKED},
+            )
     fig.update_xaxes(
         tickmode="array",
         tickvals=steps,
@@ -193,20 +142,107 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
         range=[-0.6, T + 0.6],
         showgrid=False,
         zeroline=False,
+        side="top",
     )
     fig.update_yaxes(
         tickmode="array",
         tickvals=[0, 1, 2],
         ticktext=["fed in", "h_t", "target"],
-        range=[-0.5, 2.5],
+        range=[-1.1, 3.1],
         showgrid=False,
         zeroline=False,
     )
-    return base_layout(fig, uirevision, height=260, showlegend=False)
+    base_layout(fig, "network", height=300, showlegend=False, shapes=_highlight_shapes(0))
+    return Stepped(fig, [{"layout": {"shapes": _highlight_shapes(t)}} for t in steps])
+
+
+# --------------------------------------------------------------------------- the step's numbers
+
+
+def equation_rows(trace, t: int) -> list[tuple[str, str, np.ndarray]]:
+    """(term key, label, values) of the strips the equation figure shows at timestep t.
+
+    t = 0: h_0 (H,), the projection of the image feature. t >= 1: x_t (W,), Wx·x_t, h_{t-1}, Wh·h_{t-1},
+    b, a_t = their sum, and h_t = f(a_t), each (H,). The labels name the step as t (the same at every
+    step, so moving to another step only redraws the numbers); the formula above the figure gives its value.
+    """
+    if t == 0:
+        return [("h", "h_0 = W_proj·feature + b_proj", trace.h0)]
+    s = t - 1
+    f = ACTIVATION_SYMBOLS[trace.activation]
+    return [
+        ("x", "x_t (word vector, W)", trace.x[s]),
+        ("wx_x", "Wx·x_t", trace.wx_x[s]),
+        ("h_prev", "h_t−1", trace.h_prev[s]),
+        ("wh_h", "Wh·h_t−1", trace.wh_h[s]),
+        ("b", "b", trace.b),
+        ("a", "a_t = Wx·x_t + Wh·h_t−1 + b", trace.a[s]),
+        ("h", f"h_t = {f}(a_t)", trace.h[s]),
+    ]
+
+
+def _equation_step(trace, t: int, width: int) -> tuple[dict, dict]:
+    """The heatmap attributes and the layout keys of step t (rows padded with blanks to `width`)."""
+    rows = equation_rows(trace, t)
+    grid = np.full((len(rows), width), np.nan)
+    for i, (_, _, values) in enumerate(rows):
+        grid[i, : np.size(values)] = values
+    labels = [label for _, label, _ in rows]
+    heatmap = {"z": grid, "y": labels, **diverging(*(values for _, _, values in rows))}
+    layout = {
+        "height": 48 * len(rows) + 90,
+        "yaxis": {
+            "automargin": True,
+            "autorange": "reversed",
+            "tickmode": "array",
+            "tickvals": labels,
+            "ticktext": [
+                f"<span style='color:{TERM_COLORS[term]}'><b>{label}</b></span>" for term, label, _ in rows
+            ],
+        },
+    }
+    return heatmap, layout
+
+
+def equation_view(trace) -> Stepped:
+    """The numbers of each step as one heatmap, a row per term, on one diverging scale.
+
+    Row labels have the term's colour (the same as its code line). Rows shorter than the longest are padded
+    with blanks: the columns are the units of each vector, 0 … H - 1 (and 0 … W - 1 for x_t). Cells show
+    their values when a row has at most MAX_ANNOTATED_CELLS entries; every value is in its hover.
+    """
+    T = trace.num_steps
+    width = max(trace.h.shape[1], trace.x.shape[1])
+    annotate = width <= MAX_ANNOTATED_CELLS
+    first, first_layout = _equation_step(trace, 0, width)
+    fig = go.Figure(
+        go.Heatmap(
+            **first,
+            x=np.arange(width),
+            colorbar={"title": {"text": "value"}},
+            texttemplate="%{z:.2f}" if annotate else None,
+            hovertemplate="%{y}<br>unit %{x}: %{z:.4f}<extra></extra>",
+            # Gaps between cells only where the numbers are printed: without them Plotly draws a large
+            # heatmap as one image, several times faster.
+            xgap=2 if annotate else 0,
+            ygap=4 if annotate else 0,
+        )
+    )
+    fig.update_xaxes(title="unit", dtick=1 if annotate else None, showgrid=False, range=[-0.5, width - 0.5])
+    base_layout(fig, "equation", height=first_layout["height"])
+    fig.update_layout(yaxis=first_layout["yaxis"])
+    patches = []
+    for t in range(T + 1):
+        heatmap, layout = _equation_step(trace, t, width)
+        patches.append({"data": {0: heatmap}, "layout": layout})
+    return Stepped(fig, patches)
+
+
+# --------------------------------------------------------------------------- the next word
 
 
 def topk_rows(trace, idx_to_word, t: int, k: int = 5) -> list[dict]:
-    """The top-k next words at step t >= 1 (and the ground-truth word if outside them).
+    """The top-k next words at a scored step t >= 1 (and the ground-truth word if outside them).
 
     Each row: word, probability, rank (1 = most probable), is_target.
     """
@@ -230,68 +266,92 @@ def topk_rows(trace, idx_to_word, t: int, k: int = 5) -> list[dict]:
     return rows
 
 
-def topk_figure(trace, idx_to_word, t: int, k: int = 5, uirevision: str = "topk") -> go.Figure:
-    """Horizontal bars of the top-k next-word probabilities at step t >= 1, the ground truth in green.
-
-    When the ground-truth word is outside the top k it is added as its own bar with its rank. When it
-    is ``<NULL>`` the step is masked: the bars are grey and the title says no loss is counted.
-    """
+def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
+    """The bars and the layout keys of step t: top-k bars at a scored step, a note otherwise."""
+    if t == 0 or not trace.mask[t - 1]:
+        why = (
+            "At t = 0 nothing is predicted yet: the image only sets h₀."
+            if t == 0
+            else f"t = {t} reads “{word(idx_to_word, trace.ids_in[t - 1])}”: its target is <NULL> (padding),"
+            "<br>so the model scores no next word here and the step adds no loss."
+        )
+        note = {"text": why, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False}
+        return {"x": [], "y": [], "text": [], "marker": {"color": []}}, {
+            "annotations": [note],
+            "title": {"text": f"Next word after t = {t}", "font": {"size": 14}},
+        }
     rows = topk_rows(trace, idx_to_word, t, k)
-    masked = not trace.mask[t - 1]
-    labels = [f"{r['word']}  (#{r['rank']})" for r in rows]
-    colors = [MASKED if masked else (GROUND_TRUTH if r["is_target"] else NEUTRAL) for r in rows]
+    target = word(idx_to_word, trace.ids_target[t - 1])
+    bars = {
+        "x": [r["probability"] for r in rows],
+        "y": [f"{r['word']}  (#{r['rank']})" for r in rows],
+        "text": [probability_text(r["probability"]) for r in rows],
+        "marker": {"color": [GROUND_TRUTH if r["is_target"] else NEUTRAL for r in rows]},
+    }
+    title = {"text": f"Next word after t = {t}: ground truth “{target}” in green", "font": {"size": 14}}
+    return bars, {"annotations": [], "title": title}
+
+
+def topk_view(trace, idx_to_word, k: int = 5) -> Stepped:
+    """Horizontal bars of the top-k next-word probabilities at every scored step, the ground truth in green.
+
+    When the ground-truth word is outside the top k it is added as its own bar with its rank. At t = 0 and
+    at steps whose target is ``<NULL>`` (masked) there is nothing scored: a note says why.
+    """
+    steps = range(trace.num_steps + 1)
+    parts = [_topk_step(trace, idx_to_word, t, k) for t in steps]
+    first_bars, first_layout = parts[0]
     fig = go.Figure(
         go.Bar(
-            x=[r["probability"] for r in rows],
-            y=labels,
+            **first_bars,
             orientation="h",
-            marker_color=colors,
-            text=[f"{r['probability']:.3f}" for r in rows],
             textposition="auto",
-            hovertemplate="%{y}: p = %{x:.4f}<extra></extra>",
+            cliponaxis=False,
+            hovertemplate="%{y}: p = %{x:.4g}<extra></extra>",
         )
     )
-    target = word(idx_to_word, trace.ids_target[t - 1])
-    title = (
-        f"Next word after t = {t}: target is {target}, masked (no loss)"
-        if masked
-        else f"Next word after t = {t}: ground truth '{target}' in green"
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, 1], title="probability")
-    return base_layout(
-        fig, uirevision, height=60 + 32 * len(rows), title={"text": title, "font": {"size": 14}}
-    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    # One axis for every step, so bars compare across steps, reaching just past the most probable word.
+    top = max((max(bars["x"], default=0.0) for bars, _ in parts), default=0.0)
+    fig.update_xaxes(range=[0, min(1.0, 1.3 * top) or 1.0], title="probability")
+    # One height for every step (k words and the ground truth when it is outside them): a step then
+    # redraws the bars, not the whole figure.
+    base_layout(fig, "topk", height=70 + 32 * (k + 1))
+    fig.update_layout(annotations=first_layout["annotations"], title=first_layout["title"])
+    return Stepped(fig, [{"data": {0: bars}, "layout": layout} for bars, layout in parts])
 
 
-def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
-    """Per-step loss -log p(target) as bars over t = 1 … T, with the running total as a line.
+# --------------------------------------------------------------------------- the loss
+
+
+def loss_view(trace) -> Stepped:
+    """Per-step loss −log p(target) as bars over t = 1 … T, with the running total as a line.
 
     ``<NULL>`` targets are drawn as grey hatched stubs labelled "masked"; they add nothing to the total.
-    The current step's bar is outlined in the highlight colour.
+    Bar values sit inside the bars, clear of the line. The current step's bar is outlined.
     """
     T = trace.num_steps
     steps = np.arange(1, T + 1)
     # Masked steps get a visible stub (a fifth of the tallest bar) so the padding is seen, not just absent.
     stub = max(float(trace.step_loss.max()) * 0.2, 0.05)
-    heights = np.where(trace.mask, trace.step_loss, stub)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
         go.Bar(
             x=steps,
-            y=heights,
+            y=np.where(trace.mask, trace.step_loss, stub),
             name="loss at step t",
             marker={
                 "color": [SERIES_COLORS["from_loss"] if m else MASKED for m in trace.mask],
                 "pattern": {"shape": ["" if m else "/" for m in trace.mask]},
-                "line": {"width": np.where(steps == t, 3, 0), "color": HIGHLIGHT},
             },
             text=[f"{v:.2f}" if m else "masked" for v, m in zip(trace.step_loss, trace.mask, strict=True)],
+            textposition="inside",
+            insidetextanchor="start",
+            textangle=-90,
             hovertext=[
                 f"t = {s}: −log p = {v:.3f}" if m else f"t = {s}: target <NULL>, masked: adds 0 to the loss"
                 for s, v, m in zip(steps, trace.step_loss, trace.mask, strict=True)
             ],
-            textposition="outside",
             hovertemplate="%{hovertext}<extra></extra>",
         ),
         secondary_y=False,
@@ -307,9 +367,15 @@ def loss_figure(trace, t: int, uirevision: str = "loss") -> go.Figure:
         ),
         secondary_y=True,
     )
-    if t >= 1:
-        fig.add_vline(x=t, line={"color": HIGHLIGHT, "width": 2, "dash": "dot"})
     fig.update_xaxes(title="timestep t", dtick=1, range=[0.4, T + 0.6])
     fig.update_yaxes(title="−log p(target)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title="running total", secondary_y=True, rangemode="tozero", showgrid=False)
-    return base_layout(fig, uirevision, height=300, legend={"orientation": "h", "y": 1.15})
+    base_layout(fig, "loss", height=300, legend={"orientation": "h", "y": 1.15})
+
+    heights = np.where(trace.mask, trace.step_loss, stub)
+
+    def cursor(t):
+        return [highlights.bar_outline(t, float(heights[t - 1])), highlights.vline(t, "dot")] if t else []
+
+    fig.update_layout(shapes=cursor(0))
+    return Stepped(fig, [{"layout": {"shapes": cursor(t)}} for t in range(T + 1)])

@@ -6,8 +6,8 @@ import numpy as np
 
 from core.engine.activations import PEAK_DERIVATIVE
 from core.lab.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
-from explainer.backward import contributions, norms_by_step
-from explainer.forward import topk_rows, word
+from explainer.backward import contributions, last_scored_step, norms_by_step
+from explainer.forward import probability_text, topk_rows, word
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
 NOTEBOOK_BATCH_SIZE = 25
@@ -32,20 +32,19 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
         )
     s = t - 1
     fed = word(idx_to_word, trace.ids_in[s])
-    rows = topk_rows(trace, idx_to_word, t, k=1)
-    best = rows[0]
-    target = word(idx_to_word, trace.ids_target[s])
-    text = f"**t = {t}: reads “{fed}”.** The most probable next word is “{best['word']}” (p = {best['probability']:.3f}). "
     if not trace.mask[s]:
-        return text + (
-            f"The ground-truth next word is `{target}`: padding, so this step is **masked** and adds no loss "
-            f"(the total stays {trace.running_loss[s]:.3f})."
+        return (
+            f"**t = {t}: reads `{fed}`.** Its target is `<NULL>` (padding): the step is **masked**, the model "
+            f"scores no next word here and adds no loss (the total stays {trace.running_loss[s]:.3f})."
         )
-    target_row = next(r for r in topk_rows(trace, idx_to_word, t, k=5) if r["is_target"])
-    return text + (
-        f"The ground truth is “{target}” (rank {target_row['rank']}, p = {target_row['probability']:.3f}), "
-        f"so the loss here is −log {target_row['probability']:.3f} = **{trace.step_loss[s]:.3f}**; "
-        f"running total {trace.running_loss[s]:.3f} of {trace.loss:.3f} for the caption."
+    rows = topk_rows(trace, idx_to_word, t, k=5)
+    best, target = rows[0], next(r for r in rows if r["is_target"])
+    return (
+        f"**t = {t}: reads `{fed}`.** The most probable next word is `{best['word']}` "
+        f"(p = {probability_text(best['probability'])}). The ground truth is `{target['word']}` "
+        f"(rank {target['rank']}, p = {probability_text(target['probability'])}), so the loss here is "
+        f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:.3f}**; running total "
+        f"{trace.running_loss[s]:.3f} of {trace.loss:.3f} for the caption."
     )
 
 
@@ -73,6 +72,30 @@ def sizes_markdown(model, num_steps: int) -> str:
     )
 
 
+def model_note(model, recipe: dict | None, memorised: bool | None, first_memorised: int | None) -> str:
+    """What the traced model is: its sizes and how it was trained (`recipe`, a core.lab.trained_models
+    config, or None for a fresh model). For a model trained on a subset of captions, `memorised` says whether
+    this example's caption was among them, `first_memorised` names one that was (a caption number)."""
+    sizes = f"W = {model.wordvec_dim}, H = {model.hidden_dim}"
+    if recipe is None:
+        return f"Freshly initialised model ({sizes}, seed 0): random weights, before any training."
+    training = (
+        f"{recipe['num_iterations']} iterations of {recipe['batch_size']} captions, "
+        f"learning rate {recipe['learning_rate']:g}"
+    )
+    if recipe["max_train"] is None:
+        return f"Trained model ({sizes}) on every training caption: {training}."
+    note = (
+        f"Trained model ({sizes}) on {recipe['max_train']} training captions, as in the notebook: {training}."
+    )
+    if memorised:
+        return f"{note} This caption is one of them: the model has memorised it."
+    return (
+        f"{note} This caption is not one of them, so expect a large loss; training caption "
+        f"#{first_memorised} is one it has memorised."
+    )
+
+
 def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
     """What the spectral radius of the scaled Wh means for gradients, with the activation's bound."""
     bound = PEAK_DERIVATIVE[activation]
@@ -80,7 +103,11 @@ def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
     if effective < 0.9:
         verdict = "carried gradients tend to **vanish** as they travel back"
     elif effective > 1.1:
-        verdict = "carried gradients can **explode** as they travel back (unless the units saturate)"
+        # ReLU's derivative is exactly 1 where a unit is on: only units switched off (a ≤ 0) hold it back.
+        caveat = (
+            "units switched off (a ≤ 0)" if activation == "relu" else "units that saturate (f'(a) near 0)"
+        )
+        verdict = f"carried gradients can **explode** as they travel back, held back only by {caveat}"
     else:
         verdict = "carried gradients roughly keep their size"
     return (
@@ -89,7 +116,7 @@ def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
     )
 
 
-def backward_step_summary(backward, t: int) -> str:
+def backward_step_summary(backward, mask, t: int) -> str:
     """What reaches h_t at step t of backprop, and how much of it continues to t - 1."""
     norms = norms_by_step(backward)
     T = len(norms["total"]) - 1
@@ -98,12 +125,18 @@ def backward_step_summary(backward, t: int) -> str:
             f"**t = 0: the image projection.** ‖dL/dh₀‖ = {norms['total'][0]:.3e}, all of it carried back "
             f"through {T} steps; this is what trains W_proj."
         )
+    if norms["total"][t] == 0:
+        return (
+            f"**t = {t}: masked.** The target here is `<NULL>` (padding) and the caption has ended, so no "
+            f"gradient reaches h_{t}: backprop starts at t = {last_scored_step(mask)}, the last scored step."
+        )
     share = backward.survival()[t - 1]
-    carried = (
-        "nothing (it is the last step)"
-        if t == T
-        else f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
-    )
+    if t == T:
+        carried = "nothing carried back (it is the last step)"
+    elif norms["carried"][t] == 0:
+        carried = "nothing carried back (no later step is scored)"
+    else:
+        carried = f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at this "
         f"step plus {carried}. Multiplying by f'(a_{t}) and Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."

@@ -3,8 +3,8 @@
 import streamlit as st
 
 import ui
-from explainer import code, forward, text
-from ui import controls
+from explainer import code, text
+from ui import controls, stepped_views, stepper
 
 
 def page() -> None:
@@ -16,23 +16,12 @@ def page() -> None:
     )
     data = ui.get_dataset()
     settings, fields = controls.controls(data)
-    trace = ui.get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
-    fwd = trace.forward
     model = ui.get_model(settings.choice, settings.sizes)
-    idx_to_word = data["idx_to_word"]
+    views = stepped_views.forward_data(settings)
 
-    t = ui.timestep_control(settings.num_steps, label="Timestep t (0 = the image)")
-    picture, network = st.columns([1, 3])
+    picture, source = st.columns([1, 2])
     with picture:
         controls.example_card(data, settings)
-    with network:
-        st.plotly_chart(forward.unrolled_network(fwd, idx_to_word, t), key="forward.network", width="stretch")
-
-    st.markdown(text.forward_step_summary(fwd, idx_to_word, t))
-    st.latex(code.equation_latex(settings.activation, max(t, 1)))
-    numbers, source = st.columns([3, 2])
-    with numbers:
-        st.plotly_chart(forward.equation_figure(fwd, t), key="forward.equation", width="stretch")
     with source:
         st.markdown(
             "**The code that computed these numbers**: `rnn_forward` of `core/engine/rnn_layers.py` "
@@ -42,24 +31,25 @@ def page() -> None:
         st.html(code.code_html(loop))
         st.html(code.code_html(activation))
         if settings.sizes == "real":
-            st.caption("Real sizes: hover a cell for its value. Choose readable numbers to see them all.")
+            st.caption(
+                "At the notebook's sizes: hover a cell for its value. Choose readable sizes to see them all."
+            )
 
-    prediction, losses = st.columns([2, 3])
-    with prediction:
-        if t == 0:
-            st.info("At t = 0 nothing is predicted yet: the image only sets the first hidden state h₀.")
-        else:
-            st.plotly_chart(forward.topk_figure(fwd, idx_to_word, t), key="forward.topk", width="stretch")
-    with losses:
-        st.plotly_chart(forward.loss_figure(fwd, t), key="forward.loss", width="stretch")
-        st.metric("Loss of the caption (sum over unmasked steps)", f"{fwd.loss:.3f}")
-
+    stepper.stepped_view(
+        views,
+        fields,
+        # Backprop opens where it starts, at the caption's last scored word.
+        below=lambda: controls.link(
+            fields, ui.BACKPROP, "Next: backprop through time with this example", with_step=False
+        ),
+        key="forward.stepper",
+    )
+    trace = ui.get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
+    st.metric("Loss of the caption (sum over unmasked steps)", f"{trace.forward.loss:.3f}")
     with st.expander(
         "How big is it? Parameters and memory for these sizes", expanded=settings.sizes == "readable"
     ):
         st.markdown(text.sizes_markdown(model, settings.num_steps))
-
-    controls.save_and_link(fields, ui.BACKPROP, "Next: backprop through time with this example")
 
 
 ui.setup_page(ui.FORWARD_PASS)

@@ -32,20 +32,20 @@ API (Streamlit lives only here and in the pages):
   ``st.page_link(query_params=...)``.
 - ``show_image(source, caption=None, base_dir=None, width="stretch") -> bool``: an image from a URL or
   path via ``core.data.image_utils.image_from_url``; a grey placeholder with the reason when it cannot load.
-- ``timestep_control(last, name="t", first=0, direction=1, label=..., interval=1.0) -> int``: slider
-  plus previous / next / play, bound to the URL field `name`; direction -1 plays backward in time.
+- ``stepper.stepped_view(data, fields, below=None, key=...)``: the timestep control (slider, previous /
+  next, play, keyboard) with every view that depends on the timestep, stepped in the browser from data
+  built once (``ui.stepped_views``); the step goes to the URL field ``t`` without rerunning the page.
 - ``controls``: the example / activation / model / sizes controls of the forward and backprop pages;
   ``gallery``: the caption gallery's shared caches.
 """
 
-from ui import controls, gallery, url_state
+from ui import controls, gallery, stepped_views, stepper, url_state
 from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
 from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
-from ui.timestep import timestep_control
 from ui.training import RECIPE_LABELS, get_trained_model, show_training, trained_models
 
 __all__ = [
@@ -77,7 +77,8 @@ __all__ = [
     "setup_page",
     "show_image",
     "show_training",
-    "timestep_control",
+    "stepped_views",
+    "stepper",
     "trained_models",
     "url_state",
 ]

@@ -13,15 +13,26 @@ import streamlit as st
 
 from core.data.coco_utils import decode_captions
 from core.engine.activations import ACTIVATIONS
+from core.lab.captioning import recipe_caption_indices
+from core.lab.trained_models import recipe_config
+from explainer.text import model_note
 from ui import url_state
 from ui.dataset import example
 from ui.images import show_image
-from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS
+from ui.resources import (
+    MODEL_CHOICES,
+    MODEL_LABELS,
+    SIZE_CHOICES,
+    SIZE_LABELS,
+    TRAINED_RECIPE,
+    get_model,
+)
 
 SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.
 WH_SCALE_RANGE = (0.1, 3.0)
 
+_SEEN_EXAMPLE = "controls.example_seen"
 # The splits as the learner sees them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
 
@@ -48,14 +59,14 @@ def base_fields() -> list[url_state.Field]:
     ]
 
 
-def data_fields(data: dict, split: str, t_default: int = 0) -> list[url_state.Field]:
-    """URL fields bounded by the data: the example index within `split` and the timestep t = 0 … T."""
-    count = len(data[f"{split}_captions"])
-    num_steps = data[f"{split}_captions"].shape[1] - 1
-    return [
-        url_state.integer("example", 0, 0, count - 1, "example"),
-        url_state.integer("t", t_default, 0, num_steps, "timestep t"),
-    ]
+def example_field(data: dict, split: str) -> url_state.Field:
+    """The example index within `split`."""
+    return url_state.integer("example", 0, 0, len(data[f"{split}_captions"]) - 1, "example")
+
+
+def timestep_field(data: dict, split: str, default: int = 0) -> url_state.Field:
+    """The timestep t = 0 … T of the split's captions."""
+    return url_state.integer("t", default, 0, data[f"{split}_captions"].shape[1] - 1, "timestep t")
 
 
 def wh_field() -> url_state.Field:
@@ -66,19 +77,30 @@ def _random_example(count: int) -> None:
     url_state.set("example", int(np.random.default_rng().integers(count)))
 
 
-def controls(data: dict, t_default: int = 0, extra_fields=()) -> tuple[Settings, list[url_state.Field]]:
+def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[url_state.Field]]:
     """Load the URL state and draw the example / activation / model / sizes controls.
 
+    t_default: the timestep a view opens on, a number or a function of (split, example index); with a
+    function, choosing another example moves t to that example's default.
     Returns the settings and every field loaded (pass them to ``url_state.save`` at the end of the page).
     """
     notices: list[str] = []
     fields = base_fields() + list(extra_fields)
     url_state.load(fields, notices)
     split = url_state.get("split")
-    more = data_fields(data, split, t_default)
-    url_state.load(more, notices)
+    fields.append(example_field(data, split))
+    url_state.load(fields[-1:], notices)
+    default = t_default
+    if callable(t_default):
+        default = t_default(split, int(url_state.get("example")))
+        # Another example opens on its own default step (a t in the link still wins: load() prefers it).
+        shown = (split, int(url_state.get("example")))
+        if st.session_state.get(_SEEN_EXAMPLE, shown) != shown:
+            url_state.set("t", default)
+        st.session_state[_SEEN_EXAMPLE] = shown
+    fields.append(timestep_field(data, split, default))
+    url_state.load(fields[-1:], notices)
     url_state.notify(notices)
-    fields += more
     count = len(data[f"{split}_captions"])
 
     c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1, 1.3, 1.6], vertical_alignment="bottom")
@@ -110,8 +132,9 @@ def controls(data: dict, t_default: int = 0, extra_fields=()) -> tuple[Settings,
         "Model",
         MODEL_CHOICES,
         format_func=MODEL_LABELS.get,
-        help="Fresh: random weights (seed 0). Trained: fitted on the active dataset once, then cached. "
-        "The trained weights were learned with tanh; another activation reuses them.",
+        help="Fresh: random weights (seed 0). Trained: at readable sizes on every training caption; at the "
+        "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The trained "
+        "weights were learned with tanh; another activation reuses them.",
         **url_state.bind("model"),
     )
     c5.selectbox("Sizes", SIZE_CHOICES, format_func=SIZE_LABELS.get, **url_state.bind("sizes"))
@@ -133,10 +156,25 @@ def example_card(data: dict, settings: Settings) -> None:
     show_image(source, base_dir=data.get("base_dir"), width="stretch")
     st.markdown(f"**Ground truth:** “{text}”")
     st.caption(f"{_SPLIT_LABELS[settings.split]}, caption #{settings.index}")
+    st.caption(_model_note(data, settings))
 
 
-def save_and_link(fields: list[url_state.Field], target, label: str) -> None:
-    """Write the page's state to the URL, then link to the `target` page (ui.registry) with the same state,
-    so the example and the model carry over."""
-    url_state.save(fields)
-    st.page_link(target.path, label=label, icon=target.icon, query_params=url_state.query(fields))
+def _model_note(data: dict, settings: Settings) -> str:
+    """explainer.text.model_note for the model these settings trace."""
+    model = get_model(settings.choice, settings.sizes)
+    if settings.choice == "fresh":
+        return model_note(model, None, None, None)
+    recipe = TRAINED_RECIPE[settings.sizes]
+    chosen = recipe_caption_indices(data, recipe)
+    memorised = chosen is not None and settings.split == "train" and settings.index in chosen
+    first = None if chosen is None else int(chosen[0])
+    return model_note(model, recipe_config(recipe), memorised, first)
+
+
+def link(fields: list[url_state.Field], target, label: str, with_step: bool = True) -> None:
+    """A link to the `target` page (ui.registry) with the same example, activation, model and sizes, and the
+    timestep too if `with_step` (else the target opens on its own first step). Fields only this page has
+    (e.g. the backprop page's Wh scale) stay here."""
+    shared = {field.name for field in base_fields()} | {"example"} | ({"t"} if with_step else set())
+    carried = [field for field in fields if field.name in shared]
+    st.page_link(target.path, label=label, icon=target.icon, query_params=url_state.query(carried))

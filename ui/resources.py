@@ -1,7 +1,8 @@
 """The models and traces the explainer pages show, shared read-only by every browser session.
 
 Trained models come from the store of ``core.lab.trained_models`` through the server-wide background jobs
-of ``ui.training`` (the "readable" recipe at readable sizes, "full" at real sizes); fresh ones are built
+of ``ui.training`` (the "readable" recipe at readable sizes; at the notebook's sizes the "overfit" recipe, the
+notebook's own training run on 50 captions); fresh ones are built
 once into a write-once slot (see ``ui.dataset``).
 """
 
@@ -17,9 +18,9 @@ from ui.training import get_trained_model
 
 MODEL_CHOICES = ("fresh", "trained")
 SIZE_CHOICES = ("readable", "real")
-# The recipe of the trained model at each size.
-TRAINED_RECIPE = {"readable": "readable", "real": "full"}
-MODEL_LABELS = {"fresh": "Freshly initialised", "trained": "Trained on this dataset"}
+# The recipe of the trained model at each size: at the notebook's sizes, the notebook's own training run.
+TRAINED_RECIPE = {"readable": "readable", "real": "overfit"}
+MODEL_LABELS = {"fresh": "Freshly initialised", "trained": "Trained"}
 # The notebook's sizes for the captioning RNN (wordvec_dim=256, hidden_dim=512).
 REAL_WORDVEC_DIM = 256
 REAL_HIDDEN_DIM = 512
@@ -28,8 +29,8 @@ FRESH_SIZES = {
     "real": (REAL_WORDVEC_DIM, REAL_HIDDEN_DIM),
 }
 SIZE_LABELS = {
-    "readable": "Readable numbers (W = {}, H = {})".format(*FRESH_SIZES["readable"]),
-    "real": "Real sizes",
+    "readable": "Readable: W = {}, H = {}".format(*FRESH_SIZES["readable"]),
+    "real": "Notebook's: W = {}, H = {}".format(*FRESH_SIZES["real"]),
 }
 MODEL_SEED = 0
 

@@ -82,11 +82,12 @@ class BackwardTrace:
     def survival(self):
         """(T,) share of gradient norm that crosses from step t back to t-1: ||da_t Wh^T|| / ||dh_total_t||.
 
-        Entry t is the carried gradient arriving at h_{t-1} divided by the total at h_t (the first entry uses dh0).
+        Entry t is the carried gradient arriving at h_{t-1} divided by the total at h_t (the first entry uses
+        dh0); NaN where no gradient reaches h_t at all (after the caption's end), where there is no ratio.
         """
         total = np.linalg.norm(self.dh_total, axis=1)
         arriving = np.concatenate([[np.linalg.norm(self.dh0)], np.linalg.norm(self.dh_carried[:-1], axis=1)])
-        return np.divide(arriving, total, out=np.zeros_like(total), where=total > 0)
+        return np.divide(arriving, total, out=np.full(total.shape, np.nan), where=total > 0)
 
 
 @dataclass

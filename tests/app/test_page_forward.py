@@ -1,25 +1,32 @@
 """AppTest of the forward-pass page on the embedded dataset (generated once per test session)."""
 
+from urllib.parse import parse_qs
+
 import numpy as np
 import pytest
 
 import core.lab.trained_models
 from core.data.coco_utils import load_coco_data
+from core.lab.captioning import recipe_caption_indices
 from core.lab.trace import trace_example
 from core.lab.trained_models import new_model
 from explainer.colors import HIGHLIGHT
 from tests.helpers.apptest import (
     SMALL_RECIPES,
-    chart,
     images,
     no_problems,
     open_page,
+    report_step,
     run_until_trained,
+    step_figure,
+    step_text,
+    stepper,
     trace_values,
 )
 from ui.resources import FRESH_SIZES
 
 PAGE = "pages/1_Forward_pass.py"
+STEPPER = "forward.stepper"
 
 
 @pytest.fixture(scope="module")
@@ -36,42 +43,59 @@ def expected_forward(data, split, index, activation):
     ).forward
 
 
-def highlighted_step(at) -> float:
-    rect = chart(at, "forward.network")["layout"]["shapes"][0]
-    assert rect["fillcolor"] == HIGHLIGHT
-    return (rect["x0"] + rect["x1"]) / 2
+def highlighted_step(at, t=None) -> float:
+    column = step_figure(at, STEPPER, "network", t)["layout"]["shapes"][0]
+    assert column["fillcolor"] == HIGHLIGHT
+    return (column["x0"] + column["x1"]) / 2
 
 
-def test_page_runs_with_image_caption_and_figures():
+def equation(at, t=None) -> np.ndarray:
+    return trace_values(step_figure(at, STEPPER, "equation", t))
+
+
+def test_page_runs_with_image_caption_and_every_view():
     at = open_page(PAGE)
     no_problems(at)
     assert any(m.value.startswith("**Ground truth:**") for m in at.markdown)
     assert images(at), "the example's image is shown"
-    for key in ("forward.network", "forward.equation", "forward.loss"):
-        chart(at, key)
+    data = stepper(at, STEPPER)
+    assert set(data["panels"]) == {"network", "formula", "summary", "equation", "topk", "loss"}
+    assert (data["first"], data["last"], data["t"], data["direction"]) == (0, 16, 0, 1)
     assert highlighted_step(at) == 0
     assert at.query_params["t"] == "0" and at.query_params["sizes"] == "readable"
 
 
-def test_moving_the_timestep_moves_the_highlight_and_the_numbers(data):
+def test_every_step_sent_to_the_browser_holds_core_numbers(data):
+    """The stepper paints each step from the data sent once: every step's equation and loss are core's."""
     at = open_page(PAGE, {"example": "5"})
     expected = expected_forward(data, "train", 5, "tanh")
-    shown = {}
-    for t in (1, 4):
-        at.slider[0].set_value(t).run()
-        no_problems(at)
-        assert highlighted_step(at) == t
-        z = trace_values(chart(at, "forward.equation"))
+    for t in range(1, expected.num_steps + 1):
+        assert highlighted_step(at, t) == t
+        z = equation(at, t)
         np.testing.assert_allclose(z[5], expected.a[t - 1], rtol=1e-5)  # a_t row
         np.testing.assert_allclose(z[6], expected.h[t - 1], rtol=1e-5)  # h_t row
-        shown[t] = z
-        loss_bars = chart(at, "forward.loss")
-        assert loss_bars["layout"]["shapes"][0]["x0"] == t
-        assert any(m.value.startswith(f"**t = {t}: reads") for m in at.markdown)
+        outline = step_figure(at, STEPPER, "loss", t)["layout"]["shapes"][1]
+        assert outline["x0"] == t
+        assert step_text(at, STEPPER, "summary", t).startswith(f"**t = {t}: reads")
+        assert f"h<sub>{t}</sub>" in step_text(at, STEPPER, "formula", t)
+    np.testing.assert_allclose(equation(at, 0)[0], expected.h0, rtol=1e-5)
+    assert not np.allclose(equation(at, 1)[6], equation(at, 4)[6])
+
+
+def test_a_step_taken_in_the_browser_goes_to_the_url():
+    at = open_page(PAGE, {"example": "5"})
+    for t in (1, 4):
+        report_step(at, STEPPER, t)
+        no_problems(at)
         assert at.query_params["t"] == str(t)
-    assert not np.allclose(shown[1][6], shown[4][6])
-    at.button(key="timestep.t.forward").click().run()
-    assert highlighted_step(at) == 5 and at.slider[0].value == 5
+        link = next(p for p in at.get("page_link") if "Backprop" in p.proto.page)
+        # The link keeps the example; backprop opens on its own first step, the caption's last word.
+        query = parse_qs(link.proto.query_string)
+        assert query["example"] == ["5"] and "t" not in query
+        at.run()
+        assert stepper(at, STEPPER)["t"] == t  # the page's next rerun opens on the step the learner is on
+    report_step(at, STEPPER, 99)  # never past the end, whatever is reported
+    assert at.query_params["t"] == "16"
 
 
 def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
@@ -88,9 +112,9 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     assert at.radio[0].value == "val"
     assert at.number_input[0].value == 3
     assert [s.value for s in at.selectbox] == ["sigmoid", "fresh", "readable"]
-    assert at.slider[0].value == 4 and highlighted_step(at) == 4
+    assert stepper(at, STEPPER)["t"] == 4 and highlighted_step(at) == 4
     expected = expected_forward(data, "val", 3, "sigmoid")
-    np.testing.assert_allclose(trace_values(chart(at, "forward.equation"))[6], expected.h[3], rtol=1e-5)
+    np.testing.assert_allclose(equation(at)[6], expected.h[3], rtol=1e-5)
     at.number_input[0].set_value(7).run()
     assert at.query_params["example"] == "7"
     at.selectbox[0].set_value("relu").run()
@@ -100,10 +124,10 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
 
 def test_switching_activation_changes_the_trace(data):
     at = open_page(PAGE, {"t": "3"})
-    tanh_row = trace_values(chart(at, "forward.equation"))
+    tanh_row = equation(at)
     at.selectbox[0].set_value("sigmoid").run()
     no_problems(at)
-    sigmoid_row = trace_values(chart(at, "forward.equation"))
+    sigmoid_row = equation(at)
     np.testing.assert_allclose(tanh_row[6], np.tanh(tanh_row[5]), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(sigmoid_row[6], 1 / (1 + np.exp(-sigmoid_row[5])), rtol=1e-5, atol=1e-7)
     assert not np.allclose(tanh_row[6], sigmoid_row[6])
@@ -118,7 +142,9 @@ def test_bad_link_values_fall_back_with_a_notice():
     at = open_page(PAGE, {"t": "500", "activation": "softmax", "example": "-2"})
     no_problems(at)
     assert at.info and "activation" in at.info[0].value and "timestep t" in at.info[0].value
-    assert at.slider[0].value == 0 and at.selectbox[0].value == "tanh" and at.number_input[0].value == 0
+    assert (
+        stepper(at, STEPPER)["t"] == 0 and at.selectbox[0].value == "tanh" and at.number_input[0].value == 0
+    )
 
 
 def test_trained_readable_model_and_real_sizes():
@@ -128,29 +154,47 @@ def test_trained_readable_model_and_real_sizes():
     at.selectbox[1].set_value("fresh").run()
     fresh_loss = float(next(m for m in at.metric).value)
     assert trained_loss < fresh_loss  # the trained model has learned something about captions
+    at.selectbox[1].set_value("trained").run()
+    assert any("Trained model (W = 8, H = 8) on every training caption" in c.value for c in at.caption)
+    at.selectbox[1].set_value("fresh").run()
     at.selectbox[2].set_value("real").run()
     no_problems(at)
-    equation = chart(at, "forward.equation")
-    assert trace_values(equation).shape[1] == 512 and equation["data"][0].get("texttemplate") is None
+    assert at.selectbox[2].value == "real"
+    real = step_figure(at, STEPPER, "equation")
+    # "Notebook's sizes" are the notebook's: W = 256, H = 512, every label saying so.
+    assert trace_values(real).shape[1] == 512 and real["data"][0].get("texttemplate") is None
     assert any("H = 512" in m.value for m in at.markdown)
+    assert any("Freshly initialised model (W = 256, H = 512" in c.value for c in at.caption)
 
 
-def test_trained_real_model_is_the_full_recipe_of_core_pretrained(data):
-    """Trained + real sizes end to end: the page waits for the background job (a small "full" recipe here),
-    which writes the model to core.lab.trained_models's disk cache, then traces that very model."""
-    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2", "example": "3"})
+def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
+    """Trained at the notebook's sizes is the notebook's own run ("overfit": 50 captions; smaller here): the
+    page waits for its background job, which writes it to core.lab.trained_models's store, then traces that
+    very model and says which captions it memorised."""
+    memorised = int(recipe_caption_indices(data, "overfit")[0])
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2", "example": str(memorised)})
     run_until_trained(at)
     no_problems(at)
-    cached = core.lab.trained_models.cache_path(data, "full")
+    cached = core.lab.trained_models.cache_path(data, "overfit")
     assert cached.is_file()
     model = core.lab.trained_models.load_model(cached)
+    row = data["train_image_idxs"][memorised]
     expected = trace_example(
-        model, data["train_features"][data["train_image_idxs"][3]], data["train_captions"][3], 1.0, "tanh"
+        model, data["train_features"][row], data["train_captions"][memorised], 1.0, "tanh"
     )
-    z = trace_values(chart(at, "forward.equation"))
-    assert z.shape[1] == SMALL_RECIPES["full"]["hidden_dim"]
+    z = equation(at)
+    hidden = SMALL_RECIPES["overfit"]["hidden_dim"]
+    assert z.shape[1] == hidden
     np.testing.assert_allclose(z[6], expected.forward.h[1], rtol=1e-5)  # h_2 of the trained model
-    assert any(f"H = {SMALL_RECIPES['full']['hidden_dim']}" in m.value for m in at.markdown)
-    at.slider[0].set_value(3).run()
+    assert any(f"H = {hidden}" in m.value for m in at.markdown)
+    note = next(c.value for c in at.caption if c.value.startswith("Trained model"))
+    assert f"H = {hidden}) on 50 training captions" in note and "has memorised it" in note
+    at.number_input[0].set_value(
+        memorised + 1 if memorised + 1 not in recipe_caption_indices(data, "overfit") else 0
+    )
+    at.run()
+    note = next(c.value for c in at.caption if c.value.startswith("Trained model"))
+    assert "not one of them" in note and f"#{memorised} is one it has memorised" in note
+    report_step(at, STEPPER, 3)
     no_problems(at)
     assert not at.get("progress")  # ready: served from the cache, never trained again

@@ -1,7 +1,5 @@
 """The shared page layer (ui/) in small Streamlit scripts."""
 
-import time
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -158,34 +156,43 @@ def test_freeze_makes_nested_arrays_read_only():
     assert model.copy().params["Wh"].flags.writeable  # callers mutate copies
 
 
-def timestep_app():
+def stepper_app():
     import streamlit as st
 
-    import ui
-    from ui import url_state
+    from ui import stepper, url_state
 
-    fields = [url_state.integer("t", 0, 0, 3)]
+    fields = [url_state.integer("t", 1, 0, 3), url_state.choice("case", "a", ("a", "b"))]
     url_state.load(fields)
-    t = ui.timestep_control(3, interval=0.05)
-    st.markdown(f"t = {t}")
-    url_state.save(fields)
+    st.radio("case", ("a", "b"), **url_state.bind("case"))
+    if st.button("move the page's step"):
+        url_state.set("t", 3)
+    case = url_state.get("case")
+    panels = {"words": {"kind": "text", "steps": [f"{case}{t}" for t in range(4)]}}
+    data = stepper.payload(f"case {case}", 0, 3, [[("words", 1)]], panels, label="step")
+    stepper.stepped_view(
+        data, fields, below=lambda: st.markdown(f"below at t = {url_state.get('t')}"), key="s"
+    )
 
 
-def test_timestep_control_buttons_and_play():
+def test_stepper_sends_every_step_and_stores_the_reported_one_in_the_url():
+    from tests.helpers.apptest import report_step, stepper
 
-    at = AppTest.from_function(timestep_app, default_timeout=TIMEOUT).run()
-    back, forward, play = at.button
-    assert back.disabled and not forward.disabled
-    forward.click().run()
-    assert at.markdown[0].value == "t = 1" and at.slider[0].value == 1 and at.query_params["t"] == "1"
+    at = AppTest.from_function(stepper_app, default_timeout=TIMEOUT).run()
+    sent = stepper(at, "s")
+    assert sent["t"] == 1 and sent["panels"]["words"]["steps"] == ["a0", "a1", "a2", "a3"]
+    assert (sent["first"], sent["last"], sent["label"], sent["trace"]) == (0, 3, "step", "case a")
+    assert at.query_params["t"] == "1"
+    report_step(at, "s", 2)
+    assert at.query_params["t"] == "2" and at.markdown[-1].value == "below at t = 2"
+    report_step(at, "s", -5)  # clamped to the steps there are
+    assert at.query_params["t"] == "0"
+    # The page moves the step itself: the component's earlier report (still in its state) does not undo it.
     at.button[0].click().run()
-    assert at.markdown[0].value == "t = 0"
-    at.button[2].click().run()
-    assert at.button[2].label == "Pause"
-    seen = []
-    for _ in range(6):
-        time.sleep(0.06)
-        at.run()
-        seen.append(at.slider[0].value)
-    assert seen[-1] == 3 and seen == sorted(seen) and len(set(seen)) > 1
-    assert at.button[2].label == "Play"  # it stops at the end
+    at.run()
+    assert at.query_params["t"] == "3" and stepper(at, "s")["t"] == 3
+    # Other views are another version (the browser rebuilds its panels); the same views are sent unchanged.
+    at.radio[0].set_value("b").run()
+    changed = stepper(at, "s")
+    assert changed["version"] != sent["version"] and changed["panels"]["words"]["steps"][0] == "b0"
+    at.run()
+    assert stepper(at, "s") == changed

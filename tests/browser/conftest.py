@@ -179,11 +179,24 @@ def browser():
         chromium.close()
 
 
+def _page(browser, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser, app_server):
-    """A fresh browser context (its own Streamlit session) with generous timeouts for first loads."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    tab = context.new_page()
+    """A fresh browser context (its own Streamlit session) at 1400×1000, with generous timeouts for first
+    loads."""
+    context, tab = _page(browser, 1400, 1000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def projector_page(browser, app_server):
+    """A fresh browser context the size of a classroom projector, 1280×720."""
+    context, tab = _page(browser, 1280, 720)
     yield tab
     context.close()

@@ -202,3 +202,45 @@ def wait_for_curves(page: Page, longer_than):
         f"(() => {{ const l = ({CURVE_LENGTHS})(); return l.tanh > {longer_than} && l.sigmoid > {longer_than}; }})()"
     )
     return page.evaluate(CURVE_LENGTHS)
+
+
+# The timestep stepper (ui/stepper.js): it marks the step it shows (data-step) and, once every panel has been
+# drawn for it, data-painted; the server then stores the reported step in the URL.
+STEPPER = ".rnn-stepper"
+
+
+def painted_step(page: Page) -> int:
+    """Wait until the stepper has painted the step it shows; that step."""
+    page.wait_for_function(
+        f"(() => {{ const s = document.querySelector('{STEPPER}');"
+        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step; })()"
+    )
+    return int(page.locator(STEPPER).get_attribute("data-painted"))
+
+
+def url_step(page: Page, t: int):
+    """Wait until the URL's t is `t` (the server has stored the step the stepper reported)."""
+    page.wait_for_function(f"new URLSearchParams(location.search).get('t') === '{t}'")
+
+
+def stepper_click(page: Page, control: str, expected: int):
+    """Click the stepper's `control` ("prev", "next" or "play") and wait until `expected` is painted and in
+    the URL."""
+    page.locator(f"{STEPPER} .rnn-{control}").click()
+    page.wait_for_function(f"document.querySelector('{STEPPER}').dataset.painted === '{expected}'")
+    url_step(page, expected)
+    assert_healthy(page)
+
+
+def stepper_panel(page: Page, panel: str):
+    """The element of one of the stepper's panels (e.g. "equation", "summary")."""
+    return page.locator(f'{STEPPER} [data-panel="{panel}"]')
+
+
+def overflowing(page: Page, selector: str) -> list[str]:
+    """Texts of the elements matching `selector` whose content is wider than their box (cut or scrolled)."""
+    return page.evaluate(
+        f"""[...document.querySelectorAll({selector!r})]
+            .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.innerText.slice(0, 80))"""
+    )

@@ -12,11 +12,16 @@ from tests.helpers.shown_code import define_shown
 
 WORD_TO_IDX = {w: i for i, w in enumerate(["<NULL>", "<START>", "<END>", "a", "red", "circle", "left"])}
 CAPTION = np.array([1, 3, 4, 5, 2, 0])  # T = 5, the last target is <NULL>
+MASK = CAPTION[1:] != 0
+
+
+def make_trace_of(caption, wh_scale=1.0, activation="tanh"):
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=7)
+    return trace_example(model, np.linspace(-2, 2, 6), caption, wh_scale=wh_scale, activation=activation)
 
 
 def make_trace(wh_scale=1.0, activation="tanh"):
-    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=7)
-    return trace_example(model, np.linspace(-2, 2, 6), CAPTION, wh_scale=wh_scale, activation=activation)
+    return make_trace_of(CAPTION, wh_scale, activation)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,7 @@ def bwd():
 
 
 def test_gradient_heatmap_rows_are_dh0_then_dh_total(bwd):
-    spec = figure_json(backward.gradient_heatmap(bwd, t=2))
+    spec = figure_json(backward.gradient_view(bwd, MASK).at(2))
     z = decode(spec["data"][0]["z"])
     assert z.shape == (6, 5)
     np.testing.assert_allclose(z[0], bwd.dh0, rtol=1e-6)
@@ -36,7 +41,7 @@ def test_gradient_heatmap_rows_are_dh0_then_dh_total(bwd):
 
 
 def test_norms_split_into_loss_and_carried(bwd):
-    spec = figure_json(backward.norms_figure(bwd, t=4, log_scale=False))
+    spec = figure_json(backward.norms_view(bwd, log_scale=False).at(4))
     lines = {d["name"]: decode(d["y"]) for d in spec["data"]}
     total = lines["total ||dL/dh_t||"]
     np.testing.assert_allclose(total[1:], np.linalg.norm(bwd.dh_total, axis=1), rtol=1e-6)
@@ -50,12 +55,13 @@ def test_norms_split_into_loss_and_carried(bwd):
     assert lines["carried back from t + 1"][-1] == 0  # nothing comes from beyond the last step
     assert spec["layout"]["shapes"][0]["x0"] == 4
     assert spec["layout"]["yaxis"]["type"] == "linear"
-    assert figure_json(backward.norms_figure(bwd, t=4))["layout"]["yaxis"]["type"] == "log"
+    log_axis = figure_json(backward.norms_view(bwd).at(4))["layout"]["yaxis"]
+    assert log_axis["type"] == "log" and log_axis["tickvals"]
 
 
 def test_local_derivative_is_one_minus_h_squared_for_tanh():
     trace = make_trace()
-    spec = figure_json(backward.local_derivative_figure(trace.backward, 3, "tanh"))
+    spec = figure_json(backward.local_derivative_view(trace.backward, "tanh", MASK).at(3))
     z = decode(spec["data"][0]["z"])
     np.testing.assert_allclose(z, 1 - trace.forward.h**2, rtol=1e-5)
     assert "1 − h²" in spec["layout"]["title"]["text"]
@@ -66,10 +72,24 @@ def test_local_derivative_is_one_minus_h_squared_for_tanh():
 def test_survival_bars_and_their_meaning():
     for scale in (0.2, 3.0):
         bwd = make_trace(wh_scale=scale).backward
-        bars = decode(figure_json(backward.survival_figure(bwd, 2))["data"][0]["y"])
-        np.testing.assert_allclose(bars, bwd.survival(), rtol=1e-6)
+        spec = figure_json(backward.survival_view(bwd).at(2))
+        np.testing.assert_allclose(decode(spec["data"][0]["y"]), bwd.survival(), rtol=1e-6)
+        one, column = spec["layout"]["shapes"]
+        assert one["y0"] == one["y1"] == 1 and (column["x0"] + column["x1"]) / 2 == pytest.approx(2)
     # A small Wh lets little gradient through; a large one (with tanh units not saturated) lets more.
-    assert make_trace(0.2).backward.survival().mean() < make_trace(3.0).backward.survival().mean()
+    assert np.nanmean(make_trace(0.2).backward.survival()) < np.nanmean(make_trace(3.0).backward.survival())
+
+
+def test_no_ratio_is_drawn_where_no_gradient_arrives():
+    """After the caption's end (a <NULL> target) no gradient reaches h_t: 0/0 is no bar, not a "0.00"."""
+    trace = make_trace_of(np.array([1, 3, 2, 0, 0, 0]))
+    share = trace.backward.survival()
+    assert np.all(np.isnan(share[2:])) and np.all(np.isfinite(share[:2]))
+    bars = figure_json(backward.survival_view(trace.backward).at(4))["data"][0]
+    assert bars["text"][2:] == ["no gradient"] * 3
+    assert backward.last_scored_step(trace.forward.mask) == 2
+    summary = text.backward_step_summary(trace.backward, trace.forward.mask, 4)
+    assert "masked" in summary and "t = 2" in summary and "0.00×" not in summary
 
 
 @pytest.mark.parametrize("param", ["Wh", "Wx"])
@@ -79,7 +99,7 @@ def test_contributions_sum_to_the_total(bwd, param):
     np.testing.assert_allclose(last["so_far"], last["step"], rtol=1e-6)
     first = backward.contributions(bwd, 1, param)
     np.testing.assert_allclose(first["so_far"], first["total"], rtol=1e-5, atol=1e-7)
-    spec = figure_json(backward.contributions_figure(bwd, 3, param))
+    spec = figure_json(backward.contributions_view(bwd, param).at(3))
     z_step, z_sum, z_total = (decode(d["z"]) for d in spec["data"])
     steps = bwd.dWh_steps if param == "Wh" else bwd.dWx_steps
     np.testing.assert_allclose(z_step, steps[2], rtol=1e-6)
@@ -91,25 +111,28 @@ def test_contributions_sum_to_the_total(bwd, param):
 def test_large_matrices_are_cropped():
     model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=40, seed=0)
     bwd = trace_example(model, np.ones(6), CAPTION).backward
-    spec = figure_json(backward.contributions_figure(bwd, 2, "Wh"))
+    spec = figure_json(backward.contributions_view(bwd, "Wh").at(2))
     assert decode(spec["data"][0]["z"]).shape == (backward.MAX_MATRIX_UNITS, backward.MAX_MATRIX_UNITS)
     assert "first 32×32" in spec["layout"]["annotations"][0]["text"]
 
 
 def test_contribution_norms_highlight_current_step(bwd):
-    spec = figure_json(backward.contribution_norms_figure(bwd, 2))
+    spec = figure_json(backward.contribution_norms_view(bwd).at(2))
     dwh = spec["data"][0]
     np.testing.assert_allclose(
         decode(dwh["y"]), np.linalg.norm(bwd.dWh_steps.reshape(5, -1), axis=1), rtol=1e-6
     )
-    assert decode(dwh["marker"]["line"]["width"]).argmax() == 1
+    (column,) = spec["layout"]["shapes"]
+    assert (column["x0"] + column["x1"]) / 2 == pytest.approx(2)
 
 
 def test_texts_quote_the_gradients(bwd):
-    summary = text.backward_step_summary(bwd, 2)
+    summary = text.backward_step_summary(bwd, MASK, 2)
     norms = backward.norms_by_step(bwd)
     assert f"{norms['total'][2]:.3e}" in summary and f"{bwd.survival()[1]:.2f}×" in summary
-    assert "last step" in text.backward_step_summary(bwd, 5)
+    assert "no later step is scored" in text.backward_step_summary(bwd, MASK, 4)
+    full = make_trace_of(np.array([1, 3, 4, 5, 2]))
+    assert "it is the last step" in text.backward_step_summary(full.backward, full.forward.mask, 4)
     assert "vanish" in text.spectral_markdown(0.3, 0.3, "tanh")
     assert "explode" in text.spectral_markdown(2.5, 2.0, "tanh")
     # sigmoid's derivative is at most 1/4, so the same radius vanishes for it.

@@ -25,7 +25,7 @@ def trace():
 
 @pytest.mark.parametrize("t", [1, 3, 6])
 def test_equation_figure_holds_every_term_of_step_t(trace, t):
-    spec = figure_json(forward.equation_figure(trace, t))
+    spec = figure_json(forward.equation_view(trace).at(t))
     heat = spec["data"][0]
     z = decode(heat["z"])
     s = t - 1
@@ -40,42 +40,44 @@ def test_equation_figure_holds_every_term_of_step_t(trace, t):
     assert heat["texttemplate"] == "%{z:.2f}"  # small sizes: every number printed in its cell
     assert heat["zmid"] == 0 and heat["zmin"] == -heat["zmax"]
     assert TERM_COLORS["wh_h"] in spec["layout"]["yaxis"]["ticktext"][3]
-    assert f"h_{t - 1}" in spec["layout"]["yaxis"]["ticktext"][2]
+    # Rows are named by role (the same at every step, so a step redraws only numbers): h_t−1 is h_{t-1}.
+    assert "h_t−1" in spec["layout"]["yaxis"]["ticktext"][2]
+    np.testing.assert_allclose(z[2], trace.h0 if t == 1 else trace.h[t - 2], rtol=1e-6)
 
 
-def test_equation_figure_at_t0_shows_the_image_projection(trace):
-    z = decode(figure_json(forward.equation_figure(trace, 0))["data"][0]["z"])
-    np.testing.assert_allclose(z[0], trace.feature, rtol=1e-6)
-    np.testing.assert_allclose(z[1, :5], trace.h0, rtol=1e-6)
+def test_equation_figure_at_t0_shows_only_the_image_projection(trace):
+    spec = figure_json(forward.equation_view(trace).at(0))
+    z = decode(spec["data"][0]["z"])
+    assert z.shape == (1, 5)
+    np.testing.assert_allclose(z[0], trace.h0, rtol=1e-6)
+    assert spec["layout"]["yaxis"]["tickvals"] == ["h_0 = W_proj·feature + b_proj"]
+    # The unit axis is the hidden state's, not the 0 … D - 1 of the image feature.
+    assert spec["layout"]["xaxis"]["range"] == [-0.5, 4.5]
 
 
-def test_large_rows_drop_cell_text(trace):
-    wide = type(trace)(**{**trace.__dict__, "b": np.zeros(40, dtype=np.float32), "h0": np.zeros(40)})
-    spec = figure_json(forward.equation_figure(wide, 0))
-    assert spec["data"][0].get("texttemplate") is None
+def test_large_rows_drop_cell_text():
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=40, seed=3)
+    wide = trace_example(model, np.ones(6, dtype=np.float32), CAPTION).forward
+    assert figure_json(forward.equation_view(wide).at(2))["data"][0].get("texttemplate") is None
 
 
 def test_unrolled_network_highlights_step_and_greys_masked(trace):
-    spec = figure_json(forward.unrolled_network(trace, WORDS, t=4))
-    rect = spec["layout"]["shapes"][0]
-    assert (rect["x0"] + rect["x1"]) / 2 == pytest.approx(4)
-    assert rect["fillcolor"] == HIGHLIGHT
-    by_name = {d["name"]: d for d in spec["data"]}
-    assert by_name["word fed in"]["text"] == ["image", "<START>", "a", "red", "circle", "<END>", "<NULL>"]
-    assert by_name["next word (ground truth)"]["text"][1:] == [
-        "a",
-        "red",
-        "circle",
-        "<END>",
-        "<NULL>",
-        "<NULL>",
-    ]
-    colors = by_name["next word (ground truth)"]["textfont"]["color"]
-    assert colors[-2:] == [MASKED, MASKED] and MASKED not in colors[1:5]
-    hidden = by_name["hidden state h_t"]
-    sizes = decode(hidden["marker"]["size"])
-    assert sizes.argmax() == 4 and sizes[4] > sizes[3]
+    spec = figure_json(forward.network_view(trace, WORDS).at(4))
+    column, ring = spec["layout"]["shapes"]
+    assert (column["x0"] + column["x1"]) / 2 == pytest.approx(4) and column["fillcolor"] == HIGHLIGHT
+    assert (ring["xanchor"], ring["yanchor"]) == (4, 1) and ring["xsizemode"] == "pixel"
+    notes = spec["layout"]["annotations"]
+    fed = [a for a in notes if a["y"] == 0]
+    targets = [a for a in notes if a["y"] == 2]
+    assert [a["text"] for a in fed] == ["image", "<START>", "a", "red", "circle", "<END>", "<NULL>"]
+    assert [a["text"] for a in targets] == ["a", "red", "circle", "<END>", "<NULL>", "<NULL>"]
+    assert [a["font"]["color"] for a in targets][-2:] == [MASKED, MASKED]
+    assert MASKED not in [a["font"]["color"] for a in targets][:4]
+    # Words are set at an angle: neighbours such as "image" and "<START>" never run together.
+    assert all(a["textangle"] == -35 for a in notes)
+    hidden = next(d for d in spec["data"] if d["name"] == "hidden state h_t")
     np.testing.assert_allclose(decode(hidden["marker"]["color"])[1:], trace.h.mean(axis=1), rtol=1e-6)
+    assert "predicts" in hidden["hovertext"][1] and "masked" in hidden["hovertext"][6]
 
 
 def test_topk_rows_rank_and_ground_truth(trace):
@@ -91,41 +93,48 @@ def test_topk_rows_rank_and_ground_truth(trace):
     assert target["probability"] == pytest.approx(float(probs[WORD_TO_IDX["red"]]))
 
 
-def test_topk_figure_marks_ground_truth_and_masking(trace):
-    spec = figure_json(forward.topk_figure(trace, WORDS, 2, k=len(WORDS)))
+def test_topk_figure_marks_ground_truth_and_explains_unscored_steps(trace):
+    view = forward.topk_view(trace, WORDS, k=len(WORDS))
+    spec = figure_json(view.at(2))
     bar = spec["data"][0]
     np.testing.assert_allclose(decode(bar["x"]), np.sort(trace.probs[1])[::-1], rtol=1e-6)
     target_index = [label.split()[0] for label in bar["y"]].index("red")
     colors = bar["marker"]["color"]
     assert colors[target_index] == GROUND_TRUTH
     assert all(c == NEUTRAL for i, c in enumerate(colors) if i != target_index)
-    assert "ground truth 'red'" in spec["layout"]["title"]["text"]
-    masked = figure_json(forward.topk_figure(trace, WORDS, 6, k=3))
-    assert "masked" in masked["layout"]["title"]["text"]
-    assert set(masked["data"][0]["marker"]["color"]) == {MASKED}
+    assert "ground truth “red”" in spec["layout"]["title"]["text"]
+    assert not spec["layout"].get("annotations")
+    for t, why in ((0, "nothing is predicted yet"), (6, "its target is <NULL>")):
+        unscored = figure_json(view.at(t))
+        assert len(unscored["data"][0]["x"]) == 0
+        assert why in unscored["layout"]["annotations"][0]["text"]
+
+
+def test_probabilities_read_as_numbers_never_si_prefixes():
+    assert forward.probability_text(0.0271) == "0.027"
+    assert forward.probability_text(1e-5) == "1.0e-05"
 
 
 def test_loss_figure_bars_are_step_losses_and_null_is_masked(trace):
-    spec = figure_json(forward.loss_figure(trace, t=3))
+    spec = figure_json(forward.loss_view(trace).at(3))
     bars, line = spec["data"]
     heights = decode(bars["y"])
     np.testing.assert_allclose(heights[trace.mask], trace.step_loss[trace.mask], rtol=1e-6)
     assert bars["text"][-2:] == ["masked", "masked"]
     assert bars["marker"]["pattern"]["shape"][-1] == "/"
+    # Values sit inside their bars, clear of the running-total line.
+    assert bars["textposition"] == "inside"
     np.testing.assert_allclose(decode(line["y"]), trace.running_loss, rtol=1e-6)
     assert decode(line["y"])[-1] == pytest.approx(trace.loss, rel=1e-6)
-    widths = decode(bars["marker"]["line"]["width"])
-    assert widths.argmax() == 2 and widths[2] > 0
-    assert spec["layout"]["shapes"][0]["x0"] == 3
-
-
-def test_figures_keep_zoom_with_uirevision(trace):
-    assert figure_json(forward.loss_figure(trace, 1, uirevision="keep"))["layout"]["uirevision"] == "keep"
+    outline, cursor = spec["layout"]["shapes"]
+    assert (outline["x0"] + outline["x1"]) / 2 == pytest.approx(3) and cursor["x0"] == 3
+    assert outline["y1"] == pytest.approx(float(trace.step_loss[2]))
+    assert "shapes" not in figure_json(forward.loss_view(trace).at(0))["layout"]
 
 
 def test_step_summary_quotes_the_numbers(trace):
     summary = text.forward_step_summary(trace, WORDS, 2)
-    assert "reads “a”" in summary and "ground truth is “red”" in summary
+    assert "reads `a`" in summary and "ground truth is `red`" in summary
     assert (
         f"**{trace.step_loss[1]:.3f}**" in summary and f"running total {trace.running_loss[1]:.3f}" in summary
     )
@@ -167,5 +176,6 @@ def test_code_lines_are_coloured_like_the_equation_terms():
     assert "carried_term[t] = prev_h @ Wh" in html
     for term in ("wx_x", "wh_h", "a", "h"):
         assert f'data-term="{term}" style="color:{TERM_COLORS[term]}' in html
-    latex = code.equation_latex("tanh", 3)
-    assert TERM_COLORS["wh_h"] in latex and "h_{2}" in latex and r"\tanh" in latex
+    html = code.equation_html("tanh", 3)
+    assert TERM_COLORS["wh_h"] in html and "h<sub>2</sub>" in html and "tanh" in html
+    assert "W<sub>proj</sub>" in code.equation_html("tanh", 0)

@@ -24,3 +24,13 @@ def figure_json(fig_or_spec) -> dict:
     if isinstance(fig_or_spec, go.Figure):
         return json.loads(fig_or_spec.to_json())
     return json.loads(fig_or_spec) if isinstance(fig_or_spec, str) else fig_or_spec
+
+
+def stepped_figure(payload: dict, step: int) -> dict:
+    """The figure the stepper component draws at `step` from a Stepped payload, merged as ui/stepper.js does:
+    a patch's trace attributes and top-level layout keys replace the base's (a None layout value removes)."""
+    patch = payload["patches"][step]
+    updates = patch.get("data", {})
+    data = [{**trace, **updates.get(str(i), {})} for i, trace in enumerate(payload["base"]["data"])]
+    layout = {**payload["base"]["layout"], **patch.get("layout", {})}
+    return {"data": data, "layout": {key: value for key, value in layout.items() if value is not None}}

@@ -1,0 +1,112 @@
+"""The stepper data of the forward-pass and backprop pages, built once per trace and view options and shared
+read-only by every session (the views are pure functions of a cached trace)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explainer import backward, code, forward, text
+from ui import stepper
+from ui.dataset import get_dataset
+from ui.resources import get_trace
+
+
+def _trace_name(settings, *extra) -> str:
+    return "|".join(
+        str(part)
+        for part in (
+            settings.split,
+            settings.index,
+            settings.activation,
+            settings.choice,
+            settings.sizes,
+            *extra,
+        )
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _forward_data(settings) -> dict:
+    trace = get_trace(
+        settings.split, settings.index, settings.activation, settings.choice, settings.sizes
+    ).forward
+    idx_to_word = get_dataset()["idx_to_word"]
+    steps = range(trace.num_steps + 1)
+    panels = {
+        "network": {"kind": "plotly", **forward.network_view(trace, idx_to_word).payload()},
+        "formula": {"kind": "html", "steps": [code.equation_html(trace.activation, t) for t in steps]},
+        "summary": {
+            "kind": "text",
+            "steps": [text.forward_step_summary(trace, idx_to_word, t) for t in steps],
+        },
+        "equation": {"kind": "plotly", **forward.equation_view(trace).payload()},
+        "topk": {"kind": "plotly", **forward.topk_view(trace, idx_to_word).payload()},
+        "loss": {"kind": "plotly", **forward.loss_view(trace).payload()},
+    }
+    rows = [
+        [("network", 1)],
+        [("formula", 1)],
+        [("summary", 1)],
+        [("equation", 3), ("topk", 2)],
+        [("loss", 1)],
+    ]
+    return stepper.payload(
+        "forward|" + _trace_name(settings),
+        0,
+        trace.num_steps,
+        rows,
+        panels,
+        label="Timestep t (0 = the image)",
+    )
+
+
+def forward_data(settings) -> dict:
+    """The forward page's stepper data for these settings (ui.controls.Settings)."""
+    # The trace (and the model behind it) is made outside the cached builder, so its progress is shown.
+    get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
+    return _forward_data(settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _backprop_data(settings, wh_scale: float, param: str, log_scale: bool) -> dict:
+    trace = get_trace(
+        settings.split, settings.index, settings.activation, settings.choice, settings.sizes, wh_scale
+    )
+    bwd, mask = trace.backward, trace.forward.mask
+    steps = range(trace.forward.num_steps + 1)
+    panels = {
+        "summary": {"kind": "text", "steps": [text.backward_step_summary(bwd, mask, t) for t in steps]},
+        "dh": {"kind": "plotly", **backward.gradient_view(bwd, mask).payload()},
+        "norms": {"kind": "plotly", **backward.norms_view(bwd, log_scale).payload()},
+        "fprime": {
+            "kind": "plotly",
+            **backward.local_derivative_view(bwd, settings.activation, mask).payload(),
+        },
+        "survival": {"kind": "plotly", **backward.survival_view(bwd).payload()},
+        "contrib_text": {"kind": "text", "steps": [text.contribution_markdown(bwd, param, t) for t in steps]},
+        "contrib": {"kind": "plotly", **backward.contributions_view(bwd, param).payload()},
+        "contrib_norms": {"kind": "plotly", **backward.contribution_norms_view(bwd).payload()},
+    }
+    rows = [
+        [("summary", 1)],
+        [("dh", 1), ("norms", 1)],
+        [("fprime", 1), ("survival", 1)],
+        [("contrib_text", 1)],
+        [("contrib", 1)],
+        [("contrib_norms", 1)],
+    ]
+    return stepper.payload(
+        "backprop|" + _trace_name(settings, wh_scale),
+        0,
+        trace.forward.num_steps,
+        rows,
+        panels,
+        direction=-1,
+        label="Timestep t (backprop goes from the last word down to 0)",
+    )
+
+
+def backprop_data(settings, wh_scale: float, param: str, log_scale: bool) -> dict:
+    """The backprop page's stepper data for these settings, Wh scale, weight (Wh or Wx) and norm axis."""
+    get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes, wh_scale)
+    return _backprop_data(settings, float(wh_scale), param, bool(log_scale))

@@ -1,0 +1,193 @@
+// The stepper: a timestep control and every view that depends on the timestep, stepped in the browser.
+//
+// data (see ui/stepper.py): trace (identity of the sequence), version (of the views), t, first, last,
+// direction (+1 forward in time, -1 backward), interval_ms, label, rows (panel ids per row, with widths)
+// and panels: {id: {kind: "plotly", base, patches} | {kind: "text", steps} | {kind: "html", steps}}.
+// A click paints the new step from data already here, then reports it (setStateValue("t")), so the server
+// keeps the URL and the page state in step without the learner waiting for it.
+
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
+
+function whenPlotly(timeoutMs = 30000) {
+  // Streamlit loads Plotly.js with its first chart (ui/stepper.py draws a tiny one beside the stepper).
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const poll = () => {
+      if (window.Plotly) resolve(window.Plotly);
+      else if (performance.now() - start > timeoutMs) reject(new Error("Plotly.js did not load"));
+      else setTimeout(poll, 25);
+    };
+    poll();
+  });
+}
+
+// **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
+// nothing is parsed as HTML.
+function appendInline(parent, text) {
+  const pattern = /(\*\*[^*]+\*\*|`[^`]+`)/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match.index > last) parent.append(text.slice(last, match.index));
+    const bold = match[0].startsWith("**");
+    const node = document.createElement(bold ? "strong" : "code");
+    if (bold) appendInline(node, match[0].slice(2, -2));
+    else node.textContent = match[0].slice(1, -1);
+    parent.append(node);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parent.append(text.slice(last));
+}
+
+function renderInline(element, markdown) {
+  element.replaceChildren();
+  for (const paragraph of String(markdown).split("\n\n")) {
+    const p = document.createElement("p");
+    appendInline(p, paragraph);
+    element.append(p);
+  }
+}
+
+function stepFigure(panel, i) {
+  const patch = panel.patches[i] || {};
+  const updates = patch.data || {};
+  const data = panel.base.data.map((trace, k) => (updates[k] ? { ...trace, ...updates[k] } : { ...trace }));
+  const layout = { ...panel.base.layout, ...(patch.layout || {}) };
+  for (const [key, value] of Object.entries(patch.layout || {})) if (value === null) delete layout[key];
+  return { data, layout };
+}
+
+function makePanel(id, spec, container) {
+  const element = document.createElement("div");
+  element.className = `rnn-panel rnn-panel-${spec.kind}`;
+  element.dataset.panel = id;
+  container.append(element);
+  if (spec.kind === "plotly") {
+    let shown = null; // the step on screen
+    const hasData = (i) => Object.keys((spec.patches[i] || {}).data || {}).length > 0;
+    return {
+      show: (i) =>
+        whenPlotly().then((Plotly) => {
+          if (shown === null || hasData(i) || hasData(shown)) {
+            const { data, layout } = stepFigure(spec, i);
+            shown = i;
+            return Plotly.react(element, data, layout, CONFIG);
+          }
+          // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
+          const before = (spec.patches[shown] || {}).layout || {};
+          const after = (spec.patches[i] || {}).layout || {};
+          const update = {};
+          for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+            const value = key in after ? after[key] : spec.base.layout[key];
+            update[key] = value === undefined ? null : value;
+          }
+          shown = i;
+          return Plotly.relayout(element, update);
+        }),
+    };
+  }
+  if (spec.kind === "html") {
+    // Built by the explainer from escaped text: trusted markup, not data.
+    return { show: (i) => { element.innerHTML = spec.steps[i] ?? ""; } };
+  }
+  return { show: (i) => renderInline(element, spec.steps[i] ?? "") };
+}
+
+function build(root, data) {
+  const container = root.querySelector(".rnn-panels");
+  container.replaceChildren();
+  const panels = [];
+  for (const row of data.rows) {
+    const line = document.createElement("div");
+    line.className = "rnn-row";
+    container.append(line);
+    for (const { id, width } of row) {
+      const cell = document.createElement("div");
+      cell.className = "rnn-cell";
+      cell.style.flex = `${width} 1 0`;
+      line.append(cell);
+      panels.push(makePanel(id, data.panels[id], cell));
+    }
+  }
+  return panels;
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let root = parentElement.querySelector(".rnn-stepper");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "rnn-stepper";
+    root.innerHTML = `
+      <div class="rnn-controls">
+        <button type="button" class="rnn-prev">‹ Previous</button>
+        <label class="rnn-slider"><span class="rnn-label"></span>
+          <span class="rnn-track"><input type="range" class="rnn-range" step="1" />
+          <output class="rnn-value"></output></span></label>
+        <button type="button" class="rnn-next">Next ›</button>
+        <button type="button" class="rnn-play"></button>
+      </div>
+      <div class="rnn-panels"></div>`;
+    parentElement.append(root);
+    root.__state = {};
+  }
+  const state = root.__state;
+  const range = root.querySelector(".rnn-range");
+  const [prev, next, play] = ["prev", "next", "play"].map((name) => root.querySelector(`.rnn-${name}`));
+  const playLabel = data.direction > 0 ? "▶ Play" : "▶ Play back";
+
+  if (state.version !== data.version) {
+    state.version = data.version;
+    state.panels = build(root, data);
+  }
+  let adopted = false;
+  if (state.trace !== data.trace) {
+    // Another sequence opens on the page's step; tell the server if it differs from our last report.
+    state.trace = data.trace;
+    state.t = data.t;
+    adopted = state.reported !== undefined && state.reported !== data.t;
+  }
+  root.querySelector(".rnn-label").textContent = data.label;
+  range.min = data.first;
+  range.max = data.last;
+  range.setAttribute("aria-label", data.label);
+
+  const clamp = (t) => Math.min(Math.max(Math.round(t), data.first), data.last);
+  const stopPlaying = () => {
+    clearInterval(state.timer);
+    state.timer = null;
+    play.textContent = playLabel;
+  };
+  const show = (t, report) => {
+    t = clamp(t);
+    state.t = t;
+    range.value = String(t);
+    root.querySelector(".rnn-value").textContent = `t = ${t}`;
+    prev.disabled = t <= data.first;
+    next.disabled = t >= data.last;
+    root.dataset.step = String(t);
+    const i = t - data.first;
+    Promise.all(state.panels.map((panel) => panel.show(i))).then(() => {
+      if (state.t === t) root.dataset.painted = String(t);
+    });
+    if (report) {
+      state.reported = t;
+      setStateValue("t", t);
+    }
+  };
+
+  prev.onclick = () => show(state.t - 1, true);
+  next.onclick = () => show(state.t + 1, true);
+  range.oninput = () => show(Number(range.value), true);
+  play.onclick = () => {
+    if (state.timer) return stopPlaying();
+    const end = data.direction > 0 ? data.last : data.first;
+    if (state.t === end) show(data.direction > 0 ? data.first : data.last, true);
+    play.textContent = "⏸ Pause";
+    state.timer = setInterval(() => {
+      if (state.t === end) return stopPlaying();
+      show(state.t + data.direction, true);
+    }, data.interval_ms);
+  };
+  if (!state.timer) play.textContent = playLabel;
+  show(state.t, adopted);
+}

@@ -1,0 +1,92 @@
+"""The stepper: a timestep control with every view that depends on the timestep, stepped in the browser.
+
+A page builds its views once for all steps (``explainer.stepping``) and mounts them with ``stepped_view``.
+The component (``stepper.js``) paints a step from the data it already holds, so Next, Previous, the slider,
+the keyboard and Play need no round trip to the server; it then reports the step, and a fragment rerun
+stores it in the URL. Streamlit sends the views once: fragment reruns pass identical data, which the
+browser has cached.
+
+The component draws Plotly figures with the Plotly.js that Streamlit loads for its own charts (its
+``window.Plotly``, 4.2 in Streamlit 1.67), so a ten-pixel, empty ``st.plotly_chart`` beside it makes sure it is
+loaded. The browser tests check that the figures are drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import url_state
+
+_HERE = Path(__file__).parent
+_COMPONENT = st.components.v2.component(
+    "rnn_explainer.stepper",
+    css=(_HERE / "stepper.css").read_text(),
+    js=(_HERE / "stepper.js").read_text(),
+    isolate_styles=False,  # Plotly.js styles its charts with the page's global stylesheet
+)
+_PLOTLY_LOADER = go.Figure(layout={"height": 10, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}})
+_PLOTLY_LOADER.update_xaxes(visible=False).update_yaxes(visible=False)
+
+
+def payload(
+    trace: str,
+    first: int,
+    last: int,
+    rows: list,
+    panels: dict,
+    direction: int = 1,
+    label: str = "",
+    interval: float = 0.9,
+) -> dict:
+    """The stepper's data: `rows` of (panel id, width) pairs laid out left to right, `panels` {id: spec}
+    where a spec is a Stepped figure's payload with kind "plotly", or {"kind": "text" | "html", "steps":
+    [one string per step]}. `trace` names the sequence (a new one resets the step to the page's t);
+    "version" changes with any view."""
+    data = {
+        "trace": trace,
+        "first": int(first),
+        "last": int(last),
+        "direction": int(direction),
+        "interval_ms": int(interval * 1000),
+        "label": label,
+        "rows": [[{"id": panel, "width": width} for panel, width in row] for row in rows],
+        "panels": panels,
+    }
+    data["version"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return data
+
+
+def stepped_view(
+    data: dict,
+    fields: list[url_state.Field],
+    below: Callable[[], None] | None = None,
+    name: str = "t",
+    key: str = "stepper",
+) -> None:
+    """Mount the stepper on the URL field `name` (loaded by the page), in a fragment: the step it reports
+    goes to the URL without rerunning the rest of the page. `below()` is drawn after it in the same
+    fragment (e.g. a link carrying the current step)."""
+    # The page's step goes in with the views: fragment reruns then pass the very same data (cached by the
+    # browser), while the component keeps the step it is on.
+    _stepper_fragment({**data, "t": int(url_state.get(name))}, tuple(fields), below, name, key)
+
+
+@st.fragment
+def _stepper_fragment(data, fields, below, name, key):
+    st.plotly_chart(_PLOTLY_LOADER, key=f"{key}.plotly-loader", config={"staticPlot": True})
+    result = _COMPONENT(key=key, data=data, on_t_change=lambda: None, height="content")
+    # The component keeps its last report across reruns: only a new one is the learner moving. (The page
+    # may have moved t since, e.g. to another example's default step; a stale report must not undo that.)
+    reported, seen = getattr(result, "t", None), f"{key}.reported"
+    if reported is not None and reported != st.session_state.get(seen):
+        st.session_state[seen] = reported
+        url_state.set(name, min(max(int(reported), data["first"]), data["last"]))
+    url_state.save(list(fields))
+    if below is not None:
+        below()
