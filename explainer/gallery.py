@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -9,53 +11,72 @@ from plotly.subplots import make_subplots
 from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL, base_layout
 
 WRONG = "#dc2626"
+CANDIDATE_BAR = "#cbd5e1"
 WITHOUT_IMAGE = "#9ca3af"
 
 
-def topk_figure(caption, idx_to_word, columns: int = 4, uirevision: str = "gallery.topk") -> go.Figure:
-    """One small bar chart per generated word: the k most probable words of that step, the chosen one
-    highlighted (it may be outside the top k when sampled with a temperature; then it gets its own bar).
+def sampling_text(temperature: float, seed: int) -> str:
+    """How a caption's words were chosen, for a sentence: greedy, or sampled with this temperature and seed."""
+    if temperature == 0:
+        return "greedy (the most probable word at every step)"
+    return f"sampled from the softmax at temperature {temperature:g} with seed {seed}"
 
-    caption: core.lab.captioning.GeneratedCaption with L steps.
-    """
-    L = len(caption.words)
-    cols = max(1, min(columns, L))
-    rows = int(np.ceil(L / cols))
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[
-            f"{t + 1}. {w} (p = {p:.2f})"
-            for t, (w, p) in enumerate(zip(caption.words, caption.chosen_probs, strict=True))
-        ],
-        horizontal_spacing=0.08,
-        vertical_spacing=min(0.12, 0.5 / rows),
+
+def shorten(text: str, limit: int = 60) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    return (
+        text[: text.rfind(" ", 0, limit)].rstrip() + "…" if " " in text[:limit] else text[: limit - 1] + "…"
     )
-    for t in range(L):
-        ids = list(caption.topk_ids[t])
-        probs = list(caption.topk_probs[t])
-        chosen = int(caption.ids[t])
-        if chosen not in ids:
-            ids.append(chosen)
-            probs.append(float(caption.chosen_probs[t]))
-        words = [str(idx_to_word[int(i)]) for i in ids]
-        fig.add_trace(
-            go.Bar(
-                x=probs,
-                y=words,
-                orientation="h",
-                marker_color=[HIGHLIGHT if int(i) == chosen else NEUTRAL for i in ids],
-                hovertemplate="%{y}: p = %{x:.4f}<extra></extra>",
-                showlegend=False,
-                name=f"step {t + 1}",
-            ),
-            row=t // cols + 1,
-            col=t % cols + 1,
+
+
+def _candidate_cell(word: str, p: float, chosen: bool) -> str:
+    """One candidate: the word and its probability over a bar as long as p."""
+    bar = f"linear-gradient(90deg, {CANDIDATE_BAR} {100 * p:.1f}%, transparent {100 * p:.1f}%)"
+    outline = f"outline:3px solid {HIGHLIGHT};outline-offset:-3px;font-weight:700;" if chosen else ""
+    return (
+        f'<td style="padding:0.2rem 0.45rem;white-space:nowrap;background:{bar};{outline}">'
+        f"{escape(word)}<br><small>{p:.2f}</small></td>"
+    )
+
+
+def candidates_html(caption, idx_to_word) -> str:
+    """A table of the generated caption, a row per step: the chosen word, then the k most probable words of
+    the distribution it was drawn from, each over a bar as long as its probability; the chosen one
+    outlined (when sampled with a temperature it may be outside the top k: then it gets its own cell).
+
+    caption: core.lab.captioning.GeneratedCaption with L steps and k candidates per step. Every word is
+    escaped: nothing in it is read as HTML.
+    """
+    k = caption.topk_ids.shape[1]
+    rows = []
+    for t, chosen in enumerate(caption.ids):
+        ids, probs = list(caption.topk_ids[t]), list(caption.topk_probs[t])
+        cells = [
+            _candidate_cell(str(idx_to_word[int(i)]), float(p), int(i) == int(chosen))
+            for i, p in zip(ids, probs, strict=True)
+        ]
+        if int(chosen) not in [int(i) for i in ids]:
+            cells.append(
+                _candidate_cell(
+                    f"{caption.words[t]} (outside the top {k})", float(caption.chosen_probs[t]), True
+                )
+            )
+        rows.append(
+            f'<tr><td style="padding:0.2rem 0.45rem;color:{NEUTRAL}">{t + 1}</td>'
+            f'<td style="padding:0.2rem 0.45rem;font-weight:700">{escape(caption.words[t])}</td>{"".join(cells)}</tr>'
         )
-    fig.update_xaxes(range=[0, 1], showticklabels=False)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_annotations(font_size=12)
-    return base_layout(fig, uirevision, 40 + 150 * rows)
+    header = (
+        '<tr><th style="text-align:left;padding:0.2rem 0.45rem">step</th>'
+        '<th style="text-align:left;padding:0.2rem 0.45rem">word</th>'
+        f'<th colspan="{k + 1}" style="text-align:left;padding:0.2rem 0.45rem">the {k} most probable words '
+        "and their probabilities (the chosen one outlined)</th></tr>"
+    )
+    return (
+        '<div style="overflow-x:auto"><table style="border-collapse:separate;border-spacing:2px;'
+        f'font-size:0.9rem">{header}{"".join(rows)}</table></div>'
+    )
 
 
 def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:

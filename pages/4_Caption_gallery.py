@@ -17,45 +17,56 @@ from core.lab.captioning import (
 from explainer import gallery
 from ui import url_state
 
+# The overfit model trains in seconds, the full one in about a minute: the first is shown while the
+# other trains. RECIPES is the order they are offered in.
+TRAINING_ORDER = ("overfit", "full")
 RECIPES = ("full", "overfit")
 SPLITS = ("train", "val")
+VIEWS = {
+    "gallery": "Gallery",
+    "words": "Word by word",
+    "forcing": "Teacher forcing vs free sampling",
+    "ablation": "Image ablation",
+    "compose": "Compose a scene",
+}
 MAX_IMAGES = 12
 MAX_SEED = 10_000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
 
 
-def models_and_scores(data: dict) -> dict:
-    """Both trained models (trained once in the background, progress shown until ready) and their val scores."""
-    models = ui.trained_models(*RECIPES)
-    with st.spinner("Scoring both models on the val images…"):
-        scores = {
-            ui.RECIPE_LABELS[r]: ui.gallery.scores_of(r, str(data.get("source")), models[r], data)
-            for r in RECIPES
-        }
-    st.dataframe(gallery.score_rows(scores), hide_index=True, width="stretch", key="gallery.scores")
-    return models
-
-
-def url_fields() -> list[url_state.Field]:
-    """The gallery's view in the URL: model, split, how many images and which page of them, decoding."""
+def url_fields(recipe: str) -> list[url_state.Field]:
+    """The gallery's view in the URL: model (`recipe` unless the link says), split, how many images and
+    which page of them, decoding, and the view open."""
     return [
-        url_state.choice("recipe", "full", RECIPES, "model"),
+        url_state.choice("recipe", recipe, RECIPES, "model"),
         url_state.choice("split", "train", SPLITS, "images from"),
         url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
         url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
         url_state.number("temperature", 0.0, 0.0, 2.0, "temperature"),
         url_state.integer("seed", 0, 0, MAX_SEED, "sampling seed"),
         url_state.integer("k", 5, 1, 10, "candidate words per step"),
+        url_state.choice("view", "gallery", VIEWS, "view"),
     ]
-
-
-def focus_field(count: int) -> url_state.Field:
-    """The image the detailed tabs explain, one of the `count` shown (its index in the gallery)."""
-    return url_state.integer("image", 0, 0, count - 1, "image for the detailed tabs")
 
 
 def _next_page() -> None:
     url_state.set("page", (url_state.get("page") + 1) % (MAX_SEED + 1))
+
+
+def _explain(index: int) -> None:
+    url_state.set("image", index)
+    url_state.set("view", "words")
+
+
+def scores_table(models: dict, data: dict) -> None:
+    """The val scores of the models that are ready (each computed once per server)."""
+    with st.spinner("Scoring the models on the val images…"):
+        scores = {
+            ui.RECIPE_LABELS[r]: ui.gallery.scores_of(r, str(data.get("source")), models[r], data)
+            for r in RECIPES
+            if r in models
+        }
+    st.dataframe(gallery.score_rows(scores), hide_index=True, width="stretch", key="gallery.scores")
 
 
 def controls() -> dict:
@@ -71,7 +82,8 @@ def controls() -> dict:
         0.0,
         2.0,
         step=0.1,
-        help="Greedy takes the most probable word each step; a temperature above 0 draws it from the softmax.",
+        help="Greedy takes the most probable word each step; a temperature above 0 draws it from the softmax. "
+        "Every view that generates a caption uses it.",
         **url_state.bind("temperature"),
     )
     right.number_input("Sampling seed", 0, MAX_SEED, disabled=temperature == 0, **url_state.bind("seed"))
@@ -83,8 +95,7 @@ def controls() -> dict:
     }
 
 
-def gallery_tab(items, model, settings, data, scenes) -> None:
-    idx_to_word = data["idx_to_word"]
+def gallery_view(items, model, settings, data, scenes) -> None:
     columns = st.columns(3)
     for i, item in enumerate(items):
         caption = generate_caption(
@@ -96,39 +107,71 @@ def gallery_tab(items, model, settings, data, scenes) -> None:
             if scenes is not None:
                 st.caption(gallery.check_text(check_caption(caption.text, scenes[item.row])))
             st.markdown("**Ground truth:**\n" + "\n".join(f"- {text}" for text in item.truths))
-            with st.expander("Word by word: top-k probabilities"):
-                st.plotly_chart(
-                    gallery.topk_figure(caption, idx_to_word), key=f"gallery.topk.{i}", width="stretch"
-                )
+            st.button(
+                "Word by word →", key=f"gallery.explain.{i}", on_click=_explain, args=(i,), width="stretch"
+            )
 
 
-def forcing_tab(item, model) -> None:
+def chosen_image(items, data):
+    """The image the detailed views explain, picked here next to them; drawn with its first caption."""
+    picture, choice = st.columns([1, 3], vertical_alignment="center")
+    choice.selectbox(
+        "Image (one of the gallery's)",
+        range(len(items)),
+        format_func=lambda i: f"#{i + 1}: {gallery.shorten(items[i].truths[0])}",
+        **url_state.bind("image", options_of=".".join(f"{item.split}{item.row}" for item in items)),
+    )
+    item = items[int(url_state.get("image"))]
+    with picture:
+        ui.show_image(item.source, base_dir=data.get("base_dir"), width=160)
+    return item
+
+
+def words_view(item, model, settings, data) -> None:
+    caption = generate_caption(model, item.feature, settings["temperature"], settings["seed"], settings["k"])
+    st.markdown(
+        f"**Model:** {caption.text or '(empty caption)'}, "
+        f"{gallery.sampling_text(settings['temperature'], settings['seed'])}. Each row is one step: the "
+        "word it chose and the words it weighed."
+    )
+    st.html(gallery.candidates_html(caption, data["idx_to_word"]))
+
+
+def forcing_view(item, model, settings) -> None:
     st.markdown(
         "In training the RNN always reads the **ground-truth** previous word (teacher forcing). When it "
-        "captions on its own it reads **its own** previous word. Both on the same image:"
+        "captions on its own it reads **its own** previous word, here "
+        f"{gallery.sampling_text(settings['temperature'], settings['seed'])}. Both on the same image:"
     )
-    choice = st.selectbox(
+    st.selectbox(
         "Ground-truth caption",
         range(len(item.truths)),
         format_func=lambda i: item.truths[i],
-        key="gallery.truth",
+        **url_state.bind("truth", options_of=f"{item.split}.{item.row}"),
     )
-    div = teacher_forcing_vs_free(model, item.feature, item.captions[choice])
+    div = teacher_forcing_vs_free(
+        model,
+        item.feature,
+        item.captions[int(url_state.get("truth"))],
+        temperature=settings["temperature"],
+        seed=settings["seed"],
+    )
     st.markdown(gallery.divergence_text(div))
     st.plotly_chart(gallery.divergence_figure(div), key="gallery.divergence", width="stretch")
 
 
-def ablation_tab(item, model) -> None:
+def ablation_view(item, model, settings) -> None:
     st.markdown(
         "Zero the image feature and the first hidden state becomes just the projection's bias: what is left "
-        "is the language model the RNN learned from the captions."
+        "is the language model the RNN learned from the captions. Both captions are generated "
+        f"{gallery.sampling_text(settings['temperature'], settings['seed'])}."
     )
-    ablation = image_ablation(model, item.feature)
+    ablation = image_ablation(model, item.feature, temperature=settings["temperature"], seed=settings["seed"])
     st.markdown(gallery.ablation_text(ablation))
     st.plotly_chart(gallery.ablation_figure(ablation), key="gallery.ablation", width="stretch")
 
 
-def compose_tab(model, settings, data) -> None:
+def compose_view(model, settings, data) -> None:
     if data.get("source") != "embedded":
         st.info(
             "Composing a scene works with the embedded shape dataset, whose features are computed from the "
@@ -168,10 +211,18 @@ def compose_tab(model, settings, data) -> None:
         st.markdown(f"**Model:** {composed.caption.text or '(empty caption)'}")
         st.markdown(gallery.check_text(composed.check))
         st.caption("Overlapping shapes are drawn on top of each other; the training scenes never overlap.")
-        st.plotly_chart(
-            gallery.topk_figure(composed.caption, data["idx_to_word"]),
-            key="gallery.compose.topk",
-            width="stretch",
+    st.html(gallery.candidates_html(composed.caption, data["idx_to_word"]))
+
+
+def waiting_for(recipe: str, models: dict) -> None:
+    """The model the link or the learner chose is still training (its progress is drawn above)."""
+    st.info(f"**{ui.RECIPE_LABELS[recipe]}** is still training; its progress is shown above.")
+    for other in models:
+        st.button(
+            f"Meanwhile, show {ui.RECIPE_LABELS[other]}",
+            key=f"gallery.use.{other}",
+            on_click=url_state.set,
+            args=("recipe", other),
         )
 
 
@@ -184,42 +235,51 @@ def page() -> None:
         "ground truth, and what it says with the image taken away."
     )
     data = ui.get_dataset()
+    models = ui.ready_models(*TRAINING_ORDER)
+    if not models:
+        st.stop()  # the progress of both is drawn; the page reruns when the first is ready
     notices: list[str] = []
-    fields = url_fields()
+    # Without a link, the first model ready (the full one once it is).
+    fields = url_fields(next(r for r in RECIPES if r in models))
     url_state.load(fields, notices)
     recipe, split = url_state.get("recipe"), url_state.get("split")
     indices = recipe_caption_indices(data, recipe) if split == "train" else None
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)
-    fields.append(focus_field(len(items)))
+    fields.append(url_state.integer("image", 0, 0, len(items) - 1, "image for the detailed views"))
     url_state.load(fields[-1:], notices)
+    chosen = items[int(url_state.get("image"))]
+    fields.append(url_state.integer("truth", 0, 0, len(chosen.truths) - 1, "ground-truth caption"))
+    url_state.load(fields[-1:], notices)
+    url_state.reset_on_change("truth", (split, chosen.row), 0)
     url_state.notify(notices)
 
-    models = models_and_scores(data)
+    scores_table(models, data)
     settings = controls()
+    if recipe not in models:
+        waiting_for(recipe, models)
+        url_state.save(fields)
+        return
     model = models[recipe]
     if indices is not None:
         st.caption(f"Train images of the overfit model are the {len(indices)} captions it was trained on.")
-    base_dir = data.get("base_dir")
-    scenes = ui.gallery.scenes_of(split, str(base_dir), data)
+    scenes = ui.gallery.scenes_of(split, str(data.get("base_dir")), data)
 
-    tabs = st.tabs(["Gallery", "Teacher forcing vs free sampling", "Image ablation", "Compose a scene"])
-    with tabs[0]:
-        gallery_tab(items, model, settings, data, scenes)
-    st.sidebar.selectbox(
-        "Image for the detailed tabs",
-        range(len(items)),
-        format_func=lambda i: f"#{i + 1}: {items[i].truths[0]}",
-        **url_state.bind("image"),
-    )
-    chosen = items[int(url_state.get("image"))]
-    with tabs[1], ui.friendly_errors("teacher forcing"):
-        ui.show_image(chosen.source, base_dir=base_dir, width=200)
-        forcing_tab(chosen, model)
-    with tabs[2], ui.friendly_errors("the ablation"):
-        ui.show_image(chosen.source, base_dir=base_dir, width=200)
-        ablation_tab(chosen, model)
-    with tabs[3], ui.friendly_errors("the scene"):
-        compose_tab(model, settings, data)
+    # Only the open view runs: another control changes what is visible, not the hidden views.
+    tabs = dict(zip(VIEWS, st.tabs(list(VIEWS.values()), **url_state.bind("view", VIEWS)), strict=True))
+    with tabs["gallery"]:
+        if tabs["gallery"].open:
+            gallery_view(items, model, settings, data, scenes)
+    for view, explain in (("words", words_view), ("forcing", forcing_view), ("ablation", ablation_view)):
+        with tabs[view], ui.friendly_errors(VIEWS[view]):
+            if tabs[view].open:
+                item = chosen_image(items, data)
+                if view == "words":
+                    explain(item, model, settings, data)
+                else:
+                    explain(item, model, settings)
+    with tabs["compose"], ui.friendly_errors("the scene"):
+        if tabs["compose"].open:
+            compose_view(model, settings, data)
     url_state.save(fields)
 
 

@@ -16,6 +16,8 @@ API (Streamlit lives only here and in the pages):
   {recipe: model}``: ``core.lab.trained_models.trained_model`` in a server-wide background job per recipe
   (``ui.training``), read-only: ``.copy()`` before training or mutating. Until ready they draw the
   jobs' live progress and stop the script; the page reruns by itself when the models are ready.
+- ``ready_models(*recipes) -> {recipe: model}``: the recipes ready now (never waits; the others' progress is
+  drawn and the page reruns as each one becomes ready).
 - ``show_training(recipes)`` starts the jobs without waiting and draws their live status (progress
   bars; errors with a button to train again). The home page does, so the models are usually ready by
   the time a learner needs them.
@@ -46,7 +48,7 @@ from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
 from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
-from ui.training import RECIPE_LABELS, get_trained_model, show_training, trained_models
+from ui.training import RECIPE_LABELS, get_trained_model, ready_models, show_training, trained_models
 
 __all__ = [
     "BACKPROP",
@@ -74,6 +76,7 @@ __all__ = [
     "get_trained_model",
     "how_to_get_coco",
     "page_title",
+    "ready_models",
     "setup_page",
     "show_image",
     "show_training",

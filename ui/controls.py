@@ -32,7 +32,6 @@ SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.
 WH_SCALE_RANGE = (0.1, 3.0)
 
-_SEEN_EXAMPLE = "controls.example_seen"
 # The splits as the learner sees them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
 
@@ -94,10 +93,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     if callable(t_default):
         default = t_default(split, int(url_state.get("example")))
         # Another example opens on its own default step (a t in the link still wins: load() prefers it).
-        shown = (split, int(url_state.get("example")))
-        if st.session_state.get(_SEEN_EXAMPLE, shown) != shown:
-            url_state.set("t", default)
-        st.session_state[_SEEN_EXAMPLE] = shown
+        url_state.reset_on_change("t", (split, int(url_state.get("example"))), default)
     fields.append(timestep_field(data, split, default))
     url_state.load(fields[-1:], notices)
     url_state.notify(notices)

@@ -118,26 +118,37 @@ def trained_models(*recipes: str) -> dict[str, CaptioningRNN]:
     script (``st.stop``); the page reruns by itself when they are ready. The jobs go on in the background
     if the learner leaves. A failed job is shown as a friendly error with a button to train it again.
     """
-    jobs = show_training(recipes, quiet_when_ready=True)
-    if all(job.model is not None for job in jobs):
-        return {job.recipe: job.model for job in jobs}
+    models = ready_models(*recipes)
+    if len(models) == len(recipes):
+        return models
     st.stop()
+
+
+def ready_models(*recipes: str) -> dict[str, CaptioningRNN]:
+    """{recipe: read-only model} of the recipes whose jobs are ready now, in the given order; never waits.
+
+    Starts the other jobs and draws their live progress (:func:`show_training`); the page reruns by itself
+    each time one more is ready, so it can show the first model while the next one trains.
+    """
+    jobs = show_training(recipes, quiet_when_ready=True)
+    return {job.recipe: job.model for job in jobs if job.model is not None}
 
 
 def show_training(recipes, quiet_when_ready: bool = False) -> list[TrainingJob]:
     """Start each recipe's job in the background if needed, in the given order (never waits), and show
     its status: trained, waiting for another job, training (``st.progress``), or failed (a friendly
-    error and a button to train again). Redrawn every POLL_SECONDS until all are ready, then the whole
-    page reruns. With `quiet_when_ready`, nothing is drawn once all are ready. Returns the jobs."""
+    error and a button to train again). Redrawn every POLL_SECONDS; the whole page reruns each time one more
+    is ready. With `quiet_when_ready`, nothing is drawn once all are ready. Returns the jobs."""
     data = get_dataset()
     jobs = [_job(recipe) for recipe in recipes]
     for job in jobs:
         job.start(data)
 
-    def all_ready() -> bool:
-        return all(job.status().state == "ready" for job in jobs)
+    def ready() -> set[str]:
+        return {job.recipe for job in jobs if job.status().state == "ready"}
 
-    if all_ready():
+    drawn_ready = ready()
+    if len(drawn_ready) == len(jobs):
         if not quiet_when_ready:
             for job in jobs:
                 _status_view(job)
@@ -145,7 +156,8 @@ def show_training(recipes, quiet_when_ready: bool = False) -> list[TrainingJob]:
 
     @st.fragment(run_every=POLL_SECONDS)
     def live() -> None:
-        if all_ready():
+        # One more model ready: the page reruns to use it (it was drawn with the others' progress).
+        if ready() != drawn_ready:
             st.rerun(scope="app")
         st.caption(
             "Each model is trained once for everyone using this app, in the background, then cached on disk. "

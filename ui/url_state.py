@@ -27,6 +27,7 @@ import streamlit as st
 _STATE_PREFIX = "url_state."
 _SYNCED_PREFIX = "url_state_synced."
 _WIDGET_PREFIX = "url_state_widget."
+_SEEN_PREFIX = "url_state_seen."
 
 
 @dataclass(frozen=True)
@@ -162,16 +163,33 @@ def query(fields: Sequence[Field]) -> dict[str, str]:
     return {f.name: f.format(st.session_state.get(_state_key(f.name), f.default)) for f in fields}
 
 
-def bind(name: str) -> dict:
+def bind(name: str, labels: dict | None = None, options_of: str = "") -> dict:
     """Keyword arguments binding a widget to a URL field: ``st.slider("t", 0, 9, **bind("t"))``.
 
     The widget gets its own key, seeded from the canonical value on every draw, and an ``on_change``
-    that copies the widget's value back, so buttons that call :func:`set` move the widget too.
+    that copies the widget's value back, so buttons that call :func:`set` move the widget too. With
+    `labels` ({value: label}) the widget holds the label of the value (e.g. ``st.tabs``, whose state is
+    the open tab's label) while the URL keeps the short value. `options_of` names what the widget's
+    options depend on (e.g. the image whose captions it lists): each gets a widget of its own, so the
+    browser never shows the options of the previous one.
     """
-    widget_key = _WIDGET_PREFIX + name
-    st.session_state[widget_key] = st.session_state[_state_key(name)]
+    widget_key = _WIDGET_PREFIX + name + (f".{options_of}" if options_of else "")
+    value = st.session_state[_state_key(name)]
+    st.session_state[widget_key] = labels[value] if labels else value
+    values = {label: value for value, label in (labels or {}).items()}
 
     def copy_back() -> None:
-        st.session_state[_state_key(name)] = st.session_state[widget_key]
+        chosen = st.session_state[widget_key]
+        st.session_state[_state_key(name)] = values[chosen] if labels else chosen
 
     return {"key": widget_key, "on_change": copy_back}
+
+
+def reset_on_change(name: str, context, value) -> None:
+    """Set field `name` to `value` when `context` (what its options depend on, e.g. the image whose captions
+    it chooses from) differs from the last run's, so that a choice follows the choice it depends on. A
+    link's value is kept: the first run only records the context."""
+    seen = _SEEN_PREFIX + name
+    if st.session_state.get(seen, context) != context:
+        set(name, value)
+    st.session_state[seen] = context

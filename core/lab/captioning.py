@@ -101,7 +101,7 @@ class Divergence:
     truth: (S,) ground-truth word ids after <START>, up to and including <END>;
     forced_best: (S,) the model's most probable word at each step when fed the ground truth (teacher forcing);
     forced_truth_prob: (S,) the probability it gives the ground-truth word there;
-    free: GeneratedCaption, greedy, feeding back its own words;
+    free: GeneratedCaption feeding back its own words (greedy, or sampled at its temperature);
     first_difference: index of the first step where the free caption's word differs from the truth
     (None if they agree everywhere); forced_correct: (S,) forced_best == truth.
     """
@@ -124,8 +124,11 @@ class Divergence:
         return float(self.forced_correct.mean()) if self.truth.size else 0.0
 
 
-def teacher_forcing_vs_free(model, feature, caption, k=5):
-    """feature: (D,), caption: (T + 1,) ids starting with <START> -> Divergence."""
+def teacher_forcing_vs_free(model, feature, caption, k=5, temperature=0.0, seed=0):
+    """feature: (D,), caption: (T + 1,) ids starting with <START> -> Divergence.
+
+    The free caption is generated as generate_caption does: greedy at temperature 0, else sampled with seed.
+    """
     _check_feature(model, feature)
     caption = np.asarray(caption)
     require_ndim("caption", caption, 1, "(T + 1,)")
@@ -136,7 +139,7 @@ def teacher_forcing_vs_free(model, feature, caption, k=5):
     truth = trace.ids_target[:steps]
     probs = trace.probs[:steps].astype(np.float64)
     forced_best = probs.argmax(axis=1)
-    free = generate_caption(model, feature, 0.0, None, k, max_length=caption.shape[0] - 1)
+    free = generate_caption(model, feature, temperature, seed, k, max_length=caption.shape[0] - 1)
     first = None
     for t in range(max(steps, free.ids.shape[0])):
         truth_id = truth[t] if t < steps else None
@@ -160,7 +163,8 @@ def teacher_forcing_vs_free(model, feature, caption, k=5):
 class Ablation:
     """The same image captioned with its feature and with the feature zeroed.
 
-    with_image, without_image: greedy GeneratedCaptions; word_probs_with, word_probs_without: (L,)
+    with_image, without_image: GeneratedCaptions (greedy, or sampled with the same temperature and seed);
+    word_probs_with, word_probs_without: (L,)
     probability of each word of with_image's caption (fed to the model word by word) with and without the
     image; a word whose probability collapses without the image is one the model reads from the picture.
     """
@@ -178,13 +182,14 @@ class Ablation:
         )
 
 
-def image_ablation(model, feature, k=5, max_length=16):
-    """feature: (D,) -> Ablation comparing the caption of the image with that of a zero feature (D,)."""
+def image_ablation(model, feature, k=5, max_length=16, temperature=0.0, seed=0):
+    """feature: (D,) -> Ablation comparing the caption of the image with that of a zero feature (D,), both
+    generated as generate_caption does with this temperature and seed."""
     _check_feature(model, feature)
     feature = np.asarray(feature)
     zero = np.zeros_like(feature)
-    with_image = generate_caption(model, feature, 0.0, None, k, max_length)
-    without_image = generate_caption(model, zero, 0.0, None, k, max_length)
+    with_image = generate_caption(model, feature, temperature, seed, k, max_length)
+    without_image = generate_caption(model, zero, temperature, seed, k, max_length)
     caption = np.concatenate([[model.word_to_idx["<START>"]], with_image.ids])
     probs = []
     for f in (feature, zero):

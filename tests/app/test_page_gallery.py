@@ -7,14 +7,20 @@ from streamlit.testing.v1 import AppTest
 
 import core.lab.trained_models
 from core.data.coco_utils import load_coco_data
-from core.lab.captioning import gallery_items, generate_caption, recipe_caption_indices
+from core.lab.captioning import (
+    gallery_items,
+    generate_caption,
+    image_ablation,
+    recipe_caption_indices,
+    teacher_forcing_vs_free,
+)
 from tests.helpers.apptest import chart, images, no_problems, page_app, run_until_trained
 from tests.helpers.plotly_json import decode
 
 PAGE = "pages/4_Caption_gallery.py"
 # Widget keys of the URL-bound controls.
-MODEL, SPLIT, COUNT, TEMPERATURE, SEED, K, IMAGE = (
-    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "seed", "k", "image")
+MODEL, SPLIT, COUNT, TEMPERATURE, SEED, K = (
+    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "seed", "k")
 )
 
 
@@ -45,16 +51,15 @@ def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     ]
     assert scores["val images"].tolist() == [500, 500]
     assert ((scores["BLEU-4 on val"] >= 0) & (scores["BLEU-4 on val"] <= 1)).all()
-    captions = model_captions(at)
-    # Six cards plus the composed scene, each with the model's caption; images for every card.
-    assert len(captions) == 7
+    # Six cards, each with the model's caption and a way into the detailed views; only the open view ran.
+    assert len(model_captions(at)) == 6
     assert len(images(at)) >= 6
     truths = truth_blocks(at)
     assert len(truths) == 6 and all(t.count("\n- ") == 5 for t in truths)
     # Every card's correctness check against its scene is shown.
     assert sum(c.value.startswith(("✅", "❌")) for c in at.caption) == 6
-    for i in range(6):
-        chart(at, f"gallery.topk.{i}")
+    assert [b.label for b in at.button if b.key.startswith("gallery.explain")] == ["Word by word →"] * 6
+    assert not at.get("plotly_chart") and not at.get("html")  # the other views did not run
 
 
 def truth_blocks(at) -> list:
@@ -103,24 +108,74 @@ def test_temperature_and_seed_change_and_reproduce_captions():
     assert hot != greedy
 
 
-def test_teacher_forcing_ablation_and_compose_tabs():
-    at = open_gallery()
-    divergence = chart(at, "gallery.divergence")
-    heat = divergence["data"][0]
-    truth_row = [w for w in heat["text"][0] if w]
-    assert truth_row[-1] == "<END>"
-    assert any(m.value.startswith(("Free sampling leaves", "Free sampling reproduces")) for m in at.markdown)
-    ablation = chart(at, "gallery.ablation")
-    assert np.all(decode(ablation["data"][0]["y"]) > 0)
-    assert any(m.value.startswith("With the image:") for m in at.markdown)
-    chart(at, "gallery.compose.topk")
+def html_texts(at) -> list[str]:
+    return [h.proto.body for h in at.get("html")]
+
+
+def test_word_by_word_explains_the_chosen_image(data):
+    at = open_gallery({"split": "val", "images": "3"})
+    at.button(key="gallery.explain.2").click().run()
+    no_problems(at)
+    assert at.query_params["view"] == "words" and at.query_params["image"] == "2"
+    items = gallery_items(data, "val", 3, seed=0)
+    full = core.lab.trained_models.trained_model(data, "full")
+    expected = generate_caption(full, items[2].feature)
+    assert model_captions(at) == [f"{expected.text}, greedy (the most probable word at every step). Each row "
+                                  "is one step: the word it chose and the words it weighed."]  # fmt: skip
+    (table,) = html_texts(at)
+    assert table.count("<tr>") == len(expected.words) + 1
+    for word, p in zip(expected.words, expected.chosen_probs, strict=True):
+        assert f"{word.replace('<', '&lt;').replace('>', '&gt;')}<br><small>{p:.2f}</small>" in table
+
+
+def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
+    at = open_gallery({"view": "forcing", "split": "val", "images": "3", "temperature": "1.5", "seed": "4"})
+    no_problems(at)
+    items = gallery_items(data, "val", 3, seed=0)
+    full = core.lab.trained_models.trained_model(data, "full")
+    truth = at.selectbox(key="url_state_widget.truth.val." + str(items[0].row))
+    truth.set_value(3).run()
+    assert at.query_params["truth"] == "3"
+    expected = teacher_forcing_vs_free(full, items[0].feature, items[0].captions[3], temperature=1.5, seed=4)
+    heat = chart(at, "gallery.divergence")["data"][0]
+    assert [w for w in heat["text"][0] if w] == expected.truth_words
+    assert [w for w in heat["text"][2] if w] == expected.free.words
+    assert any("temperature 1.5 with seed 4" in m.value for m in at.markdown)
+    # Another image: the caption choice follows it (its first caption), never the previous image's.
+    image = next(s for s in at.selectbox if s.label == "Image (one of the gallery's)")
+    image.set_value(2).run()
+    no_problems(at)
+    assert at.query_params["truth"] == "0"
+    truth = at.selectbox(key="url_state_widget.truth.val." + str(items[2].row))
+    assert truth.value == 0 and truth.options == items[2].truths
+    heat = chart(at, "gallery.divergence")["data"][0]
+    expected = teacher_forcing_vs_free(full, items[2].feature, items[2].captions[0], temperature=1.5, seed=4)
+    assert [w for w in heat["text"][0] if w] == expected.truth_words
+    assert not any(m.value.startswith("**Model:**") for m in at.markdown)  # the gallery view did not run
+
+
+def test_ablation_uses_the_sampling_settings(data):
+    at = open_gallery({"view": "ablation", "temperature": "0.8", "seed": "2", "image": "1"})
+    no_problems(at)
+    items = gallery_items(data, "train", 6, seed=0)
+    full = core.lab.trained_models.trained_model(data, "full")
+    expected = image_ablation(full, items[1].feature, temperature=0.8, seed=2)
+    assert any(m.value.startswith(f"With the image: “{expected.with_image.text}”") for m in at.markdown)
+    bars = chart(at, "gallery.ablation")["data"]
+    np.testing.assert_allclose(decode(bars[0]["y"]), expected.word_probs_with, rtol=1e-5)
+    assert any("temperature 0.8 with seed 2" in m.value for m in at.markdown)
+
+
+def test_compose_a_scene():
+    at = open_gallery({"view": "compose"})
     at.radio(key="compose.count").set_value(1)
     at.selectbox(key="compose.shape.0").set_value("star")
     at.selectbox(key="compose.colour.0").set_value("red").run()
     no_problems(at)
-    composed = model_captions(at)[-1]
-    assert isinstance(composed, str)
+    (composed,) = model_captions(at)
+    assert composed
     assert any(m.value.startswith(("✅", "❌")) for m in at.markdown)
+    assert len(html_texts(at)) == 1  # its word-by-word table
 
 
 def test_shuffle_shows_other_images():
@@ -140,22 +195,25 @@ def test_the_link_reopens_the_same_view_and_changes_go_to_the_url(data):
         "page": "4",
         "temperature": "0.7",
         "seed": "5",
+        "k": "3",
     }
-    at = open_gallery({**query, "k": "3", "image": "2"})
+    at = open_gallery(query)
     assert at.radio(key=MODEL).value == "overfit" and at.radio(key=SPLIT).value == "val"
     assert at.slider(key=COUNT).value == 3 and at.slider(key=TEMPERATURE).value == 0.7
     assert at.number_input(key=SEED).value == 5 and at.slider(key=K).value == 3
-    assert at.sidebar.selectbox(key=IMAGE).value == 2
     items = gallery_items(data, "val", 3, seed=4)
     overfit = core.lab.trained_models.trained_model(data, "overfit")
-    expected = [generate_caption(overfit, item.feature, 0.7, 5, 3).text for item in items]
-    assert model_captions(at)[:3] == expected
-    assert len(chart(at, "gallery.topk.0")["data"][0]["y"]) <= 4  # k = 3 bars (+ the sampled word)
-    # The detailed tabs explain the linked image.
-    assert f"Ground truth: “{items[2].truths[0]}”" in next(
-        m.value for m in at.markdown if "Ground truth: “" in m.value
-    )
-    assert dict(at.query_params) == {**query, "k": "3", "image": "2"}
+    expected = [generate_caption(overfit, item.feature, 0.7, 5, 3) for item in items]
+    assert model_captions(at) == [caption.text for caption in expected]
+    assert dict(at.query_params) == {**query, "view": "gallery", "image": "0", "truth": "0"}
+    # The detailed views explain the linked image with the linked caption.
+    at = open_gallery({**query, "view": "forcing", "image": "2", "truth": "4"})
+    picked = at.selectbox(key="url_state_widget.truth.val." + str(items[2].row))
+    assert picked.value == 4 and picked.options == items[2].truths
+    assert dict(at.query_params) == {**query, "view": "forcing", "image": "2", "truth": "4"}
+    at = open_gallery({**query, "view": "words", "image": "1"})
+    (table,) = html_texts(at)
+    assert table.count("<tr>") == len(expected[1].words) + 1 and "3 most probable words" in table
     at.slider(key=TEMPERATURE).set_value(0.0)
     at.radio(key=MODEL).set_value("full").run()
     no_problems(at)
@@ -164,11 +222,12 @@ def test_the_link_reopens_the_same_view_and_changes_go_to_the_url(data):
 
 def test_bad_link_values_fall_back_with_a_notice():
     at = page_app(PAGE, 180)
-    at.query_params.update({"images": "40", "recipe": "best", "image": "7"})
+    at.query_params.update({"images": "40", "recipe": "best", "image": "7", "view": "secret"})
     at.run()
-    assert "number of images" in at.info[0].value and "model" in at.info[0].value
     run_until_trained(at)
+    assert "number of images" in at.info[0].value and "model" in at.info[0].value
+    assert "view" in at.info[0].value
     no_problems(at)
     assert at.slider(key=COUNT).value == 6 and at.radio(key=MODEL).value == "full"
-    assert at.sidebar.selectbox(key=IMAGE).value == 0
     assert at.query_params["images"] == "6" and at.query_params["recipe"] == "full"
+    assert at.query_params["image"] == "0" and at.query_params["view"] == "gallery"

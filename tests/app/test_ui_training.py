@@ -31,8 +31,9 @@ def model_app():
 class FakeTraining:
     """A trained_model that reports progress, then waits until released; counts calls and overlaps."""
 
-    def __init__(self, fail_first=False):
+    def __init__(self, fail_first=False, instant=()):
         self.release = threading.Event()
+        self.instant = instant  # recipes that are ready at once
         self.calls = []
         self.running = 0
         self.most_at_once = 0
@@ -46,7 +47,7 @@ class FakeTraining:
             self.most_at_once = max(self.most_at_once, self.running)
         try:
             progress(0.25, f"Training the {recipe} model: iteration 80/320")
-            assert self.release.wait(timeout=60)
+            assert recipe in self.instant or self.release.wait(timeout=60)
             if self.fail_first and len(self.calls) == 1:
                 raise RuntimeError("out of cheese")
             return new_model(data, 8, 24, seed=1)
@@ -124,6 +125,33 @@ def test_one_job_trains_at_a_time(fake):
     run_until_trained(at)
     assert at.markdown[-1].value == "ready: ['full', 'overfit']"
     assert sorted(fake.calls) == ["full", "overfit"] and fake.most_at_once == 1
+
+
+def ready_models_app():
+    import streamlit as st
+
+    import ui
+
+    models = ui.ready_models("overfit", "full")
+    st.markdown(f"ready: {sorted(models)}")
+
+
+def test_the_first_model_ready_is_used_while_the_other_trains_with_its_progress(monkeypatch):
+    fake = FakeTraining(instant=("overfit",))
+    monkeypatch.setattr(core.lab.trained_models, "trained_model", fake)
+    try:
+        at = AppTest.from_function(ready_models_app, default_timeout=TIMEOUT).run()
+        deadline = time.monotonic() + 10
+        while at.markdown[-1].value != "ready: ['overfit']" or not progress_texts(at):
+            assert time.monotonic() < deadline, [m.value for m in at.markdown]
+            time.sleep(0.05)
+            at.run()
+        assert any("full model: iteration 80/320" in t for t in progress_texts(at))
+        fake.release.set()
+        run_until_trained(at)
+        assert at.markdown[-1].value == "ready: ['full', 'overfit']" and not progress_texts(at)
+    finally:
+        fake.release.set()
 
 
 def test_a_failed_job_is_a_friendly_error_with_a_button_to_train_again(monkeypatch):

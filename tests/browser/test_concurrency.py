@@ -19,9 +19,9 @@ from .streamlit_helpers import (
     click_key,
     expect_images,
     install_run_counter,
-    key_selector,
+    painted_step,
     slider,
-    slider_value,
+    url_step,
     wait_for_curves,
     wait_for_idle,
 )
@@ -40,22 +40,20 @@ RACE_ITERATIONS = {3: 1000, 9: 900}
 MAX_RSS_BYTES = 3 * 1024**3
 MAX_LATENCY_S = 1.0
 LATENCY_SAMPLES = 6
-TIMESTEP = "Timestep t"
+STEPPER_KEY = b"forward.stepper"
 
-# Clicks a button and resolves with the ms until the timestep slider shows `target`: what the learner sees,
-# which on this shared machine also includes the browser drawing ten pages.
-TIMED_STEP = """([buttonSelector, label, target]) => new Promise((resolve, reject) => {
-  const slider = () => [...document.querySelectorAll('[data-testid="stSlider"]')]
-      .find(s => s.textContent.includes(label)).querySelector('input[type="range"]');
-  const button = [...document.querySelectorAll(buttonSelector)].find(b => b.offsetParent !== null);
+# Clicks the stepper's Next or Previous and resolves with the ms until it has painted `target`: what the
+# learner sees, which on this shared machine also includes the browser drawing ten pages.
+TIMED_STEP = """([control, target]) => new Promise((resolve, reject) => {
+  const root = document.querySelector('.rnn-stepper');
   const start = performance.now();
   const check = () => {
     const elapsed = performance.now() - start;
-    if (slider().value === String(target)) resolve(elapsed);
-    else if (elapsed > 30000) reject(new Error("no answer within 30 s"));
+    if (root.dataset.painted === String(target)) resolve(elapsed);
+    else if (elapsed > 30000) reject(new Error("not painted within 30 s"));
     else setTimeout(check, 5);
   };
-  button.click();
+  root.querySelector(`.rnn-${control}`).click();
   check();
 })"""
 
@@ -144,21 +142,23 @@ def set_number(page, label, value):
 
 
 def timed_steps(page, frames, count):
-    """Alternate Next / Previous on the timestep control.
+    """Alternate Next / Previous on the forward page's stepper.
 
-    Per click: (server response s: the rerun request leaving the browser -> the frame with the updated
-    slider arriving, updated slider on screen s: click -> the slider shows the new step).
+    Per click: (server answer s: the step's report leaving the browser -> the fragment's answer, with the
+    link carrying the example, arriving; new step painted s: click -> the stepper has drawn it). The step
+    is painted from data the browser already has; the server only stores it in the URL.
     """
     latencies = []
     for i in range(count):
-        now = slider_value(page, TIMESTEP)
-        key, target = ("timestep.t.forward", now + 1) if i % 2 == 0 else ("timestep.t.back", now - 1)
+        now = painted_step(page)
+        control, target = ("next", now + 1) if i % 2 == 0 else ("prev", now - 1)
         frames.frames.clear()
-        shown_ms = page.evaluate(TIMED_STEP, [f"{key_selector(key)} button", TIMESTEP, target])
+        shown_ms = page.evaluate(TIMED_STEP, [control, target])
+        url_step(page, target)
         # Network events reach this process asynchronously; they are in by the time the app is idle.
         wait_for_idle(page)
-        response = frames.response_time(key.encode(), TIMESTEP.encode())
-        assert response is not None, f"no websocket answer seen for {key}"
+        response = frames.response_time(STEPPER_KEY, b"Next: backprop")
+        assert response is not None, f"no websocket answer seen for the report of t = {target}"
         latencies.append((response, shown_ms / 1000))
     return latencies
 
@@ -221,8 +221,8 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
             # Every session still shows its own state and no error.
             for i, example in {**forward, **backprop}.items():
                 assert number_input(pages[i], "Example (0 … 24999)").input_value() == str(example)
-            assert slider_value(pages[7], TIMESTEP) == 0, "session 1's steps must not move session 7"
-            assert slider_value(pages[1], TIMESTEP) == LATENCY_SAMPLES % 2
+            assert painted_step(pages[7]) == 0, "session 1's steps must not move session 7"
+            assert painted_step(pages[1]) == 0  # 2 + LATENCY_SAMPLES clicks, alternating
             for i, running in RACE_ITERATIONS.items():
                 assert f"of {running}" in race_progress(pages[i])
             expect_images(pages[4], 12)
@@ -250,7 +250,7 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
     )
     answers, shown = [a for a, _ in during], [s for _, s in during]
     report_measurement(
-        "concurrency: timestep click, server response / slider updated on screen: idle "
+        "concurrency: timestep click, server answer to its report / new step painted: idle "
         + ", ".join(f"{a:.2f}/{s:.2f}" for a, s in baseline)
         + " s; while two races train "
         + ", ".join(f"{a:.2f}/{s:.2f}" for a, s in during)

@@ -160,7 +160,8 @@ def test_check_caption_on_hand_made_captions():
         "a red square and a blue square": "red square",
         "a red circle and a red circle and a blue square": "twice",
         "a red circle on the right and a blue square on the left": "not true",
-        "a circle and a blue square": "colour",
+        "a circle and a blue square": "names a circle without its colour",
+        "a orange circle and a blue square": "names an orange circle, which is not in the image",
     }
     for c, problem in bad.items():
         result = check_caption(c, s)

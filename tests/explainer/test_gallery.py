@@ -1,5 +1,7 @@
 """explainer.gallery: the figures and sentences carry the numbers of the captions they were given."""
 
+from html.parser import HTMLParser
+
 import numpy as np
 import pytest
 
@@ -35,25 +37,52 @@ def greedy():
     )
 
 
-def test_topk_figure_has_a_panel_per_word_with_the_chosen_word_highlighted(greedy):
-    spec = figure_json(gallery.topk_figure(greedy, WORDS, columns=2))
-    bars = spec["data"]
-    assert len(bars) == 4
-    np.testing.assert_allclose(decode(bars[1]["x"]), [0.6, 0.3])
-    assert bars[1]["y"] == ["red", "blue"]
-    assert bars[1]["marker"]["color"][0] == HIGHLIGHT
-    assert bars[1]["marker"]["color"][1] != HIGHLIGHT
-    titles = [a["text"] for a in spec["layout"]["annotations"]]
-    assert titles == ["1. a (p = 0.90)", "2. red (p = 0.60)", "3. circle (p = 0.70)", "4. <END> (p = 0.95)"]
+class Cells(HTMLParser):
+    """The rows of a candidates table: per row, (text, style) of each cell."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.rows, self._style = [], None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append(["", dict(attrs).get("style", "")])
+
+    def handle_data(self, data):
+        if self.rows and self.rows[-1]:
+            self.rows[-1][-1][0] += data
 
 
-def test_topk_figure_adds_a_sampled_word_outside_the_top_k():
+def test_candidates_table_has_a_row_per_word_with_bars_as_long_as_the_probabilities(greedy):
+    header, *rows = Cells(gallery.candidates_html(greedy, WORDS)).rows
+    assert "2 most probable words" in header[-1][0]
+    assert len(rows) == 4
+    step, word, *candidates = rows[1]
+    assert (step[0], word[0]) == ("2", "red")
+    assert [text for text, _ in candidates] == ["red0.60", "blue0.30"]
+    assert "60.0%" in candidates[0][1] and "30.0%" in candidates[1][1]
+    assert HIGHLIGHT in candidates[0][1] and HIGHLIGHT not in candidates[1][1]  # the chosen word outlined
+
+
+def test_candidates_table_adds_a_sampled_word_outside_the_top_k_and_escapes_words():
     sampled = caption([8, 2], [[4, 5], [2, 4]], [[0.5, 0.3], [0.9, 0.1]], [0.02, 0.9])
-    spec = figure_json(gallery.topk_figure(sampled, WORDS))
-    first = spec["data"][0]
-    assert first["y"] == ["a", "red", "square"]
-    np.testing.assert_allclose(decode(first["x"]), [0.5, 0.3, 0.02])
-    assert first["marker"]["color"][2] == HIGHLIGHT
+    _, first, _ = Cells(gallery.candidates_html(sampled, WORDS)).rows
+    assert [text for text, _ in first[2:]] == ["a0.50", "red0.30", "square (outside the top 2)0.02"]
+    assert HIGHLIGHT in first[-1][1]
+    odd = caption([3, 2], [[3, 2], [2, 3]], [[0.5, 0.3], [0.9, 0.1]], [0.5, 0.9])
+    html = gallery.candidates_html(odd, ["<NULL>", "<START>", "<END>", "<b>bold</b>"])
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_sampling_and_shortened_texts():
+    assert gallery.sampling_text(0.0, 3).startswith("greedy")
+    assert gallery.sampling_text(0.7, 3) == "sampled from the softmax at temperature 0.7 with seed 3"
+    assert gallery.shorten("a red circle") == "a red circle"
+    short = gallery.shorten("a large red circle to the left of a small blue square and a yellow star", 30)
+    assert short == "a large red circle to the…" and len(short) <= 31
 
 
 def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(greedy):

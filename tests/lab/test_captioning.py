@@ -163,3 +163,15 @@ def test_recipe_caption_indices_are_the_captions_the_recipe_trains_on():
 
 def test_scenes_by_row_only_for_the_embedded_dataset():
     assert scenes_by_row(synthetic_data(), "train") is None
+
+
+def test_free_sampling_and_ablation_follow_the_temperature_and_seed(data, memorised):
+    feature, caption = data["train_features"][0], data["train_captions"][0]
+    div = teacher_forcing_vs_free(memorised, feature, caption, temperature=1.5, seed=3)
+    sampled = generate_caption(memorised, feature, 1.5, 3, max_length=caption.shape[0] - 1)
+    np.testing.assert_array_equal(div.free.ids, sampled.ids)
+    assert div.free.temperature == 1.5
+    ablation = image_ablation(memorised, feature, temperature=1.5, seed=3)
+    np.testing.assert_array_equal(ablation.with_image.ids, generate_caption(memorised, feature, 1.5, 3).ids)
+    zero = np.zeros_like(feature)
+    np.testing.assert_array_equal(ablation.without_image.ids, generate_caption(memorised, zero, 1.5, 3).ids)

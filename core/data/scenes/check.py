@@ -160,6 +160,11 @@ class CaptionCheck:
     problems: list[str]
 
 
+def _with_article(words: str) -> str:
+    """ "an orange triangle", "a red circle": the article its first sound takes (every word here is plain)."""
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+
+
 def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool = False) -> CaptionCheck:
     """Whether a caption names every object's shape and colour correctly (each exactly once, nothing
     else), and whether every relation, position, count and ordering it states is true of the scene.
@@ -172,15 +177,15 @@ def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool 
     for m in parsed.mentions:
         if m.colour is None or m.shape is None:
             problems.append(
-                f"names a {m.colour or ''} {m.shape or 'shape'} without its colour and shape".replace(
-                    "  ", " "
-                )
+                f"names {_with_article(m.shape)} without its colour"
+                if m.colour is None
+                else f"names the colour {m.colour} without a shape"
             )
             matched.append(None)
             continue
         hits = [o for o in scene.objects if o.colour == m.colour and o.shape == m.shape]
         if not hits:
-            problems.append(f"names a {m.colour} {m.shape}, which is not in the image")
+            problems.append(f"names {_with_article(f'{m.colour} {m.shape}')}, which is not in the image")
             matched.append(None)
             continue
         obj = hits[0]
