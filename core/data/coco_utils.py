@@ -43,6 +43,8 @@ from core.data.coco_files import (
 )
 from core.data.paths import COCO_DIR_ENV, coco_dir
 from core.data.scenes.generate import ensure_embedded_dataset
+from core.engine.captioning_solver import MAX_BATCH_SIZE
+from core.engine.validation import require_integer
 from core.errors import DataFileError, HyperparameterError, NonFiniteError, ShapeError, VocabularyError
 
 # When reading selected feature rows, rows closer than this are read in one slice.
@@ -460,7 +462,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
 
     Args:
         data: dict from :func:`load_coco_data`.
-        batch_size: N, the number of captions.
+        batch_size: N, the number of captions (1 to ``MAX_BATCH_SIZE``).
         split: "train" or "val".
         rng: ``np.random.Generator`` (default: a fresh ``np.random.default_rng()``).
 
@@ -469,8 +471,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
     """
     if split not in SPLITS:
         raise HyperparameterError(f"split must be 'train' or 'val', got {split!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise HyperparameterError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    batch_size = require_integer("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     keys = [f"{split}_captions", f"{split}_image_idxs", f"{split}_features", f"{split}_urls"]
     missing = [k for k in keys if k not in data]
     if missing:
@@ -480,7 +481,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
     if rng is None:
         rng = np.random.default_rng()
     split_size = len(data[keys[0]])
-    mask = rng.choice(split_size, int(batch_size))
+    mask = rng.choice(split_size, batch_size)
     captions = data[keys[0]][mask]
     image_idxs = data[keys[1]][mask]
     return captions, data[keys[2]][image_idxs], data[keys[3]][image_idxs]
