@@ -8,9 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from core.data.coco_utils import load_coco_data
 from core.data.download import TextProgress, download_coco
 from core.errors import DownloadError
 from tests.helpers.coco_fixtures import write_coco_fixture
+from tests.helpers.fault_server import FaultServer, send
 from tests.helpers.paths import REPO
 
 ROOT = REPO
@@ -61,56 +60,38 @@ class ArchiveServer:
         self.cut_after = cut_after
         self.status = status
         self.requests: list[dict] = []
-        outer = self
+        self.server = FaultServer({"/coco.zip": self.answer}, protocol_version="HTTP/1.1")
+        self.url = self.server.url + "/coco.zip"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                outer.requests.append({"path": self.path, "range": self.headers.get("Range")})
-                if self.path != "/coco.zip" or outer.status != 200:
-                    code = 404 if self.path != "/coco.zip" else outer.status
-                    self.send_response(code)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body, start = outer.body, 0
-                rng = self.headers.get("Range")
-                if rng and outer.ranges:
-                    start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(body)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                chunk = body[start:]
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(chunk)))
-                self.end_headers()
-                if outer.cut_after is not None:
-                    self.wfile.write(chunk[: outer.cut_after])
-                    outer.cut_after = None
-                    self.close_connection = True
-                    return
-                self.wfile.write(chunk)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/coco.zip"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    def answer(self, handler):
+        self.requests.append({"path": handler.path, "range": handler.headers.get("Range")})
+        if self.status != 200:
+            send(handler, self.status, {}, b"")
+            return
+        body, start = self.body, 0
+        rng = handler.headers.get("Range")
+        if rng and self.ranges:
+            start = int(rng.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                send(handler, 416, {"Content-Range": f"bytes */{len(body)}"}, b"")
+                return
+            handler.send_response(206)
+            handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            handler.send_response(200)
+        chunk = body[start:]
+        handler.send_header("Content-Type", "application/zip")
+        handler.send_header("Content-Length", str(len(chunk)))
+        handler.end_headers()
+        if self.cut_after is not None:
+            handler.wfile.write(chunk[: self.cut_after])
+            self.cut_after = None
+            handler.close_connection = True
+            return
+        handler.wfile.write(chunk)
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
