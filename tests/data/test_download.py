@@ -7,8 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from core.data.__main__ import main
 from core.data.coco_utils import load_coco_data
 from core.data.download import TextProgress, download_coco
 from core.errors import DownloadError
-from tests.helpers.coco_fixtures import write_coco_fixture
+from tests.helpers.coco_fixtures import build_zip
 from tests.helpers.fault_server import FaultServer, send
 from tests.helpers.paths import REPO
 
@@ -30,22 +28,6 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
     monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
     return tmp_path / "home"
-
-
-def build_zip(tmp_path, *, prefix="coco_captioning/", skip=(), extra=(), stored=False) -> bytes:
-    """The course archive's layout with tiny files (written outside ``tmp_path``)."""
-    buf = io.BytesIO()
-    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", method) as zf:
-        src = write_coco_fixture(Path(tmp) / "src", n_train=6, n_val=4)
-        if prefix:
-            zf.writestr(prefix, b"")
-        for path in sorted(src.iterdir()):
-            if path.name not in skip:
-                zf.write(path, prefix + path.name)
-        for name, data in extra:
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 class ArchiveServer:

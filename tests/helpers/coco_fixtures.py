@@ -7,7 +7,10 @@ feature rows and URLs stay consistent after subsetting.
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -64,3 +67,19 @@ def write_coco_fixture(
         json.dumps({"idx_to_word": vocab, "word_to_idx": {w: i for i, w in enumerate(vocab)}})
     )
     return folder
+
+
+def build_zip(tmp_path, *, prefix="coco_captioning/", skip=(), extra=(), stored=False) -> bytes:
+    """The course archive's layout with tiny files (written outside ``tmp_path``)."""
+    buf = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", method) as zf:
+        src = write_coco_fixture(Path(tmp) / "src", n_train=6, n_val=4)
+        if prefix:
+            zf.writestr(prefix, b"")
+        for path in sorted(src.iterdir()):
+            if path.name not in skip:
+                zf.write(path, prefix + path.name)
+        for name, data in extra:
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -1,10 +1,15 @@
-"""The fault suite's assertion: a bad input or fault raises exactly the expected CaptioningError, whose
-message names the thing at fault, within a time bound."""
+"""The fault suite's assertions (a bad input or fault raises exactly the expected CaptioningError, whose
+message names the thing at fault, within a time bound) and the faults of its environment (a read-only
+folder, a process that has ended)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +36,23 @@ def within(seconds: float):
     yield
     elapsed = time.monotonic() - start
     assert elapsed < seconds, f"took {elapsed:.1f} s (bound {seconds} s)"
+
+
+def unwritable_folder(tmp_path) -> Path:
+    """A folder path under which nothing can be created: a folder of mode 0555, or, for root (whom modes do
+    not stop), a path inside /sys, where nobody may create anything."""
+    if os.geteuid() == 0:
+        if not os.path.isdir("/sys"):
+            pytest.skip("root without /sys: no folder is read-only")
+        return Path("/sys") / f"rnn-explainer-{tmp_path.name}"
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder / "home"
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
