@@ -20,6 +20,7 @@ Command line: ``python -m core.data download [--dest DIR]`` fetches and unpacks 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import warnings
@@ -53,6 +54,7 @@ _ROW_GAP = 32
 _FINITE_BLOCK = 8192
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -85,7 +87,9 @@ def load_coco_data(
         ``idx_to_word`` (list of V str), ``word_to_idx`` (dict), ``train_urls`` (R_train,) and
         ``val_urls`` (R_val,) object arrays of str; plus ``source`` ("coco" or "embedded") and
         ``base_dir`` (Path of the folder read). ``*_image_idxs[i]`` is the row of ``*_features`` and
-        ``*_urls`` for caption i.
+        ``*_urls`` for caption i. When a folder given explicitly (argument or $COCO_DIR) holds none of the
+        files (a misspelled path, say), the embedded dataset is returned with ``notice`` (a sentence for
+        the learner, also logged as a warning) and ``coco_dir_missing`` (that folder's Path).
 
     Raises:
         DataFileError: a folder given explicitly (argument or $COCO_DIR) holds only some of the files,
@@ -119,6 +123,9 @@ def load_coco_data(
         if explicit:
             raise DataFileError(message)
         warnings.warn(message + " Using the embedded dataset instead.", stacklevel=2)
+    notice = _missing_folder_notice(folder, base_dir) if explicit and not present else None
+    if notice is not None:
+        log.warning("%s", notice)
 
     embedded = _embedded_dataset_dir(progress)
     if not pca_features:
@@ -128,10 +135,29 @@ def load_coco_data(
             "the COCO data with `python -m core.data download` for the 4096-d fc7 features."
         )
     try:
-        return _load_folder(embedded, max_train, True, progress, rng, source="embedded")
+        data = _load_folder(embedded, max_train, True, progress, rng, source="embedded")
     except (DataFileError, VocabularyError, NonFiniteError) as exc:
         hint = f" This is the generated embedded dataset: delete {embedded} and it is generated again."
         raise type(exc)(str(exc) + hint) from None
+    if notice is not None:
+        data["notice"] = notice
+        data["coco_dir_missing"] = folder
+    return data
+
+
+def _missing_folder_notice(folder: Path, base_dir) -> str:
+    """What to tell the learner when the COCO folder they named (base_dir or $COCO_DIR) has no COCO file."""
+    where = "base_dir" if base_dir is not None else f"${COCO_DIR_ENV}"
+    if not folder.exists():
+        state = "does not exist"
+    elif not folder.is_dir():
+        state = "is not a folder"
+    else:
+        state = "holds none of the COCO files"
+    return (
+        f"{where} names the COCO folder {folder}, but it {state}, so the embedded dataset is shown instead. "
+        f"Check the spelling, or fetch the data with `python -m core.data download --dest {folder}`."
+    )
 
 
 def _embedded_dataset_dir(progress: ProgressFn | None) -> Path:
