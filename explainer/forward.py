@@ -22,6 +22,7 @@ from explainer.colors import (
     base_layout,
     diverging,
 )
+from explainer.escape import figure_text
 
 # Above this many cells a strip shows colours only; numbers are in the hover.
 MAX_ANNOTATED_CELLS = 16
@@ -131,8 +132,9 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
             )
         )
 
-    inputs = ["image"] + [word(idx_to_word, i) for i in trace.ids_in]
-    targets = [""] + [word(idx_to_word, i) for i in trace.ids_target]
+    # Words come from the dataset's vocabulary: escaped, so that Plotly reads none of them as markup.
+    inputs = ["image"] + [figure_text(word(idx_to_word, i)) for i in trace.ids_in]
+    targets = [""] + [figure_text(word(idx_to_word, i)) for i in trace.ids_target]
     input_colors = [NEUTRAL] + [NEUTRAL if m else MASKED for m in trace.mask]
     target_colors = ["white"] + [GROUND_TRUTH if m else MASKED for m in trace.mask]
     hover = [f"t = 0: image feature -> h_0<br>mean h_0 = {h_mean[0]:.3f}"]
@@ -140,7 +142,7 @@ def unrolled_network(trace, idx_to_word, t: int, uirevision: str = "network") ->
         target = targets[s + 1] + ("  (masked: no loss)" if not trace.mask[s] else "")
         hover.append(
             f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:.3f}"
-            f"<br>predicts '{word(idx_to_word, predicted[s])}' (p = {trace.probs[s, predicted[s]]:.3f})"
+            f"<br>predicts '{figure_text(word(idx_to_word, predicted[s]))}' (p = {trace.probs[s, predicted[s]]:.3f})"
             f"<br>target '{target}', loss {trace.step_loss[s]:.3f}"
         )
     fig.add_trace(
@@ -238,7 +240,7 @@ def topk_figure(trace, idx_to_word, t: int, k: int = 5, uirevision: str = "topk"
     """
     rows = topk_rows(trace, idx_to_word, t, k)
     masked = not trace.mask[t - 1]
-    labels = [f"{r['word']}  (#{r['rank']})" for r in rows]
+    labels = [f"{figure_text(r['word'])}  (#{r['rank']})" for r in rows]
     colors = [MASKED if masked else (GROUND_TRUTH if r["is_target"] else NEUTRAL) for r in rows]
     fig = go.Figure(
         go.Bar(
@@ -251,7 +253,7 @@ def topk_figure(trace, idx_to_word, t: int, k: int = 5, uirevision: str = "topk"
             hovertemplate="%{y}: p = %{x:.4f}<extra></extra>",
         )
     )
-    target = word(idx_to_word, trace.ids_target[t - 1])
+    target = figure_text(word(idx_to_word, trace.ids_target[t - 1]))
     title = (
         f"Next word after t = {t}: target is {target}, masked (no loss)"
         if masked

@@ -7,6 +7,7 @@ import numpy as np
 from core.engine.activations import PEAK_DERIVATIVE
 from core.lab.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
 from explainer.backward import contributions, norms_by_step
+from explainer.escape import plain
 from explainer.forward import topk_rows, word
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
@@ -31,14 +32,15 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
             "No word has been read yet; move to t = 1 to feed in `<START>`."
         )
     s = t - 1
-    fed = word(idx_to_word, trace.ids_in[s])
+    # Words come from the dataset's vocabulary file: escaped, so that none is read as Markdown.
+    fed = plain(word(idx_to_word, trace.ids_in[s]))
     rows = topk_rows(trace, idx_to_word, t, k=1)
     best = rows[0]
-    target = word(idx_to_word, trace.ids_target[s])
-    text = f"**t = {t}: reads “{fed}”.** The most probable next word is “{best['word']}” (p = {best['probability']:.3f}). "
+    target = plain(word(idx_to_word, trace.ids_target[s]))
+    text = f"**t = {t}: reads “{fed}”.** The most probable next word is “{plain(best['word'])}” (p = {best['probability']:.3f}). "
     if not trace.mask[s]:
         return text + (
-            f"The ground-truth next word is `{target}`: padding, so this step is **masked** and adds no loss "
+            f"The ground-truth next word is “{target}”: padding, so this step is **masked** and adds no loss "
             f"(the total stays {trace.running_loss[s]:.3f})."
         )
     target_row = next(r for r in topk_rows(trace, idx_to_word, t, k=5) if r["is_target"])

@@ -15,6 +15,7 @@ from core.lab.captioning import (
     teacher_forcing_vs_free,
 )
 from explainer import gallery
+from explainer.escape import MAX_SENTENCE, plain
 from ui import url_state
 
 RECIPES = ("full", "overfit")
@@ -92,10 +93,13 @@ def gallery_tab(items, model, settings, data, scenes) -> None:
         )
         with columns[i % 3], st.container(border=True):
             ui.show_image(item.source, base_dir=data.get("base_dir"))
-            st.markdown(f"**Model:** {caption.text or '(empty caption)'}")
+            # Captions are words of the dataset's vocabulary: shown as text (escaped), never as Markdown.
+            st.markdown(f"**Model:** {plain(caption.text, MAX_SENTENCE) or '(empty caption)'}")
             if scenes is not None:
                 st.caption(gallery.check_text(check_caption(caption.text, scenes[item.row])))
-            st.markdown("**Ground truth:**\n" + "\n".join(f"- {text}" for text in item.truths))
+            st.markdown(
+                "**Ground truth:**\n" + "\n".join(f"- {plain(text, MAX_SENTENCE)}" for text in item.truths)
+            )
             with st.expander("Word by word: top-k probabilities"):
                 st.plotly_chart(
                     gallery.topk_figure(caption, idx_to_word), key=f"gallery.topk.{i}", width="stretch"
@@ -165,7 +169,7 @@ def compose_tab(model, settings, data) -> None:
     with picture:
         st.image(composed.image, caption="Your scene, rendered as the dataset's images are", width=256)
     with words:
-        st.markdown(f"**Model:** {composed.caption.text or '(empty caption)'}")
+        st.markdown(f"**Model:** {plain(composed.caption.text, MAX_SENTENCE) or '(empty caption)'}")
         st.markdown(gallery.check_text(composed.check))
         st.caption("Overlapping shapes are drawn on top of each other; the training scenes never overlap.")
         st.plotly_chart(

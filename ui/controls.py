@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.data.coco_utils import decode_captions
 from core.engine.activations import ACTIVATIONS
+from explainer.escape import MAX_SENTENCE, plain
 from ui import url_state
 from ui.dataset import example
 from ui.images import show_image
@@ -131,7 +132,7 @@ def example_card(data: dict, settings: Settings) -> None:
     caption, _, source = example(settings.split, settings.index)
     text = decode_captions(caption, data["idx_to_word"])
     show_image(source, base_dir=data.get("base_dir"), width="stretch")
-    st.markdown(f"**Ground truth:** “{text}”")
+    st.markdown(f"**Ground truth:** “{plain(text, MAX_SENTENCE)}”")
     st.caption(f"{_SPLIT_LABELS[settings.split]}, caption #{settings.index}")
 
 

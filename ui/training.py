@@ -24,6 +24,7 @@ import streamlit as st
 
 from core.engine.rnn import CaptioningRNN
 from core.lab import trained_models as model_store
+from explainer.escape import MAX_MESSAGE, plain
 from ui.dataset import freeze, get_dataset
 from ui.errors import show_error
 
@@ -162,7 +163,7 @@ def _status_view(job: TrainingJob) -> None:
     status = job.status()
     label = RECIPE_LABELS.get(job.recipe, job.recipe)
     if status.state in ("waiting", "training"):
-        st.progress(status.fraction, text=f"**{label}**: {status.message}")
+        st.progress(status.fraction, text=f"**{label}**: {plain(status.message, MAX_MESSAGE)}")
     elif status.state == "failed":
         show_error(status.error, f"the training of the {job.recipe} model")
         st.button(

@@ -13,7 +13,8 @@ Typical page::
     url_state.save(fields)                     # session -> URL, at the end of the script
 
 Values from the URL are validated; a bad one falls back to its default with a gentle ``st.info``,
-never an exception.
+never an exception. The notice quotes the value as plain text (escaped, cut to 80 characters): a link
+can carry anything, Markdown links and images included.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
+
+from explainer.escape import plain
 
 _STATE_PREFIX = "url_state."
 _SYNCED_PREFIX = "url_state_synced."
@@ -121,7 +124,8 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
             try:
                 st.session_state[key] = field.parse(raw)
             except ValueError as exc:
-                notices.append(f"**{field.label}** = `{raw}` {exc}")
+                # The raw value comes from whoever wrote the link: shown as text, cut, never as Markdown.
+                notices.append(f"**{field.label}** = “{plain(raw)}” {exc}")
                 st.session_state[key] = field.default
         elif key in st.session_state:
             try:

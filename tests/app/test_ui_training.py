@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import core.lab.trained_models
 from core.lab.trained_models import new_model
+from explainer.escape import plain
 from tests.helpers.apptest import TIMEOUT, no_problems, run_until_trained
 
 
@@ -76,7 +77,7 @@ def test_the_page_shows_live_progress_then_continues_when_the_model_is_ready(fak
     no_problems(at)
     assert not any(m.value.startswith("ready") for m in at.markdown)  # the page waits for the model
     deadline = time.monotonic() + 10
-    while not any("iteration 80/320" in t for t in progress_texts(at)):
+    while not any(plain("iteration 80/320") in t for t in progress_texts(at)):
         assert time.monotonic() < deadline
         time.sleep(0.05)
         at.run()
@@ -93,7 +94,7 @@ def test_leaving_mid_training_keeps_the_job_for_the_next_visitor(fake):
     del first  # the learner leaves while the model trains
     later = open_model_app()  # another session, or the same learner coming back
     deadline = time.monotonic() + 10
-    while not any("iteration 80/320" in t for t in progress_texts(later)):
+    while not any(plain("iteration 80/320") in t for t in progress_texts(later)):
         assert time.monotonic() < deadline
         time.sleep(0.05)
         later.run()

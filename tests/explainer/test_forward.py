@@ -61,14 +61,23 @@ def test_unrolled_network_highlights_step_and_greys_masked(trace):
     assert (rect["x0"] + rect["x1"]) / 2 == pytest.approx(4)
     assert rect["fillcolor"] == HIGHLIGHT
     by_name = {d["name"]: d for d in spec["data"]}
-    assert by_name["word fed in"]["text"] == ["image", "<START>", "a", "red", "circle", "<END>", "<NULL>"]
+    # Plotly reads tags in text: the words' < and > are entities, which it shows as the characters.
+    assert by_name["word fed in"]["text"] == [
+        "image",
+        "&lt;START&gt;",
+        "a",
+        "red",
+        "circle",
+        "&lt;END&gt;",
+        "&lt;NULL&gt;",
+    ]
     assert by_name["next word (ground truth)"]["text"][1:] == [
         "a",
         "red",
         "circle",
-        "<END>",
-        "<NULL>",
-        "<NULL>",
+        "&lt;END&gt;",
+        "&lt;NULL&gt;",
+        "&lt;NULL&gt;",
     ]
     colors = by_name["next word (ground truth)"]["textfont"]["color"]
     assert colors[-2:] == [MASKED, MASKED] and MASKED not in colors[1:5]

@@ -83,3 +83,22 @@ def build_zip(tmp_path, *, prefix="coco_captioning/", skip=(), extra=(), stored=
         for name, data in extra:
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def write_hostile_coco_fixture(folder, *, n_train: int = 20, n_val: int = 8) -> Path:
+    """The COCO fixture as a hostile data folder: its vocabulary words are Markdown links, images and HTML
+    (tests.helpers.faults.HOSTILE and a few more), every train URL line is malformed (an unclosed IPv6
+    address, a NUL byte) and every val line a local PNG file."""
+    from PIL import Image
+
+    from tests.helpers.faults import HOSTILE
+
+    words = [*HOSTILE, "**bold**", "`tick`", "$x$"]
+    folder = write_coco_fixture(folder, n_train=n_train, n_val=n_val, vocab=SPECIAL + words)
+    bad = ["http://[::1/{}.jpg", "image\x00{}.png"]
+    (folder / "train2014_urls.txt").write_text("".join(bad[i % 2].format(i) + "\n" for i in range(n_train)))
+    (folder / "images").mkdir()
+    for i in range(n_val):
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(folder / "images" / f"{i}.png")
+    (folder / "val2014_urls.txt").write_text("".join(f"images/{i}.png\n" for i in range(n_val)))
+    return folder

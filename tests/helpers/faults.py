@@ -5,6 +5,7 @@ folder, a process that has ended)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -56,3 +57,30 @@ def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+# Values a hostile link, vocabulary or URL file carries: a Markdown link posing as the app (the issue's
+# example, with backticks that would close a code span), a remote image, HTML, a line break that would start
+# a heading, and a value far longer than anything shown.
+HOSTILE = (
+    "x` [Session expired - log in again](https://evil.example/login) `y",
+    "![t](https://evil.example/p.png)",
+    "<img src=https://evil.example/x.png onerror=alert(1)>",
+    "<a href='https://evil.example/a'>click</a>",
+    "1\n\n# [Heading](https://evil.example/h)",
+    "https://evil.example/" + "a" * 300,
+)
+# What Markdown or Plotly would turn into a link, an image or HTML; in text escaped for them, none is left
+# (escaped Markdown reads "evil\\.example", escaped HTML "&lt;a").
+_MARKDOWN_INJECTION = re.compile(r"(?<!\\)\]\(|(?<!\\)<\s*(?:a|img|script)\b|evil\.example", re.IGNORECASE)
+_FIGURE_INJECTION = re.compile(r"<\s*(?:a|img|script)\b", re.IGNORECASE)
+
+
+def markdown_injections(texts) -> list[str]:
+    """The Markdown texts in which an outside value would become a link, an image or HTML."""
+    return [text for text in texts if _MARKDOWN_INJECTION.search(text)]
+
+
+def figure_injections(texts) -> list[str]:
+    """The Plotly texts in which an outside value would become a link, an image or HTML."""
+    return [text for text in texts if _FIGURE_INJECTION.search(text)]
