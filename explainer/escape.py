@@ -18,6 +18,10 @@ MAX_MESSAGE = 1000
 # all of it covers links, images, emphasis, code spans, HTML, autolinks, tables, headings and lists, and
 # Streamlit's own directives (:colour[...], :material/...:, $math$).
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# Streamlit's Markdown (GitHub's) turns a URL written in plain text into a link, after the escapes are read:
+# a zero-width space after "scheme:", "www" and "@" keeps https://…, www.… and e-mail addresses as text.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)", re.IGNORECASE)
+_ZERO_WIDTH_SPACE = "\u200b"
 # Line breaks and other control characters would start new Markdown blocks (or hide text): shown as spaces.
 # Bidirectional overrides could reorder what is shown: dropped.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
@@ -34,8 +38,10 @@ def shorten(value, limit: int | None = MAX_SHOWN) -> str:
 
 def plain(value, limit: int | None = MAX_SHOWN) -> str:
     """Markdown that shows `value` literally (see shorten), for st.markdown, st.caption, st.info, image
-    captions and the like. Do not put the result inside a code span (backslashes show there)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", shorten(value, limit))
+    captions and the like: no part of it becomes a link (a URL gets an invisible zero-width space), an
+    image or markup. Do not put the result inside a code span (backslashes show there)."""
+    text = _AUTOLINK.sub(_ZERO_WIDTH_SPACE, shorten(value, limit))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def figure_text(value, limit: int | None = MAX_SHOWN) -> str:

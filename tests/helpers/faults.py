@@ -71,8 +71,11 @@ HOSTILE = (
     "https://evil.example/" + "a" * 300,
 )
 # What Markdown or Plotly would turn into a link, an image or HTML; in text escaped for them, none is left
-# (escaped Markdown reads "evil\\.example", escaped HTML "&lt;a").
-_MARKDOWN_INJECTION = re.compile(r"(?<!\\)\]\(|(?<!\\)<\s*(?:a|img|script)\b|evil\.example", re.IGNORECASE)
+# (escaped Markdown reads "evil\\.example", escaped HTML "&lt;a"). Markdown also links a URL written as
+# text, escaped or not ("https\\:\\/\\/…"), unless something breaks its "://".
+_MARKDOWN_INJECTION = re.compile(
+    r"(?<!\\)\]\(|(?<!\\)<\s*(?:a|img|script)\b|evil\.example|https?\\?:\\?/\\?/|www\\?\.", re.IGNORECASE
+)
 _FIGURE_INJECTION = re.compile(r"<\s*(?:a|img|script)\b", re.IGNORECASE)
 
 
