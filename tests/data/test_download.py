@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from core.errors import DownloadError
 from tests.helpers.coco_fixtures import build_zip
 from tests.helpers.fault_server import FaultServer, send
 from tests.helpers.paths import REPO
+from tests.helpers.processes import run_module
 
 ROOT = REPO
 
@@ -265,16 +263,7 @@ def test_no_network_one_line(tmp_path, capsys):
 
 def test_no_network_cli_subprocess(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/coco.zip"
-    env = {**os.environ, paths.DATA_HOME_ENV: str(tmp_path / "home")}
-    env.pop(paths.COCO_DIR_ENV, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "core.data", "download", "--url", url],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_module("core.data", "download", "--url", url, home=tmp_path / "home")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -19,7 +19,7 @@ from core.errors import DownloadError
 from tests.helpers.coco_fixtures import build_zip
 from tests.helpers.fault_server import FaultServer, stall
 from tests.helpers.faults import within
-from tests.helpers.paths import REPO
+from tests.helpers.processes import run_module
 
 
 @pytest.fixture(autouse=True)
@@ -76,23 +76,9 @@ def test_a_second_download_into_the_same_folder_says_another_one_runs(tmp_path):
         while not server.hits and time.monotonic() < deadline:
             time.sleep(0.02)
         assert lock.exists()
-        env = {**os.environ, paths.DATA_HOME_ENV: str(tmp_path / "home")}
-        second = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "core.data",
-                "download",
-                "--dest",
-                str(dest),
-                "--url",
-                server.url + "/coco.zip",
-            ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
+        url = server.url + "/coco.zip"
+        second = run_module(
+            "core.data", "download", "--dest", str(dest), "--url", url, home=tmp_path / "home"
         )
         assert second.returncode == 1
         lines = second.stderr.strip().splitlines()

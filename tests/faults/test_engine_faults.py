@@ -4,17 +4,9 @@ argument and its value, at once, and leaves the model's weights as they were."""
 import numpy as np
 import pytest
 
+from core.engine import rnn_layers as layers
 from core.engine.captioning_solver import CaptioningSolver
 from core.engine.rnn import CaptioningRNN
-from core.engine.rnn_layers import (
-    rnn_backward,
-    rnn_forward,
-    rnn_step_backward,
-    rnn_step_forward,
-    temporal_affine_backward,
-    temporal_affine_forward,
-    word_embedding_forward,
-)
 from core.errors import (
     ActivationError,
     DataFileError,
@@ -46,69 +38,81 @@ def model():
 
 LAYER_FAULTS = {
     "step bias of the wrong size": (
-        lambda: rnn_step_forward(X[:, 0], H0, WX, WH, np.zeros(H + 1)),
+        lambda: layers.rnn_step_forward(X[:, 0], H0, WX, WH, np.zeros(H + 1)),
         ShapeError,
         ["b", "(6,)", "(7,)"],
     ),
     "step non-square Wh": (
-        lambda: rnn_step_forward(X[:, 0], H0, WX, np.zeros((H, H + 1)), B),
+        lambda: layers.rnn_step_forward(X[:, 0], H0, WX, np.zeros((H, H + 1)), B),
         ShapeError,
         ["Wh", "(H, H)", "(6, 7)"],
     ),
     "step batch sizes differ": (
-        lambda: rnn_step_forward(X[:, 0], H0[:1], WX, WH, B),
+        lambda: layers.rnn_step_forward(X[:, 0], H0[:1], WX, WH, B),
         ShapeError,
         ["prev_h", "batch size N", "got 1"],
     ),
     "sequence bias of the wrong size": (
-        lambda: rnn_forward(X, H0, WX, WH, np.zeros((1, H))),
+        lambda: layers.rnn_forward(X, H0, WX, WH, np.zeros((1, H))),
         ShapeError,
         ["b", "(1, 6)"],
     ),
-    "sequence batch sizes differ": (lambda: rnn_forward(X, H0[:1], WX, WH, B), ShapeError, ["h0", "got 1"]),
+    "sequence batch sizes differ": (
+        lambda: layers.rnn_forward(X, H0[:1], WX, WH, B),
+        ShapeError,
+        ["h0", "got 1"],
+    ),
     "sequence non-square Wh": (
-        lambda: rnn_forward(X, H0, WX, np.zeros((H + 1, H)), B),
+        lambda: layers.rnn_forward(X, H0, WX, np.zeros((H + 1, H)), B),
         ShapeError,
         ["Wh", "(7, 6)"],
     ),
     "sequence without timesteps": (
-        lambda: rnn_forward(X[:, :0], H0, WX, WH, B),
+        lambda: layers.rnn_forward(X[:, :0], H0, WX, WH, B),
         ShapeError,
         ["x", "timestep", "(2, 0, 3)"],
     ),
-    "a list instead of an array": (lambda: rnn_forward(X.tolist(), H0, WX, WH, B), ShapeError, ["x", "list"]),
+    "a list instead of an array": (
+        lambda: layers.rnn_forward(X.tolist(), H0, WX, WH, B),
+        ShapeError,
+        ["x", "list"],
+    ),
     "an array of strings": (
-        lambda: rnn_step_forward(X[:, 0].astype(str), H0, WX, WH, B),
+        lambda: layers.rnn_step_forward(X[:, 0].astype(str), H0, WX, WH, B),
         ShapeError,
         ["x", "numbers", "<U"],
     ),
     "unknown activation": (
-        lambda: rnn_forward(X, H0, WX, WH, B, activation="swish"),
+        lambda: layers.rnn_forward(X, H0, WX, WH, B, activation="swish"),
         ActivationError,
         ["'swish'", "'tanh'"],
     ),
     "step upstream gradient of the wrong shape": (
-        lambda: rnn_step_backward(np.zeros((N, H + 1)), rnn_step_forward(X[:, 0], H0, WX, WH, B)[1]),
+        lambda: layers.rnn_step_backward(
+            np.zeros((N, H + 1)), layers.rnn_step_forward(X[:, 0], H0, WX, WH, B)[1]
+        ),
         ShapeError,
         ["dnext_h", "(2, 7)"],
     ),
     "sequence upstream gradient of the wrong shape": (
-        lambda: rnn_backward(np.zeros((N, T + 1, H)), rnn_forward(X, H0, WX, WH, B)[1]),
+        lambda: layers.rnn_backward(np.zeros((N, T + 1, H)), layers.rnn_forward(X, H0, WX, WH, B)[1]),
         ShapeError,
         ["dh", "(2, 5, 6)"],
     ),
     "word ids outside the vocabulary": (
-        lambda: word_embedding_forward(np.full((N, T), V), np.zeros((V, W))),
+        lambda: layers.word_embedding_forward(np.full((N, T), V), np.zeros((V, W))),
         VocabularyError,
         ["x", f"token id {V}", f"0..{V - 1}"],
     ),
     "word ids that are not integers": (
-        lambda: word_embedding_forward(np.zeros((N, T)), np.zeros((V, W))),
+        lambda: layers.word_embedding_forward(np.zeros((N, T)), np.zeros((V, W))),
         VocabularyError,
         ["x", "float64"],
     ),
     "affine upstream gradient of the wrong shape": (
-        lambda: temporal_affine_backward(np.zeros((N, T, 2)), temporal_affine_forward(X, WX, B)[1]),
+        lambda: layers.temporal_affine_backward(
+            np.zeros((N, T, 2)), layers.temporal_affine_forward(X, WX, B)[1]
+        ),
         ShapeError,
         ["dout", "(2, 4, 2)"],
     ),

@@ -4,7 +4,6 @@ a clear DataFileError or a quiet recovery, and no half-written file is ever used
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from core.lab import trained_models as store
 from tests.helpers.embedded import TINY_SIZES, use_tiny_embedded_dataset
 from tests.helpers.faults import dead_pid, raises_within, unwritable_folder, within
 from tests.helpers.paths import REPO
+from tests.helpers.processes import project_env
 
 TINY_RECIPE = {"wordvec_dim": 4, "hidden_dim": 6, "num_iterations": 3, "batch_size": 10}
 
@@ -37,10 +37,10 @@ def home(tmp_path, monkeypatch):
 def run_python(code: str, home, **popen) -> subprocess.Popen:
     """Start `code` in another Python process with the data home `home` and the tiny dataset sizes."""
     sizes = "".join(f"generate.{name} = {value}\n" for name, value in TINY_SIZES.items())
-    env = {**os.environ, paths.DATA_HOME_ENV: str(home)}
-    env.pop(paths.COCO_DIR_ENV, None)
     script = f"from core.data.scenes import generate\n{sizes}{code}"
-    return subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, env=project_env(home), text=True, **popen
+    )
 
 
 # --------------------------------------------------------------------------- read-only and full
