@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.engine.optim import UPDATE_RULES
-from core.engine.rnn import CaptioningRNN
 from core.engine.validation import (
     require_array,
     require_dim,
@@ -67,8 +66,11 @@ class CaptioningSolver:
         seed=None,
         num_iterations=None,
     ):
-        if not isinstance(model, CaptioningRNN):
-            raise HyperparameterError(f"model must be a CaptioningRNN, got {type(model).__name__}.")
+        if not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None))):
+            raise HyperparameterError(
+                f"model must be a captioning model such as CaptioningRNN (with params and loss), "
+                f"got {type(model).__name__}."
+            )
         self.model = model
         self.data = _checked_data(data, model)
         self.update_rule = _checked_rule(update_rule)
@@ -181,11 +183,15 @@ def _checked_data(data, model):
             f"data['train_captions'] {captions.shape} and data['train_image_idxs'] {idxs.shape} must be "
             "(N, T + 1) and (N,) with N >= 1 and T >= 1."
         )
-    require_token_ids("data['train_captions']", captions, model.vocab_size)
+    if hasattr(model, "vocab_size"):
+        require_token_ids("data['train_captions']", captions, model.vocab_size)
     if not np.issubdtype(idxs.dtype, np.integer):
         raise ShapeError(f"data['train_image_idxs'] must hold integer row numbers, got dtype {idxs.dtype}.")
     require_ndim("data['train_features']", features, 2, "(N_img, D)")
-    require_dim("data['train_features']", features.shape[1], model.input_dim, "the model's feature size D")
+    if hasattr(model, "input_dim"):
+        require_dim(
+            "data['train_features']", features.shape[1], model.input_dim, "the model's feature size D"
+        )
     if idxs.size and not 0 <= idxs.min() <= idxs.max() < features.shape[0]:
         raise ShapeError(
             f"data['train_image_idxs'] must index the rows of data['train_features'] {features.shape}."

@@ -318,7 +318,7 @@ SOLVER_FAULTS = {
     "print_every as text": ({"print_every": "often"}, HyperparameterError, ["print_every", "'often'"]),
     "seed as text": ({"seed": "x"}, HyperparameterError, ["seed", "'x'"]),
     "num_epochs as text": ({"num_epochs": "ten"}, HyperparameterError, ["num_epochs", "'ten'"]),
-    "a model that is not a model": ({"model": "rnn"}, HyperparameterError, ["model", "str"]),
+    "a model that is not a model": ({"model": "rnn"}, HyperparameterError, ["model", "CaptioningRNN", "str"]),
 }
 
 
