@@ -10,7 +10,7 @@ class CaptioningError(Exception):
 
 
 class ShapeError(CaptioningError, ValueError):
-    """An array argument has the wrong number of dimensions or the wrong sizes."""
+    """An array argument is not an array of numbers, or has the wrong number of dimensions or sizes."""
 
 
 class ActivationError(CaptioningError, ValueError):

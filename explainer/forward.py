@@ -24,6 +24,7 @@ from explainer.colors import (
     base_layout,
     diverging,
 )
+from explainer.escape import figure_text
 from explainer.stepping import Stepped
 
 # Above this many cells a strip shows colours only; numbers are in the hover.
@@ -82,17 +83,19 @@ def network_view(trace, idx_to_word) -> Stepped:
                 line={"color": MASKED if masked else NEUTRAL, "width": 1.5},
             )
         )
-    inputs = ["image"] + [word(idx_to_word, i) for i in trace.ids_in]
-    targets = [""] + [word(idx_to_word, i) for i in trace.ids_target]
+    # Words come from the dataset's vocabulary: escaped, so that Plotly reads none of them as markup.
+    inputs = ["image"] + [figure_text(word(idx_to_word, i)) for i in trace.ids_in]
+    targets = [""] + [figure_text(word(idx_to_word, i)) for i in trace.ids_target]
     hover = [f"t = 0: image feature → h_0<br>mean h_0 = {h_mean[0]:.3f}"]
     for s in range(T):
         if trace.mask[s]:
             scored = (
-                f"predicts '{word(idx_to_word, predicted[s])}' (p = {probability_text(trace.probs[s, predicted[s]])})"
+                f"predicts '{figure_text(word(idx_to_word, predicted[s]))}' "
+                f"(p = {probability_text(trace.probs[s, predicted[s]])})"
                 f"<br>target '{targets[s + 1]}', loss {trace.step_loss[s]:.3f}"
             )
         else:
-            scored = "target <NULL>: masked, nothing is scored"
+            scored = "target &lt;NULL&gt;: masked, nothing is scored"
         hover.append(
             f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:.3f}<br>{scored}"
         )
@@ -272,7 +275,8 @@ def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
         why = (
             "At t = 0 nothing is predicted yet: the image only sets h₀."
             if t == 0
-            else f"t = {t} reads “{word(idx_to_word, trace.ids_in[t - 1])}”: its target is <NULL> (padding),"
+            else f"t = {t} reads “{figure_text(word(idx_to_word, trace.ids_in[t - 1]))}”: its target is "
+            "&lt;NULL&gt; (padding),"
             "<br>so the model scores no next word here and the step adds no loss."
         )
         note = {"text": why, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False}
@@ -281,10 +285,10 @@ def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
             "title": {"text": f"Next word after t = {t}", "font": {"size": 14}},
         }
     rows = topk_rows(trace, idx_to_word, t, k)
-    target = word(idx_to_word, trace.ids_target[t - 1])
+    target = figure_text(word(idx_to_word, trace.ids_target[t - 1]))
     bars = {
         "x": [r["probability"] for r in rows],
-        "y": [f"{r['word']}  (#{r['rank']})" for r in rows],
+        "y": [f"{figure_text(r['word'])}  (#{r['rank']})" for r in rows],
         "text": [probability_text(r["probability"]) for r in rows],
         "marker": {"color": [GROUND_TRUTH if r["is_target"] else NEUTRAL for r in rows]},
     }
@@ -349,7 +353,9 @@ def loss_view(trace) -> Stepped:
             insidetextanchor="start",
             textangle=-90,
             hovertext=[
-                f"t = {s}: −log p = {v:.3f}" if m else f"t = {s}: target <NULL>, masked: adds 0 to the loss"
+                f"t = {s}: −log p = {v:.3f}"
+                if m
+                else f"t = {s}: target &lt;NULL&gt;, masked: adds 0 to the loss"
                 for s, v, m in zip(steps, trace.step_loss, trace.mask, strict=True)
             ],
             hovertemplate="%{hovertext}<extra></extra>",

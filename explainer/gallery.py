@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL, base_layout
+from explainer.escape import MAX_SENTENCE, figure_text, plain
 
 WRONG = "#dc2626"
 CANDIDATE_BAR = "#cbd5e1"
@@ -98,12 +99,12 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
         truth = div.truth_words[t] if t < S else None
         if truth is not None:
             grid[0, t] = 1
-            text[0][t] = truth
+            text[0][t] = figure_text(truth)
             grid[1, t] = 1 if div.forced_correct[t] else 0
-            text[1][t] = div.forced_best_words[t]
+            text[1][t] = figure_text(div.forced_best_words[t])
         if t < L:
             grid[2, t] = 1 if div.free.words[t] == truth else 0
-            text[2][t] = div.free.words[t]
+            text[2][t] = figure_text(div.free.words[t])
     steps = np.arange(1, width + 1)
     fig.add_trace(
         go.Heatmap(
@@ -158,7 +159,7 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
 
     ablation: core.lab.captioning.Ablation.
     """
-    words = [f"{t + 1}. {w}" for t, w in enumerate(ablation.with_image.words)]
+    words = [f"{t + 1}. {figure_text(w)}" for t, w in enumerate(ablation.with_image.words)]
     fig = go.Figure(
         [
             go.Bar(
@@ -182,15 +183,16 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
 
 
 def divergence_text(div) -> str:
-    """Markdown: where the free caption leaves the ground truth and what teacher forcing sees there."""
-    truth = " ".join(w for w in div.truth_words if w != "<END>")
-    free = div.free.text
+    """Markdown: where the free caption leaves the ground truth and what teacher forcing sees there (the
+    words escaped: they come from the dataset)."""
+    truth = plain(" ".join(w for w in div.truth_words if w != "<END>"), MAX_SENTENCE)
+    free = plain(div.free.text, MAX_SENTENCE)
     accuracy = f"Fed the ground truth, the model predicts {100 * div.forced_accuracy:.0f}% of its words."
     if div.first_difference is None:
         return f"Free sampling reproduces the ground truth “{truth}” word for word. {accuracy}"
     t = div.first_difference
-    said = div.free.words[t] if t < len(div.free.words) else "(nothing: it stopped)"
-    expected = div.truth_words[t] if t < len(div.truth_words) else "(nothing: the caption had ended)"
+    said = plain(div.free.words[t]) if t < len(div.free.words) else "(nothing: it stopped)"
+    expected = plain(div.truth_words[t]) if t < len(div.truth_words) else "(nothing: the caption had ended)"
     text = (
         f"Free sampling leaves the ground truth at **step {t + 1}**: it says “{said}” where the caption has "
         f"“{expected}”. From there on it feeds back its own words, which training never did, so later "
@@ -202,14 +204,15 @@ def divergence_text(div) -> str:
 
 
 def ablation_text(ablation, top: int = 3) -> str:
-    """Markdown: both captions and the words that depend most on the image, from the measured ratios."""
+    """Markdown: both captions and the words that depend most on the image, from the measured ratios (the
+    words escaped)."""
     dependence = ablation.image_dependence
     words = ablation.with_image.words
     order = np.argsort(-dependence)[:top]
-    visual = [f"“{words[i]}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3]
+    visual = [f"“{plain(words[i])}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3]
     text = (
-        f"With the image: “{ablation.with_image.text}”. With the feature zeroed, the language model alone "
-        f"says: “{ablation.without_image.text}”."
+        f"With the image: “{plain(ablation.with_image.text, MAX_SENTENCE)}”. With the feature zeroed, the "
+        f"language model alone says: “{plain(ablation.without_image.text, MAX_SENTENCE)}”."
     )
     if visual:
         text += (
@@ -230,7 +233,7 @@ def check_text(check) -> str:
         return ""
     if check.ok:
         return "✅ true of the scene"
-    return "❌ " + "; ".join(check.problems)
+    return "❌ " + "; ".join(plain(problem, MAX_SENTENCE) for problem in check.problems)
 
 
 def score_rows(scores: dict) -> list[dict]:

@@ -22,8 +22,16 @@ def human_bytes(n: float) -> str:
     return f"{n:.3g} GB"
 
 
+def stepper_code(text: str) -> str:
+    """`text` as a code span of the stepper's texts (ui/stepper.js shows **bold** and `code`, everything else
+    as text): a word from the vocabulary cannot end the span early or start markup (backticks become ').
+    """
+    return "`" + str(text).replace("`", "'") + "`"
+
+
 def forward_step_summary(trace, idx_to_word, t: int) -> str:
-    """What happens at timestep t of the forward pass, with this example's numbers."""
+    """What happens at timestep t of the forward pass, with this example's numbers, for the stepper (its
+    **bold** and `code`; words from the vocabulary are code spans, shown as text)."""
     if t == 0:
         return (
             f"**t = 0: the image.** The {trace.feature.shape[0]}-d image feature is projected to the first "
@@ -31,17 +39,17 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
             "No word has been read yet; move to t = 1 to feed in `<START>`."
         )
     s = t - 1
-    fed = word(idx_to_word, trace.ids_in[s])
+    fed = stepper_code(word(idx_to_word, trace.ids_in[s]))
     if not trace.mask[s]:
         return (
-            f"**t = {t}: reads `{fed}`.** Its target is `<NULL>` (padding): the step is **masked**, the model "
+            f"**t = {t}: reads {fed}.** Its target is `<NULL>` (padding): the step is **masked**, the model "
             f"scores no next word here and adds no loss (the total stays {trace.running_loss[s]:.3f})."
         )
     rows = topk_rows(trace, idx_to_word, t, k=5)
     best, target = rows[0], next(r for r in rows if r["is_target"])
     return (
-        f"**t = {t}: reads `{fed}`.** The most probable next word is `{best['word']}` "
-        f"(p = {probability_text(best['probability'])}). The ground truth is `{target['word']}` "
+        f"**t = {t}: reads {fed}.** The most probable next word is {stepper_code(best['word'])} "
+        f"(p = {probability_text(best['probability'])}). The ground truth is {stepper_code(target['word'])} "
         f"(rank {target['rank']}, p = {probability_text(target['probability'])}), so the loss here is "
         f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:.3f}**; running total "
         f"{trace.running_loss[s]:.3f} of {trace.loss:.3f} for the caption."

@@ -15,6 +15,7 @@ from core.lab.captioning import (
     teacher_forcing_vs_free,
 )
 from explainer import gallery
+from explainer.escape import MAX_SENTENCE, plain
 from ui import url_state
 
 # The overfit model trains in seconds, the full one in about a minute: the first is shown while the
@@ -34,11 +35,15 @@ MAX_SEED = 10_000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
 
 
-def url_fields(recipe: str) -> list[url_state.Field]:
-    """The gallery's view in the URL: model (`recipe` unless the link says), split, how many images and
-    which page of them, decoding, and the view open."""
+def recipe_field(ready: tuple) -> url_state.Field:
+    """The model shown: the link's, else the first ready one in RECIPES' order (the full one once it is)."""
+    return url_state.choice("recipe", next((r for r in RECIPES if r in ready), RECIPES[0]), RECIPES, "model")
+
+
+def url_fields() -> list[url_state.Field]:
+    """The gallery's view in the URL besides the model: split, how many images and which page of them,
+    decoding, and the view open."""
     return [
-        url_state.choice("recipe", recipe, RECIPES, "model"),
         url_state.choice("split", "train", SPLITS, "images from"),
         url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
         url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
@@ -103,10 +108,13 @@ def gallery_view(items, model, settings, data, scenes) -> None:
         )
         with columns[i % 3], st.container(border=True):
             ui.show_image(item.source, base_dir=data.get("base_dir"))
-            st.markdown(f"**Model:** {caption.text or '(empty caption)'}")
+            # Captions are words of the dataset's vocabulary: shown as text (escaped), never as Markdown.
+            st.markdown(f"**Model:** {plain(caption.text, MAX_SENTENCE) or '(empty caption)'}")
             if scenes is not None:
                 st.caption(gallery.check_text(check_caption(caption.text, scenes[item.row])))
-            st.markdown("**Ground truth:**\n" + "\n".join(f"- {text}" for text in item.truths))
+            st.markdown(
+                "**Ground truth:**\n" + "\n".join(f"- {plain(text, MAX_SENTENCE)}" for text in item.truths)
+            )
             st.button(
                 "Word by word →", key=f"gallery.explain.{i}", on_click=_explain, args=(i,), width="stretch"
             )
@@ -130,7 +138,7 @@ def chosen_image(items, data):
 def words_view(item, model, settings, data) -> None:
     caption = generate_caption(model, item.feature, settings["temperature"], settings["seed"], settings["k"])
     st.markdown(
-        f"**Model:** {caption.text or '(empty caption)'}, "
+        f"**Model:** {plain(caption.text, MAX_SENTENCE) or '(empty caption)'}, "
         f"{gallery.sampling_text(settings['temperature'], settings['seed'])}. Each row is one step: the "
         "word it chose and the words it weighed."
     )
@@ -208,7 +216,7 @@ def compose_view(model, settings, data) -> None:
     with picture:
         st.image(composed.image, caption="Your scene, rendered as the dataset's images are", width=256)
     with words:
-        st.markdown(f"**Model:** {composed.caption.text or '(empty caption)'}")
+        st.markdown(f"**Model:** {plain(composed.caption.text, MAX_SENTENCE) or '(empty caption)'}")
         st.markdown(gallery.check_text(composed.check))
         st.caption("Overlapping shapes are drawn on top of each other; the training scenes never overlap.")
     st.html(gallery.candidates_html(composed.caption, data["idx_to_word"]))
@@ -235,13 +243,21 @@ def page() -> None:
         "ground truth, and what it says with the image taken away."
     )
     data = ui.get_dataset()
+    notices: list[str] = []
+    fields = url_fields()
+    ready = ui.ready_recipes(*TRAINING_ORDER)
+    # The model is chosen once one is ready (the first ready one, unless the link names one), so that
+    # waiting for the first does not fix the choice to a model still training.
+    if ready or "recipe" in st.query_params or url_state.has("recipe"):
+        fields.insert(0, recipe_field(ready))
+    url_state.load(fields, notices)
     models = ui.ready_models(*TRAINING_ORDER)
     if not models:
+        url_state.notify(notices)
         st.stop()  # the progress of both is drawn; the page reruns when the first is ready
-    notices: list[str] = []
-    # Without a link, the first model ready (the full one once it is).
-    fields = url_fields(next(r for r in RECIPES if r in models))
-    url_state.load(fields, notices)
+    if fields[0].name != "recipe":
+        fields.insert(0, recipe_field(tuple(models)))
+        url_state.load(fields[:1], notices)
     recipe, split = url_state.get("recipe"), url_state.get("split")
     indices = recipe_caption_indices(data, recipe) if split == "train" else None
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)

@@ -17,7 +17,7 @@ API (Streamlit lives only here and in the pages):
   (``ui.training``), read-only: ``.copy()`` before training or mutating. Until ready they draw the
   jobs' live progress and stop the script; the page reruns by itself when the models are ready.
 - ``ready_models(*recipes) -> {recipe: model}``: the recipes ready now (never waits; the others' progress is
-  drawn and the page reruns as each one becomes ready).
+  drawn and the page reruns as each one becomes ready); ``ready_recipes(*recipes)`` only names them.
 - ``show_training(recipes)`` starts the jobs without waiting and draws their live status (progress
   bars; errors with a button to train again). The home page does, so the models are usually ready by
   the time a learner needs them.
@@ -48,7 +48,14 @@ from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
 from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
-from ui.training import RECIPE_LABELS, get_trained_model, ready_models, show_training, trained_models
+from ui.training import (
+    RECIPE_LABELS,
+    get_trained_model,
+    ready_models,
+    ready_recipes,
+    show_training,
+    trained_models,
+)
 
 __all__ = [
     "BACKPROP",
@@ -77,6 +84,7 @@ __all__ = [
     "how_to_get_coco",
     "page_title",
     "ready_models",
+    "ready_recipes",
     "setup_page",
     "show_image",
     "show_training",

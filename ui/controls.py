@@ -15,6 +15,7 @@ from core.data.coco_utils import decode_captions
 from core.engine.activations import ACTIVATIONS
 from core.lab.captioning import recipe_caption_indices
 from core.lab.trained_models import recipe_config
+from explainer.escape import MAX_SENTENCE, plain
 from explainer.text import model_note
 from ui import url_state
 from ui.dataset import example
@@ -150,7 +151,7 @@ def example_card(data: dict, settings: Settings) -> None:
     caption, _, source = example(settings.split, settings.index)
     text = decode_captions(caption, data["idx_to_word"])
     show_image(source, base_dir=data.get("base_dir"), width="stretch")
-    st.markdown(f"**Ground truth:** “{text}”")
+    st.markdown(f"**Ground truth:** “{plain(text, MAX_SENTENCE)}”")
     st.caption(f"{_SPLIT_LABELS[settings.split]}, caption #{settings.index}")
     st.caption(_model_note(data, settings))
 

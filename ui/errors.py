@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from core.errors import CaptioningError, ImageLoadError, NonFiniteError
+from explainer.escape import MAX_MESSAGE, plain
 
 
 def _advice(exc: CaptioningError) -> str:
@@ -38,7 +39,8 @@ def friendly_errors(what: str = "this view") -> Iterator[None]:
 def show_error(exc: Exception, what: str = "this view") -> None:
     """Show one exception as ``friendly_errors`` does (also for errors caught in a background job)."""
     if isinstance(exc, CaptioningError):
-        st.error(f"{exc} {_advice(exc)}", icon="⚠️")
+        # The message quotes file names, words and values from outside: shown as text, not Markdown.
+        st.error(f"{plain(exc, MAX_MESSAGE)} {_advice(exc)}", icon="⚠️")
         return
     st.error(
         f"Something went wrong while drawing {what} ({type(exc).__name__}). Your settings are kept: "

@@ -10,14 +10,19 @@ import streamlit as st
 
 from core.data.image_utils import image_from_url
 from core.errors import ImageLoadError
+from explainer.escape import MAX_SENTENCE, plain
 
 _PLACEHOLDER_SIZE = 224
 
 
 def resolve_source(source: str, base_dir=None) -> str:
-    """`source` as given when it is a URL or absolute path; relative paths are taken inside `base_dir`."""
+    """`source` as given when it is a URL or absolute path (or malformed: image_from_url then says so);
+    relative paths are taken inside `base_dir`."""
     text = str(source)
-    if urlsplit(text).scheme or base_dir is None or Path(text).is_absolute():
+    try:
+        if urlsplit(text).scheme or base_dir is None or Path(text).is_absolute():
+            return text
+    except ValueError:  # e.g. "http://[::1/x.jpg"
         return text
     return str(Path(base_dir) / text)
 
@@ -40,14 +45,16 @@ def placeholder(size: int = _PLACEHOLDER_SIZE) -> np.ndarray:
 
 
 def show_image(source: str, caption: str | None = None, base_dir=None, width: int | str = "stretch") -> bool:
-    """Show the image at `source` (URL or path, relative paths inside `base_dir`) with `caption`.
+    """Show the image at `source` (URL or path, relative paths inside `base_dir`) with `caption`, shown as
+    plain text (it usually comes from the data).
 
-    When it cannot be loaded (offline, dead link, not an image) a grey placeholder is shown with the
-    reason as its caption. Returns True if the real image was shown.
+    When it cannot be loaded (offline, dead link, not an image, a malformed URL) a grey placeholder is
+    shown with the reason as its caption, for this image only. Returns True if the real image was shown.
     """
     image, reason = load_image(resolve_source(source, base_dir))
+    caption = plain(caption, MAX_SENTENCE) if caption else None
     if image is None:
-        note = f"Image unavailable: {reason}"
+        note = f"Image unavailable: {plain(reason)}"
         st.image(placeholder(), caption=f"{caption} — {note}" if caption else note, width=width)
         return False
     st.image(image, caption=caption, width=width)

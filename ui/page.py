@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explainer.escape import MAX_MESSAGE, plain
 from ui.dataset import get_dataset
 from ui.errors import show_error
 from ui.registry import PAGES, Page
@@ -35,7 +36,8 @@ def setup_page(page: Page) -> None:
     """Configure the page (wide layout, its title and icon) and draw the common sidebar.
 
     Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"), then
-    names the active dataset and how to get the real one; loading the dataset here (cached, with a
+    names the active dataset (with the dataset's notice, e.g. that the COCO folder named by $COCO_DIR was
+    not found) and how to get the real one; loading the dataset here (cached, with a
     progress bar on first use) means every page, even one opened from a deep link, starts with the data
     ready.
     """
@@ -53,6 +55,9 @@ def setup_page(page: Page) -> None:
     with st.sidebar:
         st.markdown("#### Dataset")
         st.markdown(dataset_summary(data))
+        if data.get("notice"):
+            # e.g. a misspelled $COCO_DIR: said on every page (the server log has it too), as plain text.
+            st.warning(plain(data["notice"], MAX_MESSAGE), icon="⚠️")
         if data.get("source") != "coco":
             st.caption(how_to_get_coco())
 

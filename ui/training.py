@@ -24,6 +24,7 @@ import streamlit as st
 
 from core.engine.rnn import CaptioningRNN
 from core.lab import trained_models as model_store
+from explainer.escape import MAX_MESSAGE, plain
 from ui.dataset import freeze, get_dataset
 from ui.errors import show_error
 
@@ -124,6 +125,11 @@ def trained_models(*recipes: str) -> dict[str, CaptioningRNN]:
     st.stop()
 
 
+def ready_recipes(*recipes: str) -> tuple[str, ...]:
+    """The recipes among `recipes` whose models are ready now, in the given order (draws nothing)."""
+    return tuple(recipe for recipe in recipes if _job(recipe).model is not None)
+
+
 def ready_models(*recipes: str) -> dict[str, CaptioningRNN]:
     """{recipe: read-only model} of the recipes whose jobs are ready now, in the given order; never waits.
 
@@ -174,7 +180,7 @@ def _status_view(job: TrainingJob) -> None:
     status = job.status()
     label = RECIPE_LABELS.get(job.recipe, job.recipe)
     if status.state in ("waiting", "training"):
-        st.progress(status.fraction, text=f"**{label}**: {status.message}")
+        st.progress(status.fraction, text=f"**{label}**: {plain(status.message, MAX_MESSAGE)}")
     elif status.state == "failed":
         show_error(status.error, f"the training of the {job.recipe} model")
         st.button(

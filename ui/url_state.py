@@ -13,7 +13,8 @@ Typical page::
     url_state.save(fields)                     # session -> URL, at the end of the script
 
 Values from the URL are validated; a bad one falls back to its default with a gentle ``st.info``,
-never an exception.
+never an exception. The notice quotes the value as plain text (escaped, cut to 80 characters): a link
+can carry anything, Markdown links and images included.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
+
+from explainer.escape import plain
 
 _STATE_PREFIX = "url_state."
 _SYNCED_PREFIX = "url_state_synced."
@@ -96,6 +99,11 @@ def get(name: str, default=None):
     return st.session_state.get(_state_key(name), default)
 
 
+def has(name: str) -> bool:
+    """Whether this session has a value for the field (from a link, a default loaded or a widget)."""
+    return _state_key(name) in st.session_state
+
+
 def set(name: str, value) -> None:  # noqa: A001 - mirrors get(); module-qualified at call sites
     """Set a URL field's value; a widget bound with :func:`bind` shows it on the next draw."""
     st.session_state[_state_key(name)] = value
@@ -122,7 +130,8 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
             try:
                 st.session_state[key] = field.parse(raw)
             except ValueError as exc:
-                notices.append(f"**{field.label}** = `{raw}` {exc}")
+                # The raw value comes from whoever wrote the link: shown as text, cut, never as Markdown.
+                notices.append(f"**{field.label}** = “{plain(raw)}” {exc}")
                 st.session_state[key] = field.default
         elif key in st.session_state:
             try:

@@ -20,6 +20,7 @@ Command line: ``python -m core.data download [--dest DIR]`` fetches and unpacks 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import warnings
@@ -43,6 +44,8 @@ from core.data.coco_files import (
 )
 from core.data.paths import COCO_DIR_ENV, coco_dir
 from core.data.scenes.generate import ensure_embedded_dataset
+from core.engine.captioning_solver import MAX_BATCH_SIZE
+from core.engine.validation import require_integer
 from core.errors import DataFileError, HyperparameterError, NonFiniteError, ShapeError, VocabularyError
 
 # When reading selected feature rows, rows closer than this are read in one slice.
@@ -51,6 +54,7 @@ _ROW_GAP = 32
 _FINITE_BLOCK = 8192
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -83,7 +87,9 @@ def load_coco_data(
         ``idx_to_word`` (list of V str), ``word_to_idx`` (dict), ``train_urls`` (R_train,) and
         ``val_urls`` (R_val,) object arrays of str; plus ``source`` ("coco" or "embedded") and
         ``base_dir`` (Path of the folder read). ``*_image_idxs[i]`` is the row of ``*_features`` and
-        ``*_urls`` for caption i.
+        ``*_urls`` for caption i. When a folder given explicitly (argument or $COCO_DIR) holds none of the
+        files (a misspelled path, say), the embedded dataset is returned with ``notice`` (a sentence for
+        the learner, also logged as a warning) and ``coco_dir_missing`` (that folder's Path).
 
     Raises:
         DataFileError: a folder given explicitly (argument or $COCO_DIR) holds only some of the files,
@@ -117,6 +123,9 @@ def load_coco_data(
         if explicit:
             raise DataFileError(message)
         warnings.warn(message + " Using the embedded dataset instead.", stacklevel=2)
+    notice = _missing_folder_notice(folder, base_dir) if explicit and not present else None
+    if notice is not None:
+        log.warning("%s", notice)
 
     embedded = _embedded_dataset_dir(progress)
     if not pca_features:
@@ -126,10 +135,29 @@ def load_coco_data(
             "the COCO data with `python -m core.data download` for the 4096-d fc7 features."
         )
     try:
-        return _load_folder(embedded, max_train, True, progress, rng, source="embedded")
+        data = _load_folder(embedded, max_train, True, progress, rng, source="embedded")
     except (DataFileError, VocabularyError, NonFiniteError) as exc:
         hint = f" This is the generated embedded dataset: delete {embedded} and it is generated again."
         raise type(exc)(str(exc) + hint) from None
+    if notice is not None:
+        data["notice"] = notice
+        data["coco_dir_missing"] = folder
+    return data
+
+
+def _missing_folder_notice(folder: Path, base_dir) -> str:
+    """What to tell the learner when the COCO folder they named (base_dir or $COCO_DIR) has no COCO file."""
+    where = "base_dir" if base_dir is not None else f"${COCO_DIR_ENV}"
+    if not folder.exists():
+        state = "does not exist"
+    elif not folder.is_dir():
+        state = "is not a folder"
+    else:
+        state = "holds none of the COCO files"
+    return (
+        f"{where} names the COCO folder {folder}, but it {state}, so the embedded dataset is shown instead. "
+        f"Check the spelling, or fetch the data with `python -m core.data download --dest {folder}`."
+    )
 
 
 def _embedded_dataset_dir(progress: ProgressFn | None) -> Path:
@@ -460,7 +488,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
 
     Args:
         data: dict from :func:`load_coco_data`.
-        batch_size: N, the number of captions.
+        batch_size: N, the number of captions (1 to ``MAX_BATCH_SIZE``).
         split: "train" or "val".
         rng: ``np.random.Generator`` (default: a fresh ``np.random.default_rng()``).
 
@@ -469,8 +497,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
     """
     if split not in SPLITS:
         raise HyperparameterError(f"split must be 'train' or 'val', got {split!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise HyperparameterError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    batch_size = require_integer("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     keys = [f"{split}_captions", f"{split}_image_idxs", f"{split}_features", f"{split}_urls"]
     missing = [k for k in keys if k not in data]
     if missing:
@@ -480,7 +507,7 @@ def sample_coco_minibatch(data: dict, batch_size: int = 100, split: str = "train
     if rng is None:
         rng = np.random.default_rng()
     split_size = len(data[keys[0]])
-    mask = rng.choice(split_size, int(batch_size))
+    mask = rng.choice(split_size, batch_size)
     captions = data[keys[0]][mask]
     image_idxs = data[keys[1]][mask]
     return captions, data[keys[2]][image_idxs], data[keys[3]][image_idxs]

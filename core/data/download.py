@@ -3,7 +3,9 @@
 ``download_coco()`` fetches ``coco_captioning.zip`` (about 1 GB) into ``<dest>.zip.part`` beside the
 target folder, resuming an interrupted download with an HTTP Range request, checks the archive (CRCs
 and the expected files), unpacks it into a hidden temporary sibling folder and renames that into place,
-so the loader never sees a half-written dataset. Used by ``python -m core.data download``.
+so the loader never sees a half-written dataset. One download at a time writes into a folder (a lock
+file beside it); what a killed one left while unpacking is removed by the next. Used by
+``python -m core.data download``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -22,7 +24,14 @@ import requests
 
 from core.data.coco_files import coco_file_names
 from core.data.paths import coco_dir
+from core.data.temporary import make_folder, owned_name, remove_stale
 from core.errors import DownloadError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 __all__ = ["COCO_URL", "TextProgress", "download_coco", "expected_members"]
 
@@ -38,29 +47,43 @@ def expected_members() -> tuple[str, ...]:
 
 
 class TextProgress:
-    """A one-line text progress bar: ``TextProgress(sys.stderr)(fraction, message)``."""
+    """A text progress bar: ``TextProgress(sys.stderr)(fraction, message)``.
 
-    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.1):
+    On a terminal it is one line redrawn in place (at most every `min_interval` seconds). Anywhere else (a
+    log file, a pipe, CI) it writes plain lines without terminal control codes, at most one every
+    `log_interval` seconds, and the last one.
+    """
+
+    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.1, log_interval: float = 10.0):
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.min_interval = min_interval
-        self._last = 0.0
+        self.log_interval = log_interval
+        try:
+            self.terminal = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.terminal = False
+        self._last = -float("inf")
         self._open_line = False
 
     def __call__(self, fraction: float, message: str) -> None:
         now = time.monotonic()
         done = fraction >= 1.0
-        if not done and now - self._last < self.min_interval:
+        interval = self.min_interval if self.terminal else max(self.min_interval, self.log_interval)
+        if not done and now - self._last < interval:
             return
         self._last = now
         fraction = min(max(fraction, 0.0), 1.0)
         filled = int(round(fraction * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {fraction * 100:5.1f}% {message}\033[K")
-        self._open_line = True
-        if done:
-            self.stream.write("\n")
-            self._open_line = False
+        line = f"[{'#' * filled}{'-' * (self.width - filled)}] {fraction * 100:5.1f}% {message}"
+        if not self.terminal:
+            self.stream.write(line + "\n")
+        else:
+            self.stream.write(f"\r{line}\033[K")
+            self._open_line = True
+            if done:
+                self.stream.write("\n")
+                self._open_line = False
         self.stream.flush()
 
     def close(self) -> None:
@@ -103,7 +126,11 @@ def download_coco(
         DownloadError: no network, HTTP error, interrupted download (rerun to resume), corrupt or
             incomplete archive, or no disk space. The message is one line.
     """
-    dest = coco_dir(dest).resolve()
+    _check_url(url)
+    try:
+        dest = coco_dir(dest).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DownloadError(f"Cannot use --dest {dest}: {exc}. Choose another folder.") from None
     if not force and all((dest / name).is_file() for name in expected_members()):
         if progress is not None:
             progress(1.0, f"already present in {dest}")
@@ -118,18 +145,91 @@ def download_coco(
     archive = dest.parent / f"{dest.name}.zip"
     part = dest.parent / f"{dest.name}.zip.part"
 
-    try:
-        if force or not archive.is_file():
-            _fetch(url, part, progress=progress, timeout=timeout, chunk_size=chunk_size)
-            os.replace(part, archive)
-        members = _check_archive(archive)
-        _unpack(archive, members, dest, progress)
-    finally:
-        if isinstance(progress, TextProgress):
-            progress.close()
-    if not keep_archive:
-        archive.unlink(missing_ok=True)
+    with _only_download_into(dest):
+        # No other download into dest runs: what an earlier one left while unpacking is stale.
+        for leftover in (_UNPACKING, _OLD):
+            remove_stale(dest.parent, f".{dest.name}{leftover}")
+        try:
+            if force or not archive.is_file():
+                _fetch(url, part, progress=progress, timeout=timeout, chunk_size=chunk_size)
+                try:
+                    os.replace(part, archive)
+                except OSError as exc:
+                    raise DownloadError(
+                        f"Cannot rename {part} to {archive}: {exc.strerror or exc}."
+                    ) from None
+            members = _check_archive(archive)
+            _unpack(archive, members, dest, progress)
+        finally:
+            if isinstance(progress, TextProgress):
+                progress.close()
+        if not keep_archive:
+            archive.unlink(missing_ok=True)
     return dest
+
+
+def _check_url(url) -> None:
+    """DownloadError unless url is an http or https URL with a host (and a valid port, if any)."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host, _ = (parts.hostname, parts.port) if parts else (None, None)  # .port checks the port too
+    except ValueError as exc:  # e.g. "http://[::1" (an unclosed IPv6 address), port 99999
+        raise DownloadError(f"Cannot download {url!r}: not a valid URL ({_one_line(exc)}).") from None
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
+        raise DownloadError(f"Cannot download {url!r}: only http and https URLs are supported.")
+    if not host:
+        raise DownloadError(f"Cannot download {url!r}: the URL names no host.")
+
+
+_LOCK = ".download.lock"
+_UNPACKING = ".unpacking-"
+_OLD = ".old-"
+
+
+@contextmanager
+def _only_download_into(dest: Path):
+    """Hold the lock file ``.<dest name>.download.lock`` beside dest while downloading into it; if another
+    process holds it, DownloadError at once. The lock goes with the process (kill -9 included): the
+    operating system releases it. The file is removed before the lock is released, and a lock taken on a
+    file removed meanwhile is taken again, so two downloads never both hold it."""
+    path = dest.parent / f".{dest.name}{_LOCK}"
+    while True:
+        try:
+            file = open(path, "a+b")
+        except OSError as exc:
+            raise DownloadError(
+                f"Cannot create {path}: {exc.strerror or exc}. Choose another --dest."
+            ) from None
+        if not _try_lock(file):
+            file.close()
+            raise DownloadError(
+                f"Another download into {dest} is running (it holds {path}); wait for it to finish, "
+                "or choose another --dest."
+            )
+        try:
+            same = os.path.samestat(os.fstat(file.fileno()), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        file.close()  # the previous holder removed it just before we locked it: lock the new one
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        file.close()
+
+
+def _try_lock(file) -> bool:
+    """Take an exclusive lock on the open file without waiting; False if another process holds one."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
 
 
 # Files the course archive may hold besides the expected ones; a folder holding only these can be replaced.
@@ -157,10 +257,7 @@ def _check_dest_replaceable(dest: Path) -> None:
 
 def _fetch(url: str, part: Path, *, progress, timeout: float, chunk_size: int) -> None:
     """Download ``url`` into ``part``, continuing from its current size with a Range request."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise DownloadError(f"Cannot download {url!r}: only http and https URLs are supported.")
-    host = urlsplit(url).netloc or url
+    host = urlsplit(url).netloc
     offset = part.stat().st_size if part.is_file() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
@@ -289,7 +386,7 @@ def _unpack(archive: Path, members: dict[str, zipfile.ZipInfo], dest: Path, prog
         raise DownloadError(
             f"Not enough disk space in {dest.parent}: unpacking needs {_mb(needed)}, {_mb(free)} free."
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.unpacking-", dir=dest.parent))
+    tmp = make_folder(dest.parent, f".{dest.name}{_UNPACKING}")
     try:
         written = 0
         with zipfile.ZipFile(archive) as zf:
@@ -303,7 +400,7 @@ def _unpack(archive: Path, members: dict[str, zipfile.ZipInfo], dest: Path, prog
                     progress(written / needed if needed else 1.0, f"unpacking {name}")
         old = None
         if dest.exists():
-            old = dest.parent / f".{dest.name}.old-{os.getpid()}-{time.time_ns()}"
+            old = dest.parent / owned_name(f".{dest.name}{_OLD}")
             os.replace(dest, old)
         os.replace(tmp, dest)
         if old is not None:

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.engine.optim import UPDATE_RULES
-from core.engine.validation import require_integer, require_number
+from core.engine.validation import (
+    require_array,
+    require_dim,
+    require_integer,
+    require_ndim,
+    require_number,
+    require_seed,
+    require_token_ids,
+)
 from core.errors import HyperparameterError, NonFiniteError, ShapeError
 
 DATA_KEYS = ("train_captions", "train_image_idxs", "train_features")
@@ -35,6 +43,10 @@ class CaptioningSolver:
     same seed and data see identical minibatches. The learning rate is multiplied by `lr_decay` after
     every epoch. `step(n)` advances n iterations (for live pages); `train()` runs to the end.
 
+    Bounds: batch_size 1..MAX_BATCH_SIZE, num_iterations (or num_epochs x iterations per epoch) and
+    print_every 0..MAX_ITERATIONS, learning_rate in (0, MAX_LEARNING_RATE]; optim_config holds only the
+    settings of its update rule (RULE_SETTINGS). Anything else raises a CaptioningError naming it.
+
     An iteration is committed only if its loss, its gradients and the updated weights are all finite:
     otherwise NonFiniteError names the iteration and the model keeps the weights of the iteration before
     (the optimizer's moments have taken the step, so the run is over: reset it).
@@ -54,27 +66,23 @@ class CaptioningSolver:
         seed=None,
         num_iterations=None,
     ):
+        if not (isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None))):
+            raise HyperparameterError(
+                f"model must be a captioning model such as CaptioningRNN (with params and loss), "
+                f"got {type(model).__name__}."
+            )
         self.model = model
-        self.data = _checked_data(data)
+        self.data = _checked_data(data, model)
         self.update_rule = _checked_rule(update_rule)
-        if optim_config is not None and not isinstance(optim_config, dict):
-            raise HyperparameterError(
-                f"optim_config must be a dict such as {{'learning_rate': 1e-3}}, got {optim_config!r}."
-            )
-        self.optim_config = dict(optim_config or {})
-        learning_rate = self.optim_config.get("learning_rate", 1e-3)
-        if not (_is_number(learning_rate) and 0 < learning_rate <= MAX_LEARNING_RATE):
-            raise HyperparameterError(
-                f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, got {learning_rate!r}."
-            )
+        self.optim_config = _checked_optim_config(optim_config, update_rule)
         if not (_is_number(lr_decay) and 0 < lr_decay <= 1):
             raise HyperparameterError(f"lr_decay must be in (0, 1], got {lr_decay!r}.")
         self.lr_decay = float(lr_decay)
         self.batch_size = require_integer("batch_size", batch_size, 1, MAX_BATCH_SIZE)
         self.num_epochs = require_number("num_epochs", num_epochs, 0, MAX_ITERATIONS)
-        self.print_every = print_every
-        self.verbose = verbose
-        self.seed = seed
+        self.print_every = require_integer("print_every", print_every, 0, MAX_ITERATIONS)
+        self.verbose = bool(verbose)
+        self.seed = require_seed("seed", seed)
 
         num_train = self.data["train_captions"].shape[0]
         self.iterations_per_epoch = max(num_train // self.batch_size, 1)
@@ -142,7 +150,7 @@ class CaptioningSolver:
     def step(self, num_iterations=1):
         """Advance up to `num_iterations` iterations (stopping at the end); returns their records."""
         records = []
-        for _ in range(int(num_iterations)):
+        for _ in range(require_integer("num_iterations", num_iterations, 0, MAX_ITERATIONS)):
             if self.done:
                 break
             records.append(self._step())
@@ -154,25 +162,80 @@ class CaptioningSolver:
         return self.loss_history
 
 
-def _checked_data(data):
-    """data if it holds the training arrays the solver samples from, else a CaptioningError naming what is
-    missing or does not fit."""
+def _checked_data(data, model):
+    """data if it holds the training arrays the solver samples from, fitting `model`, else a CaptioningError
+    naming the key that is missing or does not fit."""
     if not isinstance(data, dict):
         raise HyperparameterError(f"data must be the dict of load_coco_data(), got {type(data).__name__}.")
     missing = [key for key in DATA_KEYS if key not in data]
     if missing:
         raise HyperparameterError(f"data has no {', '.join(missing)}; pass the dict of load_coco_data().")
-    captions, idxs, features = (np.asarray(data[key]) for key in DATA_KEYS)
-    if captions.ndim != 2 or captions.shape[0] < 1 or idxs.shape != (captions.shape[0],):
+    captions, idxs, features = (data[key] for key in DATA_KEYS)
+    for key, array in zip(DATA_KEYS, (captions, idxs, features), strict=True):
+        require_array(f"data[{key!r}]", array, {"train_features": "(N_img, D)"}.get(key, "(N, ·)"))
+    if (
+        captions.ndim != 2
+        or captions.shape[0] < 1
+        or captions.shape[1] < 2
+        or idxs.shape != (captions.shape[0],)
+    ):
         raise ShapeError(
             f"data['train_captions'] {captions.shape} and data['train_image_idxs'] {idxs.shape} must be "
-            "(N, T + 1) and (N,) with N >= 1."
+            "(N, T + 1) and (N,) with N >= 1 and T >= 1."
         )
-    if features.ndim != 2 or idxs.size and not 0 <= idxs.min() <= idxs.max() < features.shape[0]:
+    if hasattr(model, "vocab_size"):
+        require_token_ids("data['train_captions']", captions, model.vocab_size)
+    if not np.issubdtype(idxs.dtype, np.integer):
+        raise ShapeError(f"data['train_image_idxs'] must hold integer row numbers, got dtype {idxs.dtype}.")
+    require_ndim("data['train_features']", features, 2, "(N_img, D)")
+    if hasattr(model, "input_dim"):
+        require_dim(
+            "data['train_features']", features.shape[1], model.input_dim, "the model's feature size D"
+        )
+    if idxs.size and not 0 <= idxs.min() <= idxs.max() < features.shape[0]:
         raise ShapeError(
             f"data['train_image_idxs'] must index the rows of data['train_features'] {features.shape}."
         )
     return data
+
+
+# The settings each update rule reads from optim_config besides learning_rate, with their allowed ranges.
+_FRACTION = ("[0, 1)", lambda value: 0 <= value < 1)
+_EPSILON = ("(0, 1]", lambda value: 0 < value <= 1)
+RULE_SETTINGS = {
+    "sgd": {},
+    "sgd_momentum": {"momentum": _FRACTION},
+    "rmsprop": {"decay_rate": _FRACTION, "epsilon": _EPSILON},
+    "adam": {"beta1": _FRACTION, "beta2": _FRACTION, "epsilon": _EPSILON},
+}
+
+
+def _checked_optim_config(optim_config, update_rule):
+    """A copy of optim_config if it is a dict of the settings `update_rule` reads, each in its range (the
+    learning rate in (0, MAX_LEARNING_RATE]), else HyperparameterError naming the setting."""
+    if optim_config is not None and not isinstance(optim_config, dict):
+        raise HyperparameterError(
+            f"optim_config must be a dict such as {{'learning_rate': 1e-3}}, got {optim_config!r}."
+        )
+    config = dict(optim_config or {})
+    learning_rate = config.get("learning_rate", 1e-3)
+    if not (_is_number(learning_rate) and 0 < learning_rate <= MAX_LEARNING_RATE):
+        raise HyperparameterError(
+            f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, got {learning_rate!r}."
+        )
+    if callable(update_rule):
+        return config  # a rule of the caller's own: its settings are its business
+    allowed = RULE_SETTINGS[update_rule]
+    unknown = sorted(set(config) - set(allowed) - {"learning_rate"})
+    if unknown:
+        raise HyperparameterError(
+            f"optim_config has {', '.join(map(repr, unknown))}, which {update_rule} does not use; "
+            f"its settings are {', '.join(['learning_rate', *allowed])}."
+        )
+    for key, (interval, inside) in allowed.items():
+        if key in config and not (_is_number(config[key]) and inside(config[key])):
+            raise HyperparameterError(f"{key} must be a number in {interval}, got {config[key]!r}.")
+    return config
 
 
 def _is_number(value):
@@ -182,7 +245,7 @@ def _is_number(value):
 def _checked_rule(update_rule):
     if callable(update_rule):
         return update_rule
-    if update_rule not in UPDATE_RULES:
+    if not isinstance(update_rule, str) or update_rule not in UPDATE_RULES:
         raise HyperparameterError(
             f"update_rule={update_rule!r} is unknown; choose one of {', '.join(UPDATE_RULES)}."
         )

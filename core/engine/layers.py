@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine.validation import require_dim, require_shape
+from core.engine.validation import require_array, require_dim, require_shape
 
 
 @dataclass
@@ -19,6 +19,7 @@ class AffineCache:
 
 def affine_forward(x, w, b):
     """x: (N, d_1, ..., d_k), flattened to (N, D); w: (D, M); b: (M,) -> out: (N, M), AffineCache."""
+    require_array("x", x, "(N, d_1, ..., d_k)")
     x_rows = x.reshape(x.shape[0], -1)
     require_dim("w", np.shape(w)[0], x_rows.shape[1], "rows (input size D)")
     require_shape("b", b, np.shape(w)[1:], "(M,)")
@@ -28,6 +29,7 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache):
     """dout: (N, M) -> dx: (N, d_1, ..., d_k), dw: (D, M), db: (M,)."""
+    require_shape("dout", dout, (cache.x.shape[0], cache.w.shape[1]), "(N, M)")
     x_rows = cache.x.reshape(cache.x.shape[0], -1)
     dx = (dout @ cache.w.T).reshape(cache.x.shape)
     dw = x_rows.T @ dout

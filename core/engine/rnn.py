@@ -28,9 +28,10 @@ from core.engine.validation import (
     require_integer,
     require_ndim,
     require_number,
+    require_seed,
     require_token_ids,
 )
-from core.errors import HyperparameterError, ShapeError, VocabularyError
+from core.errors import DataFileError, HyperparameterError, ShapeError, VocabularyError
 
 PARAM_NAMES = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 CELL_TYPES = ("rnn",)
@@ -82,13 +83,13 @@ class CaptioningRNN:
             )
         self.cell_type = cell_type
         self.activation = check_activation(activation)
-        self.dtype = dtype
+        self.dtype = _checked_dtype(dtype)
         self.word_to_idx = _checked_vocabulary(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
         self._null = self.word_to_idx["<NULL>"]
         self._start = self.word_to_idx.get("<START>")
         self._end = self.word_to_idx.get("<END>")
-        self.seed = seed
+        self.seed = require_seed("seed", seed)
 
         V = len(self.word_to_idx)
         D = require_integer("input_dim", input_dim, 1, MAX_INPUT_DIM)
@@ -235,6 +236,8 @@ class CaptioningRNN:
             raise VocabularyError("Sampling needs '<START>' and '<END>' in word_to_idx.")
         temperature = require_number("temperature", temperature, 0.0, MAX_TEMPERATURE)
         max_length = require_integer("max_length", max_length, 1, MAX_SAMPLE_LENGTH)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise HyperparameterError(f"rng must be a np.random.Generator or None, got {type(rng).__name__}.")
         rng = rng if rng is not None else np.random.default_rng()
         p = self.params
         N, V = features.shape[0], self.vocab_size
@@ -270,6 +273,14 @@ class CaptioningRNN:
 
     @classmethod
     def from_state(cls, state, dtype=np.float32):
+        """The model of a `state()` dict; DataFileError naming what is missing, ShapeError for a weight of
+        the wrong shape."""
+        missing = [key for key in ("config", "word_to_idx", "params") if key not in state]
+        missing += [f"params[{name!r}]" for name in PARAM_NAMES if name not in state.get("params", {})]
+        if missing:
+            raise DataFileError(
+                f"The model state has no {', '.join(missing)}; pass a dict of CaptioningRNN.state()."
+            )
         model = cls(state["word_to_idx"], dtype=dtype, **state["config"])
         for name in PARAM_NAMES:
             require_dim(f"params[{name!r}]", state["params"][name].shape, model.params[name].shape, "shape")
@@ -278,8 +289,9 @@ class CaptioningRNN:
 
 
 def _checked_vocabulary(word_to_idx):
-    """A copy of word_to_idx if it is a dict of 1 to MAX_VOCAB_SIZE words holding '<NULL>', whose ids are
-    integers and whose special tokens have ids inside the vocabulary [0, V); else VocabularyError."""
+    """A copy of word_to_idx if it is a dict of 1 to MAX_VOCAB_SIZE words (strings) holding '<NULL>', whose
+    ids are whole numbers and whose special tokens have ids inside the vocabulary [0, V); else
+    VocabularyError naming the word at fault."""
     size = len(word_to_idx) if isinstance(word_to_idx, dict) else None
     if size is None or not 1 <= size <= MAX_VOCAB_SIZE:
         raise VocabularyError(
@@ -289,8 +301,11 @@ def _checked_vocabulary(word_to_idx):
     if "<NULL>" not in word_to_idx:
         raise VocabularyError("word_to_idx must contain the padding token '<NULL>'.")
     for word, index in word_to_idx.items():
+        if not isinstance(word, str):
+            raise VocabularyError(f"word_to_idx has the key {word!r}; words must be strings.")
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise VocabularyError(f"word_to_idx[{word!r}] = {index!r}; word ids must be whole numbers.")
+    # Only the special tokens' ids are read by the model (the course's own test vocabulary has a gap).
     for token in ("<NULL>", "<START>", "<END>"):
         if token in word_to_idx and not 0 <= word_to_idx[token] < size:
             raise VocabularyError(
@@ -298,6 +313,17 @@ def _checked_vocabulary(word_to_idx):
                 f"(ids 0..{size - 1})."
             )
     return dict(word_to_idx)
+
+
+def _checked_dtype(dtype):
+    """`dtype` as a NumPy floating-point type, else HyperparameterError."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        checked = None
+    if checked is None or checked.kind != "f":
+        raise HyperparameterError(f"dtype must be a floating-point type such as np.float32, got {dtype!r}.")
+    return checked.type
 
 
 def _draw(probs, rng):

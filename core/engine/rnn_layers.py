@@ -47,6 +47,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b, activation="tanh"):
 
 def rnn_step_backward(dnext_h, cache):
     """dnext_h: (N, H) -> dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,)."""
+    require_shape("dnext_h", dnext_h, cache.next_h.shape, "(N, H)")
     da = dnext_h * derivative(cache.next_h, cache.activation)
     dx = da @ cache.Wx.T
     dprev_h = da @ cache.Wh.T
@@ -165,6 +166,8 @@ def word_embedding_forward(x, W):
 
 def word_embedding_backward(dout, cache):
     """dout: (N, T, D) -> dW: (V, D): the rows of dout summed per word (a word used twice gets both)."""
+    require_ndim("dout", dout, 3, "(N, T, D)")
+    require_dim("dout", dout.shape[:2], cache.x.shape, "(N, T) of the words embedded")
     ids = cache.x.ravel()
     rows = dout.reshape(ids.size, -1)
     dW = np.zeros((cache.vocab_size, rows.shape[1]), dtype=dout.dtype)
@@ -210,6 +213,7 @@ def temporal_affine_forward(x, w, b, mask=None):
 def temporal_affine_backward(dout, cache):
     """dout: (N, T, M) -> dx: (N, T, D), dw: (D, M), db: (M,)."""
     N, T, D = cache.x_shape
+    require_shape("dout", dout, (N, T, cache.w.shape[1]), "(N, T, M)")
     dout_rows = dout.reshape(N * T, -1)[cache.rows]
     dx = np.zeros((N * T, D), dtype=np.result_type(dout, cache.w))
     dx[cache.rows] = dout_rows @ cache.w.T

@@ -8,10 +8,21 @@ import numpy as np
 from core.errors import HyperparameterError, NonFiniteError, ShapeError, VocabularyError
 
 
+def require_array(name, array, layout):
+    """Raise ShapeError unless `array` is a NumPy array of numbers (bool, integer or floating point);
+    `layout` names its dimensions, e.g. "(N, T, D)"."""
+    if not isinstance(array, np.ndarray):
+        raise ShapeError(f"{name} must be a NumPy array of shape {layout}, got {type(array).__name__}.")
+    if array.dtype.kind not in "biuf":
+        raise ShapeError(f"{name} must hold numbers, got an array of dtype {array.dtype}.")
+
+
 def require_ndim(name, array, ndim, layout):
-    """Raise ShapeError unless `array` has `ndim` dimensions; `layout` describes them, e.g. "(N, T, D)"."""
-    if np.ndim(array) != ndim:
-        raise ShapeError(f"{name} must have shape {layout}, got shape {np.shape(array)}.")
+    """Raise ShapeError unless `array` is an array of numbers with `ndim` dimensions; `layout` describes them,
+    e.g. "(N, T, D)"."""
+    require_array(name, array, layout)
+    if array.ndim != ndim:
+        raise ShapeError(f"{name} must have shape {layout}, got shape {array.shape}.")
 
 
 def require_dim(name, size, expected, meaning):
@@ -21,8 +32,10 @@ def require_dim(name, size, expected, meaning):
 
 
 def require_shape(name, array, shape, layout):
-    """Raise ShapeError unless `array` has exactly `shape`; `layout` names its dimensions, e.g. "(H, H)"."""
-    if np.shape(array) != tuple(shape):
+    """Raise ShapeError unless `array` is an array of numbers of exactly `shape`; `layout` names its
+    dimensions, e.g. "(H, H)"."""
+    require_array(name, array, layout)
+    if array.shape != tuple(shape):
         raise ShapeError(f"{name} must have shape {layout} = {tuple(shape)}, got shape {np.shape(array)}.")
 
 
@@ -62,3 +75,11 @@ def require_number(name, value, low, high):
     ):
         raise HyperparameterError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}.")
     return float(value)
+
+
+def require_seed(name, seed):
+    """`seed` if it is None or a whole number >= 0 (what np.random.default_rng takes), else
+    HyperparameterError."""
+    if seed is not None:
+        require_integer(name, seed, 0, 2**63 - 1)
+    return seed

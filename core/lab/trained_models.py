@@ -23,19 +23,21 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from core.data.paths import model_cache_dir
+from core.data.temporary import owned_name, remove_stale
 from core.engine.captioning_solver import CaptioningSolver
 from core.engine.rnn import CaptioningRNN
 from core.errors import DataFileError, HyperparameterError
 
 STORE_VERSION = 2  # bump when training code changes in a way that changes the result
+_PARTIAL = ".npz.tmp"  # a model being written: .<file stem>.<pid>-<random>.npz.tmp
 
 RECIPES: dict[str, dict] = {
     "readable": {
@@ -214,10 +216,12 @@ def trained_model(data: dict, recipe: str = "full", progress: Progress = None, *
 def save_model(model: CaptioningRNN, path: Path, meta: dict) -> None:
     """Write the model (weights, config, vocabulary, meta) as one .npz, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Files a process killed while writing left behind; those of a process still writing are kept.
+    remove_stale(path.parent, ".", _PARTIAL)
     state = model.state()
-    fd, partial = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    partial = path.parent / owned_name(f".{path.stem}.", _PARTIAL)
     try:
-        with os.fdopen(fd, "wb") as file:
+        with open(partial, "xb") as file:
             np.savez(
                 file,
                 **{f"param_{name}": value for name, value in state["params"].items()},
@@ -241,5 +245,5 @@ def load_model(path: Path) -> CaptioningRNN:
                 "params": {k[len("param_") :]: saved[k] for k in saved.files if k.startswith("param_")},
             }
         return CaptioningRNN.from_state(state)
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFileError(f"The stored model {path} cannot be read ({exc}).") from exc

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explainer.escape import plain
 from tests.helpers.apptest import TIMEOUT, images
 
 # --------------------------------------------------------------------------- url_state
@@ -79,7 +80,7 @@ def errors_app():
 def test_friendly_errors_show_messages_not_tracebacks():
     at = AppTest.from_function(errors_app, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert at.error[0].value.startswith("hidden_dim must be at least 1, got 0.")
+    assert at.error[0].value.startswith(plain("hidden_dim must be at least 1, got 0."))  # as text
     assert "Something went wrong while drawing the test (KeyError)" in at.error[1].value
     assert at.expander[0].label == "Technical details"
     assert "KeyError: 'missing'" in at.code[0].value and "Traceback" not in at.code[0].value

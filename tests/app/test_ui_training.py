@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import core.lab.trained_models
 from core.lab.trained_models import new_model
+from explainer.escape import plain
 from tests.helpers.apptest import TIMEOUT, no_problems, run_until_trained
 
 
@@ -77,7 +78,7 @@ def test_the_page_shows_live_progress_then_continues_when_the_model_is_ready(fak
     no_problems(at)
     assert not any(m.value.startswith("ready") for m in at.markdown)  # the page waits for the model
     deadline = time.monotonic() + 10
-    while not any("iteration 80/320" in t for t in progress_texts(at)):
+    while not any(plain("iteration 80/320") in t for t in progress_texts(at)):
         assert time.monotonic() < deadline
         time.sleep(0.05)
         at.run()
@@ -94,7 +95,7 @@ def test_leaving_mid_training_keeps_the_job_for_the_next_visitor(fake):
     del first  # the learner leaves while the model trains
     later = open_model_app()  # another session, or the same learner coming back
     deadline = time.monotonic() + 10
-    while not any("iteration 80/320" in t for t in progress_texts(later)):
+    while not any(plain("iteration 80/320") in t for t in progress_texts(later)):
         assert time.monotonic() < deadline
         time.sleep(0.05)
         later.run()
@@ -146,7 +147,7 @@ def test_the_first_model_ready_is_used_while_the_other_trains_with_its_progress(
             assert time.monotonic() < deadline, [m.value for m in at.markdown]
             time.sleep(0.05)
             at.run()
-        assert any("full model: iteration 80/320" in t for t in progress_texts(at))
+        assert any(plain("full model: iteration 80/320") in t for t in progress_texts(at))
         fake.release.set()
         run_until_trained(at)
         assert at.markdown[-1].value == "ready: ['full', 'overfit']" and not progress_texts(at)

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import socket
-import subprocess
-import sys
-import tempfile
-import threading
-import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,8 +13,10 @@ from core.data.__main__ import main
 from core.data.coco_utils import load_coco_data
 from core.data.download import TextProgress, download_coco
 from core.errors import DownloadError
-from tests.helpers.coco_fixtures import write_coco_fixture
+from tests.helpers.coco_fixtures import build_zip
+from tests.helpers.fault_server import FaultServer, send
 from tests.helpers.paths import REPO
+from tests.helpers.processes import run_module
 
 ROOT = REPO
 
@@ -31,22 +26,6 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
     monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
     return tmp_path / "home"
-
-
-def build_zip(tmp_path, *, prefix="coco_captioning/", skip=(), extra=(), stored=False) -> bytes:
-    """The course archive's layout with tiny files (written outside ``tmp_path``)."""
-    buf = io.BytesIO()
-    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", method) as zf:
-        src = write_coco_fixture(Path(tmp) / "src", n_train=6, n_val=4)
-        if prefix:
-            zf.writestr(prefix, b"")
-        for path in sorted(src.iterdir()):
-            if path.name not in skip:
-                zf.write(path, prefix + path.name)
-        for name, data in extra:
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 class ArchiveServer:
@@ -61,56 +40,38 @@ class ArchiveServer:
         self.cut_after = cut_after
         self.status = status
         self.requests: list[dict] = []
-        outer = self
+        self.server = FaultServer({"/coco.zip": self.answer}, protocol_version="HTTP/1.1")
+        self.url = self.server.url + "/coco.zip"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                outer.requests.append({"path": self.path, "range": self.headers.get("Range")})
-                if self.path != "/coco.zip" or outer.status != 200:
-                    code = 404 if self.path != "/coco.zip" else outer.status
-                    self.send_response(code)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body, start = outer.body, 0
-                rng = self.headers.get("Range")
-                if rng and outer.ranges:
-                    start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(body)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                chunk = body[start:]
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(chunk)))
-                self.end_headers()
-                if outer.cut_after is not None:
-                    self.wfile.write(chunk[: outer.cut_after])
-                    outer.cut_after = None
-                    self.close_connection = True
-                    return
-                self.wfile.write(chunk)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/coco.zip"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    def answer(self, handler):
+        self.requests.append({"path": handler.path, "range": handler.headers.get("Range")})
+        if self.status != 200:
+            send(handler, self.status, {}, b"")
+            return
+        body, start = self.body, 0
+        rng = handler.headers.get("Range")
+        if rng and self.ranges:
+            start = int(rng.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                send(handler, 416, {"Content-Range": f"bytes */{len(body)}"}, b"")
+                return
+            handler.send_response(206)
+            handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            handler.send_response(200)
+        chunk = body[start:]
+        handler.send_header("Content-Type", "application/zip")
+        handler.send_header("Content-Length", str(len(chunk)))
+        handler.end_headers()
+        if self.cut_after is not None:
+            handler.wfile.write(chunk[: self.cut_after])
+            self.cut_after = None
+            handler.close_connection = True
+            return
+        handler.wfile.write(chunk)
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
@@ -302,16 +263,7 @@ def test_no_network_one_line(tmp_path, capsys):
 
 def test_no_network_cli_subprocess(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/coco.zip"
-    env = {**os.environ, paths.DATA_HOME_ENV: str(tmp_path / "home")}
-    env.pop(paths.COCO_DIR_ENV, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "core.data", "download", "--url", url],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_module("core.data", "download", "--url", url, home=tmp_path / "home")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

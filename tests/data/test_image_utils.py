@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from PIL import Image
 from core.data import paths
 from core.data.image_utils import image_from_url
 from core.errors import CaptioningError, ImageLoadError
+from tests.helpers.fault_server import FaultServer, slow
 from tests.helpers.paths import COCO_SAMPLE
 
 SAMPLE = COCO_SAMPLE
@@ -40,57 +39,6 @@ RGBA_PNG = encode(Image.fromarray(np.zeros((4, 4, 4), np.uint8)), "PNG")  # full
 JPEG = encode(Image.fromarray(np.full((16, 16, 3), 200, np.uint8)), "JPEG")
 
 
-class Server:
-    """A tiny HTTP server on 127.0.0.1 (free port) in a thread; routes: path -> (status, headers, body)."""
-
-    def __init__(self, routes):
-        self.routes = routes
-        self.hits: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.hits.append(self.path)
-                route = outer.routes.get(self.path)
-                if route is None:
-                    self.send_error(404, "Not Found")
-                    return
-                if callable(route):
-                    route(self)
-                    return
-                status, headers, body = route
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                if "Content-Length" not in headers:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def slow(handler):
-    time.sleep(1.5)
-    handler.send_response(200)
-    handler.send_header("Content-Type", "image/png")
-    handler.end_headers()
-
-
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,7 +47,7 @@ def closed_port() -> int:
 
 @pytest.fixture
 def server():
-    srv = Server(
+    srv = FaultServer(
         {
             "/img.png": (200, {"Content-Type": "image/png"}, PNG),
             "/img.jpg": (200, {"Content-Type": "image/jpeg; charset=binary"}, JPEG),
@@ -115,7 +63,7 @@ def server():
             "/redirect": (302, {"Location": "/img.png"}, b""),
             "/flickr": (302, {"Location": "/photo_unavailable.png"}, b""),
             "/photo_unavailable.png": (200, {"Content-Type": "image/png"}, PNG),
-            "/slow.png": slow,
+            "/slow.png": slow(1.5),
         }
     )
     yield srv
@@ -196,7 +144,7 @@ def test_offline():
 
 
 def test_cache_hit_without_server(isolated_home):
-    srv = Server({"/img.png": (200, {"Content-Type": "image/png"}, PNG)})
+    srv = FaultServer({"/img.png": (200, {"Content-Type": "image/png"}, PNG)})
     url = srv.url + "/img.png"
     try:
         first = image_from_url(url)
@@ -303,7 +251,7 @@ def test_real_coco_jpegs_over_http():
     files = sorted((SAMPLE / "images").glob("*.jpg"))
     assert len(files) == 6
     names = set((SAMPLE / "val2014_images.txt").read_text().split())
-    srv = Server({f"/{p.name}": (200, {"Content-Type": "image/jpeg"}, p.read_bytes()) for p in files})
+    srv = FaultServer({f"/{p.name}": (200, {"Content-Type": "image/jpeg"}, p.read_bytes()) for p in files})
     urls = [f"{srv.url}/{p.name}" for p in files]
     try:
         first = [image_from_url(url) for url in urls]

@@ -162,6 +162,8 @@ def test_check_caption_on_hand_made_captions():
         "a red circle on the right and a blue square on the left": "not true",
         "a circle and a blue square": "names a circle without its colour",
         "a orange circle and a blue square": "names an orange circle, which is not in the image",
+        "a red one and a blue square": "names the colour red without a shape",
+        "a small one and a blue square": "mentions a shape without its colour or shape",
     }
     for c, problem in bad.items():
         result = check_caption(c, s)

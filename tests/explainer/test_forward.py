@@ -69,8 +69,24 @@ def test_unrolled_network_highlights_step_and_greys_masked(trace):
     notes = spec["layout"]["annotations"]
     fed = [a for a in notes if a["y"] == 0]
     targets = [a for a in notes if a["y"] == 2]
-    assert [a["text"] for a in fed] == ["image", "<START>", "a", "red", "circle", "<END>", "<NULL>"]
-    assert [a["text"] for a in targets] == ["a", "red", "circle", "<END>", "<NULL>", "<NULL>"]
+    # Plotly reads tags in text: the words' < and > are entities, which it shows as the characters.
+    assert [a["text"] for a in fed] == [
+        "image",
+        "&lt;START&gt;",
+        "a",
+        "red",
+        "circle",
+        "&lt;END&gt;",
+        "&lt;NULL&gt;",
+    ]
+    assert [a["text"] for a in targets] == [
+        "a",
+        "red",
+        "circle",
+        "&lt;END&gt;",
+        "&lt;NULL&gt;",
+        "&lt;NULL&gt;",
+    ]
     assert [a["font"]["color"] for a in targets][-2:] == [MASKED, MASKED]
     assert MASKED not in [a["font"]["color"] for a in targets][:4]
     # Words are set at an angle: neighbours such as "image" and "<START>" never run together.
@@ -104,7 +120,7 @@ def test_topk_figure_marks_ground_truth_and_explains_unscored_steps(trace):
     assert all(c == NEUTRAL for i, c in enumerate(colors) if i != target_index)
     assert "ground truth “red”" in spec["layout"]["title"]["text"]
     assert not spec["layout"].get("annotations")
-    for t, why in ((0, "nothing is predicted yet"), (6, "its target is <NULL>")):
+    for t, why in ((0, "nothing is predicted yet"), (6, "its target is &lt;NULL&gt;")):
         unscored = figure_json(view.at(t))
         assert len(unscored["data"][0]["x"]) == 0
         assert why in unscored["layout"]["annotations"][0]["text"]

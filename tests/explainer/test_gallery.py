@@ -97,8 +97,8 @@ def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(gr
     )
     spec = figure_json(gallery.divergence_figure(div))
     heat, bars = spec["data"]
-    assert heat["text"][0] == ["a", "blue", "square", "<END>"]
-    assert heat["text"][2] == ["a", "red", "circle", "<END>"]
+    assert heat["text"][0] == ["a", "blue", "square", "&lt;END&gt;"]
+    assert heat["text"][2] == ["a", "red", "circle", "&lt;END&gt;"]
     z = decode(heat["z"])
     np.testing.assert_array_equal(z[1], [1, 0, 1, 1])
     np.testing.assert_array_equal(z[2], [1, 0, 0, 1])
@@ -124,7 +124,7 @@ def test_ablation_figure_and_text_name_the_visual_words(greedy):
     with_image, without = spec["data"]
     np.testing.assert_allclose(decode(with_image["y"]), [0.9, 0.6, 0.7, 0.95])
     np.testing.assert_allclose(decode(without["y"]), [0.8, 0.006, 0.07, 0.9])
-    assert with_image["x"] == ["1. a", "2. red", "3. circle", "4. <END>"]
+    assert with_image["x"] == ["1. a", "2. red", "3. circle", "4. &lt;END&gt;"]
     assert spec["layout"]["yaxis"]["type"] == "log"
     text = gallery.ablation_text(ablation)
     assert "With the image: “a red circle”" in text and "alone says: “a”" in text

@@ -2,7 +2,9 @@
 ran cleanly, wait for the background training jobs."""
 
 import json
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +112,27 @@ SMALL_RECIPES = {
 }
 
 
+@contextmanager
+def fresh_streamlit(monkeypatch):
+    """Empty Streamlit caches (the generated dataset stays on disk) and SMALL_RECIPES for the block; at the
+    end, wait for the background training jobs it started, so none outlives the small recipes and trains
+    a real one during later tests."""
+    import streamlit as st
+
+    import core.lab.trained_models
+
+    for recipe, changes in SMALL_RECIPES.items():
+        monkeypatch.setitem(
+            core.lab.trained_models.RECIPES, recipe, {**core.lab.trained_models.RECIPES[recipe], **changes}
+        )
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    for thread in threading.enumerate():
+        if thread.name.startswith("train-"):
+            thread.join(timeout=120)
+
+
 def run_until_trained(at: AppTest, timeout: float = 120) -> AppTest:
     """Rerun `at` (each run is one tick of the page's progress fragment) until no model is training."""
     deadline = time.monotonic() + timeout
@@ -118,3 +141,38 @@ def run_until_trained(at: AppTest, timeout: float = 120) -> AppTest:
         time.sleep(0.2)
         at.run()
     return at
+
+
+# --------------------------------------------------------------------------- what a page shows as Markdown
+
+
+def markdown_texts(at: AppTest) -> list[str]:
+    """Everything on the page that Streamlit renders as Markdown: st.markdown, captions, alerts, image
+    captions and progress texts (widget options are plain text and are not listed)."""
+    texts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "error", "success")
+        for e in at.get(kind)
+    ]
+    texts += [image.caption for node in images(at) for image in node.proto.imgs]
+    texts += [bar.proto.text for bar in at.get("progress")]
+    return texts
+
+
+def figure_strings(at: AppTest) -> list[str]:
+    """Every string inside the page's Plotly figures (labels, ticks, hover texts, titles)."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for element in at.get("plotly_chart"):
+        walk(json.loads(element.proto.spec))
+    return found

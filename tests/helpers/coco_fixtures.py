@@ -7,7 +7,10 @@ feature rows and URLs stay consistent after subsetting.
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -63,4 +66,39 @@ def write_coco_fixture(
     (folder / "coco2014_vocab.json").write_text(
         json.dumps({"idx_to_word": vocab, "word_to_idx": {w: i for i, w in enumerate(vocab)}})
     )
+    return folder
+
+
+def build_zip(tmp_path, *, prefix="coco_captioning/", skip=(), extra=(), stored=False) -> bytes:
+    """The course archive's layout with tiny files (written outside ``tmp_path``)."""
+    buf = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", method) as zf:
+        src = write_coco_fixture(Path(tmp) / "src", n_train=6, n_val=4)
+        if prefix:
+            zf.writestr(prefix, b"")
+        for path in sorted(src.iterdir()):
+            if path.name not in skip:
+                zf.write(path, prefix + path.name)
+        for name, data in extra:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def write_hostile_coco_fixture(folder, *, n_train: int = 20, n_val: int = 8) -> Path:
+    """The COCO fixture as a hostile data folder: its vocabulary words are Markdown links, images and HTML
+    (tests.helpers.faults.HOSTILE and a few more), every train URL line is malformed (an unclosed IPv6
+    address, a NUL byte) and every val line a local PNG file."""
+    from PIL import Image
+
+    from tests.helpers.faults import HOSTILE
+
+    words = [*HOSTILE, "**bold**", "`tick`", "$x$"]
+    folder = write_coco_fixture(folder, n_train=n_train, n_val=n_val, vocab=SPECIAL + words)
+    bad = ["http://[::1/{}.jpg", "image\x00{}.png"]
+    (folder / "train2014_urls.txt").write_text("".join(bad[i % 2].format(i) + "\n" for i in range(n_train)))
+    (folder / "images").mkdir()
+    for i in range(n_val):
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(folder / "images" / f"{i}.png")
+    (folder / "val2014_urls.txt").write_text("".join(f"images/{i}.png\n" for i in range(n_val)))
     return folder

@@ -1,9 +1,14 @@
-"""Starting and stopping the servers the slow tests run: a free loopback port, a process group to stop."""
+"""Starting and stopping the processes tests run: a free loopback port, a process group to stop, the
+project's commands with their own data home."""
 
 import os
 import signal
 import socket
 import subprocess
+import sys
+
+from core.data.paths import COCO_DIR_ENV, DATA_HOME_ENV
+from tests.helpers.paths import REPO
 
 
 def free_port() -> int:
@@ -21,3 +26,22 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def project_env(home) -> dict:
+    """This environment with `home` as the data home and no $COCO_DIR."""
+    env = {**os.environ, DATA_HOME_ENV: str(home)}
+    env.pop(COCO_DIR_ENV, None)
+    return env
+
+
+def run_module(*args, home, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m <args>` in the project folder with `home` as its data home; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=project_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from core.data.paths import model_cache_dir
-from core.data.scenes import generate
 from core.engine.rnn import CaptioningRNN
 from core.errors import DataFileError, HyperparameterError
 from core.lab import metrics
 from core.lab import trained_models as store
+from tests.helpers.embedded import use_tiny_embedded_dataset
 
 TINY = {"wordvec_dim": 8, "hidden_dim": 16, "num_iterations": 12, "batch_size": 25}
 
@@ -16,10 +16,7 @@ TINY = {"wordvec_dim": 8, "hidden_dim": 16, "num_iterations": 12, "batch_size": 
 @pytest.fixture
 def embedded_data(tmp_path, monkeypatch):
     """A tiny embedded dataset (30 train + 10 val images) in a fresh data home, loaded like the app does."""
-    monkeypatch.setenv("RNN_EXPLAINER_HOME", str(tmp_path))
-    monkeypatch.delenv("COCO_DIR", raising=False)
-    monkeypatch.setattr(generate, "N_TRAIN", 30)
-    monkeypatch.setattr(generate, "N_VAL", 10)
+    use_tiny_embedded_dataset(monkeypatch, tmp_path)
     from core.data.coco_utils import load_coco_data
 
     data = load_coco_data()

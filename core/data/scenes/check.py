@@ -162,7 +162,7 @@ class CaptionCheck:
 
 def _with_article(words: str) -> str:
     """ "an orange triangle", "a red circle": the article its first sound takes (every word here is plain)."""
-    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+    return f"{'an' if words[:1] and words[0] in 'aeiou' else 'a'} {words}"
 
 
 def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool = False) -> CaptionCheck:
@@ -176,11 +176,12 @@ def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool 
     matched: list[SceneObject | None] = []
     for m in parsed.mentions:
         if m.colour is None or m.shape is None:
-            problems.append(
-                f"names {_with_article(m.shape)} without its colour"
-                if m.colour is None
-                else f"names the colour {m.colour} without a shape"
-            )
+            if m.shape is not None:
+                problems.append(f"names {_with_article(m.shape)} without its colour")
+            elif m.colour is not None:
+                problems.append(f"names the colour {m.colour} without a shape")
+            else:
+                problems.append("mentions a shape without its colour or shape")
             matched.append(None)
             continue
         hits = [o for o in scene.objects if o.colour == m.colour and o.shape == m.shape]

@@ -9,12 +9,11 @@ has to learn to see.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +28,7 @@ from core.data.scenes.features import calibrate, extract_features
 from core.data.scenes.grammar import CAPTIONS_PER_IMAGE, build_vocab, describe_scene, encode_caption
 from core.data.scenes.render import render_scene
 from core.data.scenes.spec import IMAGE_SIZE, Scene, random_scene
+from core.data.temporary import make_folder, owned_name, remove_stale
 from core.errors import DataFileError
 
 # Bump GENERATOR_VERSION whenever rendering, grammar or features change.
@@ -37,6 +37,9 @@ GENERATOR_SEED = 231
 N_TRAIN = 5000
 N_VAL = 500
 
+# Temporary folders beside the dataset: being generated, and a stale dataset being removed.
+_TEMPORARY = ".tmp-"
+_OLD = ".old-"
 SCENES_FILE = "scenes.json"
 INFO_FILE = "dataset.json"
 IMAGES_DIR = "images"
@@ -182,13 +185,16 @@ def generate_dataset(
         )
         done += span
     _report(progress, 0.96, "Writing the caption, feature and vocabulary files")
-    with h5py.File(folder / CAPTIONS_FILE, "w") as f:
-        for split in ("train", "val"):
-            f.create_dataset(f"{split}_captions", data=results[split][1])
-            f.create_dataset(f"{split}_image_idxs", data=results[split][2])
+    _write_h5(
+        folder / CAPTIONS_FILE,
+        {
+            f"{split}_{key}": results[split][i]
+            for split in ("train", "val")
+            for i, key in ((1, "captions"), (2, "image_idxs"))
+        },
+    )
     for split in ("train", "val"):
-        with h5py.File(folder / feature_file_name(split), "w") as f:
-            f.create_dataset("features", data=results[split][3])
+        _write_h5(folder / feature_file_name(split), {"features": results[split][3]})
         (folder / url_file_name(split)).write_text("\n".join(results[split][4]) + "\n")
     (folder / VOCAB_FILE).write_text(json.dumps({"idx_to_word": idx_to_word, "word_to_idx": word_to_idx}))
     (folder / SCENES_FILE).write_text(
@@ -204,6 +210,17 @@ def generate_dataset(
     return folder
 
 
+def _write_h5(path: Path, datasets: dict) -> None:
+    """Write the arrays of `datasets` into a new HDF5 file. The file is built in memory and written with
+    Python's file I/O: HDF5 reports a write that fails (a full disk) only in a destructor, as a warning,
+    leaving a truncated file behind, or crashes; Python raises an OSError naming the file."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        for key, array in datasets.items():
+            f.create_dataset(key, data=array)
+    path.write_bytes(buffer.getbuffer())
+
+
 def ensure_embedded_dataset(progress: Progress = None) -> Path:
     """The folder of the embedded dataset (core.data.paths.embedded_dir()), generated on first use.
 
@@ -213,14 +230,16 @@ def ensure_embedded_dataset(progress: Progress = None) -> Path:
     Raises DataFileError if the folder cannot be written.
     """
     final = paths.embedded_dir().expanduser().resolve()
+    parent = final.parent
+    # What a generation killed midway left behind (its process is gone); a running one is never touched.
+    for leftover in (_TEMPORARY, _OLD):
+        remove_stale(parent, f".{final.name}{leftover}")
     if is_complete(final):
         _report(progress, 1.0, "Embedded dataset ready")
         return final
-    parent = final.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=parent))
-        tmp.chmod(0o755)
+        tmp = make_folder(parent, f".{final.name}{_TEMPORARY}")
     except OSError as exc:
         raise DataFileError(
             f"Cannot create the embedded dataset under {parent}: {exc}. "
@@ -266,7 +285,7 @@ def _install(tmp: Path, final: Path) -> None:
                 raise
         # final exists but is stale (old version or damaged): move it aside, then retry.
         if not is_complete(final):
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = final.parent / owned_name(f".{final.name}{_OLD}")
             try:
                 os.rename(final, trash)
             except OSError:
