@@ -126,14 +126,13 @@ def rnn_backward(dh, cache, record=None):
     # rnn_step_backward's dx, dWx, dWh and db are products with da_t; summed over time, each is one
     # product over the T·N rows, of which those after a caption's end (da = 0) add nothing.
     da_rows, x_rows, h_prev_rows, live = live_rows(da, cache)
-    dx = np.zeros((T * N, x_rows.shape[1]), dtype=da.dtype)
-    dx[live] = da_rows @ cache.Wx.T
+    dx = sequence_from_rows(da_rows @ cache.Wx.T, live, T, N)
     dWx = x_rows.T @ da_rows
     dWh = h_prev_rows.T @ da_rows
     db = da_rows.sum(axis=0)
     if record is not None:
         record.update(da=da, dprev_h=dprev_h)
-    return dx.reshape(T, N, -1).transpose(1, 0, 2), dprev_h[0], dWx, dWh, db
+    return dx, dprev_h[0], dWx, dWh, db
 
 
 def live_rows(da, cache):
@@ -148,6 +147,14 @@ def live_rows(da, cache):
     live = da_rows.any(axis=1)
     h_prev = np.concatenate([cache.h0[None], cache.h[:-1]])
     return da_rows[live], cache.x.reshape(T * N, -1)[live], h_prev.reshape(T * N, -1)[live], live
+
+
+def sequence_from_rows(rows, live, T, N):
+    """The (N, T, D) array whose time-major rows t·N + n are `rows` (R, D) where `live` (T·N,) is True and 0
+    elsewhere: the gradient of a sequence input from the products over live_rows."""
+    out = np.zeros((T * N, rows.shape[1]), dtype=rows.dtype)
+    out[live] = rows
+    return out.reshape(T, N, -1).transpose(1, 0, 2)
 
 
 def check_rnn_arguments(x, prev_h, Wx, Wh, b, activation, h_name="prev_h"):
@@ -363,14 +370,13 @@ def lstm_backward(dh, cache, record=None):
         dprev_h[t] = (cache.Wh @ da[t].T).T
     # As in rnn_backward: dx, dWx, dWh and db summed over time are single products over the live rows.
     da_rows, x_rows, h_prev_rows, live = live_rows(da, cache)
-    dx = np.zeros((T * N, x_rows.shape[1]), dtype=da.dtype)
-    dx[live] = da_rows @ cache.Wx.T
+    dx = sequence_from_rows(da_rows @ cache.Wx.T, live, T, N)
     dWx = x_rows.T @ da_rows
     dWh = h_prev_rows.T @ da_rows
     db = da_rows.sum(axis=0)
     if record is not None:
         record.update(da=da, dc=dc, dprev_c=dprev_c, dprev_h=dprev_h)
-    return dx.reshape(T, N, -1).transpose(1, 0, 2), dprev_h[0], dWx, dWh, db
+    return dx, dprev_h[0], dWx, dWh, db
 
 
 def check_lstm_arguments(x, prev_h, prev_c, Wx, Wh, b, h_name="prev_h"):
