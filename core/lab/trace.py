@@ -85,19 +85,12 @@ class LSTMForwardTrace(ForwardTrace):
 
 
 @dataclass
-class BackwardTrace:
-    """Backprop through time over the same caption.
-
-    dh_from_loss: (T, H) gradient reaching h_t from the loss at t; dh_carried: (T, H) gradient reaching h_t
-    from step t+1 (0 at the last step); dh_total = their sum; local_derivative: (T, H) f'(a_t);
-    da: (T, H) = dh_total * f'(a_t); dWx_steps: (T, W, H), dWh_steps: (T, H, H), db_steps: (T, H) each
-    step's contribution (summing over t gives dWx, dWh, db); dh0: (H,) gradient reaching the image projection.
-    """
+class GradientThroughTime:
+    """What both backward traces hold (their docstrings say what each field is in that cell)."""
 
     dh_from_loss: np.ndarray
     dh_carried: np.ndarray
     dh_total: np.ndarray
-    local_derivative: np.ndarray
     da: np.ndarray
     dWx_steps: np.ndarray
     dWh_steps: np.ndarray
@@ -115,14 +108,29 @@ class BackwardTrace:
             "total": np.linalg.norm(self.dh_total, axis=1),
         }
 
+    def _sent_to_h_prev(self):
+        """(T,) norm of what step t sends back to h_{t-1} (the first entry: dh0, what reaches h0)."""
+        return np.concatenate([[np.linalg.norm(self.dh0)], np.linalg.norm(self.dh_carried[:-1], axis=1)])
+
+
+@dataclass
+class BackwardTrace(GradientThroughTime):
+    """Backprop through time over the same caption.
+
+    dh_from_loss: (T, H) gradient reaching h_t from the loss at t; dh_carried: (T, H) gradient reaching h_t
+    from step t+1 (0 at the last step); dh_total = their sum; local_derivative: (T, H) f'(a_t);
+    da: (T, H) = dh_total * f'(a_t); dWx_steps: (T, W, H), dWh_steps: (T, H, H), db_steps: (T, H) each
+    step's contribution (summing over t gives dWx, dWh, db); dh0: (H,) gradient reaching the image projection.
+    """
+
+    local_derivative: np.ndarray
+
     def survival(self):
         """(T,) share of gradient norm that crosses from step t back to t-1: ||da_t Wh^T|| / ||dh_total_t||.
 
         Entry t is the carried gradient arriving at h_{t-1} divided by the total at h_t (the first entry uses dh0).
         """
-        total = np.linalg.norm(self.dh_total, axis=1)
-        arriving = np.concatenate([[np.linalg.norm(self.dh0)], np.linalg.norm(self.dh_carried[:-1], axis=1)])
-        return _share(arriving, total)
+        return _share(self._sent_to_h_prev(), np.linalg.norm(self.dh_total, axis=1))
 
     @property
     def cell_type(self):
@@ -130,7 +138,7 @@ class BackwardTrace:
 
 
 @dataclass
-class LSTMBackwardTrace:
+class LSTMBackwardTrace(GradientThroughTime):
     """Backprop through time over the same caption, for the LSTM.
 
     Through h: dh_from_loss (T, H), the gradient reaching h_t from the loss at t; dh_carried (T, H), from step
@@ -138,55 +146,27 @@ class LSTMBackwardTrace:
     Along the cell state: dc_carried (T, H), the gradient reaching c_t from step t+1 through its forget gate,
     dc_{t+1} * f_{t+1} (0 at the last step); dc_from_h (T, H) = dh_total * o_t * (1 - tanh²(c_t)), the part
     that comes through h_t; dc = their sum, the whole gradient of c_t.
-    da: (T, 4H) the gradients of the gates' pre-activations [i | f | o | g] (also .da_i, .da_f, .da_o,
-    .da_g, (T, H) each); dWx_steps: (T, W, 4H), dWh_steps: (T, H, 4H), db_steps: (T, 4H) each step's
+    da: (T, 4H) the gradients of the gates' pre-activations [i | f | o | g] (by gate: gate_gradients()); dWx_steps: (T, W, 4H), dWh_steps: (T, H, 4H), db_steps: (T, 4H) each step's
     contribution (summing over t gives dWx, dWh, db); dh0: (H,) gradient reaching the image projection.
     """
 
-    dh_from_loss: np.ndarray
-    dh_carried: np.ndarray
-    dh_total: np.ndarray
     dc_carried: np.ndarray
     dc_from_h: np.ndarray
     dc: np.ndarray
-    da: np.ndarray
-    dWx_steps: np.ndarray
-    dWh_steps: np.ndarray
-    db_steps: np.ndarray
-    dWx: np.ndarray
-    dWh: np.ndarray
-    db: np.ndarray
-    dh0: np.ndarray
 
     @property
     def cell_type(self):
         return "lstm"
 
-    @property
-    def da_i(self):
-        return self.da[:, : self.dh0.shape[0]]
-
-    @property
-    def da_f(self):
-        H = self.dh0.shape[0]
-        return self.da[:, H : 2 * H]
-
-    @property
-    def da_o(self):
-        H = self.dh0.shape[0]
-        return self.da[:, 2 * H : 3 * H]
-
-    @property
-    def da_g(self):
-        return self.da[:, 3 * self.dh0.shape[0] :]
+    def gate_gradients(self):
+        """{"i", "f", "o", "g"} -> (T, H): the gradient of each gate's pre-activation (da's four blocks)."""
+        return dict(zip("ifog", np.split(self.da, 4, axis=1), strict=True))
 
     def norms(self):
         """Per-step L2 norms, dict of (T,) arrays: through h (from_loss, carried, total, as BackwardTrace.norms)
         and along the cell (cell_carried, cell_from_h, cell)."""
         return {
-            "from_loss": np.linalg.norm(self.dh_from_loss, axis=1),
-            "carried": np.linalg.norm(self.dh_carried, axis=1),
-            "total": np.linalg.norm(self.dh_total, axis=1),
+            **super().norms(),
             "cell_carried": np.linalg.norm(self.dc_carried, axis=1),
             "cell_from_h": np.linalg.norm(self.dc_from_h, axis=1),
             "cell": np.linalg.norm(self.dc, axis=1),
@@ -197,9 +177,8 @@ class LSTMBackwardTrace:
         (what reaches h_{t-1}, what reaches c_{t-1}) over the norm of (dh_total_t, dc_carried_t), what step t
         receives. The first entry uses dh0 (c0 is a constant: nothing is sent to it)."""
         receives = np.hypot(np.linalg.norm(self.dh_total, axis=1), np.linalg.norm(self.dc_carried, axis=1))
-        sends_h = np.concatenate([[np.linalg.norm(self.dh0)], np.linalg.norm(self.dh_carried[:-1], axis=1)])
-        sends_c = np.concatenate([[0.0], np.linalg.norm(self.dc_carried[:-1], axis=1)])
-        return _share(np.hypot(sends_h, sends_c), receives)
+        sent_to_c_prev = np.concatenate([[0.0], np.linalg.norm(self.dc_carried[:-1], axis=1)])
+        return _share(np.hypot(self._sent_to_h_prev(), sent_to_c_prev), receives)
 
 
 @dataclass
