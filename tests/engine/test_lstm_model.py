@@ -1,5 +1,6 @@
 """CaptioningRNN with cell_type="lstm": the notebook's fixed-weights loss, whole-model float64 gradient checks,
-the composition of the layers, sampling, persistence, and the activation that does not apply."""
+the record, persistence, and the activation that does not apply. (test_rnn.py runs the composition of the
+layers and the sampling tests for both cells.)"""
 
 import json
 from pathlib import Path
@@ -11,7 +12,6 @@ from core.engine.gradient_check import eval_numerical_gradient, rel_error
 from core.engine.rnn import PARAM_NAMES, CaptioningRNN
 from core.engine.rnn_layers import LSTMCache
 from core.errors import ActivationError
-from tests.helpers.reference_model import reference_greedy, reference_loss
 from tests.helpers.vocab import make_vocab, random_captions
 
 NOTEBOOK = json.loads((Path(__file__).parent / "notebook_lstm_values.json").read_text())
@@ -98,18 +98,6 @@ def test_initialisation_follows_cs231n():
     assert all(v.dtype == np.float32 for v in p.values())
 
 
-def test_loss_is_the_composition_of_the_layers():
-    rng = np.random.default_rng(4)
-    model = lstm_model(V=30, D=12, W=9, H=16, seed=2)
-    features = rng.standard_normal((7, 12))
-    captions = random_captions(rng, 7, 12, 30)
-    loss, grads = model.loss(features, captions)
-    expected_loss, expected = reference_loss(model, features, captions)
-    assert loss == pytest.approx(expected_loss, rel=1e-12)
-    for name in PARAM_NAMES:
-        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
-
-
 def test_record_holds_the_lstm_cache_and_backward_record():
     rng = np.random.default_rng(5)
     model = lstm_model()
@@ -136,43 +124,6 @@ def test_float32_lstm_stays_float32():
     loss, grads = model.loss(rng.standard_normal((3, 8)), random_captions(rng, 3, 9, 12))
     assert isinstance(loss, float)
     assert all(g.dtype == np.float32 for g in grads.values())
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def test_greedy_sampling_follows_the_lstm_step():
-    V = 8
-    rng = np.random.default_rng(5)
-    model = lstm_model(V=V, D=6, W=5, H=16, seed=5)
-    model.params["W_vocab"] *= 8  # so that the argmax changes from step to step and some rows reach <END>
-    features = rng.standard_normal((40, 6))
-    ids = model.sample(features, max_length=12)
-    reference = reference_greedy(model, features, 12)
-    end, null = model.word_to_idx["<END>"], model.word_to_idx["<NULL>"]
-    ended_rows = 0
-    for got, want in zip(ids, reference, strict=True):
-        stop = np.flatnonzero(want == end)
-        if stop.size:
-            ended_rows += 1
-            np.testing.assert_array_equal(got[: stop[0] + 1], want[: stop[0] + 1])
-            assert np.all(got[stop[0] + 1 :] == null)
-        else:
-            np.testing.assert_array_equal(got, want)
-    assert 0 < ended_rows < 40
-
-
-def test_temperature_sampling_is_reproducible_with_a_seeded_rng():
-    model = lstm_model(V=50, D=6, W=5, H=8, dtype=np.float32, seed=7)
-    features = np.random.default_rng(7).standard_normal((10, 6)).astype(np.float32)
-    first = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
-    again = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
-    other = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(43))
-    np.testing.assert_array_equal(first, again)
-    assert not np.array_equal(first, other)
-    gen = model.generate(features[:2], max_length=4, keep_distributions=True)
-    np.testing.assert_allclose(gen.distributions[:, 0].sum(axis=1), 1, rtol=1e-5)
-    np.testing.assert_array_equal(gen.ids[:, 0], gen.distributions[:, 0].argmax(axis=1))
 
 
 # --------------------------------------------------------------------------- persistence and the activation

@@ -1,4 +1,7 @@
-"""CaptioningRNN: the notebook's fixed-weights loss, whole-model gradient checks, sampling, bad input."""
+"""CaptioningRNN: the notebook's fixed-weights loss, whole-model gradient checks, sampling, bad input.
+
+The tests of what both cells do alike (the composition of the layers, sampling) run for the LSTM too;
+test_lstm_model.py has the LSTM's own."""
 
 import subprocess
 import sys
@@ -15,6 +18,8 @@ from tests.helpers.vocab import make_vocab, random_captions
 
 MODEL_TOLERANCE = 1e-6
 SPECIAL = ("<NULL>", "<START>", "<END>", "<UNK>")
+# (cell_type, activation) of every cell the model builds: the vanilla cell with each activation, the LSTM.
+CELLS = [("rnn", activation) for activation in ACTIVATIONS] + [("lstm", "tanh")]
 
 
 def test_fixed_weights_loss_matches_notebook():
@@ -105,10 +110,11 @@ def test_hidden_states_match_loss_forward():
 # --------------------------------------------------------------------------- sampling
 
 
-def test_greedy_sampling_first_column_is_first_word_and_null_after_end():
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_greedy_sampling_first_column_is_first_word_and_null_after_end(cell_type):
     V = 8
     rng = np.random.default_rng(5)
-    model = CaptioningRNN(make_vocab(V), 6, 5, 16, dtype=np.float64, seed=5)
+    model = CaptioningRNN(make_vocab(V), 6, 5, 16, cell_type=cell_type, dtype=np.float64, seed=5)
     # Scale the output layer so the argmax changes from step to step and some rows reach <END>.
     model.params["W_vocab"] *= 8
     features = rng.standard_normal((40, 6))
@@ -138,8 +144,9 @@ def test_sampling_stops_at_end_when_end_always_wins():
     np.testing.assert_array_equal(ids, [[2, 0, 0, 0, 0]] * 3)
 
 
-def test_temperature_sampling_is_reproducible_with_a_seeded_rng():
-    model = CaptioningRNN(make_vocab(50), 6, 5, 8, seed=7)
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_temperature_sampling_is_reproducible_with_a_seeded_rng(cell_type):
+    model = CaptioningRNN(make_vocab(50), 6, 5, 8, cell_type=cell_type, seed=7)
     features = np.random.default_rng(7).standard_normal((10, 6)).astype(np.float32)
     first = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
     again = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
@@ -247,10 +254,12 @@ def test_all_null_targets_give_zero_loss_and_gradients():
 # --------------------------------------------------------------------------- the composition of the layers
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_loss_is_the_composition_of_the_layers(activation):
+@pytest.mark.parametrize(("cell_type", "activation"), CELLS)
+def test_loss_is_the_composition_of_the_layers(cell_type, activation):
     rng = np.random.default_rng(4)
-    model = CaptioningRNN(make_vocab(30), 12, 9, 16, activation=activation, dtype=np.float64, seed=2)
+    model = CaptioningRNN(
+        make_vocab(30), 12, 9, 16, cell_type=cell_type, activation=activation, dtype=np.float64, seed=2
+    )
     features = rng.standard_normal((7, 12))
     captions = random_captions(rng, 7, 12, 30)
     loss, grads = model.loss(features, captions)
