@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from explainer import highlights
 from explainer.axes import log_ticks
-from explainer.colors import MASKED, SERIES_COLORS, base_layout, diverging
+from explainer.colors import LEGEND_ABOVE, MASKED, SERIES_COLORS, base_layout, diverging
 from explainer.stepping import Stepped
 
 # Matrices larger than this are shown as their top-left block (the full one would be megabytes of JSON).
@@ -28,17 +28,22 @@ def gradient_by_step(backward) -> np.ndarray:
 
 
 def norms_by_step(backward) -> dict[str, np.ndarray]:
-    """(T + 1,) norms for t = 0 … T of the gradient at h_t: total, from the loss at t, carried from t + 1.
+    """(T + 1,) norms for t = 0 … T of the gradient at h_t: total, from the loss at t, carried from t + 1;
+    for the LSTM also "cell": what reaches c_t along the cell state from c_{t+1} (0 at t = 0: c_0 = 0 is a
+    constant, no gradient goes to it).
 
     At t = 0 there is no loss term: everything reaching h_0 is carried back from step 1.
     """
     norms = backward.norms()
     dh0 = float(np.linalg.norm(backward.dh0))
-    return {
+    by_step = {
         "total": np.concatenate([[dh0], norms["total"]]),
         "from_loss": np.concatenate([[0.0], norms["from_loss"]]),
         "carried": np.concatenate([[dh0], norms["carried"]]),
     }
+    if "cell_carried" in norms:
+        by_step["cell"] = np.concatenate([[0.0], norms["cell_carried"]])
+    return by_step
 
 
 def last_scored_step(mask) -> int:
@@ -47,7 +52,7 @@ def last_scored_step(mask) -> int:
     return int(scored[-1]) + 1 if scored.size else 0
 
 
-def _step_labels(mask, first: int) -> tuple[list, list]:
+def step_labels(mask, first: int) -> tuple[list, list]:
     """(tick values, tick texts) of timesteps first … T, padding steps labelled as masked in grey."""
     steps = list(range(first, len(mask) + 1))
     texts = [
@@ -69,7 +74,7 @@ def gradient_view(backward, mask) -> Stepped:
             **diverging(grid),
         )
     )
-    values, texts = _step_labels(mask, 0)
+    values, texts = step_labels(mask, 0)
     fig.update_yaxes(
         title="timestep t", tickmode="array", tickvals=values, ticktext=texts, autorange="reversed"
     )
@@ -84,7 +89,8 @@ def gradient_view(backward, mask) -> Stepped:
 
 
 def norms_view(backward, log_scale: bool = True) -> Stepped:
-    """Lines over t of ||dL/dh_t||: the total, the part from the loss at t, the part carried from t + 1.
+    """Lines over t of ||dL/dh_t||: the total, the part from the loss at t, the part carried from t + 1; for
+    the LSTM also ||dL/dc_t|| carried along the cell state.
 
     A log axis cannot show 0 (no loss at t = 0, nothing after the caption's end): those points are gaps. Its
     labels are written out in full (explainer.axes.log_ticks).
@@ -96,8 +102,9 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
         "total": "total ||dL/dh_t||",
         "from_loss": "from the loss at t",
         "carried": "carried back from t + 1",
+        "cell": "||dL/dc_t|| carried along the cell from t + 1",
     }
-    for key, label in names.items():
+    for key, label in ((key, names[key]) for key in norms):
         values = np.where(norms[key] > 0, norms[key], np.nan) if log_scale else norms[key]
         fig.add_trace(
             go.Scatter(
@@ -107,8 +114,8 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
                 mode="lines+markers",
                 line={
                     "color": SERIES_COLORS[key],
-                    "width": 3 if key == "total" else 2,
-                    "dash": None if key == "total" else "dot",
+                    "width": 3 if key in ("total", "cell") else 2,
+                    "dash": None if key in ("total", "cell") else "dot",
                 },
                 hovertemplate=f"{label}<br>t = %{{x}}: %{{y:.3e}}<extra></extra>",
             )
@@ -116,41 +123,43 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
     fig.update_xaxes(title="timestep t", dtick=1)
     axis = log_ticks(*norms.values()) if log_scale else {"type": "linear"}
     fig.update_yaxes(title="gradient norm", **axis)
-    base_layout(
-        fig, "norms", height=320, legend={"orientation": "h", "y": 1.18}, shapes=[highlights.vline(0)]
-    )
+    base_layout(fig, "norms", height=320, legend=LEGEND_ABOVE, shapes=[highlights.vline(0)])
     return Stepped(fig, [{"layout": {"shapes": [highlights.vline(t)]}} for t in steps])
 
 
-def local_derivative_view(backward, activation: str, mask) -> Stepped:
-    """Heatmap of f'(a_t) over t = 1 … T × hidden unit, current row outlined (0 = saturated or dead)."""
-    values = backward.local_derivative
-    formula = DERIVATIVE_FORMULAS[activation]
+def step_unit_view(values, mask, name: str, formula: str, colorscale: str, uirevision: str) -> Stepped:
+    """Heatmap of a per-step factor between 0 and 1, `values` (T, H), over t = 1 … T × hidden unit, the
+    current row outlined: `name` = `formula` in the title and hover."""
     fig = go.Figure(
         go.Heatmap(
             z=values,
             y=np.arange(1, values.shape[0] + 1),
             x=np.arange(values.shape[1]),
-            colorscale="Greens",
+            colorscale=colorscale,
             zmin=0.0,
             zmax=1.0,
-            colorbar={"title": {"text": "f'(a)"}},
-            hovertemplate=f"t = %{{y}}, unit %{{x}}: f'(a) = {formula} = %{{z:.3f}}<extra></extra>",
+            colorbar={"title": {"text": name}},
+            hovertemplate=f"t = %{{y}}, unit %{{x}}: {name} = {formula} = %{{z:.3f}}<extra></extra>",
         )
     )
-    ticks, texts = _step_labels(mask, 1)
+    ticks, texts = step_labels(mask, 1)
     fig.update_yaxes(
         title="timestep t", tickmode="array", tickvals=ticks, ticktext=texts, autorange="reversed"
     )
     fig.update_xaxes(title="hidden unit")
-    base_layout(
-        fig, "fprime", height=max(240, 18 * values.shape[0] + 90), title={"text": f"f'(a_t) = {formula}"}
-    )
+    title = {"text": f"{name} = {formula}"}
+    base_layout(fig, uirevision, height=max(240, 18 * values.shape[0] + 90), title=title)
     patches = [
         {"layout": {"shapes": [highlights.row_outline(t, values.shape[1])] if t else []}}
         for t in range(values.shape[0] + 1)
     ]
     return Stepped(fig, patches)
+
+
+def local_derivative_view(backward, activation: str, mask) -> Stepped:
+    """Heatmap of f'(a_t) over t = 1 … T × hidden unit, current row outlined (0 = saturated or dead)."""
+    formula = DERIVATIVE_FORMULAS[activation]
+    return step_unit_view(backward.local_derivative, mask, "f'(a_t)", formula, "Greens", "fprime")
 
 
 def survival_view(backward) -> Stepped:
@@ -261,5 +270,5 @@ def contribution_norms_view(backward) -> Stepped:
         )
     fig.update_xaxes(title="timestep t", dtick=1)
     fig.update_yaxes(title="Frobenius norm")
-    base_layout(fig, "contrib-norms", height=280, barmode="group", legend={"orientation": "h", "y": 1.15})
+    base_layout(fig, "contrib-norms", height=280, barmode="group", legend=LEGEND_ABOVE)
     return Stepped(fig, [{"layout": {"shapes": [highlights.column(t)] if t else []}} for t in range(T + 1)])

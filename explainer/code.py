@@ -7,13 +7,34 @@ import re
 from html import escape
 
 from core.engine import activations
-from core.engine.rnn_layers import rnn_backward, rnn_forward
+from core.engine.rnn_layers import lstm_backward, lstm_forward, rnn_backward, rnn_forward
 from core.lab.source import function_source
 from explainer.colors import TERM_COLORS
 
 # The term a line computes, by the name it assigns to: "carried_term[t] = prev_h @ Wh" computes Wh·h_{t-1}.
 FORWARD_TERMS = {"input_term": "wx_x", "carried_term": "wh_h", "a": "a", "h": "h"}
 BACKWARD_TERMS = {"da": "da", "dprev_h": "carried", "dWx": "grad_w", "dWh": "grad_w", "db": "grad_w"}
+LSTM_FORWARD_TERMS = {
+    "input_term": "wx_x",
+    "carried_term": "wh_h",
+    "a": "a",
+    "gates": "gates",
+    "c": "c",
+    "tanh_c": "c",
+    "h": "h",
+}
+LSTM_BACKWARD_TERMS = {
+    "dc": "c",
+    "da_i": "da",
+    "da_f": "da",
+    "da_o": "da",
+    "da_g": "da",
+    "dprev_c": "c",
+    "dprev_h": "carried",
+    "dWx": "grad_w",
+    "dWh": "grad_w",
+    "db": "grad_w",
+}
 # An assignment that computes something (not one that only allocates the array: np.empty..., np.zeros...).
 # How the equations write each activation f.
 ACTIVATION_SYMBOLS = {"tanh": "tanh", "sigmoid": "σ", "relu": "ReLU"}
@@ -38,6 +59,21 @@ def forward_code(activation: str) -> tuple[list, list]:
 def backward_code(activation: str) -> tuple[list, list]:
     """The backprop page's code: rnn_backward's lines with their terms, and the lines of f' written through h."""
     return source_lines(rnn_backward, BACKWARD_TERMS), source_lines(activations.DERIVATIVES[activation], {})
+
+
+def lstm_forward_code() -> tuple[list, list]:
+    """The forward page's code for the LSTM: lstm_forward's lines with their terms, and σ and tanh."""
+    nonlinearities = source_lines(activations.sigmoid, {}) + [("", None)] + source_lines(activations.tanh, {})
+    return source_lines(lstm_forward, LSTM_FORWARD_TERMS), nonlinearities
+
+
+def lstm_backward_code() -> tuple[list, list]:
+    """The backprop page's code for the LSTM: lstm_backward's lines with their terms, and σ' and tanh'
+    written through the values of the gates."""
+    derivatives = source_lines(activations.sigmoid_derivative, {}) + [("", None)]
+    return source_lines(lstm_backward, LSTM_BACKWARD_TERMS), derivatives + source_lines(
+        activations.tanh_derivative, {}
+    )
 
 
 def code_html(
@@ -88,3 +124,25 @@ def equation_html(activation: str, t: int) -> str:
             f"{term('wh_h', f'W<sub>h</sub>·h<sub>{t - 1}</sub>')} + {term('b', 'b')} )"
         )
     return f'<p style="font-size:1.35rem;text-align:center;margin:0.25rem 0">{body}</p>'
+
+
+def lstm_equation_html(t: int) -> str:
+    """The LSTM's step equations at timestep t, each term in its colour (h_0 and c_0 = 0 at t = 0)."""
+    c = TERM_COLORS
+
+    def term(key, text):
+        return f'<span style="color:{c[key]};font-weight:600">{text}</span>'
+
+    def sub(name, key, step):
+        return term(key, f"{name}<sub>{step}</sub>")
+
+    if t == 0:
+        body = f"{sub('h', 'h', 0)} = W<sub>proj</sub>·feature + b<sub>proj</sub>, {sub('c', 'c', 0)} = 0"
+    else:
+        gates = ", ".join(sub(g, "gates", t) for g in "ifo")
+        body = (
+            f"{gates} = σ(·), {sub('g', 'gates', t)} = tanh(·) of {term('a', f'W<sub>x</sub>·x<sub>{t}</sub> + W<sub>h</sub>·h<sub>{t - 1}</sub> + b')}"
+            f"<br>{sub('c', 'c', t)} = {sub('f', 'gates', t)} ⊙ {sub('c', 'c', t - 1)} + {sub('i', 'gates', t)} ⊙ "
+            f"{sub('g', 'gates', t)}, &nbsp; {sub('h', 'h', t)} = {sub('o', 'gates', t)} ⊙ tanh({sub('c', 'c', t)})"
+        )
+    return f'<p style="font-size:1.2rem;text-align:center;margin:0.25rem 0;line-height:1.6">{body}</p>'

@@ -3,7 +3,8 @@
 - ``DIVERGING``: every signed quantity (weights, activations, gradients). Blue is negative, white is
   zero, red is positive; use ``diverging(values)`` for the heatmap keywords that keep zero white.
 - ``HIGHLIGHT``: the current timestep in every figure; ``MASKED``: ``<NULL>`` positions that have no loss.
-- ``TERM_COLORS``: the terms of the RNN step, shared by the equation, its heatmaps and the code lines.
+- ``TERM_COLORS``: the terms of the RNN and LSTM steps, shared by the equations, their heatmaps and the
+  code lines.
 """
 
 import numpy as np
@@ -36,10 +37,19 @@ TERM_COLORS = {
     "dh": "#15803d",
     "carried": "#0891b2",
     "grad_w": "#a16207",
+    # The LSTM's gates (i, f, o, g and what they let through) and its cell state c.
+    "gates": "#ea580c",
+    "c": "#4f46e5",
 }
 
 # Ticks of figures whose colours do not follow the diverging scale (lines of several series).
-SERIES_COLORS = {"total": "#111827", "from_loss": "#dc2626", "carried": "#0891b2", "survival": "#7c3aed"}
+SERIES_COLORS = {
+    "total": "#111827",
+    "from_loss": "#dc2626",
+    "carried": "#0891b2",
+    "survival": "#7c3aed",
+    "cell": TERM_COLORS["c"],
+}
 
 
 def symmetric_limit(*arrays) -> float:
@@ -52,6 +62,11 @@ def diverging(*arrays) -> dict:
     """Heatmap keywords (colorscale, zmid, zmin, zmax) putting zero at white for these arrays."""
     limit = symmetric_limit(*arrays)
     return {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -limit, "zmax": limit}
+
+
+# A horizontal legend just above the plot: Plotly grows the top margin to fit it, however many rows it
+# wraps to, so it never covers the lines.
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 
 
 def base_layout(fig, uirevision: str, height: int, **extra):

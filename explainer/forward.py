@@ -17,6 +17,7 @@ from explainer import highlights
 from explainer.code import ACTIVATION_SYMBOLS
 from explainer.colors import (
     GROUND_TRUTH,
+    LEGEND_ABOVE,
     MASKED,
     NEUTRAL,
     SERIES_COLORS,
@@ -184,9 +185,9 @@ def equation_rows(trace, t: int) -> list[tuple[str, str, np.ndarray]]:
     ]
 
 
-def _equation_step(trace, t: int, width: int) -> tuple[dict, dict]:
+def _equation_step(trace, t: int, width: int, rows_of) -> tuple[dict, dict]:
     """The heatmap attributes and the layout keys of step t (rows padded with blanks to `width`)."""
-    rows = equation_rows(trace, t)
+    rows = rows_of(trace, t)
     grid = np.full((len(rows), width), np.nan)
     for i, (_, _, values) in enumerate(rows):
         grid[i, : np.size(values)] = values
@@ -207,8 +208,9 @@ def _equation_step(trace, t: int, width: int) -> tuple[dict, dict]:
     return heatmap, layout
 
 
-def equation_view(trace) -> Stepped:
-    """The numbers of each step as one heatmap, a row per term, on one diverging scale.
+def equation_view(trace, rows_of=equation_rows) -> Stepped:
+    """The numbers of each step as one heatmap, a row per term, on one diverging scale; `rows_of(trace, t)`
+    gives the rows (equation_rows for the vanilla cell, explainer.lstm.equation_rows for the LSTM).
 
     Row labels have the term's colour (the same as its code line). Rows shorter than the longest are padded
     with blanks: the columns are the units of each vector, 0 … H - 1 (and 0 … W - 1 for x_t). Cells show
@@ -217,7 +219,7 @@ def equation_view(trace) -> Stepped:
     T = trace.num_steps
     width = max(trace.h.shape[1], trace.x.shape[1])
     annotate = width <= MAX_ANNOTATED_CELLS
-    first, first_layout = _equation_step(trace, 0, width)
+    first, first_layout = _equation_step(trace, 0, width, rows_of)
     fig = go.Figure(
         go.Heatmap(
             **first,
@@ -236,7 +238,7 @@ def equation_view(trace) -> Stepped:
     fig.update_layout(yaxis=first_layout["yaxis"])
     patches = []
     for t in range(T + 1):
-        heatmap, layout = _equation_step(trace, t, width)
+        heatmap, layout = _equation_step(trace, t, width, rows_of)
         patches.append({"data": {0: heatmap}, "layout": layout})
     return Stepped(fig, patches)
 
@@ -376,7 +378,7 @@ def loss_view(trace) -> Stepped:
     fig.update_xaxes(title="timestep t", dtick=1, range=[0.4, T + 0.6])
     fig.update_yaxes(title="−log p(target)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title="running total", secondary_y=True, rangemode="tozero", showgrid=False)
-    base_layout(fig, "loss", height=300, legend={"orientation": "h", "y": 1.15})
+    base_layout(fig, "loss", height=300, legend=LEGEND_ABOVE)
 
     heights = np.where(trace.mask, trace.step_loss, stub)
 

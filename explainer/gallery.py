@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explainer.colors import GROUND_TRUTH, HIGHLIGHT, NEUTRAL, base_layout
+from explainer.colors import GROUND_TRUTH, HIGHLIGHT, LEGEND_ABOVE, NEUTRAL, base_layout
 from explainer.escape import MAX_SENTENCE, figure_text, plain
 
 WRONG = "#dc2626"
@@ -179,7 +179,7 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
         ]
     )
     fig.update_yaxes(type="log", title_text="p(word | words before)")
-    return base_layout(fig, uirevision, 340, barmode="group", legend={"orientation": "h", "y": 1.1})
+    return base_layout(fig, uirevision, 340, barmode="group", legend=LEGEND_ABOVE)
 
 
 def divergence_text(div) -> str:

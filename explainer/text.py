@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from core.engine.activations import PEAK_DERIVATIVE
-from core.lab.sizes import captioning_parameter_counts, rnn_cell_parameter_count, rnn_memory_bytes
+from core.lab.sizes import (
+    captioning_parameter_counts,
+    lstm_cell_parameter_count,
+    lstm_memory_bytes,
+    rnn_cell_parameter_count,
+    rnn_memory_bytes,
+)
 from explainer.backward import contributions, last_scored_step, norms_by_step
 from explainer.forward import probability_text, topk_rows, word
+from explainer.lstm import gate_means
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
 NOTEBOOK_BATCH_SIZE = 25
@@ -31,24 +38,27 @@ def stepper_code(text: str) -> str:
 
 def forward_step_summary(trace, idx_to_word, t: int) -> str:
     """What happens at timestep t of the forward pass, with this example's numbers, for the stepper (its
-    **bold** and `code`; words from the vocabulary are code spans, shown as text)."""
+    **bold** and `code`; words from the vocabulary are code spans, shown as text). Vanilla cell or LSTM."""
     if t == 0:
+        cell = " (and c₀ = 0)" if trace.cell_type == "lstm" else ""
         return (
             f"**t = 0: the image.** The {trace.feature.shape[0]}-d image feature is projected to the first "
-            f"hidden state h₀ (mean {trace.h0.mean():+.3f}, ‖h₀‖ = {np.linalg.norm(trace.h0):.3f}). "
+            f"hidden state h₀{cell} (mean {trace.h0.mean():+.3f}, ‖h₀‖ = {np.linalg.norm(trace.h0):.3f}). "
             "No word has been read yet; move to t = 1 to feed in `<START>`."
         )
     s = t - 1
-    fed = stepper_code(word(idx_to_word, trace.ids_in[s]))
+    reads = f"**t = {t}: reads {stepper_code(word(idx_to_word, trace.ids_in[s]))}.** "
+    if trace.cell_type == "lstm":
+        reads += _lstm_step_sentence(trace, t) + " "
     if not trace.mask[s]:
-        return (
-            f"**t = {t}: reads {fed}.** Its target is `<NULL>` (padding): the step is **masked**, the model "
-            f"scores no next word here and adds no loss (the total stays {trace.running_loss[s]:.3f})."
+        return reads + (
+            "Its target is `<NULL>` (padding): the step is **masked**, the model scores no next word here and "
+            f"adds no loss (the total stays {trace.running_loss[s]:.3f})."
         )
     rows = topk_rows(trace, idx_to_word, t, k=5)
     best, target = rows[0], next(r for r in rows if r["is_target"])
-    return (
-        f"**t = {t}: reads {fed}.** The most probable next word is {stepper_code(best['word'])} "
+    return reads + (
+        f"The most probable next word is {stepper_code(best['word'])} "
         f"(p = {probability_text(best['probability'])}). The ground truth is {stepper_code(target['word'])} "
         f"(rank {target['rank']}, p = {probability_text(target['probability'])}), so the loss here is "
         f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:.3f}**; running total "
@@ -56,20 +66,49 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
     )
 
 
+def _lstm_step_sentence(trace, t: int) -> str:
+    """The LSTM's gates and cell at step t >= 1, from the trace's numbers."""
+    s = t - 1
+    means = gate_means(trace, t)
+    kept, written = np.linalg.norm(trace.kept[s]), np.linalg.norm(trace.written[s])
+    return (
+        f"Its gates, averaged over the {trace.h.shape[1]} units: input i = {means['i']:.2f}, forget "
+        f"f = {means['f']:.2f}, output o = {means['o']:.2f}. The cell keeps f ⊙ c{_sub(t - 1)} "
+        f"(‖·‖ = {kept:.3f}) and writes i ⊙ g (‖·‖ = {written:.3f}): ‖c{_sub(t)}‖ = "
+        f"{np.linalg.norm(trace.c[s]):.3f}, and h{_sub(t)} = o ⊙ tanh(c{_sub(t)}) has ‖h{_sub(t)}‖ = "
+        f"{np.linalg.norm(trace.h[s]):.3f}."
+    )
+
+
+def _sub(number: int) -> str:
+    """A step number as subscript digits: 12 -> ₁₂."""
+    return str(number).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
 def sizes_markdown(model, num_steps: int) -> str:
-    """The notebook's size questions answered for `model`: parameters per cell, in the model, and memory."""
+    """The notebook's size questions answered for `model` (vanilla or LSTM): parameters per cell, in the
+    model, and memory."""
     D, W, H, V = model.input_dim, model.wordvec_dim, model.hidden_dim, model.vocab_size
-    cell = rnn_cell_parameter_count(W, H)
-    total = sum(captioning_parameter_counts(D, W, H, V).values())
-    one = rnn_memory_bytes(1, num_steps, W, H, V)
-    batch = rnn_memory_bytes(NOTEBOOK_BATCH_SIZE, num_steps, W, H, V)
+    lstm = model.cell_type == "lstm"
+    cell = lstm_cell_parameter_count(W, H) if lstm else rnn_cell_parameter_count(W, H)
+    total = sum(captioning_parameter_counts(D, W, H, V, cell_type=model.cell_type).values())
+    memory = lstm_memory_bytes if lstm else rnn_memory_bytes
+    one = memory(1, num_steps, W, H, V)
+    batch = memory(NOTEBOOK_BATCH_SIZE, num_steps, W, H, V)
+    cell_line = (
+        f"- **Parameters of the LSTM cell**: Wx (W×4H) + Wh (H×4H) + b (4H) = 4H·(W + H + 1) = "
+        f"4·{H}·({W} + {H} + 1) = **{cell:,}**, four times the vanilla cell's (one block per gate i, f, o, g), "
+        f"shared by all {num_steps} steps."
+        if lstm
+        else f"- **Parameters of the RNN cell**: Wx (W×H) + Wh (H×H) + b (H) = H·(W + H + 1) = "
+        f"{H}·({W} + {H} + 1) = **{cell:,}**, shared by all {num_steps} steps."
+    )
     return "\n".join(
         [
             f"Sizes: D = {D} (image feature), W = {W} (word vector), H = {H} (hidden), V = {V} (words), "
             f"T = {num_steps} steps.",
             "",
-            f"- **Parameters of the RNN cell**: Wx (W×H) + Wh (H×H) + b (H) = H·(W + H + 1) = "
-            f"{H}·({W} + {H} + 1) = **{cell:,}**, shared by all {num_steps} steps.",
+            cell_line,
             f"- **Whole captioning model** (with projection, embedding and vocabulary layers): {total:,} parameters.",
             f"- **Forward pass keeps** (for backward): {human_bytes(one['forward'])} for this caption, "
             f"{human_bytes(batch['forward'])} for a minibatch of N = {NOTEBOOK_BATCH_SIZE}.",
@@ -139,6 +178,8 @@ def backward_step_summary(backward, mask, t: int) -> str:
             f"gradient reaches h_{t}: backprop starts at t = {last_scored_step(mask)}, the last scored step."
         )
     share = backward.survival()[t - 1]
+    if backward.cell_type == "lstm":
+        return _lstm_backward_sentence(backward, norms, t, share)
     if t == T:
         carried = "nothing carried back (it is the last step)"
     elif norms["carried"][t] == 0:
@@ -148,6 +189,55 @@ def backward_step_summary(backward, mask, t: int) -> str:
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at this "
         f"step plus {carried}. Multiplying by f'(a_{t}) and Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+    )
+
+
+def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
+    """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
+    s = t - 1
+    through_h = (
+        f"{norms['carried'][t]:.3e} carried back from t = {t + 1} through Wh"
+        if norms["carried"][t] > 0
+        else "nothing carried back (no later step is scored)"
+    )
+    return (
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at "
+        f"this step plus {through_h}. Along the cell, ‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}: "
+        f"{norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate f_{t + 1}) and "
+        f"{np.linalg.norm(backward.dc_from_h[s]):.3e} through h_{t} = o ⊙ tanh(c_{t}). Of what step {t} "
+        f"receives, **{share:.2f}×** reaches step {t - 1} (through h and along the cell together)."
+    )
+
+
+def forget_markdown(forward, forget_shift: float) -> str:
+    """What the forget gates of this trace are, from their numbers, and what they do to the gradient."""
+    f = forward.f[forward.mask] if forward.mask.any() else forward.f
+    shift = f" (its bias shifted by {forget_shift:+g})" if forget_shift else ""
+    return (
+        f"Forget gate{shift}: mean f = **{f.mean():.2f}** over the scored steps (min {f.min():.2f}, max "
+        f"{f.max():.2f}). Backprop multiplies the gradient carried along the cell by f at every step: near 1 "
+        "it goes on almost whole, near 0 it stops."
+    )
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
+
+
+def reach_markdown(lstm_reach, rnn_reach) -> str:
+    """How much of the last word's gradient reaches the first step in each cell, and which keeps more."""
+    lstm, rnn = lstm_reach.first_step, rnn_reach.first_step
+    if lstm == rnn:
+        verdict = "both carry the same share back"
+    elif min(lstm, rnn) == 0:
+        verdict = f"only the {'LSTM' if lstm > rnn else 'vanilla cell'} carries any back"
+    elif lstm > rnn:
+        verdict = f"the LSTM carries {_times(lstm / rnn)} as much back"
+    else:
+        verdict = f"the vanilla cell carries {_times(rnn / lstm)} as much back"
+    return (
+        f"Of the gradient of the last scored word's loss, **{lstm:.2e}** reaches step 1 in the LSTM and "
+        f"**{rnn:.2e}** in the vanilla RNN traced on the same example: {verdict}."
     )
 
 

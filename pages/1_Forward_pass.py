@@ -12,22 +12,26 @@ def page() -> None:
     st.markdown(
         "The RNN reads the ground-truth caption one word per step (teacher forcing). At each step it "
         "combines the word it reads with its memory of the words before, then scores every word of the "
-        "vocabulary as the next one. Step through time and watch the numbers."
+        "vocabulary as the next one. Step through time and watch the numbers. Choose the LSTM cell to see "
+        "its gates decide what its cell state keeps, writes and shows."
     )
     data = ui.get_dataset()
     settings, fields = controls.controls(data)
-    model = ui.get_model(settings.choice, settings.sizes)
+    model = ui.get_model(settings.choice, settings.sizes, settings.cell)
     views = stepped_views.forward_data(settings)
 
     picture, source = st.columns([1, 2])
     with picture:
         controls.example_card(data, settings)
     with source:
+        name = "lstm_forward" if settings.cell == "lstm" else "rnn_forward"
         st.markdown(
-            "**The code that computed these numbers**: `rnn_forward` of `core/engine/rnn_layers.py` "
-            "(vectors are rows, so Wx·xₜ is `x @ Wx`), and the activation it calls"
+            f"**The code that computed these numbers**: `{name}` of `core/engine/rnn_layers.py` "
+            "(vectors are rows, so Wx·xₜ is `x @ Wx`), and the nonlinearities it calls"
         )
-        loop, activation = code.forward_code(settings.activation)
+        loop, activation = (
+            code.lstm_forward_code() if settings.cell == "lstm" else code.forward_code(settings.activation)
+        )
         st.html(code.code_html(loop))
         st.html(code.code_html(activation))
         if settings.sizes == "real":
@@ -40,11 +44,14 @@ def page() -> None:
         fields,
         # Backprop opens where it starts, at the caption's last scored word.
         below=lambda: controls.link(
-            fields, ui.BACKPROP, "Next: backprop through time with this example", with_step=False
+            fields,
+            ui.BACKPROP,
+            "Next: backprop through time with this example",
+            step=controls.last_scored_step(settings.split, settings.index),
         ),
         key="forward.stepper",
     )
-    trace = ui.get_trace(settings.split, settings.index, settings.activation, settings.choice, settings.sizes)
+    trace = ui.get_trace(settings)
     st.metric("Loss of the caption (sum over unmasked steps)", f"{trace.forward.loss:.3f}")
     with st.expander(
         "How big is it? Parameters and memory for these sizes", expanded=settings.sizes == "readable"

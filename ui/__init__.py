@@ -21,9 +21,10 @@ API (Streamlit lives only here and in the pages):
 - ``show_training(recipes)`` starts the jobs without waiting and draws their live status (progress
   bars; errors with a button to train again). The home page does, so the models are usually ready by
   the time a learner needs them.
-- ``get_model(choice="fresh"|"trained", sizes="readable"|"real")``: the models the explainer traces.
-- ``get_trace(split, index, activation, choice, sizes, wh_scale) -> core.lab.trace.ExampleTrace``:
-  cached and read-only, so moving a timestep never recomputes a pass.
+- ``get_model(choice="fresh"|"trained", sizes="readable"|"real", cell="rnn"|"lstm")``: the models the
+  explainer traces.
+- ``get_trace(settings, wh_scale, forget_shift, cell=None) -> core.lab.trace.ExampleTrace``: cached and
+  read-only, so moving a timestep never recomputes a pass.
 - ``example(split, index) -> (caption (T + 1,), feature (D,), image source)``.
 - ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
 - ``url_state``: page state in ``st.query_params``. Declare fields with ``url_state.choice/integer/
@@ -47,7 +48,15 @@ from ui.errors import friendly_errors
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
-from ui.resources import MODEL_CHOICES, MODEL_LABELS, SIZE_CHOICES, SIZE_LABELS, get_model, get_trace
+from ui.resources import (
+    CELL_LABELS,
+    MODEL_CHOICES,
+    MODEL_LABELS,
+    SIZE_CHOICES,
+    SIZE_LABELS,
+    get_model,
+    get_trace,
+)
 from ui.training import (
     RECIPE_LABELS,
     get_trained_model,
@@ -59,6 +68,7 @@ from ui.training import (
 
 __all__ = [
     "BACKPROP",
+    "CELL_LABELS",
     "FORWARD_PASS",
     "GALLERY",
     "GRADIENT_CHECK_LAB",

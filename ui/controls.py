@@ -15,12 +15,14 @@ from core.data.coco_utils import decode_captions
 from core.engine.activations import ACTIVATIONS
 from core.lab.captioning import recipe_caption_indices
 from core.lab.trained_models import recipe_config
+from explainer import backward
 from explainer.escape import MAX_SENTENCE, plain
 from explainer.text import model_note
 from ui import url_state
 from ui.dataset import example
 from ui.images import show_image
 from ui.resources import (
+    CELL_CHOICES,
     MODEL_CHOICES,
     MODEL_LABELS,
     SIZE_CHOICES,
@@ -32,6 +34,8 @@ from ui.resources import (
 SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.
 WH_SCALE_RANGE = (0.1, 3.0)
+# Shifts of the LSTM forget gate's bias: from a gate nearly shut (σ(-5) ≈ 0.007) to nearly open (0.993).
+FORGET_SHIFT_RANGE = (-5.0, 5.0)
 
 # The splits as the learner sees them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
@@ -39,7 +43,8 @@ _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
 
 @dataclass(frozen=True)
 class Settings:
-    """What the page shows: caption `index` of `split`, traced with `activation` by model `choice` at `sizes`."""
+    """What the page shows: caption `index` of `split`, traced by model `choice` with the `cell` ("rnn" or
+    "lstm") at `sizes`; `activation` is the vanilla cell's f ("tanh" for the LSTM, whose g and cell use it)."""
 
     split: str
     index: int
@@ -47,16 +52,40 @@ class Settings:
     choice: str
     sizes: str
     num_steps: int
+    cell: str = "rnn"
+
+
+# The cell selector's options: the vanilla cell with each activation, and the LSTM.
+CELL_OPTIONS = {
+    ("rnn", "tanh"): "Vanilla RNN, tanh",
+    ("rnn", "sigmoid"): "Vanilla RNN, sigmoid",
+    ("rnn", "relu"): "Vanilla RNN, ReLU",
+    ("lstm", "tanh"): "LSTM",
+}
+_CELL_WIDGET = "controls.cell"
 
 
 def base_fields() -> list[url_state.Field]:
-    """URL fields that do not depend on the data: split, activation, model, sizes."""
+    """URL fields that do not depend on the data: split, cell, activation, model, sizes."""
     return [
         url_state.choice("split", "train", SPLITS, "split"),
+        url_state.choice("cell", "rnn", CELL_CHOICES, "cell"),
         url_state.choice("activation", "tanh", ACTIVATIONS, "activation"),
         url_state.choice("model", "fresh", MODEL_CHOICES, "model"),
         url_state.choice("sizes", "readable", SIZE_CHOICES, "sizes"),
     ]
+
+
+def _cell_choice() -> tuple[str, str]:
+    """(cell, activation) as the URL fields hold them; the LSTM's nonlinearity is always tanh."""
+    cell = url_state.get("cell")
+    return cell, "tanh" if cell == "lstm" else url_state.get("activation")
+
+
+def _choose_cell() -> None:
+    cell, activation = st.session_state[_CELL_WIDGET]
+    url_state.set("cell", cell)
+    url_state.set("activation", activation)
 
 
 def example_field(data: dict, split: str) -> url_state.Field:
@@ -73,6 +102,11 @@ def wh_field() -> url_state.Field:
     return url_state.number("wh", 1.0, *WH_SCALE_RANGE, "Wh scale")
 
 
+def forget_field() -> url_state.Field:
+    """The shift of the LSTM forget gate's bias the backprop page traces with."""
+    return url_state.number("forget", 0.0, *FORGET_SHIFT_RANGE, "forget-gate bias shift")
+
+
 def _random_example(count: int) -> None:
     url_state.set("example", int(np.random.default_rng().integers(count)))
 
@@ -87,6 +121,8 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     notices: list[str] = []
     fields = base_fields() + list(extra_fields)
     url_state.load(fields, notices)
+    if url_state.get("cell") == "lstm":
+        url_state.set("activation", "tanh")  # the LSTM's gates fix their nonlinearities
     split = url_state.get("split")
     fields.append(example_field(data, split))
     url_state.load(fields[-1:], notices)
@@ -100,7 +136,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])
 
-    c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1, 1.3, 1.6], vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns([1.0, 1.3, 1.5, 1.6, 1.7], vertical_alignment="bottom")
     c1.radio("Images", SPLITS, format_func=_SPLIT_LABELS.get, horizontal=False, **url_state.bind("split"))
     with c2:
         inner, dice = st.columns([3, 1], vertical_alignment="bottom")
@@ -119,19 +155,23 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
             args=(count,),
             key="explain.random",
         )
+    st.session_state[_CELL_WIDGET] = _cell_choice()
     c3.selectbox(
-        "Activation f",
-        ACTIVATIONS,
-        help="The nonlinearity of the cell, h = f(a)",
-        **url_state.bind("activation"),
+        "Cell",
+        list(CELL_OPTIONS),
+        format_func=CELL_OPTIONS.get,
+        key=_CELL_WIDGET,
+        on_change=_choose_cell,
+        help="The vanilla cell h = f(Wx·x + Wh·h + b) with its activation f, or the LSTM, whose gates decide "
+        "what its cell state keeps, writes and shows.",
     )
     c4.selectbox(
         "Model",
         MODEL_CHOICES,
         format_func=MODEL_LABELS.get,
         help="Fresh: random weights (seed 0). Trained: at readable sizes on every training caption; at the "
-        "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The trained "
-        "weights were learned with tanh; another activation reuses them.",
+        "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The vanilla "
+        "cell's weights were learned with tanh; another activation reuses them.",
         **url_state.bind("model"),
     )
     c5.selectbox("Sizes", SIZE_CHOICES, format_func=SIZE_LABELS.get, **url_state.bind("sizes"))
@@ -142,6 +182,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
         choice=url_state.get("model"),
         sizes=url_state.get("sizes"),
         num_steps=data[f"{split}_captions"].shape[1] - 1,
+        cell=url_state.get("cell"),
     )
     return settings, fields
 
@@ -158,20 +199,28 @@ def example_card(data: dict, settings: Settings) -> None:
 
 def _model_note(data: dict, settings: Settings) -> str:
     """explainer.text.model_note for the model these settings trace."""
-    model = get_model(settings.choice, settings.sizes)
+    model = get_model(settings.choice, settings.sizes, settings.cell)
     if settings.choice == "fresh":
         return model_note(model, None, None, None)
-    recipe = TRAINED_RECIPE[settings.sizes]
+    recipe = TRAINED_RECIPE[settings.cell, settings.sizes]
     chosen = recipe_caption_indices(data, recipe)
     memorised = chosen is not None and settings.split == "train" and settings.index in chosen
     first = None if chosen is None else int(chosen[0])
     return model_note(model, recipe_config(recipe), memorised, first)
 
 
-def link(fields: list[url_state.Field], target, label: str, with_step: bool = True) -> None:
-    """A link to the `target` page (ui.registry) with the same example, activation, model and sizes, and the
-    timestep too if `with_step` (else the target opens on its own first step). Fields only this page has
-    (e.g. the backprop page's Wh scale) stay here."""
-    shared = {field.name for field in base_fields()} | {"example"} | ({"t"} if with_step else set())
-    carried = [field for field in fields if field.name in shared]
-    st.page_link(target.path, label=label, icon=target.icon, query_params=url_state.query(carried))
+def link(fields: list[url_state.Field], target, label: str, step: int | None = None) -> None:
+    """A link to the `target` page (ui.registry) with the same example, cell, model and sizes, and this
+    page's timestep, or `step` if given (the step the target starts from). Fields only this page has (e.g.
+    the backprop page's Wh scale) stay here."""
+    shared = {field.name for field in base_fields()} | {"example", "t"}
+    query = url_state.query([field for field in fields if field.name in shared])
+    if step is not None:
+        query["t"] = str(step)
+    st.page_link(target.path, label=label, icon=target.icon, query_params=query)
+
+
+def last_scored_step(split: str, index: int) -> int:
+    """Where backprop starts for caption `index` of `split`: its last step whose target is a word."""
+    caption, _, _ = example(split, index)
+    return backward.last_scored_step(caption[1:] != 0)

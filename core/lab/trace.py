@@ -83,6 +83,16 @@ class LSTMForwardTrace(ForwardTrace):
     def cell_type(self):
         return "lstm"
 
+    @property
+    def kept(self):
+        """(T, H) f * c_{t-1}: what the cell keeps of its previous state."""
+        return self.f * self.c_prev
+
+    @property
+    def written(self):
+        """(T, H) i * g: what the input gate writes of the candidate; c_t = kept + written."""
+        return self.i * self.g
+
 
 @dataclass
 class GradientThroughTime:

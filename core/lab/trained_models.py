@@ -10,7 +10,8 @@ Recipes:
   project's machine on the embedded dataset;
 - "lstm": the same with an LSTM cell (the LSTM_Captioning exercise), sized to train in about a minute too
   (W = 96, H = 128, 2000 iterations);
-- "lstm_readable": the readable recipe with an LSTM cell (W = H = 8).
+- "lstm_readable": the readable recipe with an LSTM cell (W = H = 8);
+- "lstm_overfit": the overfit recipe with an LSTM cell (50 captions, W = 256, H = 512).
 
 A recipe's "cell_type" says its cell ("rnn" when absent: the vanilla cell with tanh); recipe_cell_type()
 reads it.
@@ -100,6 +101,9 @@ RECIPES: dict[str, dict] = {
     # The readable recipe with an LSTM cell, for the explainer pages' LSTM at readable sizes.
     "lstm_readable": {**_READABLE, "cell_type": "lstm"},
 }
+# The overfit run with an LSTM cell (the LSTM_Captioning notebook overfits the same 50 captions at the same
+# sizes), for the explainer pages' trained LSTM at the notebook's sizes.
+RECIPES["lstm_overfit"] = {**RECIPES["overfit"], "cell_type": "lstm"}
 
 Progress = Callable[[float, str], None] | None
 log = logging.getLogger(__name__)

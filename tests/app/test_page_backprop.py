@@ -23,6 +23,7 @@ from tests.helpers.apptest import (
 )
 from ui.resources import FRESH_SIZES
 
+CELL = "controls.cell"  # the cell selector: (cell, activation)
 PAGE = "pages/2_Backprop_through_time.py"
 STEPPER, WH_KEY = "backprop.stepper", "url_state_widget.wh"
 
@@ -58,15 +59,8 @@ def test_page_opens_on_the_last_scored_step_with_every_view(data):
     sent = stepper(at, STEPPER)
     assert sent["t"] == last and sent["direction"] == -1 and at.query_params["t"] == str(last)
     assert highlighted_row(at) == last
-    assert set(sent["panels"]) == {
-        "summary",
-        "dh",
-        "norms",
-        "fprime",
-        "survival",
-        "contrib_text",
-        "contrib",
-    } | {"contrib_norms"}
+    panels = {"summary", "dh", "norms", "factor", "survival", "contrib_text", "contrib", "contrib_norms"}
+    assert set(sent["panels"]) == panels
     grid = trace_values(figure(at, "dh"))
     np.testing.assert_allclose(grid[1:], expected.backward.dh_total, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(grid[0], expected.backward.dh0, rtol=1e-4, atol=1e-7)
@@ -141,11 +135,11 @@ def test_wh_scale_changes_the_spectral_radius_and_what_survives(data):
 def test_activation_switch_changes_the_local_derivative():
     at = open_page(PAGE, {"activation": "sigmoid", "wh": "1.5", "t": "6"})
     no_problems(at)
-    assert at.selectbox[0].value == "sigmoid" and at.slider(key=WH_KEY).value == 1.5
-    sigmoid = trace_values(figure(at, "fprime"))
+    assert at.selectbox(key=CELL).value == ("rnn", "sigmoid") and at.slider(key=WH_KEY).value == 1.5
+    sigmoid = trace_values(figure(at, "factor"))
     assert sigmoid.max() <= 0.25 + 1e-6  # h (1 - h) never exceeds 1/4
-    at.selectbox[0].set_value("relu").run()
-    relu = trace_values(figure(at, "fprime"))
+    at.selectbox(key=CELL).set_value(("rnn", "relu")).run()
+    relu = trace_values(figure(at, "factor"))
     assert set(np.unique(relu)) <= {0.0, 1.0}
     assert at.query_params["activation"] == "relu" and at.query_params["wh"] == "1.5"
 
@@ -164,3 +158,38 @@ def test_trained_real_model_waits_for_training_then_traces_it(data):
     assert grid.shape[1] == SMALL_RECIPES["overfit"]["hidden_dim"]
     np.testing.assert_allclose(grid[1:], expected.dh_total, rtol=1e-4, atol=1e-7)
     assert highlighted_row(at) == 4
+
+
+def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(data):
+    at = open_page(PAGE, {"cell": "lstm", "example": "3"})
+    no_problems(at)
+    sent = stepper(at, STEPPER)
+    assert {"reach", "factor"} <= set(sent["panels"])
+    model = new_model(data, *FRESH_SIZES["readable"], seed=0, cell_type="lstm")
+    row = data["train_image_idxs"][3]
+    feature, caption = data["train_features"][row], data["train_captions"][3]
+    expected = trace_example(model, feature, caption)
+    np.testing.assert_allclose(trace_values(figure(at, "factor")), expected.forward.f, rtol=1e-5)
+    norms = {trace["name"]: trace for trace in figure(at, "norms")["data"]}
+    cell = trace_values({"data": [norms["||dL/dc_t|| carried along the cell from t + 1"]]}, field="y")
+    carried = np.linalg.norm(expected.backward.dc_carried, axis=1)
+    # A log axis cannot show 0 (nothing carried from beyond the last scored word): those points are gaps.
+    np.testing.assert_allclose(cell[1:], np.where(carried > 0, carried, np.nan), rtol=1e-4)
+    vanilla = trace_example(new_model(data, *FRESH_SIZES["readable"], seed=0), feature, caption)
+    reach = {trace["name"]: trace for trace in figure(at, "reach")["data"]}
+    source = expected.reach.source
+    np.testing.assert_allclose(
+        trace_values({"data": [reach["vanilla RNN (h)"]]}, field="y"),
+        vanilla.reach.relative[: source + 1],
+        rtol=1e-4,
+    )
+    assert any(f"**{vanilla.reach.first_step:.2e}** in the vanilla RNN" in m.value for m in at.markdown)
+    assert any("def lstm_backward(" in h.value for h in at.get("html"))
+    # Opening the forget gates keeps more of the cell's gradient on its way back.
+    at.slider(key="url_state_widget.forget").set_value(4.0).run()
+    no_problems(at)
+    assert at.query_params["forget"] == "4"
+    opened = trace_example(model, feature, caption, forget_bias_shift=4.0)
+    np.testing.assert_allclose(trace_values(figure(at, "factor")), opened.forward.f, rtol=1e-5)
+    assert opened.forward.f.mean() > expected.forward.f.mean()
+    assert any("shifted by +4" in m.value for m in at.markdown)

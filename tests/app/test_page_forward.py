@@ -25,6 +25,7 @@ from tests.helpers.apptest import (
 )
 from ui.resources import FRESH_SIZES
 
+CELL = "controls.cell"  # the cell selector: (cell, activation)
 PAGE = "pages/1_Forward_pass.py"
 STEPPER = "forward.stepper"
 
@@ -82,16 +83,20 @@ def test_every_step_sent_to_the_browser_holds_core_numbers(data):
     assert not np.allclose(equation(at, 1)[6], equation(at, 4)[6])
 
 
-def test_a_step_taken_in_the_browser_goes_to_the_url():
+def last_scored_step(data, index) -> int:
+    return int(np.flatnonzero(data["train_captions"][index][1:] != 0)[-1]) + 1
+
+
+def test_a_step_taken_in_the_browser_goes_to_the_url(data):
     at = open_page(PAGE, {"example": "5"})
     for t in (1, 4):
         report_step(at, STEPPER, t)
         no_problems(at)
         assert at.query_params["t"] == str(t)
         link = next(p for p in at.get("page_link") if "Backprop" in p.proto.page)
-        # The link keeps the example; backprop opens on its own first step, the caption's last word.
+        # The link keeps the example; backprop opens where it starts, the caption's last scored word.
         query = parse_qs(link.proto.query_string)
-        assert query["example"] == ["5"] and "t" not in query
+        assert query["example"] == ["5"] and query["t"] == [str(last_scored_step(data, 5))]
         at.run()
         assert stepper(at, STEPPER)["t"] == t  # the page's next rerun opens on the step the learner is on
     report_step(at, STEPPER, 99)  # never past the end, whatever is reported
@@ -111,13 +116,13 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     no_problems(at)
     assert at.radio[0].value == "val"
     assert at.number_input[0].value == 3
-    assert [s.value for s in at.selectbox] == ["sigmoid", "fresh", "readable"]
+    assert [s.value for s in at.selectbox] == [("rnn", "sigmoid"), "fresh", "readable"]
     assert stepper(at, STEPPER)["t"] == 4 and highlighted_step(at) == 4
     expected = expected_forward(data, "val", 3, "sigmoid")
     np.testing.assert_allclose(equation(at)[6], expected.h[3], rtol=1e-5)
     at.number_input[0].set_value(7).run()
     assert at.query_params["example"] == "7"
-    at.selectbox[0].set_value("relu").run()
+    at.selectbox(key=CELL).set_value(("rnn", "relu")).run()
     assert at.query_params["activation"] == "relu"
     assert dict(at.query_params).items() >= {"split": "val", "example": "7", "t": "4"}.items()
 
@@ -125,7 +130,7 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
 def test_switching_activation_changes_the_trace(data):
     at = open_page(PAGE, {"t": "3"})
     tanh_row = equation(at)
-    at.selectbox[0].set_value("sigmoid").run()
+    at.selectbox(key=CELL).set_value(("rnn", "sigmoid")).run()
     no_problems(at)
     sigmoid_row = equation(at)
     np.testing.assert_allclose(tanh_row[6], np.tanh(tanh_row[5]), rtol=1e-5, atol=1e-7)
@@ -143,7 +148,9 @@ def test_bad_link_values_fall_back_with_a_notice():
     no_problems(at)
     assert at.info and "activation" in at.info[0].value and "timestep t" in at.info[0].value
     assert (
-        stepper(at, STEPPER)["t"] == 0 and at.selectbox[0].value == "tanh" and at.number_input[0].value == 0
+        stepper(at, STEPPER)["t"] == 0
+        and at.selectbox(key=CELL).value == ("rnn", "tanh")
+        and at.number_input[0].value == 0
     )
 
 
@@ -198,3 +205,30 @@ def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
     report_step(at, STEPPER, 3)
     no_problems(at)
     assert not at.get("progress")  # ready: served from the cache, never trained again
+
+
+def test_the_lstm_cell_shows_its_gates_and_cell_state_step_by_step(data):
+    at = open_page(PAGE, {"example": "4", "t": "3"})
+    at.selectbox(key=CELL).set_value(("lstm", "tanh")).run()
+    no_problems(at)
+    assert at.query_params["cell"] == "lstm" and at.query_params["activation"] == "tanh"
+    model = new_model(data, *FRESH_SIZES["readable"], seed=0, cell_type="lstm")
+    row = data["train_image_idxs"][4]
+    expected = trace_example(model, data["train_features"][row], data["train_captions"][4]).forward
+    for t in (1, 3, 6):
+        z = equation(at, t)
+        np.testing.assert_allclose(z[4, :8], expected.f[t - 1], rtol=1e-5)  # the forget gate
+        np.testing.assert_allclose(z[9, :8], expected.c[t - 1], rtol=1e-5)  # c_t
+        np.testing.assert_allclose(z[10, :8], expected.h[t - 1], rtol=1e-5)  # h_t
+        assert f"forget f = {expected.f[t - 1].mean():.2f}" in step_text(at, STEPPER, "summary", t)
+        assert f"c<sub>{t - 1}</sub>" in step_text(at, STEPPER, "formula", t)
+    shown = [h.value for h in at.get("html")]
+    assert any("def lstm_forward(" in html for html in shown) and any(
+        "def sigmoid(a):" in html for html in shown
+    )
+    assert any("Parameters of the LSTM cell" in m.value for m in at.markdown)
+    assert any(c.value.startswith("Freshly initialised model (W = 8, H = 8") for c in at.caption)
+    # A link with the LSTM and another activation opens the LSTM (its nonlinearities are fixed).
+    at = open_page(PAGE, {"cell": "lstm", "activation": "relu"})
+    no_problems(at)
+    assert at.selectbox(key=CELL).value == ("lstm", "tanh") and at.query_params["activation"] == "tanh"

@@ -9,6 +9,7 @@ import time
 from .streamlit_helpers import (
     STEPPER,
     act_and_wait,
+    choose,
     expect_images,
     open_app,
     overflowing,
@@ -84,6 +85,7 @@ def test_forward_pass_steps_in_the_browser_and_the_url_follows(projector_page, a
     assert re.search(rf"[?&]example={example}(&|$)", page.url), "the link keeps the example"
     expect_images(page, 1)
     last = painted_step(page)
+    assert last > 6, "backprop opens where it starts, at the caption's last scored word, not at t = 6"
     summary = stepper_panel(page, "summary").inner_text()
     assert summary.startswith(f"t = {last}: ‖dL/dh_{last}‖") and "0.000e+00" not in summary
     url_step(page, last)
@@ -91,3 +93,28 @@ def test_forward_pass_steps_in_the_browser_and_the_url_follows(projector_page, a
     stepper_click(page, "prev", last - 2)
     assert overflowing(page, FITS) == []
     save_screenshot(page, "2_backprop_through_time")
+
+
+def test_the_lstm_cell_on_both_pages(projector_page, app_server):
+    page = projector_page
+    open_app(page, f"{app_server.url}/Forward_pass")
+    choose(page, "Cell", "LSTM")
+    assert re.search(r"[?&]cell=lstm(&|$)", page.url), page.url
+    assert painted_step(page) == 0
+    stepper_click(page, "next", 1)
+    stepper_click(page, "next", 2)
+    rows = equation_rows(page)
+    assert "f = σ(a_f): forget gate" in rows and "c_t = f ⊙ c_t−1 + i ⊙ g" in rows
+    assert "forget f = " in stepper_panel(page, "summary").inner_text()
+    assert overflowing(page, FITS) == []
+    save_screenshot(page, "1_forward_pass_lstm")
+
+    act_and_wait(page, lambda: page.get_by_text("Next: backprop through time").click())
+    assert re.search(r"[?&]cell=lstm(&|$)", page.url), "the link keeps the cell"
+    last = painted_step(page)
+    assert last > 2, "backprop opens at the caption's last scored word"
+    stepper_panel(page, "reach").locator(".main-svg").first.wait_for(state="visible")
+    assert "Along the cell" in stepper_panel(page, "summary").inner_text()
+    stepper_click(page, "prev", last - 1)
+    assert overflowing(page, FITS) == []
+    save_screenshot(page, "2_backprop_through_time_lstm")

@@ -49,6 +49,8 @@ def test_forward_trace_gates_and_cell_compose(example):
     np.testing.assert_array_equal(f.c_prev[0], 0)
     np.testing.assert_allclose(f.c_prev[1:], f.c[:-1])
     np.testing.assert_allclose(f.c, f.f * f.c_prev + f.i * f.g, rtol=1e-12)
+    np.testing.assert_allclose(f.kept + f.written, f.c, rtol=1e-12)
+    np.testing.assert_array_equal(f.kept, f.f * f.c_prev)
     np.testing.assert_allclose(f.tanh_c, np.tanh(f.c), rtol=1e-12)
     np.testing.assert_allclose(f.h, f.o * f.tanh_c, rtol=1e-12)
     np.testing.assert_allclose(f.h_prev[0], feature @ p["W_proj"] + p["b_proj"])
