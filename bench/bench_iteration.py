@@ -1,10 +1,12 @@
 """Milliseconds per training iteration (loss + gradients + Adam update), side by side, in one run.
 
-    python -m bench.bench_iteration [--rounds 15] [--iterations 5] [--as-is]
+    python -m bench.bench_iteration [--cell rnn|lstm] [--rounds 15] [--iterations 5] [--as-is]
 
-Sizes are the notebook's overfit run: N=25, T=16, D=512, W=256, H=512, V=1004, float32.
+Sizes are the notebook's overfit run: N=25, T=16, D=512, W=256, H=512, V=1004, float32; --cell lstm
+benchmarks the LSTM captioner of the LSTM_Captioning notebook at the same sizes.
 Candidates: this engine (one CaptioningSolver iteration on a fixed minibatch) and the same model in
-PyTorch CPU autograd (bench/torch_model.py, skipped when torch is not installed). The process is set up
+PyTorch CPU autograd (bench/torch_model.py, skipped when torch is not installed); for the LSTM also the
+model with torch.nn.LSTM, which PyTorch runs with oneDNN's fused LSTM kernels. The process is set up
 as the Streamlit server runs (core.runtime.configure: one BLAS thread, freed memory kept; torch on one
 thread); --as-is leaves it as the environment sets it.
 
@@ -26,22 +28,23 @@ import numpy as np
 from bench import torch_model
 from core import runtime
 from core.engine.captioning_solver import CaptioningSolver
-from core.engine.rnn import CaptioningRNN
+from core.engine.rnn import GATES, CaptioningRNN
 
 N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
 LEARNING_RATE = 5e-3
 SETTLE_SECONDS = 0.3
 
 
-def model_flops(n=N, t=T, d=D, w=W, h=H, v=V):
+def model_flops(n=N, t=T, d=D, w=W, h=H, v=V, cell_type="rnn"):
     """Flops of the matrix products of one forward + backward pass (2 per multiply-add).
 
-    Forward: h0 = f W_proj (N D H), x Wx (NT W H), h Wh per step (NT H H), scores h W_vocab (NT H V).
-    Backward: dW_vocab and dh (2 NT H V), dh_prev = da Wh^T per step and dWh (2 NT H H),
-    dWx and dx (2 NT W H), dW_proj (N D H). Elementwise work (tanh, softmax, Adam) is not counted.
+    Forward: h0 = f W_proj (N D H), x Wx (NT W G), h Wh per step (NT H G), scores h W_vocab (NT H V).
+    Backward: dW_vocab and dh (2 NT H V), dh_prev = da Wh^T per step and dWh (2 NT H G),
+    dWx and dx (2 NT W G), dW_proj (N D H); G = H for the RNN, 4H for the LSTM's four gates.
+    Elementwise work (tanh, sigmoid, softmax, Adam) is not counted.
     """
-    nt = n * t
-    return 2 * (2 * n * d * h + 3 * nt * (w * h + h * h + h * v))
+    nt, g = n * t, GATES[cell_type] * h
+    return 2 * (2 * n * d * h + 3 * nt * (w * g + h * g + h * v))
 
 
 def gemm_gflops(size=2048, repeats=3):
@@ -61,11 +64,13 @@ def gemm_gflops(size=2048, repeats=3):
     return flops / min(wall) / 1e9, flops / min(cpu) / 1e9
 
 
-def make_problem(seed=0):
-    """Params of a fresh model (float32), one minibatch of random features and captions."""
+def make_problem(seed=0, cell_type="rnn"):
+    """A fresh model (float32) of the cell type, one minibatch of random features and captions."""
     words = ["<NULL>", "<START>", "<END>", "<UNK>"] + [f"w{i}" for i in range(V - 4)]
     word_to_idx = {w: i for i, w in enumerate(words)}
-    model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H, seed=seed)
+    model = CaptioningRNN(
+        word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H, cell_type=cell_type, seed=seed
+    )
     rng = np.random.default_rng(seed)
     features = rng.standard_normal((N, D)).astype(np.float32)
     captions = np.zeros((N, T + 1), dtype=np.int32)
@@ -107,9 +112,14 @@ def candidates(model, features, captions, only=None):
     found.append(("engine (core)", engine.train_once))
     if torch_model.available():
         torch = torch_model.torch
-        trainer = torch_model.TorchTrainer(model.params, LEARNING_RATE)
+        trainer = torch_model.TorchTrainer(model.params, LEARNING_RATE, model.cell_type)
         f_t, c_t = torch.from_numpy(features), torch.from_numpy(captions.astype(np.int64))
         found.append(("pytorch autograd (bench/torch_model.py)", lambda: trainer.iteration(f_t, c_t)))
+        if model.cell_type == "lstm":
+            module = torch_model.TorchLSTMModuleTrainer(model.params, LEARNING_RATE)
+            found.append(
+                ("pytorch nn.LSTM, oneDNN (bench/torch_model.py)", lambda: module.iteration(f_t, c_t))
+            )
     if only:
         found = [(name, run) for name, run in found if name.split()[0] in only]
     return found
@@ -147,6 +157,9 @@ def environment():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cell", choices=("rnn", "lstm"), default="rnn", help="the captioner's cell (default rnn)"
+    )
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument(
         "--iterations", type=int, default=5, help="iterations per candidate per round (default 5)"
@@ -174,9 +187,11 @@ def main(argv=None):
         "process: "
         + ("as the environment sets it" if args.as_is else "as the server runs (core.runtime.configure)")
     )
-    model, features, captions = make_problem()
+    model, features, captions = make_problem(cell_type=args.cell)
+    flops = model_flops(cell_type=args.cell)
     print(
-        f"sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; {model_flops() / 1e9:.3f} GFLOP per iteration"
+        f"cell {args.cell}, sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; "
+        f"{flops / 1e9:.3f} GFLOP per iteration"
     )
     for name, loss in first_losses(model, features, captions).items():
         print(f"  first-iteration loss {loss:.5f}  {name}")
@@ -201,32 +216,43 @@ def main(argv=None):
             times[name].append((time.perf_counter() - start) / args.iterations * 1e3)
             cpu_times[name].append((time.process_time() - start_cpu) / args.iterations * 1e3)
 
-    peak, cpu_peak, flops = max(peaks), max(cpu_peaks), model_flops()
+    peak, cpu_peak = max(peaks), max(cpu_peaks)
     print(
         f"\nfloat32 GEMM peak (2048^3 sgemm, best of {len(peaks) * 3}): {peak:.1f} GFLOP/s by wall clock "
         f"(median round {statistics.median(peaks):.1f}); {cpu_peak:.1f} GFLOP/s per process CPU second"
     )
     reference = "pytorch autograd (bench/torch_model.py)"
-    header = (
-        f"{'candidate':40s} {'median ms':>9s} {'best ms':>8s} {'CPU ms':>7s} {'% peak':>7s}"
-        f" {'x torch':>7s} {'x torch/round':>13s}"
+    module = "pytorch nn.LSTM, oneDNN (bench/torch_model.py)"
+    # per-round ratio columns: against the autograd model, and against nn.LSTM when it runs (--cell lstm)
+    columns = [(reference, "x torch/round", 13)] + (
+        [(module, "x nn.LSTM/round", 15)] if module in times else []
     )
-    print(header)
-    print("-" * len(header))
+    header = (
+        f"{'candidate':48s} {'median ms':>9s} {'best ms':>8s} {'CPU ms':>7s} {'% peak':>7s} {'x torch':>7s}"
+    )
+    print(header + "".join(f" {title:>{width}s}" for _, title, width in columns))
+    print("-" * (len(header) + sum(width + 1 for *_, width in columns)))
     for name in times:
         best, best_cpu = min(times[name]), min(cpu_times[name])
         share = flops / (best / 1e3) / 1e9 / peak * 100
-        ratio = round_ratio = "n/a"
-        if reference in times:
-            ratio = f"{best / min(times[reference]):.2f}"
-            # Each round runs the candidates back to back, so the ratio within a round cancels the
-            # machine's slow and fast spells; the median over rounds is the steadiest comparison.
-            per_round = [a / b for a, b in zip(times[name], times[reference], strict=True)]
-            round_ratio = f"{statistics.median(per_round):.2f}"
-        print(
-            f"{name:40s} {statistics.median(times[name]):9.2f} {best:8.2f} {best_cpu:7.2f} {share:6.1f}%"
-            f" {ratio:>7s} {round_ratio:>13s}"
+        ratio = f"{best / min(times[reference]):.2f}" if reference in times else "n/a"
+        # Each round runs the candidates back to back, so the ratio within a round cancels the machine's
+        # slow and fast spells; the median over rounds is the steadiest comparison.
+        per_round = "".join(
+            f" {round_ratio(times[name], times[other]):{width}.2f}"
+            if other in times
+            else f" {'n/a':>{width}s}"
+            for other, _, width in columns
         )
+        print(
+            f"{name:48s} {statistics.median(times[name]):9.2f} {best:8.2f} {best_cpu:7.2f} {share:6.1f}%"
+            f" {ratio:>7s}{per_round}"
+        )
+
+
+def round_ratio(times, reference_times):
+    """Median over rounds of times / reference_times."""
+    return statistics.median(a / b for a, b in zip(times, reference_times, strict=True))
 
 
 if __name__ == "__main__":

@@ -116,7 +116,10 @@ class ParamCheck:
 
 @dataclass
 class CheckResult:
-    """All gradients of one layer (or the model) for one set of sizes, activation, dtype and bug."""
+    """All gradients of one layer (or the model) for one set of sizes, activation, dtype and bug.
+
+    activation is the lab's setting for the vanilla cell; the LSTM checks (LSTM_LAYERS) do not use it.
+    """
 
     layer: str
     activation: str
