@@ -41,15 +41,15 @@ def dataset_section(data: dict) -> None:
             )
 
 
-# The quick models first (seconds), then the full one (about a minute): the explainer pages use the
-# readable one, the gallery the other two.
-TRAINING_ORDER = ("readable", "overfit", "full")
+# The quick models first (seconds), then the full vanilla and LSTM ones (about a minute each): the
+# explainer pages use the readable and overfit ones, the gallery the overfit, full and LSTM ones.
+TRAINING_ORDER = ("readable", "overfit", "full", "lstm")
 
 
 def model_section(data: dict) -> None:
     st.subheader("The models")
     (small_w, small_h), (real_w, real_h) = FRESH_SIZES["readable"], FRESH_SIZES["real"]
-    overfit = recipe_config(TRAINED_RECIPE["real"])
+    overfit = recipe_config(TRAINED_RECIPE["rnn", "real"])
     st.markdown(
         "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word. "
         "The explainer pages (1 and 2) let you choose the model they trace:\n"
@@ -68,7 +68,8 @@ def model_section(data: dict) -> None:
     st.markdown(
         "The trained models are trained once on this server, in the background from the moment this page "
         "first opens, and stored on disk, so they are usually ready by the time you need them: the readable "
-        "and the overfit one for pages 1 and 2, the overfit and the full one for the caption gallery (page 4). "
+        "and the overfit one for pages 1 and 2, the overfit, the full and the LSTM one for the caption gallery "
+        "(page 4). "
         "Their status:"
     )
     ui.show_training(TRAINING_ORDER)

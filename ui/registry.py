@@ -18,7 +18,7 @@ class Page:
 
 HOME = Page(
     "streamlit_app.py",
-    "Vanilla RNNs for image captioning, explained",
+    "RNNs for image captioning, explained",
     "Home",
     "🔁",
     "What the app teaches, in what order, with which data and models.",
@@ -29,7 +29,7 @@ FORWARD_PASS = Page(
     "Forward pass",
     "➡️",
     "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
-    "the next-word probabilities, and the loss with <NULL> padding masked.",
+    "the next-word probabilities, and the loss with <NULL> padding masked; then the LSTM's gates and cell.",
 )
 BACKPROP = Page(
     "pages/2_Backprop_through_time.py",
@@ -37,28 +37,28 @@ BACKPROP = Page(
     "Backprop through time",
     "⬅️",
     "The gradient flowing back through the steps: what each loss sends in, what survives f'(a) and Whᵀ, "
-    "why gradients vanish or explode, and how dWh sums over time.",
+    "why gradients vanish or explode, how dWh sums over time, and how far the LSTM's cell carries it.",
 )
 RACE = Page(
     "pages/3_Activation_race.py",
     "Activation race: tanh vs sigmoid",
     "Activation race",
     "🏁",
-    "Train tanh and sigmoid side by side, live, on the same data and see which one learns.",
+    "Train tanh and sigmoid (and ReLU or an LSTM) side by side, live, on the same data and see which learns.",
 )
 GALLERY = Page(
     "pages/4_Caption_gallery.py",
     "Caption gallery",
     "Caption gallery",
     "🖼️",
-    "What the trained and the overfit models say about training and validation images.",
+    "What the trained vanilla RNN, the LSTM and the overfit model say about training and validation images.",
 )
 GRADIENT_CHECK_LAB = Page(
     "pages/5_Gradient_check_lab.py",
     "Gradient-check lab",
     "Gradient-check lab",
     "🔬",
-    "Numeric vs analytic gradients for every layer, and a deliberate bug for the check to catch.",
+    "Numeric vs analytic gradients for every layer of both cells, and a deliberate bug for the check to catch.",
 )
 
 PAGES = (HOME, FORWARD_PASS, BACKPROP, RACE, GALLERY, GRADIENT_CHECK_LAB)

@@ -32,9 +32,12 @@ RECIPE_LABELS = {
     "readable": "Readable sizes (W = H = 8), trained on the whole training set",
     "full": "Trained on the whole training set",
     "overfit": "Overfit: 50 training captions (the notebook's small-data model)",
+    "lstm": "LSTM trained on the whole training set",
+    "lstm_readable": "LSTM at readable sizes (W = H = 8), trained on the whole training set",
+    "lstm_overfit": "LSTM overfit: 50 training captions at the notebook's sizes",
 }
 # Recipes that train in a couple of seconds do not queue behind a model that takes a minute.
-QUICK_RECIPES = ("readable",)
+QUICK_RECIPES = ("readable", "lstm_readable")
 # How often a waiting page redraws the progress of the jobs it needs.
 POLL_SECONDS = 1.0
 

@@ -49,8 +49,9 @@ def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     assert list(scores["model"]) == [
         "Trained on the whole training set",
         "Overfit: 50 training captions (the notebook's small-data model)",
+        "LSTM trained on the whole training set",
     ]
-    assert scores["val images"].tolist() == [500, 500]
+    assert scores["val images"].tolist() == [500, 500, 500]
     assert ((scores["BLEU-4 on val"] >= 0) & (scores["BLEU-4 on val"] <= 1)).all()
     # Six cards, each with the model's caption and a way into the detailed views; only the open view ran.
     assert len(model_captions(at)) == 6
@@ -235,3 +236,17 @@ def test_bad_link_values_fall_back_with_a_notice():
     assert at.slider(key=COUNT).value == 6 and at.radio(key=MODEL).value == "full"
     assert at.query_params["images"] == "6" and at.query_params["recipe"] == "full"
     assert at.query_params["image"] == "0" and at.query_params["view"] == "gallery"
+
+
+def test_the_lstm_model_is_offered_like_the_others(data):
+    at = open_gallery({"recipe": "lstm", "split": "val", "images": "2"})
+    no_problems(at)
+    assert at.radio(key=MODEL).value == "lstm"
+    assert "LSTM trained on the whole training set" in at.radio(key=MODEL).options
+    lstm = core.lab.trained_models.trained_model(data, "lstm")
+    assert lstm.cell_type == "lstm"
+    items = gallery_items(data, "val", 2, seed=0)
+    assert model_captions(at) == [generate_caption(lstm, item.feature).text for item in items]
+    scores = at.dataframe[0].value
+    lstm_row = scores[scores["model"] == "LSTM trained on the whole training set"]
+    assert len(lstm_row) == 1 and 0 <= float(lstm_row["BLEU-4 on val"].iloc[0]) <= 1

@@ -65,15 +65,16 @@ def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch
         # The whole guide is there while the models train: home never waits for them.
         assert len(page_links(at.main)) == 5 and any(m.value.startswith("Sizes:") for m in at.markdown)
         bars = [p.proto.text for p in at.get("progress")]
-        assert len(bars) == 3
+        assert len(bars) == 4
         assert any("Readable sizes" in text for text in bars) and any("Overfit" in text for text in bars)
         assert any(text.startswith("**Trained on the whole training set**") for text in bars)
+        assert any(text.startswith("**LSTM trained on the whole training set**") for text in bars)
     finally:
         release.set()
     run_until_trained(at)
     no_problems(at)
     ready = [m.value for m in at.markdown if m.value.startswith("✅")]
-    assert len(ready) == 3 and all("model is trained" in text for text in ready)
+    assert len(ready) == 4 and all("model is trained" in text for text in ready)
 
 
 def test_sidebar_lists_every_page_from_the_registry_home_first():

@@ -109,6 +109,9 @@ SMALL_RECIPES = {
     "readable": {"num_iterations": 100},
     "full": {"hidden_dim": 32, "wordvec_dim": 16, "num_iterations": 250},
     "overfit": {"hidden_dim": 48, "wordvec_dim": 24},
+    "lstm": {"hidden_dim": 24, "wordvec_dim": 16, "num_iterations": 150},
+    "lstm_readable": {"num_iterations": 100},
+    "lstm_overfit": {"hidden_dim": 32, "wordvec_dim": 16},
 }
 
 
