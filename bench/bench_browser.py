@@ -35,20 +35,13 @@ from pathlib import Path
 
 from core.data.paths import DATA_HOME_ENV
 from tests.browser.streamlit_helpers import CHROMIUM, CHROMIUM_ARGS, install_run_counter
-from tests.helpers.processes import free_port, stop
+from tests.helpers.processes import free_port, start, stop
+from ui.registry import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_TARGET_MS = 150
 GALLERY_TARGET_MS = 500
 NEW_TAB_TARGET_MS = 1500
-PAGES = (
-    "",
-    "Forward_pass",
-    "Backprop_through_time",
-    "Activation_race",
-    "Caption_gallery",
-    "Gradient_check_lab",
-)
 
 # Records, in the page, when each step was asked for (the input event's timestamp, or the start of a Play
 # tick) and when it was painted (the first animation frame after data-painted). window.__steps is the list.
@@ -87,10 +80,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
     command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
-    log = open(home / "bench-server.log", "wb")  # noqa: SIM115 (the server writes it until stopped)
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    process = start(command, ROOT, env, home / "bench-server.log")
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -234,7 +224,7 @@ def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[st
 
 def bench_new_tabs(url: str, browser, count: int) -> list[tuple[str, str, list[float]]]:
     rows = []
-    for path in PAGES:
+    for path in (page.url_path for page in PAGES):
         times = []
         for i in range(count + 1):  # the first load warms the server's caches for this page
             context = browser.new_context(viewport={"width": 1280, "height": 720})

@@ -118,27 +118,20 @@ def network_view(trace, idx_to_word) -> Stepped:
             name="hidden state h_t",
         )
     )
+    # Words fed in below the hidden states, targets above; masked steps in grey.
     for s in steps:
         live = s == 0 or bool(trace.mask[s - 1])
-        fig.add_annotation(
-            x=s,
-            y=0,
-            text=inputs[s],
-            showarrow=False,
-            textangle=-35,
-            yanchor="top",
-            font={"size": 12, "color": NEUTRAL if live else MASKED},
-        )
-        if s:
-            fig.add_annotation(
-                x=s,
-                y=2,
-                text=targets[s],
-                showarrow=False,
-                textangle=-35,
-                yanchor="bottom",
-                font={"size": 12, "color": GROUND_TRUTH if live else MASKED},
-            )
+        for y, texts, anchor, color in ((0, inputs, "top", NEUTRAL), (2, targets, "bottom", GROUND_TRUTH)):
+            if texts[s]:
+                fig.add_annotation(
+                    x=s,
+                    y=y,
+                    text=texts[s],
+                    showarrow=False,
+                    textangle=-35,
+                    yanchor=anchor,
+                    font={"size": 12, "color": color if live else MASKED},
+                )
     fig.update_xaxes(
         tickmode="array",
         tickvals=steps,

@@ -164,18 +164,15 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
         [
             go.Bar(
                 x=words,
-                y=ablation.word_probs_with,
-                name="with the image",
-                marker_color=HIGHLIGHT,
-                hovertemplate="%{x}: p = %{y:.4f} with the image<extra></extra>",
-            ),
-            go.Bar(
-                x=words,
-                y=ablation.word_probs_without,
-                name="feature zeroed",
-                marker_color=WITHOUT_IMAGE,
-                hovertemplate="%{x}: p = %{y:.4f} without the image<extra></extra>",
-            ),
+                y=probs,
+                name=name,
+                marker_color=color,
+                hovertemplate=f"%{{x}}: p = %{{y:.4f}} {condition}<extra></extra>",
+            )
+            for probs, name, color, condition in (
+                (ablation.word_probs_with, "with the image", HIGHLIGHT, "with the image"),
+                (ablation.word_probs_without, "feature zeroed", WITHOUT_IMAGE, "without the image"),
+            )
         ]
     )
     fig.update_yaxes(type="log", title_text="p(word | words before)")

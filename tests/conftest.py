@@ -43,3 +43,12 @@ def isolated_data_home(tmp_path_factory):
 def coco_sample():
     """Path of the small shared COCO sample (vocabulary, a few val images and URLs), read-only."""
     return COCO_SAMPLE
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """A data home of this test's own (and no $COCO_DIR): what the data functions write starts empty.
+    Modules that want it for every test say ``pytestmark = pytest.mark.usefixtures("isolated_home")``."""
+    monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.delenv(COCO_DIR_ENV, raising=False)
+    return tmp_path / "home"

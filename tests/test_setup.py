@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import free_port, stop
+from tests.helpers.processes import free_port, start, stop
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_TIMEOUT_S = 600
@@ -86,16 +86,7 @@ def _start_and_check_health(command, cwd, env, log_path):
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
         "STREAMLIT_SERVER_HEADLESS": "true",
     }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start(["bash", "-c", f"exec {command}"], cwd, env, log_path)
     try:
         deadline = time.monotonic() + APP_START_TIMEOUT_S
         status = None

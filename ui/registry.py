@@ -5,6 +5,7 @@ from PAGES, in teaching order.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,14 @@ class Page:
     label: str  # the sidebar's entry
     icon: str
     description: str
+
+    @property
+    def url_path(self) -> str:
+        """The page's address below the app's root, as Streamlit names it: "" for the home page, else the
+        file's name without its order prefix and extension ("pages/1_Forward_pass.py" -> "Forward_pass")."""
+        if not self.path.startswith("pages/"):
+            return ""
+        return Path(self.path).stem.split("_", 1)[1]
 
 
 HOME = Page(

@@ -62,31 +62,27 @@ def choice(name: str, default: str, choices: Sequence[str], label: str = "") -> 
 
 def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:
     """An integer in [low, high]."""
-
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return Field(name, min(max(default, low), high), parse, label or name)
+    return _bounded(name, min(max(default, low), high), low, high, label, int, "a whole number")
 
 
 def number(name: str, default: float, low: float, high: float, label: str = "") -> Field:
     """A finite float in [low, high]."""
+    return _bounded(name, default, low, high, label, float, "a number")
 
-    def parse(raw: str) -> float:
+
+def _bounded(name, default, low, high, label, convert, kind: str) -> Field:
+    """A value `convert` reads from the URL (int or float), finite and in [low, high]."""
+
+    def parse(raw: str):
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError("must be a number") from None
+            raise ValueError(f"must be {kind}") from None
         if not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
+            raise ValueError(f"must be between {show(low)} and {show(high)}")
         return value
 
+    show = str if convert is int else "{:g}".format
     return Field(name, default, parse, label or name)
 
 

@@ -11,3 +11,11 @@ def fresh_caches(monkeypatch):
     and waits at its end for the background training jobs it started (see fresh_streamlit)."""
     with fresh_streamlit(monkeypatch):
         yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    """The embedded dataset the pages show (generated once per test session)."""
+    from core.data.coco_utils import load_coco_data
+
+    return load_coco_data()

@@ -6,57 +6,41 @@ import numpy as np
 import pytest
 
 import core.lab.trained_models
-from core.data.coco_utils import load_coco_data
 from core.lab.trace import spectral_radius, trace_example
 from core.lab.trained_models import new_model
 from explainer.backward import last_scored_step
+from tests.helpers import stepper
 from tests.helpers.apptest import (
+    CELL,
     SMALL_RECIPES,
+    fresh_trace,
     no_problems,
     open_page,
-    report_step,
     run_until_trained,
-    step_figure,
-    step_text,
-    stepper,
     trace_values,
 )
 from ui.resources import FRESH_SIZES
 
-CELL = "controls.cell"  # the cell selector: (cell, activation)
 PAGE = "pages/2_Backprop_through_time.py"
 STEPPER, WH_KEY = "backprop.stepper", "url_state_widget.wh"
 
 
-@pytest.fixture(scope="module")
-def data():
-    return load_coco_data()
-
-
-def expected_trace(data, index, activation, wh_scale, split="train"):
-    model = new_model(data, *FRESH_SIZES["readable"], seed=0)
-    row = data[f"{split}_image_idxs"][index]
-    return trace_example(
-        model, data[f"{split}_features"][row], data[f"{split}_captions"][index], wh_scale, activation
-    )
-
-
 def highlighted_row(at, t=None) -> float:
-    rect = step_figure(at, STEPPER, "dh", t)["layout"]["shapes"][0]
+    rect = stepper.figure(at, STEPPER, "dh", t)["layout"]["shapes"][0]
     return (rect["y0"] + rect["y1"]) / 2
 
 
 def figure(at, panel, t=None) -> dict:
-    return step_figure(at, STEPPER, panel, t)
+    return stepper.figure(at, STEPPER, panel, t)
 
 
 def test_page_opens_on_the_last_scored_step_with_every_view(data):
     at = open_page(PAGE)
     no_problems(at)
-    expected = expected_trace(data, 0, "tanh", 1.0)
+    expected = fresh_trace(data, 0, activation="tanh", wh_scale=1.0)
     last = last_scored_step(expected.forward.mask)
     assert 0 < last < expected.forward.num_steps  # example 0 ends in <NULL> padding
-    sent = stepper(at, STEPPER)
+    sent = stepper.sent(at, STEPPER)
     assert sent["t"] == last and sent["direction"] == -1 and at.query_params["t"] == str(last)
     assert highlighted_row(at) == last
     panels = {"summary", "dh", "norms", "factor", "survival", "contrib_text", "contrib", "contrib_norms"}
@@ -64,14 +48,14 @@ def test_page_opens_on_the_last_scored_step_with_every_view(data):
     grid = trace_values(figure(at, "dh"))
     np.testing.assert_allclose(grid[1:], expected.backward.dh_total, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(grid[0], expected.backward.dh0, rtol=1e-4, atol=1e-7)
-    assert step_text(at, STEPPER, "summary").startswith(f"**t = {last}:** ‖dL/dh_{last}‖")
-    padding = step_text(at, STEPPER, "summary", last + 1)
+    assert stepper.text(at, STEPPER, "summary").startswith(f"**t = {last}:** ‖dL/dh_{last}‖")
+    padding = stepper.text(at, STEPPER, "summary", last + 1)
     assert "masked" in padding and f"backprop starts at t = {last}" in padding
 
 
 def test_every_step_moves_the_highlight_in_every_view(data):
     at = open_page(PAGE, {"example": "2"})
-    expected = expected_trace(data, 2, "tanh", 1.0).backward
+    expected = fresh_trace(data, 2, activation="tanh", wh_scale=1.0).backward
     for t in range(1, expected.dh_total.shape[0] + 1):
         assert highlighted_row(at, t) == t
         assert figure(at, "norms", t)["layout"]["shapes"][0]["x0"] == t
@@ -79,26 +63,26 @@ def test_every_step_moves_the_highlight_in_every_view(data):
         assert (column["x0"] + column["x1"]) / 2 == pytest.approx(t)
         step = trace_values(figure(at, "contrib", t), 0)
         np.testing.assert_allclose(step, expected.dWh_steps[t - 1], rtol=1e-4, atol=1e-8)
-        assert step_text(at, STEPPER, "summary", t).startswith(f"**t = {t}")
+        assert stepper.text(at, STEPPER, "summary", t).startswith(f"**t = {t}")
 
 
 def test_a_step_taken_in_the_browser_goes_to_the_url_and_another_example_opens_on_its_own(data):
     at = open_page(PAGE, {"example": "2"})
-    report_step(at, STEPPER, 3)
+    stepper.report(at, STEPPER, 3)
     assert at.query_params["t"] == "3"
     back = parse_qs(next(p for p in at.get("page_link") if "Forward" in p.proto.page).proto.query_string)
     assert back["example"] == ["2"] and back["t"] == ["3"] and "wh" not in back  # Wh scale is backprop's own
     at.number_input[0].set_value(4).run()
     no_problems(at)
-    expected = expected_trace(data, 4, "tanh", 1.0).forward
-    assert stepper(at, STEPPER)["t"] == last_scored_step(expected.mask) == int(at.query_params["t"])
+    expected = fresh_trace(data, 4, activation="tanh", wh_scale=1.0).forward
+    assert stepper.sent(at, STEPPER)["t"] == last_scored_step(expected.mask) == int(at.query_params["t"])
 
 
 def test_at_t1_the_contributions_add_up_to_the_total():
     at = open_page(PAGE, {"t": "1"})
     spec = figure(at, "contrib")
     np.testing.assert_allclose(trace_values(spec, 1), trace_values(spec, 2), rtol=1e-4, atol=1e-7)
-    assert "Summing all 16 steps gives dWh" in step_text(at, STEPPER, "contrib_text")
+    assert "Summing all 16 steps gives dWh" in stepper.text(at, STEPPER, "contrib_text")
     at.radio(key="url_state_widget.weight").set_value("Wx").run()
     assert at.query_params["weight"] == "Wx"
     assert trace_values(figure(at, "contrib"), 2).shape == FRESH_SIZES["readable"]
@@ -109,7 +93,7 @@ def test_weight_and_log_scale_live_in_the_link():
     no_problems(at)
     assert at.radio(key="url_state_widget.weight").value == "Wx"
     assert figure(at, "norms")["layout"]["yaxis"]["type"] == "linear"
-    assert "dWx" in step_text(at, STEPPER, "contrib_text")
+    assert "dWx" in stepper.text(at, STEPPER, "contrib_text")
     at.radio(key="url_state_widget.log").set_value("on").run()
     assert at.query_params["log"] == "on" and figure(at, "norms")["layout"]["yaxis"]["type"] == "log"
 
@@ -126,7 +110,9 @@ def test_wh_scale_changes_the_spectral_radius_and_what_survives(data):
         assert at.query_params["wh"] == f"{scale:g}"
         survival[scale] = trace_values(figure(at, "survival"), field="y")
         np.testing.assert_allclose(
-            survival[scale], expected_trace(data, 0, "tanh", scale).backward.survival(), rtol=1e-4
+            survival[scale],
+            fresh_trace(data, 0, activation="tanh", wh_scale=scale).backward.survival(),
+            rtol=1e-4,
         )
     assert np.nanmean(survival[0.3]) < np.nanmean(survival[2.5])
     assert any("**explode**" in m.value for m in at.markdown)  # the last scale, 2.5, is above 1
@@ -163,19 +149,16 @@ def test_trained_real_model_waits_for_training_then_traces_it(data):
 def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(data):
     at = open_page(PAGE, {"cell": "lstm", "example": "3"})
     no_problems(at)
-    sent = stepper(at, STEPPER)
+    sent = stepper.sent(at, STEPPER)
     assert {"reach", "factor"} <= set(sent["panels"])
-    model = new_model(data, *FRESH_SIZES["readable"], seed=0, cell_type="lstm")
-    row = data["train_image_idxs"][3]
-    feature, caption = data["train_features"][row], data["train_captions"][3]
-    expected = trace_example(model, feature, caption)
+    expected = fresh_trace(data, 3, cell="lstm")
     np.testing.assert_allclose(trace_values(figure(at, "factor")), expected.forward.f, rtol=1e-5)
     norms = {trace["name"]: trace for trace in figure(at, "norms")["data"]}
     cell = trace_values({"data": [norms["||dL/dc_t|| carried along the cell from t + 1"]]}, field="y")
     carried = np.linalg.norm(expected.backward.dc_carried, axis=1)
     # A log axis cannot show 0 (nothing carried from beyond the last scored word): those points are gaps.
     np.testing.assert_allclose(cell[1:], np.where(carried > 0, carried, np.nan), rtol=1e-4)
-    vanilla = trace_example(new_model(data, *FRESH_SIZES["readable"], seed=0), feature, caption)
+    vanilla = fresh_trace(data, 3)
     reach = {trace["name"]: trace for trace in figure(at, "reach")["data"]}
     source = expected.reach.source
     np.testing.assert_allclose(
@@ -189,7 +172,7 @@ def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(d
     at.slider(key="url_state_widget.forget").set_value(4.0).run()
     no_problems(at)
     assert at.query_params["forget"] == "4"
-    opened = trace_example(model, feature, caption, forget_bias_shift=4.0)
+    opened = fresh_trace(data, 3, cell="lstm", forget_bias_shift=4.0)
     np.testing.assert_allclose(trace_values(figure(at, "factor")), opened.forward.f, rtol=1e-5)
     assert opened.forward.f.mean() > expected.forward.f.mean()
     assert any("shifted by +4" in m.value for m in at.markdown)

@@ -3,55 +3,35 @@
 from urllib.parse import parse_qs
 
 import numpy as np
-import pytest
 
 import core.lab.trained_models
-from core.data.coco_utils import load_coco_data
 from core.lab.captioning import recipe_caption_indices
 from core.lab.trace import trace_example
-from core.lab.trained_models import new_model
 from explainer.colors import HIGHLIGHT
+from tests.helpers import stepper
 from tests.helpers.apptest import (
+    CELL,
     SMALL_RECIPES,
+    fresh_trace,
     images,
     no_problems,
     open_page,
-    report_step,
     run_until_trained,
-    step_figure,
-    step_text,
-    stepper,
     trace_values,
 )
-from ui.resources import FRESH_SIZES
 
-CELL = "controls.cell"  # the cell selector: (cell, activation)
 PAGE = "pages/1_Forward_pass.py"
 STEPPER = "forward.stepper"
 
 
-@pytest.fixture(scope="module")
-def data():
-    return load_coco_data()
-
-
-def expected_forward(data, split, index, activation):
-    """The trace the page should show for the fresh readable model, computed directly with core."""
-    model = new_model(data, *FRESH_SIZES["readable"], seed=0)
-    row = data[f"{split}_image_idxs"][index]
-    return trace_example(
-        model, data[f"{split}_features"][row], data[f"{split}_captions"][index], 1.0, activation
-    ).forward
-
-
 def highlighted_step(at, t=None) -> float:
-    column = step_figure(at, STEPPER, "network", t)["layout"]["shapes"][0]
+    column = stepper.figure(at, STEPPER, "network", t)["layout"]["shapes"][0]
     assert column["fillcolor"] == HIGHLIGHT
     return (column["x0"] + column["x1"]) / 2
 
 
 def equation(at, t=None) -> np.ndarray:
-    return trace_values(step_figure(at, STEPPER, "equation", t))
+    return trace_values(stepper.figure(at, STEPPER, "equation", t))
 
 
 def test_page_runs_with_image_caption_and_every_view():
@@ -59,7 +39,7 @@ def test_page_runs_with_image_caption_and_every_view():
     no_problems(at)
     assert any(m.value.startswith("**Ground truth:**") for m in at.markdown)
     assert images(at), "the example's image is shown"
-    data = stepper(at, STEPPER)
+    data = stepper.sent(at, STEPPER)
     assert set(data["panels"]) == {"network", "formula", "summary", "equation", "topk", "loss"}
     assert (data["first"], data["last"], data["t"], data["direction"]) == (0, 16, 0, 1)
     assert highlighted_step(at) == 0
@@ -69,16 +49,16 @@ def test_page_runs_with_image_caption_and_every_view():
 def test_every_step_sent_to_the_browser_holds_core_numbers(data):
     """The stepper paints each step from the data sent once: every step's equation and loss are core's."""
     at = open_page(PAGE, {"example": "5"})
-    expected = expected_forward(data, "train", 5, "tanh")
+    expected = fresh_trace(data, 5, "train", activation="tanh").forward
     for t in range(1, expected.num_steps + 1):
         assert highlighted_step(at, t) == t
         z = equation(at, t)
         np.testing.assert_allclose(z[5], expected.a[t - 1], rtol=1e-5)  # a_t row
         np.testing.assert_allclose(z[6], expected.h[t - 1], rtol=1e-5)  # h_t row
-        outline = step_figure(at, STEPPER, "loss", t)["layout"]["shapes"][1]
+        outline = stepper.figure(at, STEPPER, "loss", t)["layout"]["shapes"][1]
         assert outline["x0"] == t
-        assert step_text(at, STEPPER, "summary", t).startswith(f"**t = {t}: reads")
-        assert f"h<sub>{t}</sub>" in step_text(at, STEPPER, "formula", t)
+        assert stepper.text(at, STEPPER, "summary", t).startswith(f"**t = {t}: reads")
+        assert f"h<sub>{t}</sub>" in stepper.text(at, STEPPER, "formula", t)
     np.testing.assert_allclose(equation(at, 0)[0], expected.h0, rtol=1e-5)
     assert not np.allclose(equation(at, 1)[6], equation(at, 4)[6])
 
@@ -90,7 +70,7 @@ def last_scored_step(data, index) -> int:
 def test_a_step_taken_in_the_browser_goes_to_the_url(data):
     at = open_page(PAGE, {"example": "5"})
     for t in (1, 4):
-        report_step(at, STEPPER, t)
+        stepper.report(at, STEPPER, t)
         no_problems(at)
         assert at.query_params["t"] == str(t)
         link = next(p for p in at.get("page_link") if "Backprop" in p.proto.page)
@@ -98,8 +78,10 @@ def test_a_step_taken_in_the_browser_goes_to_the_url(data):
         query = parse_qs(link.proto.query_string)
         assert query["example"] == ["5"] and query["t"] == [str(last_scored_step(data, 5))]
         at.run()
-        assert stepper(at, STEPPER)["t"] == t  # the page's next rerun opens on the step the learner is on
-    report_step(at, STEPPER, 99)  # never past the end, whatever is reported
+        assert (
+            stepper.sent(at, STEPPER)["t"] == t
+        )  # the page's next rerun opens on the step the learner is on
+    stepper.report(at, STEPPER, 99)  # never past the end, whatever is reported
     assert at.query_params["t"] == "16"
 
 
@@ -117,8 +99,8 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     assert at.radio[0].value == "val"
     assert at.number_input[0].value == 3
     assert [s.value for s in at.selectbox] == [("rnn", "sigmoid"), "fresh", "readable"]
-    assert stepper(at, STEPPER)["t"] == 4 and highlighted_step(at) == 4
-    expected = expected_forward(data, "val", 3, "sigmoid")
+    assert stepper.sent(at, STEPPER)["t"] == 4 and highlighted_step(at) == 4
+    expected = fresh_trace(data, 3, "val", activation="sigmoid").forward
     np.testing.assert_allclose(equation(at)[6], expected.h[3], rtol=1e-5)
     at.number_input[0].set_value(7).run()
     assert at.query_params["example"] == "7"
@@ -148,7 +130,7 @@ def test_bad_link_values_fall_back_with_a_notice():
     no_problems(at)
     assert at.info and "activation" in at.info[0].value and "timestep t" in at.info[0].value
     assert (
-        stepper(at, STEPPER)["t"] == 0
+        stepper.sent(at, STEPPER)["t"] == 0
         and at.selectbox(key=CELL).value == ("rnn", "tanh")
         and at.number_input[0].value == 0
     )
@@ -167,7 +149,7 @@ def test_trained_readable_model_and_real_sizes():
     at.selectbox[2].set_value("real").run()
     no_problems(at)
     assert at.selectbox[2].value == "real"
-    real = step_figure(at, STEPPER, "equation")
+    real = stepper.figure(at, STEPPER, "equation")
     # "Notebook's sizes" are the notebook's: W = 256, H = 512, every label saying so.
     assert trace_values(real).shape[1] == 512 and real["data"][0].get("texttemplate") is None
     assert any("H = 512" in m.value for m in at.markdown)
@@ -202,7 +184,7 @@ def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
     at.run()
     note = next(c.value for c in at.caption if c.value.startswith("Trained model"))
     assert "not one of them" in note and f"#{memorised} is one it has memorised" in note
-    report_step(at, STEPPER, 3)
+    stepper.report(at, STEPPER, 3)
     no_problems(at)
     assert not at.get("progress")  # ready: served from the cache, never trained again
 
@@ -212,16 +194,14 @@ def test_the_lstm_cell_shows_its_gates_and_cell_state_step_by_step(data):
     at.selectbox(key=CELL).set_value(("lstm", "tanh")).run()
     no_problems(at)
     assert at.query_params["cell"] == "lstm" and at.query_params["activation"] == "tanh"
-    model = new_model(data, *FRESH_SIZES["readable"], seed=0, cell_type="lstm")
-    row = data["train_image_idxs"][4]
-    expected = trace_example(model, data["train_features"][row], data["train_captions"][4]).forward
+    expected = fresh_trace(data, 4, cell="lstm").forward
     for t in (1, 3, 6):
         z = equation(at, t)
         np.testing.assert_allclose(z[4, :8], expected.f[t - 1], rtol=1e-5)  # the forget gate
         np.testing.assert_allclose(z[9, :8], expected.c[t - 1], rtol=1e-5)  # c_t
         np.testing.assert_allclose(z[10, :8], expected.h[t - 1], rtol=1e-5)  # h_t
-        assert f"forget f = {expected.f[t - 1].mean():.2f}" in step_text(at, STEPPER, "summary", t)
-        assert f"c<sub>{t - 1}</sub>" in step_text(at, STEPPER, "formula", t)
+        assert f"forget f = {expected.f[t - 1].mean():.2f}" in stepper.text(at, STEPPER, "summary", t)
+        assert f"c<sub>{t - 1}</sub>" in stepper.text(at, STEPPER, "formula", t)
     shown = [h.value for h in at.get("html")]
     assert any("def lstm_forward(" in html for html in shown) and any(
         "def sigmoid(a):" in html for html in shown

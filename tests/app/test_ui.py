@@ -176,24 +176,24 @@ def stepper_app():
 
 
 def test_stepper_sends_every_step_and_stores_the_reported_one_in_the_url():
-    from tests.helpers.apptest import report_step, stepper
+    from tests.helpers import stepper
 
     at = AppTest.from_function(stepper_app, default_timeout=TIMEOUT).run()
-    sent = stepper(at, "s")
+    sent = stepper.sent(at, "s")
     assert sent["t"] == 1 and sent["panels"]["words"]["steps"] == ["a0", "a1", "a2", "a3"]
     assert (sent["first"], sent["last"], sent["label"], sent["trace"]) == (0, 3, "step", "case a")
     assert at.query_params["t"] == "1"
-    report_step(at, "s", 2)
+    stepper.report(at, "s", 2)
     assert at.query_params["t"] == "2" and at.markdown[-1].value == "below at t = 2"
-    report_step(at, "s", -5)  # clamped to the steps there are
+    stepper.report(at, "s", -5)  # clamped to the steps there are
     assert at.query_params["t"] == "0"
     # The page moves the step itself: the component's earlier report (still in its state) does not undo it.
     at.button[0].click().run()
     at.run()
-    assert at.query_params["t"] == "3" and stepper(at, "s")["t"] == 3
+    assert at.query_params["t"] == "3" and stepper.sent(at, "s")["t"] == 3
     # Other views are another version (the browser rebuilds its panels); the same views are sent unchanged.
     at.radio[0].set_value("b").run()
-    changed = stepper(at, "s")
+    changed = stepper.sent(at, "s")
     assert changed["version"] != sent["version"] and changed["panels"]["words"]["steps"][0] == "b0"
     at.run()
-    assert stepper(at, "s") == changed
+    assert stepper.sent(at, "s") == changed

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.data.paths import COCO_DIR_ENV, DATA_HOME_ENV
-from tests.helpers.processes import free_port, stop
+from tests.helpers.processes import free_port, start, stop
 
 from .streamlit_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS
 
@@ -122,16 +122,7 @@ def _start_server(home: Path, log_path: Path) -> AppServer:
         "--server.port",
         str(port),
     ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start(command, REPO, env, log_path)
     server = AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
         _wait_healthy(server)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ui.registry import PAGES
+
 from .streamlit_helpers import (
     SCREENSHOTS,
     act_and_wait,
@@ -27,14 +29,7 @@ from .streamlit_helpers import (
 )
 
 SESSIONS = 10
-PATHS = [
-    "",
-    "Forward_pass",
-    "Backprop_through_time",
-    "Activation_race",
-    "Caption_gallery",
-    "Gradient_check_lab",
-]
+PATHS = [page.url_path for page in PAGES]
 # Two races, each asked for a different length, so that each can tell its own race from the other's.
 RACE_ITERATIONS = {3: 1000, 9: 900}
 MAX_RSS_BYTES = 3 * 1024**3

@@ -43,11 +43,7 @@ KEYS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
-    monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from core.data import paths
 from core.data.__main__ import main
 from core.data.coco_utils import load_coco_data
 from core.data.download import TextProgress, download_coco
@@ -21,11 +20,7 @@ from tests.helpers.processes import run_module
 ROOT = REPO
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
-    monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 class ArchiveServer:

@@ -19,11 +19,7 @@ from tests.helpers.paths import COCO_SAMPLE
 SAMPLE = COCO_SAMPLE
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
-    monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:

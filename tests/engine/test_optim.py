@@ -34,20 +34,16 @@ def _state(start, stop):
     return np.linspace(start, stop, num=N * D).reshape(N, D)
 
 
-def test_sgd_momentum_matches_notebook():
+@pytest.mark.parametrize(
+    ("rule", "learning_rate", "state", "next_w_error"),
+    [(sgd_momentum, 1e-3, "velocity", 1e-8), (rmsprop, 1e-2, "cache", 1e-7)],
+)
+def test_update_rule_matches_notebook(rule, learning_rate, state, next_w_error):
     w, dw = _w_dw()
-    next_w, config = sgd_momentum(w, dw, {"learning_rate": 1e-3, "velocity": _state(0.6, 0.9)})
-    expected = NOTEBOOK["sgd_momentum"]
-    assert rel_error(next_w, np.asarray(expected["expected_next_w"])) < 1e-8
-    assert rel_error(config["velocity"], np.asarray(expected["expected_velocity"])) < 1e-8
-
-
-def test_rmsprop_matches_notebook():
-    w, dw = _w_dw()
-    next_w, config = rmsprop(w, dw, {"learning_rate": 1e-2, "cache": _state(0.6, 0.9)})
-    expected = NOTEBOOK["rmsprop"]
-    assert rel_error(next_w, np.asarray(expected["expected_next_w"])) < 1e-7
-    assert rel_error(config["cache"], np.asarray(expected["expected_cache"])) < 1e-8
+    next_w, config = rule(w, dw, {"learning_rate": learning_rate, state: _state(0.6, 0.9)})
+    expected = NOTEBOOK[rule.__name__]
+    assert rel_error(next_w, np.asarray(expected["expected_next_w"])) < next_w_error
+    assert rel_error(config[state], np.asarray(expected[f"expected_{state}"])) < 1e-8
 
 
 def test_adam_matches_notebook():

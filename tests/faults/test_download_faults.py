@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from core.data import paths
 from core.data.__main__ import main
 from core.data.download import download_coco
 from core.data.temporary import owned_name
@@ -21,11 +20,7 @@ from tests.helpers.fault_server import FaultServer, stall
 from tests.helpers.faults import within
 from tests.helpers.processes import run_module
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.DATA_HOME_ENV, str(tmp_path / "home"))
-    monkeypatch.delenv(paths.COCO_DIR_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def one_error_line(capsys, *names) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers.plotly_json import decode, stepped_figure
+from tests.helpers.plotly_json import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -43,40 +43,6 @@ def chart(at: AppTest, key: str) -> dict:
         if element.proto.id.endswith(f"-{key}"):
             return json.loads(element.proto.spec)
     raise AssertionError(f"no chart with key {key!r}; charts: {[e.proto.id for e in at.get('plotly_chart')]}")
-
-
-def stepper(at: AppTest, key: str) -> dict:
-    """The data the page sent to its stepper component `key` (ui/stepper.py): every step of every view."""
-    found = []
-
-    def walk(node):
-        for child in getattr(node, "children", {}).values():
-            if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(f"-{key}"):
-                found.append(json.loads(child.proto.json))
-            walk(child)
-
-    walk(at._tree)
-    assert len(found) == 1, f"expected one stepper {key!r}, found {len(found)}"
-    return found[0]
-
-
-def report_step(at: AppTest, key: str, t: int) -> AppTest:
-    """What the stepper does when the learner moves to step t in the browser: it reports t, and Streamlit
-    reruns."""
-    at.session_state[key] = {"t": t}
-    return at.run()
-
-
-def step_figure(at: AppTest, key: str, panel: str, t: int | None = None) -> dict:
-    """The figure the stepper `key` draws for `panel` at step t (default: the step it was sent with)."""
-    data = stepper(at, key)
-    return stepped_figure(data["panels"][panel], (data["t"] if t is None else t) - data["first"])
-
-
-def step_text(at: AppTest, key: str, panel: str, t: int | None = None) -> str:
-    """The text or HTML the stepper `key` shows in `panel` at step t (default: the step it was sent with)."""
-    data = stepper(at, key)
-    return data["panels"][panel]["steps"][(data["t"] if t is None else t) - data["first"]]
 
 
 def trace_values(spec: dict, index: int = 0, field: str = "z") -> np.ndarray:
@@ -179,3 +145,24 @@ def figure_strings(at: AppTest) -> list[str]:
     for element in at.get("plotly_chart"):
         walk(json.loads(element.proto.spec))
     return found
+
+
+# --------------------------------------------------------------------------- what the explainer pages trace
+
+# The cell selector of the forward and backprop pages: its value is (cell, activation).
+CELL = "controls.cell"
+
+
+def fresh_trace(data, index, split="train", cell="rnn", activation="tanh", **trace_options):
+    """The trace the forward and backprop pages show for the fresh readable model (seed 0) and caption
+    `index` of `split`, computed directly with core. trace_options: wh_scale, forget_bias_shift."""
+    from core.lab.trace import trace_example
+    from core.lab.trained_models import new_model
+    from ui.resources import FRESH_SIZES
+
+    model = new_model(data, *FRESH_SIZES["readable"], seed=0, cell_type=cell)
+    row = data[f"{split}_image_idxs"][index]
+    feature, caption = data[f"{split}_features"][row], data[f"{split}_captions"][index]
+    return trace_example(
+        model, feature, caption, activation=activation if cell == "rnn" else None, **trace_options
+    )

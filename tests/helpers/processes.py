@@ -17,6 +17,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start(command: list[str], cwd, env: dict, log_path) -> subprocess.Popen:
+    """Start `command` in a process group of its own (so that stop() ends it and all it spawned), its output
+    going to the file `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a process started with start_new_session=True, and everything it spawned."""
     if process.poll() is None:

@@ -1,0 +1,42 @@
+"""The stepper component of a page in AppTest (ui/stepper.py): what the page sent it, and what it does when
+the learner moves to another step in the browser."""
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers.plotly_json import stepped_figure
+
+
+def sent(at: AppTest, key: str) -> dict:
+    """The data the page sent to its stepper component `key` (ui/stepper.py): every step of every view."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(f"-{key}"):
+                found.append(json.loads(child.proto.json))
+            walk(child)
+
+    walk(at._tree)
+    assert len(found) == 1, f"expected one stepper {key!r}, found {len(found)}"
+    return found[0]
+
+
+def report(at: AppTest, key: str, t: int) -> AppTest:
+    """What the stepper does when the learner moves to step t in the browser: it reports t, and Streamlit
+    reruns."""
+    at.session_state[key] = {"t": t}
+    return at.run()
+
+
+def figure(at: AppTest, key: str, panel: str, t: int | None = None) -> dict:
+    """The figure the stepper `key` draws for `panel` at step t (default: the step it was sent with)."""
+    data = sent(at, key)
+    return stepped_figure(data["panels"][panel], (data["t"] if t is None else t) - data["first"])
+
+
+def text(at: AppTest, key: str, panel: str, t: int | None = None) -> str:
+    """The text or HTML the stepper `key` shows in `panel` at step t (default: the step it was sent with)."""
+    data = sent(at, key)
+    return data["panels"][panel]["steps"][(data["t"] if t is None else t) - data["first"]]
