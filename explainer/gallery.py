@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from explainer.colors import GROUND_TRUTH, HIGHLIGHT, LEGEND_ABOVE, NEUTRAL, base_layout
 from explainer.escape import MAX_SENTENCE, figure_text, plain
+from explainer.forward import probability_text
 
 WRONG = "#dc2626"
 CANDIDATE_BAR = "#cbd5e1"
@@ -38,7 +39,7 @@ def _candidate_cell(word: str, p: float, chosen: bool) -> str:
     outline = f"outline:3px solid {HIGHLIGHT};outline-offset:-3px;font-weight:700;" if chosen else ""
     return (
         f'<td style="padding:0.2rem 0.45rem;white-space:nowrap;background:{bar};{outline}">'
-        f"{escape(word)}<br><small>{p:.2f}</small></td>"
+        f"{escape(word)}<br><small>{probability_text(p)}</small></td>"
     )
 
 

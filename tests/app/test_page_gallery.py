@@ -15,6 +15,7 @@ from core.lab.captioning import (
     teacher_forcing_vs_free,
 )
 from explainer.escape import figure_text
+from explainer.forward import probability_text
 from tests.helpers.apptest import chart, images, no_problems, page_app, run_until_trained
 from tests.helpers.plotly_json import decode
 
@@ -127,7 +128,10 @@ def test_word_by_word_explains_the_chosen_image(data):
     (table,) = html_texts(at)
     assert table.count("<tr>") == len(expected.words) + 1
     for word, p in zip(expected.words, expected.chosen_probs, strict=True):
-        assert f"{word.replace('<', '&lt;').replace('>', '&gt;')}<br><small>{p:.2f}</small>" in table
+        assert (
+            f"{word.replace('<', '&lt;').replace('>', '&gt;')}<br><small>{probability_text(p)}</small>"
+            in table
+        )
 
 
 def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):

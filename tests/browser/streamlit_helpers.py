@@ -244,3 +244,15 @@ def overflowing(page: Page, selector: str) -> list[str]:
             .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
             .map(e => e.innerText.slice(0, 80))"""
     )
+
+
+# What must never be cut at 1280 px (a projector): buttons, select values, the stepper's controls, code lines.
+FITS = ", ".join(
+    [
+        '[data-testid="stButton"] button',
+        '[data-testid="stSelectbox"] [data-baseweb="select"] > div > div:first-child',
+        f"{STEPPER} button",
+        f"{STEPPER} .rnn-label",
+        '[data-testid="stHtml"] pre',
+    ]
+)

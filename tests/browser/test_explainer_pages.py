@@ -7,6 +7,7 @@ import re
 import time
 
 from .streamlit_helpers import (
+    FITS,
     STEPPER,
     act_and_wait,
     choose,
@@ -18,17 +19,6 @@ from .streamlit_helpers import (
     stepper_click,
     stepper_panel,
     url_step,
-)
-
-# What must never be cut at 1280 px: buttons, select values, the stepper's controls and the code lines.
-FITS = ", ".join(
-    [
-        '[data-testid="stButton"] button',
-        '[data-testid="stSelectbox"] [data-baseweb="select"] > div > div:first-child',
-        f"{STEPPER} button",
-        f"{STEPPER} .rnn-label",
-        '[data-testid="stHtml"] pre',
-    ]
 )
 
 

@@ -1,8 +1,19 @@
-"""Part 4: the caption gallery shows images with the trained models' captions."""
+"""Part 4: the caption gallery shows images with the trained models' captions, then explains one."""
 
-from .streamlit_helpers import IMAGE, assert_healthy, click_key, expect_images, open_app, save_screenshot
+import re
 
-# Streamlit keeps the other tabs' content in the page, hidden: count only what the learner can see.
+from .streamlit_helpers import (
+    FITS,
+    IMAGE,
+    act_and_wait,
+    click_key,
+    expect_images,
+    open_app,
+    overflowing,
+    save_screenshot,
+)
+
+# Only the open view is drawn (the others run when opened): count what the learner can see.
 TAB = '[data-testid="stTabPanel"]'
 
 
@@ -10,14 +21,16 @@ def image_sources(page):
     return page.locator(f"{TAB} {IMAGE}:visible").evaluate_all("images => images.map(i => i.src)")
 
 
-def test_gallery_captions_images_and_explains_one(page, app_server):
-    # The first visit trains both models (cached on disk for every later session): minutes on 2 busy cores.
+def test_gallery_captions_images_and_explains_one(projector_page, app_server):
+    page = projector_page
+    # The first visit trains the models (cached on disk for every later session): minutes on 2 busy cores.
     page.set_default_timeout(400_000)
     open_app(page, f"{app_server.url}/Caption_gallery")
     expect_images(page, 6)
     cards = page.locator(f"{TAB} p:visible").filter(has=page.get_by_text("Model:", exact=True))
     assert cards.count() == len(image_sources(page)) == 6, "six images, each with the model's caption"
     assert all(len(text.split("Model:", 1)[1].strip()) > 0 for text in cards.all_inner_texts())
+    assert overflowing(page, FITS) == []
     save_screenshot(page, "4_caption_gallery")
 
     before = image_sources(page)
@@ -25,7 +38,17 @@ def test_gallery_captions_images_and_explains_one(page, app_server):
     expect_images(page, 6)
     assert image_sources(page) != before, "Other images shows other images"
 
-    # Tabs are drawn in one run and switched in the browser: no rerun to wait for.
-    page.get_by_role("tab", name="Teacher forcing vs free sampling").click()
+    # A card leads into the word-by-word view of its image, which the URL keeps.
+    click_key(page, "gallery.explain.1")
+    assert re.search(r"[?&]view=words(&|$)", page.url) and re.search(r"[?&]image=1(&|$)", page.url)
+    table = page.locator(f"{TAB} table").first
+    table.wait_for(state="visible")
+    assert table.locator("tr").count() >= 2
+    assert overflowing(page, FITS) == []
+    save_screenshot(page, "4_caption_gallery_word_by_word")
+
+    # Another view runs when it is opened, and goes to the URL too.
+    act_and_wait(page, lambda: page.get_by_role("tab", name="Teacher forcing vs free sampling").click())
     page.locator(f"{TAB} .st-key-gallery-divergence .main-svg").first.wait_for(state="visible")
-    assert_healthy(page)
+    assert re.search(r"[?&]view=forcing(&|$)", page.url)
+    assert overflowing(page, FITS) == []

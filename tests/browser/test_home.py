@@ -2,7 +2,7 @@
 
 import ui
 
-from .streamlit_helpers import expect_images, open_app, save_screenshot
+from .streamlit_helpers import FITS, expect_images, open_app, overflowing, save_screenshot
 
 SIDEBAR_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink"]'
 
@@ -12,7 +12,8 @@ def sidebar_labels(page):
     return [text.strip() for text in page.locator(SIDEBAR_LINKS).all_inner_texts()]
 
 
-def test_home_page_renders_and_links_every_page(page, app_server):
+def test_home_page_renders_and_links_every_page(projector_page, app_server):
+    page = projector_page
     open_app(page, app_server.url)
 
     page.locator('[data-testid="stMain"] h1').first.wait_for(state="visible")
@@ -21,15 +22,15 @@ def test_home_page_renders_and_links_every_page(page, app_server):
     assert not page.locator('[data-testid="stSidebarNav"]').count()  # Streamlit's own list is hidden
     # The home page shows a few training examples with their captions.
     expect_images(page, 4)
+    assert overflowing(page, FITS) == []
     save_screenshot(page, "0_home")
 
 
 def test_deep_links_open_their_pages_on_a_fresh_server(page, fresh_server):
     """The first request of the new server is a deep link (the lab), then every other lesson's link."""
     for target in (ui.GRADIENT_CHECK_LAB, *[p for p in ui.LESSONS if p is not ui.GRADIENT_CHECK_LAB]):
-        url_path = target.path.removeprefix("pages/").removesuffix(".py").split("_", 1)[1]
-        open_app(page, f"{fresh_server.url}/{url_path}")
+        open_app(page, f"{fresh_server.url}/{target.url_path}")
         heading = page.locator('[data-testid="stMain"] h1').first
         heading.wait_for(state="visible")
-        assert target.title in heading.inner_text(), url_path
+        assert target.title in heading.inner_text(), target.url_path
         assert sidebar_labels(page)[0].split("\n")[-1] == "Home"

@@ -62,7 +62,7 @@ def test_candidates_table_has_a_row_per_word_with_bars_as_long_as_the_probabilit
     assert len(rows) == 4
     step, word, *candidates = rows[1]
     assert (step[0], word[0]) == ("2", "red")
-    assert [text for text, _ in candidates] == ["red0.60", "blue0.30"]
+    assert [text for text, _ in candidates] == ["red0.600", "blue0.300"]
     assert "60.0%" in candidates[0][1] and "30.0%" in candidates[1][1]
     assert HIGHLIGHT in candidates[0][1] and HIGHLIGHT not in candidates[1][1]  # the chosen word outlined
 
@@ -70,7 +70,7 @@ def test_candidates_table_has_a_row_per_word_with_bars_as_long_as_the_probabilit
 def test_candidates_table_adds_a_sampled_word_outside_the_top_k_and_escapes_words():
     sampled = caption([8, 2], [[4, 5], [2, 4]], [[0.5, 0.3], [0.9, 0.1]], [0.02, 0.9])
     _, first, _ = Cells(gallery.candidates_html(sampled, WORDS)).rows
-    assert [text for text, _ in first[2:]] == ["a0.50", "red0.30", "square (outside the top 2)0.02"]
+    assert [text for text, _ in first[2:]] == ["a0.500", "red0.300", "square (outside the top 2)0.020"]
     assert HIGHLIGHT in first[-1][1]
     odd = caption([3, 2], [[3, 2], [2, 3]], [[0.5, 0.3], [0.9, 0.1]], [0.5, 0.9])
     html = gallery.candidates_html(odd, ["<NULL>", "<START>", "<END>", "<b>bold</b>"])
