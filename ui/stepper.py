@@ -74,12 +74,13 @@ def stepped_view(
     fragment (e.g. a link carrying the current step)."""
     # The page's step goes in with the views: fragment reruns then pass the very same data (cached by the
     # browser), while the component keeps the step it is on.
+    # Outside the fragment: its reruns (one per step taken) do not resend the loader chart.
+    st.plotly_chart(_PLOTLY_LOADER, key=f"{key}.plotly-loader", config={"staticPlot": True})
     _stepper_fragment({**data, "t": int(url_state.get(name))}, tuple(fields), below, name, key)
 
 
 @st.fragment
 def _stepper_fragment(data, fields, below, name, key):
-    st.plotly_chart(_PLOTLY_LOADER, key=f"{key}.plotly-loader", config={"staticPlot": True})
     result = _COMPONENT(key=key, data=data, on_t_change=lambda: None, height="content")
     # The component keeps its last report across reruns: only a new one is the learner moving. (The page
     # may have moved t since, e.g. to another example's default step; a stale report must not undo that.)
