@@ -34,7 +34,12 @@ import urllib.request
 from pathlib import Path
 
 from core.data.paths import DATA_HOME_ENV
-from tests.browser.streamlit_helpers import CHROMIUM, CHROMIUM_ARGS, install_run_counter
+from tests.browser.streamlit_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    install_run_counter,
+    wait_for_trained_models,
+)
 from tests.helpers.processes import free_port, start, stop
 from ui.registry import PAGES
 
@@ -181,20 +186,6 @@ def idle_after(page, runs_before: int) -> float:
     return page.evaluate("new Promise((r) => requestAnimationFrame(() => r(performance.now())))")
 
 
-def wait_for_models(url: str, browser) -> None:
-    """Open the home page, which trains every model in the background, and wait until none is training:
-    the figures are measured on warm data."""
-    context = browser.new_context()
-    page = context.new_page()
-    install_run_counter(page)
-    page.goto(url, timeout=600_000)
-    idle_after(page, 0)
-    page.wait_for_function(
-        "!document.querySelector('[data-testid=\"stProgress\"]')", polling=1000, timeout=1_800_000
-    )
-    context.close()
-
-
 def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[str, str, list[float]]]:
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
@@ -266,7 +257,7 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            wait_for_models(url, browser)
+            wait_for_trained_models(browser, url)  # the figures are measured on warm data
             count = max(args.actions, 8)
             results = []
             if "steps" in args.only:

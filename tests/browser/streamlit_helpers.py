@@ -30,6 +30,7 @@ EXCEPTION = '[data-testid="stException"]'
 ERROR_ALERT = '[data-testid="stAlertContentError"]'
 PLOTLY_CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 IMAGE = '[data-testid="stImage"] img'
+PROGRESS = '[data-testid="stProgress"]'
 APP = '[data-testid="stApp"]'
 
 # Counts the server's "script finished" messages (ForwardMsg field 6, read straight off the websocket) so
@@ -256,3 +257,14 @@ FITS = ", ".join(
         '[data-testid="stHtml"] pre',
     ]
 )
+
+
+def wait_for_trained_models(browser, url: str, timeout_ms=1_800_000):
+    """Open the home page, which trains every model in the background, in a tab of its own and wait until
+    none is training: what comes next meets a warm server."""
+    context = browser.new_context()
+    page = context.new_page()
+    install_run_counter(page)
+    open_app(page, url, timeout_ms)
+    page.wait_for_function(f"!document.querySelector('{PROGRESS}')", polling=1000, timeout=timeout_ms)
+    context.close()

@@ -26,6 +26,7 @@ from .streamlit_helpers import (
     url_step,
     wait_for_curves,
     wait_for_idle,
+    wait_for_trained_models,
 )
 
 SESSIONS = 10
@@ -164,6 +165,9 @@ def race_progress(page):
 
 @pytest.mark.timeout(900)
 def test_ten_learners_at_once(browser, app_server, report_measurement):
+    # A class meets the app after its first visit: the dataset generated and every model trained (the
+    # page tests before this one start them; a training job would take a core of its own meanwhile).
+    wait_for_trained_models(browser, app_server.url)
     with RssSampler(app_server.pid) as rss:
         contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(SESSIONS)]
         try:
