@@ -4,9 +4,9 @@
 - core.data: the COCO files, their download, images and the embedded offline dataset;
 - core.lab: what the pages show: traces, the activation race, the gradient-check lab, trained models.
 
-The course's names are re-exported here, so `from core import rnn_forward, CaptioningRNN` works like the
-notebook's imports. The data names are imported on first use: importing the engine stays free of h5py,
-Pillow and requests.
+The course's names are re-exported here, so `from core import rnn_forward, lstm_forward, CaptioningRNN`
+works like the imports of the RNN_Captioning and LSTM_Captioning notebooks. The data names are imported on
+first use: importing the engine stays free of h5py, Pillow and requests.
 """
 
 import importlib
@@ -17,6 +17,10 @@ from core.engine.layers import affine_backward, affine_forward
 from core.engine.optim import adam, rmsprop, sgd, sgd_momentum
 from core.engine.rnn import CaptioningRNN
 from core.engine.rnn_layers import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
     rnn_backward,
     rnn_forward,
     rnn_step_backward,
@@ -43,6 +47,10 @@ __all__ = [
     "affine_forward",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "rel_error",
     "rmsprop",
     "rnn_backward",

@@ -1,7 +1,8 @@
 """The captioning RNN of the course (cs231n/classifiers/rnn.py): image feature -> h0 -> one word per step.
 
 The model is the composition of the layers: its loss calls them in the course's order and their backward
-passes in reverse, and sampling calls rnn_step_forward once per word.
+passes in reverse, and sampling calls rnn_step_forward (or lstm_step_forward) once per word. The recurrent
+layer is the vanilla RNN (cell_type "rnn", with the activation of its cell) or the LSTM ("lstm").
 """
 
 import numbers
@@ -12,6 +13,9 @@ import numpy as np
 from core.engine.activations import check_activation
 from core.engine.layers import affine_backward, affine_forward
 from core.engine.rnn_layers import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_forward,
     rnn_backward,
     rnn_forward,
     rnn_step_forward,
@@ -31,10 +35,12 @@ from core.engine.validation import (
     require_seed,
     require_token_ids,
 )
-from core.errors import DataFileError, HyperparameterError, ShapeError, VocabularyError
+from core.errors import ActivationError, DataFileError, HyperparameterError, ShapeError, VocabularyError
 
 PARAM_NAMES = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
-CELL_TYPES = ("rnn",)
+CELL_TYPES = ("rnn", "lstm")
+# Columns of Wx, Wh and b per hidden unit: the LSTM's four gates i, f, o, g side by side.
+GATES = {"rnn": 1, "lstm": 4}
 # Upper bounds of the sizes, so that a typo cannot ask for terabytes: D up to VGG's 4096-d fc7 features,
 # W and H up to 2048 (the course uses 256 and 512), a vocabulary of up to 100,000 words, captions of up to
 # 100 words when sampling, temperatures up to 100.
@@ -58,12 +64,17 @@ class Generation:
 
 
 class CaptioningRNN:
-    """A vanilla-RNN image captioner.
+    """An image captioner with a vanilla RNN (cell_type="rnn") or an LSTM (cell_type="lstm").
 
     Sizes: V = len(word_to_idx) words (at most MAX_VOCAB_SIZE), D = input_dim (1..MAX_INPUT_DIM),
     W = wordvec_dim and H = hidden_dim (1..MAX_HIDDEN_DIM).
-    params: W_proj (D, H), b_proj (H,), W_embed (V, W), Wx (W, H), Wh (H, H), b (H,), W_vocab (H, V),
-    b_vocab (V,), initialised as the course does from np.random.default_rng(seed).
+    params: W_proj (D, H), b_proj (H,), W_embed (V, W), Wx (W, G), Wh (H, G), b (G,), W_vocab (H, V),
+    b_vocab (V,) with G = H for the RNN and G = 4H for the LSTM (its gates i, f, o, g side by side),
+    initialised as the course does from np.random.default_rng(seed).
+
+    activation: the vanilla cell's f in h_t = f(a_t) ("tanh", "sigmoid" or "relu"). The LSTM's gates fix
+    their nonlinearities (σ for i, f, o; tanh for g and the cell), so an LSTM takes only "tanh", the
+    default; anything else raises ActivationError.
     """
 
     def __init__(
@@ -82,7 +93,7 @@ class CaptioningRNN:
                 f"cell_type={cell_type!r} is not supported; choose one of {', '.join(map(repr, CELL_TYPES))}."
             )
         self.cell_type = cell_type
-        self.activation = check_activation(activation)
+        self.activation = _checked_activation(activation, cell_type)
         self.dtype = _checked_dtype(dtype)
         self.word_to_idx = _checked_vocabulary(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
@@ -95,14 +106,15 @@ class CaptioningRNN:
         D = require_integer("input_dim", input_dim, 1, MAX_INPUT_DIM)
         W = require_integer("wordvec_dim", wordvec_dim, 1, MAX_HIDDEN_DIM)
         H = require_integer("hidden_dim", hidden_dim, 1, MAX_HIDDEN_DIM)
+        G = GATES[cell_type] * H
         rng = np.random.default_rng(seed)
         self.params = {
             "W_proj": rng.standard_normal((D, H)) / np.sqrt(D),
             "b_proj": np.zeros(H),
             "W_embed": rng.standard_normal((V, W)) / 100,
-            "Wx": rng.standard_normal((W, H)) / np.sqrt(W),
-            "Wh": rng.standard_normal((H, H)) / np.sqrt(H),
-            "b": np.zeros(H),
+            "Wx": rng.standard_normal((W, G)) / np.sqrt(W),
+            "Wh": rng.standard_normal((H, G)) / np.sqrt(H),
+            "b": np.zeros(G),
             "W_vocab": rng.standard_normal((H, V)) / np.sqrt(H),
             "b_vocab": np.zeros(V),
         }
@@ -128,7 +140,7 @@ class CaptioningRNN:
         return self.params["Wh"].shape[0]
 
     def config(self):
-        """Constructor arguments that rebuild a model of the same shape and activation."""
+        """Constructor arguments that rebuild a model of the same cell, shape and activation."""
         return {
             "input_dim": self.input_dim,
             "wordvec_dim": self.wordvec_dim,
@@ -139,13 +151,13 @@ class CaptioningRNN:
         }
 
     def copy(self, activation=None):
-        """An independent copy (same weights), optionally with another activation."""
+        """An independent copy (same weights), optionally with another activation (vanilla cell only)."""
         clone = CaptioningRNN.__new__(CaptioningRNN)
         clone.__dict__.update(self.__dict__)
         clone.word_to_idx = dict(self.word_to_idx)
         clone.params = {k: v.copy() for k, v in self.params.items()}
         if activation is not None:
-            clone.activation = check_activation(activation)
+            clone.activation = _checked_activation(activation, self.cell_type)
         return clone
 
     # ------------------------------------------------------------------ checks
@@ -175,8 +187,9 @@ class CaptioningRNN:
 
         The RNN reads captions[:, :-1] and is scored on captions[:, 1:], ignoring <NULL> targets.
         record: an optional dict; it receives the forward pass's values and caches and the gradients
-        flowing back (h0, x, h, rnn_cache, vocab_cache, scores, mask, dscores, dh, dx, dh0 and rnn_backward's
-        da and dprev_h), which the explainer's traces read.
+        flowing back (h0, x, h, vocab_cache, scores, mask, dscores, dh, dx, dh0; the recurrent layer's cache
+        as rnn_cache (an RNNCache) or lstm_cache (an LSTMCache); and what rnn_backward or lstm_backward
+        record: da and dprev_h, and for the LSTM dc and dprev_c), which the explainer's traces read.
         """
         self.check_features(features)
         self.check_captions(captions, features.shape[0])
@@ -187,13 +200,18 @@ class CaptioningRNN:
 
         h0, h0_cache = affine_forward(features, p["W_proj"], p["b_proj"])
         x, embedding_cache = word_embedding_forward(captions_in, p["W_embed"])
-        h, rnn_cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], self.activation)
+        if self.cell_type == "lstm":
+            h, cell_cache = lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+            cell_backward = lstm_backward
+        else:
+            h, cell_cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], self.activation)
+            cell_backward = rnn_backward
         scores, vocab_cache = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"], mask)
         loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
 
         grads = {}
         dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
-        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = rnn_backward(dh, rnn_cache, record)
+        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell_backward(dh, cell_cache, record)
         grads["W_embed"] = word_embedding_backward(dx, embedding_cache)
         _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, h0_cache)
         if record is not None:
@@ -201,7 +219,6 @@ class CaptioningRNN:
                 h0=h0,
                 x=x,
                 h=h,
-                rnn_cache=rnn_cache,
                 vocab_cache=vocab_cache,
                 scores=scores,
                 mask=mask,
@@ -210,17 +227,27 @@ class CaptioningRNN:
                 dx=dx,
                 dh0=dh0,
             )
+            record[f"{self.cell_type}_cache"] = cell_cache
         return loss, grads
 
     def hidden_states(self, features, captions):
         """Hidden states while reading captions[:, :-1]: (N, T, H). For activation histograms."""
+        return self.recurrent_forward(features, captions)[0]
+
+    def recurrent_forward(self, features, captions):
+        """The forward pass up to the recurrent layer while reading captions[:, :-1] (no scores, no loss).
+
+        features: (N, D), captions: (N, T + 1) -> h: (N, T, H) and the layer's cache: an RNNCache, or for
+        the LSTM an LSTMCache (with its gates, c_t and tanh(c_t)).
+        """
         self.check_features(features)
         self.check_captions(captions, features.shape[0])
         p = self.params
         h0, _ = affine_forward(features.astype(self.dtype, copy=False), p["W_proj"], p["b_proj"])
         x, _ = word_embedding_forward(captions[:, :-1], p["W_embed"])
-        h, _ = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], self.activation)
-        return h
+        if self.cell_type == "lstm":
+            return lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+        return rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], self.activation)
 
     # ------------------------------------------------------------------ inference
 
@@ -246,9 +273,14 @@ class CaptioningRNN:
         finished = np.zeros(N, dtype=bool)
 
         h, _ = affine_forward(features.astype(self.dtype, copy=False), p["W_proj"], p["b_proj"])
+        c = np.zeros_like(h)  # the LSTM's cell state
         word = np.full(N, self._start)
         for t in range(max_length):
-            h, _ = rnn_step_forward(p["W_embed"][word], h, p["Wx"], p["Wh"], p["b"], self.activation)
+            x = p["W_embed"][word]
+            if self.cell_type == "lstm":
+                h, c, _ = lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
+            else:
+                h, _ = rnn_step_forward(x, h, p["Wx"], p["Wh"], p["b"], self.activation)
             scores, _ = affine_forward(h, p["W_vocab"], p["b_vocab"])
             probs = softmax(scores / temperature if temperature > 0 else scores)
             if keep_distributions:
@@ -286,6 +318,18 @@ class CaptioningRNN:
             require_dim(f"params[{name!r}]", state["params"][name].shape, model.params[name].shape, "shape")
             model.params[name] = np.asarray(state["params"][name], dtype=dtype)
         return model
+
+
+def _checked_activation(activation, cell_type):
+    """`activation` if the cell takes it: any of the vanilla cell's activations, only "tanh" for the LSTM."""
+    check_activation(activation)
+    if cell_type == "lstm" and activation != "tanh":
+        raise ActivationError(
+            f"activation={activation!r} does not apply to cell_type='lstm': its gates fix their "
+            "nonlinearities (sigmoid for i, f, o; tanh for g and the cell). Leave activation='tanh' (the "
+            "default) for the LSTM, or choose cell_type='rnn'."
+        )
+    return activation
 
 
 def _checked_vocabulary(word_to_idx):

@@ -3,7 +3,7 @@
 A bug names a line of an engine function and the wrong line it puts in its place. `engine_with_bug`
 compiles the engine's functions again with those lines swapped, so the code the lab shows (the function's
 source and the swapped line) is exactly the code the lab runs, and every caller of a broken function
-(rnn_backward inside CaptioningRNN.loss, for example) runs the broken version. Nothing is patched in the
+(rnn_backward or lstm_backward inside CaptioningRNN.loss, for example) runs the broken version. Nothing is patched in the
 imported modules: other users of the engine are never affected.
 """
 
@@ -96,7 +96,7 @@ BUGS = {
                 "dW[ids] = rows  # a word used twice keeps only its last row",
             ),
         ),
-        ("word_embedding", "model"),
+        ("word_embedding", "model", "lstm_model"),
     ),
     "softmax_ignore_mask": Bug(
         "softmax_ignore_mask",
@@ -124,7 +124,27 @@ BUGS = {
                 "db = dout_rows.sum(axis=0) / dout_rows.shape[0]  # the mean instead of the sum",
             ),
         ),
-        ("temporal_affine", "model"),
+        ("temporal_affine", "model", "lstm_model"),
+    ),
+    "forget_gate_without_c_prev": Bug(
+        "forget_gate_without_c_prev",
+        "Drop c_{t-1} from the LSTM forget gate's gradient",
+        "c_t = f * c_{t-1} + i * g, so the forget gate's gradient is dc * c_{t-1} (times σ' of its "
+        "pre-activation); the buggy backward forgets the c_{t-1} factor, as if the gate scaled a cell of ones. "
+        "Only the LSTM's checks run this code; the vanilla cell's never do.",
+        (
+            Edit(
+                rnn_layers.lstm_step_backward,
+                "da_f = dc * cache.prev_c * sigmoid_derivative(f)",
+                "da_f = dc * sigmoid_derivative(f)",
+            ),
+            Edit(
+                rnn_layers.lstm_backward,
+                "da_f[t] = dc[t] * prev_c[t] * sigmoid_derivative(f[t])",
+                "da_f[t] = dc[t] * sigmoid_derivative(f[t])",
+            ),
+        ),
+        ("lstm_step", "lstm_sequence", "lstm_model"),
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Numeric vs analytic gradient checks of every captioning layer and the whole model, for the lab page.
+"""Numeric vs analytic gradient checks of every captioning layer and the whole model (vanilla RNN and LSTM),
+for the lab page.
 
 Each check builds random inputs of the chosen sizes with its own generator, runs the layer's backward
 pass (the engine's own, or the engine compiled with a deliberate bug, core.lab.bugs) and compares
@@ -22,7 +23,10 @@ from core.engine.rnn import CaptioningRNN
 from core.errors import HyperparameterError
 from core.lab.bugs import BUGS, check_bug, engine_with_bug
 
+# The checks of the vanilla captioner's layers and model (the lab's default), and those of the LSTM.
 LAYERS = ("rnn_step", "rnn_sequence", "word_embedding", "temporal_affine", "temporal_softmax", "model")
+LSTM_LAYERS = ("lstm_step", "lstm_sequence", "lstm_model")
+ALL_LAYERS = LAYERS + LSTM_LAYERS
 
 LAYER_TITLES = {
     "rnn_step": "RNN step (rnn_step_backward)",
@@ -31,6 +35,9 @@ LAYER_TITLES = {
     "temporal_affine": "Temporal affine (temporal_affine_backward)",
     "temporal_softmax": "Temporal softmax loss (temporal_softmax_loss)",
     "model": "Whole model (CaptioningRNN.loss)",
+    "lstm_step": "LSTM step (lstm_step_backward)",
+    "lstm_sequence": "LSTM over a sequence (lstm_backward)",
+    "lstm_model": "Whole LSTM model (CaptioningRNN.loss, cell_type='lstm')",
 }
 
 
@@ -182,21 +189,28 @@ def _repeat_note(ids):
     return f"Word ids {listed} occur more than once in this input, so their gradient rows must be summed."
 
 
-def _check_layer(c, forward, backward, shapes, **options):
-    """Check backward against finite differences of forward for random inputs named and shaped by `shapes`.
+def _check_layer(c, forward, backward, shapes, scales=None, **options):
+    """Check backward against finite differences of forward for random inputs named and shaped by `shapes`
+    (standard normal, times scales[name] where given).
 
-    forward(**inputs, **options) -> (out, cache); backward(dout, cache) -> one gradient per input, in the
-    order of `shapes`. The numeric gradient perturbs each input array in place, so forward sees the change.
+    forward(**inputs, **options) -> (*outs, cache), one output or more (the LSTM step: next_h, next_c);
+    backward(*douts, cache) -> one gradient per input, in the order of `shapes`. The numeric gradient is
+    that of sum(out * dout) over the outputs; it perturbs each input array in place, so forward sees it.
     """
     inputs = dict(zip(shapes, c.normal(*shapes.values()), strict=True))
-    out, cache = forward(**inputs, **options)
-    (dout,) = c.normal(out.shape)
-    analytic = dict(zip(inputs, backward(dout, cache), strict=True))
+    for name, scale in (scales or {}).items():
+        inputs[name] *= c.dtype(scale)
+    *outs, cache = forward(**inputs, **options)
+    douts = c.normal(*(out.shape for out in outs))
+    analytic = dict(zip(inputs, backward(*douts, cache), strict=True))
+
+    def weighted_outputs(_):
+        outs = forward(**inputs, **options)[:-1]
+        return sum(np.sum(out * dout) for out, dout in zip(outs, douts, strict=True))
+
     checks = []
     for name, value in inputs.items():
-        numeric = eval_numerical_gradient_array(
-            lambda _: forward(**inputs, **options)[0], value, dout, h=c.step
-        )
+        numeric = eval_numerical_gradient(weighted_outputs, value, verbose=False, h=c.step)
         checks.append(_compare(name, analytic[name], numeric))
     return checks, None, ()
 
@@ -213,6 +227,34 @@ def _check_rnn_sequence(c):
     N, T, D, _, H, _ = c.sizes.as_tuple()
     shapes = {"x": (N, T, D), "h0": (N, H), "Wx": (D, H), "Wh": (H, H), "b": (H,)}
     return _check_layer(c, rnn_layers.rnn_forward, c.engine.rnn_backward, shapes, activation=c.activation)
+
+
+def _lstm_weight_scales(D, H):
+    """The LSTM checks draw Wx and Wh at the scale of the course's initialisation (randn / sqrt(fan-in)):
+    standard-normal gate weights saturate the sigmoids, where tiny gradient entries lose their digits to
+    finite-difference round-off (relative errors up to 1e-3 for a correct backward pass)."""
+    return {"Wx": 1 / np.sqrt(D), "Wh": 1 / np.sqrt(H)}
+
+
+def _check_lstm_step(c):
+    N, _, D, _, H, _ = c.sizes.as_tuple()
+    shapes = {
+        "x": (N, D),
+        "prev_h": (N, H),
+        "prev_c": (N, H),
+        "Wx": (D, 4 * H),
+        "Wh": (H, 4 * H),
+        "b": (4 * H,),
+    }
+    return _check_layer(
+        c, rnn_layers.lstm_step_forward, c.engine.lstm_step_backward, shapes, _lstm_weight_scales(D, H)
+    )
+
+
+def _check_lstm_sequence(c):
+    N, T, D, _, H, _ = c.sizes.as_tuple()
+    shapes = {"x": (N, T, D), "h0": (N, H), "Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
+    return _check_layer(c, rnn_layers.lstm_forward, c.engine.lstm_backward, shapes, _lstm_weight_scales(D, H))
 
 
 def _check_word_embedding(c):
@@ -271,10 +313,20 @@ def _vocabulary(V):
     return {w: i for i, w in enumerate(words)}
 
 
-def _check_model(c):
+def _check_model(c, cell_type="rnn"):
     N, _, D, W, H, V = c.sizes.as_tuple()
     seed = int(c.rng.integers(2**31))
-    model = CaptioningRNN(_vocabulary(V), D, W, H, activation=c.activation, dtype=c.dtype, seed=seed)
+    activation = c.activation if cell_type == "rnn" else "tanh"
+    model = CaptioningRNN(
+        _vocabulary(V), D, W, H, cell_type=cell_type, activation=activation, dtype=c.dtype, seed=seed
+    )
+    if cell_type == "lstm":
+        # The LSTM's initialisation (word vectors randn / 100, zero biases) makes entries of dWx and dWh as
+        # small as 1e-8, which finite-difference round-off (~1e-12) dominates; unit-scale word vectors and
+        # small random biases check the same formulas with gradients it can resolve.
+        model.params["W_embed"] *= c.dtype(100)
+        for name in ("b_proj", "b", "b_vocab"):
+            model.params[name] = c.dtype(0.1) * c.normal(model.params[name].shape)[0]
     (features,) = c.normal((N, D))
     captions = _random_captions(c)
     loss, grads = c.engine.model_loss(model, features, captions)
@@ -287,6 +339,10 @@ def _check_model(c):
     return checks, loss, (_repeat_note(captions[:, :-1]),)
 
 
+def _check_lstm_model(c):
+    return _check_model(c, cell_type="lstm")
+
+
 _CHECKS = {
     "rnn_step": _check_rnn_step,
     "rnn_sequence": _check_rnn_sequence,
@@ -294,6 +350,9 @@ _CHECKS = {
     "temporal_affine": _check_temporal_affine,
     "temporal_softmax": _check_temporal_softmax,
     "model": _check_model,
+    "lstm_step": _check_lstm_step,
+    "lstm_sequence": _check_lstm_sequence,
+    "lstm_model": _check_lstm_model,
 }
 
 
@@ -302,13 +361,13 @@ def run_check(
 ):
     """Run one gradient check.
 
-    layer: one of LAYERS; sizes: LabSizes (N, T, D, W, H, V); activation: of the RNN cell (tanh, sigmoid,
-    relu); bug: a key of BUGS, applied where that backward pass is used; dtype: "float64" or "float32";
+    layer: one of ALL_LAYERS; sizes: LabSizes (N, T, D, W, H, V); activation: of the vanilla RNN cell (tanh,
+    sigmoid, relu; the LSTM checks do not use it: the LSTM's gates fix their nonlinearities); bug: a key of BUGS, applied where that backward pass is used; dtype: "float64" or "float32";
     seed: of the random inputs; step: the finite-difference step h; repeat_word: make a word id occur twice
     in the embedding input (an overwriting embedding backward is invisible otherwise). -> CheckResult.
     """
     if layer not in _CHECKS:
-        raise HyperparameterError(f"layer={layer!r} is unknown; choose one of {', '.join(LAYERS)}.")
+        raise HyperparameterError(f"layer={layer!r} is unknown; choose one of {', '.join(ALL_LAYERS)}.")
     check_bug(bug)
     if dtype not in ("float64", "float32"):
         raise HyperparameterError(f"dtype={dtype!r} is not supported; choose 'float64' or 'float32'.")
@@ -345,8 +404,8 @@ def run_all_checks(
     step=1e-5,
     layers=LAYERS,
 ):
-    """run_check for every one of `layers` (all of LAYERS by default); progress(fraction, message) is
-    called before each one."""
+    """run_check for every one of `layers` (the vanilla captioner's LAYERS by default; ALL_LAYERS adds the
+    LSTM's); progress(fraction, message) is called before each one."""
     results = []
     for i, layer in enumerate(layers):
         if progress is not None:

@@ -1,10 +1,13 @@
-"""The activation race: captioning RNNs that differ only in their activation, trained side by side.
+"""The activation race: captioning RNNs that differ only in their activation (or cell), trained side by side.
 
-Every lane starts from the same initial weights (one model, copied per activation) and its solver has
-the same seed, so all lanes see identical minibatches in the same order. The race advances a few
-iterations at a time (`advance` keeps each call within a time budget), so a page can train live
-without blocking, and records what the page shows: losses, gradient norms, milestones, hidden
-activation statistics and each lane's caption for one training image as it learns.
+A lane is named by its vanilla cell's activation ("tanh", "sigmoid", "relu") or "lstm", an LSTM cell. Every
+vanilla lane starts from the same initial weights (one model, copied per activation); the LSTM lane is the
+LSTM captioner of the same seed whose weights outside the cell (W_proj, b_proj, W_embed, W_vocab, b_vocab)
+are that same model's, so lanes differ only in their recurrent cell. Every solver has the same seed, so all
+lanes see identical minibatches in the same order. The race advances a few iterations at a time (`advance`
+keeps each call within a time budget, shared by all lanes), so a page can train live without blocking, and
+records what the page shows: losses, gradient norms, milestones, hidden activation statistics and each
+lane's caption for one training image as it learns.
 """
 
 import hashlib
@@ -14,13 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.data.coco_utils import decode_captions
-from core.engine.activations import PEAK_DERIVATIVE, check_activation, derivative
+from core.engine.activations import ACTIVATIONS, PEAK_DERIVATIVE, derivative, tanh_derivative
 from core.engine.captioning_solver import CaptioningSolver
 from core.engine.rnn import CaptioningRNN
-from core.errors import HyperparameterError, NonFiniteError
+from core.errors import ActivationError, HyperparameterError, NonFiniteError
 
 # (low, high, default) of every setting; the bounds keep a public deployment's memory and time per
-# session bounded (at the maximum: 3 lanes x ~20 MB of weights and Adam moments).
+# session bounded (at the maximum: 3 lanes x ~20 MB of weights and Adam moments, ~40 MB for an LSTM lane).
 LIMITS = {
     "num_train": (10, 1000, 50),
     "hidden_dim": (8, 512, 512),
@@ -33,10 +36,16 @@ LIMITS = {
 MAX_ITERATIONS = 2000
 MILESTONES = (1.0, 0.1)
 DEFAULT_ACTIVATIONS = ("tanh", "sigmoid")
+# The names a lane can have: a vanilla cell's activation, or the LSTM.
+LANE_NAMES = (*ACTIVATIONS, "lstm")
+# The parameters outside the recurrent cell, which every lane starts from equal.
+SHARED_PARAMS = ("W_proj", "b_proj", "W_embed", "W_vocab", "b_vocab")
 PROBE_CAPTIONS = 25
 HISTOGRAM_BINS = 40
 # A unit counts as saturated when f'(a) is below this share of the activation's largest derivative
-# (1 for tanh and ReLU, 1/4 for sigmoid): the gradient through it is cut by 10x or more.
+# (1 for tanh and ReLU, 1/4 for sigmoid): the gradient through it is cut by 10x or more. For the LSTM lane
+# the local derivative is that of h_t = o_t tanh(c_t) with respect to c_t, o_t (1 - tanh²(c_t)), whose
+# largest value is 1 as well.
 SATURATION_SHARE = 0.1
 
 
@@ -44,7 +53,7 @@ SATURATION_SHARE = 0.1
 class RaceConfig:
     """Settings of one race; `validated()` checks them against LIMITS."""
 
-    activations: tuple = DEFAULT_ACTIVATIONS
+    activations: tuple = DEFAULT_ACTIVATIONS  # the lanes' names, from LANE_NAMES
     num_train: int = LIMITS["num_train"][2]
     hidden_dim: int = LIMITS["hidden_dim"][2]
     wordvec_dim: int = LIMITS["wordvec_dim"][2]
@@ -61,7 +70,10 @@ class RaceConfig:
                 f"activations={self.activations!r}: race one to three different activations."
             )
         for name in self.activations:
-            check_activation(name)
+            if name not in LANE_NAMES:
+                raise ActivationError(
+                    f"Lane {name!r} is not supported; choose from {', '.join(map(repr, LANE_NAMES))}."
+                )
         for name, (low, high, _) in LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not np.isfinite(value) or not low <= value <= high:
@@ -83,6 +95,10 @@ class HiddenStats:
 
     counts: (HISTOGRAM_BINS,) histogram of h over edges (HISTOGRAM_BINS + 1,); saturated: share of values
     whose local derivative is below SATURATION_SHARE of the peak; mean_derivative: mean f'(a).
+    For the LSTM lane (activation "lstm"): h = o tanh(c) lies in (-1, 1), binned like tanh's; the local
+    derivative is o (1 - tanh²(c)), what the gradient through h_t keeps on its way into the cell, so that
+    saturated and mean_derivative read as for tanh; mean_forget_gate is the mean forget gate f, what the
+    gradient carried along the cell keeps per step (None for the vanilla lanes).
     """
 
     activation: str
@@ -91,11 +107,16 @@ class HiddenStats:
     saturated: float
     mean_derivative: float
     iteration: int
+    mean_forget_gate: float | None = None
 
 
 @dataclass
 class Lane:
-    """One activation's run: its model, solver, fingerprint of its initial weights and what it recorded."""
+    """One lane's run: its model, solver, fingerprints of its initial weights and what it recorded.
+
+    activation: the lane's name, one of LANE_NAMES ("lstm" for the LSTM lane); initial_fingerprint: of all
+    its initial weights; shared_fingerprint: of those outside the cell (SHARED_PARAMS), equal in every lane.
+    """
 
     activation: str
     model: CaptioningRNN
@@ -104,6 +125,15 @@ class Lane:
     samples: list = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    shared_fingerprint: str = ""
+
+    @property
+    def name(self):
+        return self.activation
+
+    @property
+    def cell_type(self):
+        return self.model.cell_type
 
     @property
     def iteration(self):
@@ -184,7 +214,8 @@ def training_subset(data, num_train, seed=0):
 
 
 class Race:
-    """Lanes of CaptioningSolver, one per activation, with identical initial weights and minibatches.
+    """Lanes of CaptioningSolver, one per activation (or the LSTM), with identical initial weights (outside
+    the cell, for the LSTM lane) and minibatches.
 
     data: the dataset dict (train_captions, train_image_idxs, train_features, word_to_idx, idx_to_word);
     the race trains on `training_subset(data, config.num_train, config.seed)`.
@@ -217,9 +248,20 @@ class Race:
         self.probe_features = features[self.data["train_image_idxs"][probe]]
         self.record_samples()
 
-    def _lane(self, base, activation):
+    def _lane(self, base, name):
         c = self.config
-        model = base.copy(activation=activation)
+        if name == "lstm":
+            model = CaptioningRNN(
+                self.data["word_to_idx"],
+                base.input_dim,
+                c.wordvec_dim,
+                c.hidden_dim,
+                cell_type="lstm",
+                seed=c.seed,
+            )
+            model.params.update({key: base.params[key].copy() for key in SHARED_PARAMS})
+        else:
+            model = base.copy(activation=name)
         solver = CaptioningSolver(
             model,
             self.data,
@@ -231,7 +273,8 @@ class Race:
             verbose=False,
             seed=c.seed,
         )
-        return Lane(activation, model, solver, fingerprint(model.params))
+        shared = fingerprint({key: model.params[key] for key in SHARED_PARAMS})
+        return Lane(name, model, solver, fingerprint(model.params), shared_fingerprint=shared)
 
     # ------------------------------------------------------------------ progress
 
@@ -324,10 +367,11 @@ class Race:
 
     def hidden_stats(self, lane):
         """HiddenStats of `lane` on the probe captions with its current weights."""
-        h = lane.model.hidden_states(self.probe_features, self.probe_captions)
+        h, cache = lane.model.recurrent_forward(self.probe_features, self.probe_captions)
         mask = self.probe_captions[:, :-1] != self.data["word_to_idx"]["<NULL>"]
         values = h[mask].ravel().astype(np.float64)
-        if lane.activation == "tanh":
+        mean_forget_gate = None
+        if lane.activation in ("tanh", "lstm"):
             edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
         elif lane.activation == "sigmoid":
             edges = np.linspace(0, 1, HISTOGRAM_BINS + 1)
@@ -335,15 +379,23 @@ class Race:
             top = float(np.percentile(values, 99.5)) if values.size else 1.0
             edges = np.linspace(0, max(top, 1e-3), HISTOGRAM_BINS + 1)
         counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
-        local_derivative = derivative(values, lane.activation)
-        threshold = SATURATION_SHARE * PEAK_DERIVATIVE[lane.activation]
+        if lane.activation == "lstm":
+            # the cache is time-major (T, N, H); the mask is (N, T)
+            time_mask = mask.T
+            local_derivative = (cache.o * tanh_derivative(cache.tanh_c))[time_mask].ravel().astype(np.float64)
+            mean_forget_gate = float(cache.f[time_mask].mean()) if values.size else 0.0
+            peak = 1.0
+        else:
+            local_derivative = derivative(values, lane.activation)
+            peak = PEAK_DERIVATIVE[lane.activation]
         return HiddenStats(
             activation=lane.activation,
             counts=counts,
             edges=edges,
-            saturated=float(np.mean(local_derivative < threshold)) if values.size else 0.0,
+            saturated=float(np.mean(local_derivative < SATURATION_SHARE * peak)) if values.size else 0.0,
             mean_derivative=float(local_derivative.mean()) if values.size else 0.0,
             iteration=lane.iteration,
+            mean_forget_gate=mean_forget_gate,
         )
 
     def summary(self, stats=None):
@@ -366,19 +418,24 @@ class Race:
                     caption_matches=bool(lane.samples) and lane.samples[-1].text in self.sample_truth,
                     seconds_per_iteration=lane.seconds_per_iteration,
                     error=lane.error,
+                    mean_forget_gate=lane_stats.mean_forget_gate,
                 )
             )
+        vanilla = [lane for lane in self.lanes if lane.cell_type == "rnn"]
         return RaceSummary(
             lanes=lanes,
             num_train=self.config.num_train,
             hidden_dim=self.config.hidden_dim,
-            same_start=len({lane.initial_fingerprint for lane in self.lanes}) == 1,
+            # every lane the same weights outside the cell, every vanilla lane the same weights altogether
+            same_start=len({lane.shared_fingerprint for lane in self.lanes}) == 1
+            and len({lane.initial_fingerprint for lane in vanilla}) <= 1,
         )
 
 
 @dataclass
 class LaneSummary:
-    """The numbers the race summary is written from, for one lane."""
+    """The numbers the race summary is written from, for one lane (see HiddenStats for what saturated,
+    mean_derivative and mean_forget_gate measure in the LSTM lane)."""
 
     activation: str
     iterations: int
@@ -392,6 +449,7 @@ class LaneSummary:
     caption_matches: bool
     seconds_per_iteration: float | None
     error: str | None
+    mean_forget_gate: float | None = None
 
 
 @dataclass

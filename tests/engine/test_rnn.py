@@ -1,4 +1,7 @@
-"""CaptioningRNN: the notebook's fixed-weights loss, whole-model gradient checks, sampling, bad input."""
+"""CaptioningRNN: the notebook's fixed-weights loss, whole-model gradient checks, sampling, bad input.
+
+The tests of what both cells do alike (the composition of the layers, sampling) run for the LSTM too;
+test_lstm_model.py has the LSTM's own."""
 
 import subprocess
 import sys
@@ -6,14 +9,17 @@ import sys
 import numpy as np
 import pytest
 
-from core.engine.activations import ACTIVATIONS, activate
+from core.engine.activations import ACTIVATIONS
 from core.engine.gradient_check import eval_numerical_gradient, rel_error
 from core.engine.rnn import PARAM_NAMES, CaptioningRNN
 from core.errors import ActivationError, HyperparameterError, NonFiniteError, ShapeError, VocabularyError
+from tests.helpers.reference_model import reference_greedy, reference_loss
 from tests.helpers.vocab import make_vocab, random_captions
 
 MODEL_TOLERANCE = 1e-6
 SPECIAL = ("<NULL>", "<START>", "<END>", "<UNK>")
+# (cell_type, activation) of every cell the model builds: the vanilla cell with each activation, the LSTM.
+CELLS = [("rnn", activation) for activation in ACTIVATIONS] + [("lstm", "tanh")]
 
 
 def test_fixed_weights_loss_matches_notebook():
@@ -104,23 +110,11 @@ def test_hidden_states_match_loss_forward():
 # --------------------------------------------------------------------------- sampling
 
 
-def reference_greedy(model, features, max_length):
-    """The straightforward greedy loop: feed back the argmax word, no early stop."""
-    p = model.params
-    h = features @ p["W_proj"] + p["b_proj"]
-    word = np.full(features.shape[0], model.word_to_idx["<START>"])
-    out = []
-    for _ in range(max_length):
-        h = activate(p["W_embed"][word] @ p["Wx"] + h @ p["Wh"] + p["b"], model.activation)
-        word = (h @ p["W_vocab"] + p["b_vocab"]).argmax(axis=1)
-        out.append(word)
-    return np.stack(out, axis=1)
-
-
-def test_greedy_sampling_first_column_is_first_word_and_null_after_end():
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_greedy_sampling_first_column_is_first_word_and_null_after_end(cell_type):
     V = 8
     rng = np.random.default_rng(5)
-    model = CaptioningRNN(make_vocab(V), 6, 5, 16, dtype=np.float64, seed=5)
+    model = CaptioningRNN(make_vocab(V), 6, 5, 16, cell_type=cell_type, dtype=np.float64, seed=5)
     # Scale the output layer so the argmax changes from step to step and some rows reach <END>.
     model.params["W_vocab"] *= 8
     features = rng.standard_normal((40, 6))
@@ -150,8 +144,9 @@ def test_sampling_stops_at_end_when_end_always_wins():
     np.testing.assert_array_equal(ids, [[2, 0, 0, 0, 0]] * 3)
 
 
-def test_temperature_sampling_is_reproducible_with_a_seeded_rng():
-    model = CaptioningRNN(make_vocab(50), 6, 5, 8, seed=7)
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_temperature_sampling_is_reproducible_with_a_seeded_rng(cell_type):
+    model = CaptioningRNN(make_vocab(50), 6, 5, 8, cell_type=cell_type, seed=7)
     features = np.random.default_rng(7).standard_normal((10, 6)).astype(np.float32)
     first = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
     again = model.sample(features, 15, temperature=1.5, rng=np.random.default_rng(42))
@@ -228,8 +223,10 @@ def test_captions_with_wrong_shape_or_ids_are_refused(small_model):
 def test_bad_constructor_arguments():
     with pytest.raises(ActivationError, match="'swish'"):
         CaptioningRNN(make_vocab(10), activation="swish")
-    with pytest.raises(HyperparameterError, match="cell_type='lstm'"):
-        CaptioningRNN(make_vocab(10), cell_type="lstm")
+    with pytest.raises(
+        HyperparameterError, match="cell_type='gru' is not supported; choose one of 'rnn', 'lstm'"
+    ):
+        CaptioningRNN(make_vocab(10), cell_type="gru")
     with pytest.raises(HyperparameterError, match="^hidden_dim must be a whole number from 1 to 2048, got 0"):
         CaptioningRNN(make_vocab(10), hidden_dim=0)
     with pytest.raises(VocabularyError, match="<NULL>"):
@@ -257,40 +254,12 @@ def test_all_null_targets_give_zero_loss_and_gradients():
 # --------------------------------------------------------------------------- the composition of the layers
 
 
-def reference_loss(model, features, captions):
-    """The course's CaptioningRNN.loss written out here from the layer functions, independently of
-    core.engine.rnn: what the model must compute."""
-    from core.engine.layers import affine_backward, affine_forward
-    from core.engine.rnn_layers import (
-        rnn_backward,
-        rnn_forward,
-        temporal_affine_backward,
-        temporal_affine_forward,
-        temporal_softmax_loss,
-        word_embedding_backward,
-        word_embedding_forward,
-    )
-
-    p = model.params
-    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-    mask = captions_out != model.word_to_idx["<NULL>"]
-    h0, h0_cache = affine_forward(features, p["W_proj"], p["b_proj"])
-    x, embedding_cache = word_embedding_forward(captions_in, p["W_embed"])
-    h, rnn_cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"], model.activation)
-    scores, vocab_cache = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
-    loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
-    grads = {}
-    dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
-    dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = rnn_backward(dh, rnn_cache)
-    grads["W_embed"] = word_embedding_backward(dx, embedding_cache)
-    _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, h0_cache)
-    return loss, grads
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_loss_is_the_composition_of_the_layers(activation):
+@pytest.mark.parametrize(("cell_type", "activation"), CELLS)
+def test_loss_is_the_composition_of_the_layers(cell_type, activation):
     rng = np.random.default_rng(4)
-    model = CaptioningRNN(make_vocab(30), 12, 9, 16, activation=activation, dtype=np.float64, seed=2)
+    model = CaptioningRNN(
+        make_vocab(30), 12, 9, 16, cell_type=cell_type, activation=activation, dtype=np.float64, seed=2
+    )
     features = rng.standard_normal((7, 12))
     captions = random_captions(rng, 7, 12, 30)
     loss, grads = model.loss(features, captions)

@@ -7,7 +7,16 @@ from core.engine import rnn_layers
 from core.engine.rnn import CaptioningRNN
 from core.errors import ActivationError, HyperparameterError
 from core.lab.bugs import BUGS, broken_source, engine_with_bug
-from core.lab.gradcheck_lab import LAYERS, LabSizes, run_all_checks, run_check, verdict
+from core.lab.gradcheck_lab import (
+    ALL_LAYERS,
+    LAYER_TITLES,
+    LAYERS,
+    LSTM_LAYERS,
+    LabSizes,
+    run_all_checks,
+    run_check,
+    verdict,
+)
 from core.lab.source import function_source
 
 PARAMS = {
@@ -17,6 +26,9 @@ PARAMS = {
     "temporal_affine": ["x", "w", "b"],
     "temporal_softmax": ["x"],
     "model": ["W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab"],
+    "lstm_step": ["x", "prev_h", "prev_c", "Wx", "Wh", "b"],
+    "lstm_sequence": ["x", "h0", "Wx", "Wh", "b"],
+    "lstm_model": ["W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab"],
 }
 
 
@@ -54,9 +66,34 @@ def test_analytic_equals_numeric_elementwise_for_the_step():
     assert check.norm_rel_error < 1e-8
 
 
+def test_real_lstm_backward_passes_pass_every_check():
+    results = run_all_checks(layers=LSTM_LAYERS)
+    assert [r.layer for r in results] == list(LSTM_LAYERS)
+    assert ALL_LAYERS == LAYERS + LSTM_LAYERS and set(LAYER_TITLES) == set(ALL_LAYERS)
+    for result in results:
+        assert [p.name for p in result.params] == PARAMS[result.layer]
+        assert result.passed, (result.layer, result.max_rel_error)
+
+
+def test_lstm_shapes_follow_the_sizes():
+    sizes = LabSizes(N=3, T=4, D=5, W=6, H=7, V=11)
+    step = run_check("lstm_step", sizes)
+    assert step.by_name("prev_c").shape == (3, 7)
+    assert step.by_name("Wx").shape == (5, 28) and step.by_name("Wh").shape == (7, 28)
+    assert step.passed
+    sequence = run_check("lstm_sequence", sizes)
+    assert sequence.by_name("x").shape == (3, 4, 5) and sequence.by_name("b").shape == (28,)
+    assert sequence.passed
+    model = run_check("lstm_model", sizes)
+    assert model.by_name("Wh").shape == (7, 28) and model.by_name("W_vocab").shape == (7, 11)
+    assert model.loss > 0 and model.passed
+
+
 @pytest.mark.parametrize("bug", [b for b in BUGS if b != "none"])
 def test_each_bug_is_caught_exactly_where_it_lives(bug):
-    results = run_all_checks(bug=bug)
+    """Over every check of both cells: the checks a bug declares catch it, all the others pass."""
+    results = run_all_checks(bug=bug, layers=ALL_LAYERS)
+    assert {r.layer for r in results if r.bug_applies} == set(BUGS[bug].checks)
     for result in results:
         if result.layer in BUGS[bug].checks:
             assert result.bug_applies
@@ -74,6 +111,23 @@ def test_dropping_the_tanh_derivative_breaks_the_cell_gradients_but_not_the_bias
         assert check.verdict == "wrong"
         # Without 1 - h^2 (<= 1) the buggy gradient is larger in size than the true one.
         assert np.linalg.norm(check.analytic) > np.linalg.norm(check.numeric)
+
+
+def test_forget_gate_bug_breaks_only_the_forget_gates_gradients():
+    """Without c_{t-1} in da_f, the step's gradients of what da_f reaches are wrong; the first step of a
+    sequence (c0 = 0, so its true da_f is 0) is where the sequence backward goes wrong most."""
+    step = run_check("lstm_step", bug="forget_gate_without_c_prev")
+    assert step.by_name("Wx").verdict == "wrong" and step.by_name("b").verdict == "wrong"
+    H = step.sizes.H
+    db = step.by_name("b")
+    # only the forget gate's columns of b differ: i, o and g keep their true gradient
+    np.testing.assert_allclose(db.analytic[:H], db.numeric[:H], rtol=1e-6)
+    np.testing.assert_allclose(db.analytic[2 * H :], db.numeric[2 * H :], rtol=1e-6)
+    assert np.abs(db.analytic[H : 2 * H] - db.numeric[H : 2 * H]).max() > 1e-3
+    # prev_c gets its gradient through dc * f, not through da_f: the bug leaves it right
+    assert step.by_name("prev_c").verdict == "pass"
+    assert run_check("lstm_sequence", bug="forget_gate_without_c_prev").by_name("Wh").verdict == "wrong"
+    assert run_check("rnn_sequence", bug="forget_gate_without_c_prev").passed
 
 
 def test_carried_gradient_bug_is_invisible_to_a_single_step():
@@ -158,7 +212,7 @@ def test_same_seed_same_numbers():
 def test_bad_arguments_raise_friendly_errors():
     with pytest.raises(HyperparameterError, match="H=99"):
         run_check("rnn_step", LabSizes(H=99))
-    with pytest.raises(HyperparameterError, match="layer="):
+    with pytest.raises(HyperparameterError, match="layer='lstm' is unknown; choose one of .*lstm_model"):
         run_check("lstm")
     with pytest.raises(HyperparameterError, match="bug="):
         run_check("rnn_step", bug="typo")

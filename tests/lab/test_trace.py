@@ -1,4 +1,5 @@
-"""Per-timestep traces: the forward numbers are the model's, the backward pieces add up to its gradients."""
+"""Per-timestep traces: the forward numbers are the model's, the backward pieces add up to its gradients.
+(test_lstm_trace.py has the LSTM's own; the tests of what every cell's trace does alike run for it here.)"""
 
 import numpy as np
 import pytest
@@ -7,25 +8,26 @@ from core.engine.activations import ACTIVATIONS, activate, derivative
 from core.engine.rnn import CaptioningRNN
 from core.errors import ShapeError, VocabularyError
 from core.lab.trace import spectral_radius, trace_example
+from tests.helpers.trace_examples import D, H, V, W, traced_example
 from tests.helpers.vocab import make_vocab
 
-D, W, H, V = 6, 5, 8, 20
+CELLS = [("rnn", activation) for activation in ACTIVATIONS] + [("lstm", "tanh")]
 
 
 @pytest.fixture(params=ACTIVATIONS)
 def example(request):
-    """A float64 model with the given activation, one feature and one padded caption (<END> then <NULL>)."""
-    model = CaptioningRNN(make_vocab(V), D, W, H, activation=request.param, dtype=np.float64, seed=12)
-    rng = np.random.default_rng(12)
-    for name in ("b", "b_vocab", "b_proj"):
-        model.params[name] = 0.3 * rng.standard_normal(model.params[name].shape)
-    feature = rng.standard_normal(D)
-    caption = np.asarray([1, 7, 9, 4, 7, 2, 0, 0])
-    return model, feature, caption
+    """A float64 vanilla model with the given activation, one feature and one padded caption."""
+    return traced_example("rnn", request.param)
 
 
-def test_forward_trace_matches_model_loss(example):
-    model, feature, caption = example
+@pytest.fixture(params=CELLS, ids=[f"{cell}-{activation}" for cell, activation in CELLS])
+def cell_example(request):
+    """The same example for every cell: the vanilla one with each activation, and the LSTM."""
+    return traced_example(*request.param)
+
+
+def test_forward_trace_matches_model_loss(cell_example):
+    model, feature, caption = cell_example
     trace = trace_example(model, feature, caption)
     f = trace.forward
     loss, _ = model.loss(feature[None], caption[None])
@@ -57,12 +59,12 @@ def test_forward_trace_pieces_compose(example):
     np.testing.assert_allclose(model.hidden_states(feature[None], caption[None])[0], f.h)
 
 
-def test_backward_contributions_sum_to_model_gradients(example):
-    model, feature, caption = example
+def test_backward_contributions_sum_to_model_gradients(cell_example):
+    model, feature, caption = cell_example
     b = trace_example(model, feature, caption).backward
     _, grads = model.loss(feature[None], caption[None])
-    T = caption.size - 1
-    assert b.dWx_steps.shape == (T, W, H) and b.dWh_steps.shape == (T, H, H) and b.db_steps.shape == (T, H)
+    T, G = caption.size - 1, model.params["b"].size  # G = H for the vanilla cell, 4H for the LSTM
+    assert b.dWx_steps.shape == (T, W, G) and b.dWh_steps.shape == (T, H, G) and b.db_steps.shape == (T, G)
     np.testing.assert_allclose(b.dWx_steps.sum(axis=0), grads["Wx"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(b.dWh_steps.sum(axis=0), grads["Wh"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(b.db_steps.sum(axis=0), grads["b"], rtol=1e-10, atol=1e-14)
@@ -72,22 +74,29 @@ def test_backward_contributions_sum_to_model_gradients(example):
     np.testing.assert_allclose(np.outer(feature, b.dh0), grads["W_proj"], rtol=1e-10, atol=1e-14)
 
 
-def test_backward_flow_through_time(example):
-    model, feature, caption = example
+def test_backward_flow_through_h(cell_example):
+    """For every cell: h_t gets gradient from its own loss and, through Wh, from step t+1."""
+    model, feature, caption = cell_example
     trace = trace_example(model, feature, caption)
     f, b = trace.forward, trace.backward
     Wh = model.params["Wh"]
     np.testing.assert_allclose(b.dh_total, b.dh_from_loss + b.dh_carried)
     np.testing.assert_array_equal(b.dh_carried[-1], 0)
-    np.testing.assert_allclose(b.local_derivative, derivative(f.h, f.activation))
-    np.testing.assert_allclose(b.da, b.dh_total * b.local_derivative)
-    np.testing.assert_allclose(b.dh_carried[:-1], b.da[1:] @ Wh.T)
-    np.testing.assert_allclose(b.dh0, b.da[0] @ Wh.T)
+    np.testing.assert_allclose(b.dh_carried[:-1], b.da[1:] @ Wh.T, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(b.dh0, b.da[0] @ Wh.T, rtol=1e-10, atol=1e-15)
     # the masked (<NULL>) targets send no gradient into their hidden states
     np.testing.assert_array_equal(b.dh_from_loss[~f.mask], 0)
     np.testing.assert_allclose(
         b.dh_from_loss[f.mask], ((f.probs - np.eye(V)[f.ids_target]) @ model.params["W_vocab"].T)[f.mask]
     )
+
+
+def test_backward_flow_through_the_activation(example):
+    model, feature, caption = example
+    trace = trace_example(model, feature, caption)
+    f, b = trace.forward, trace.backward
+    np.testing.assert_allclose(b.local_derivative, derivative(f.h, f.activation))
+    np.testing.assert_allclose(b.da, b.dh_total * b.local_derivative)
 
 
 def test_norms_and_survival(example):
@@ -99,10 +108,10 @@ def test_norms_and_survival(example):
     assert survival.shape == (7,)
     arriving = np.concatenate([[np.linalg.norm(b.dh0)], norms["carried"][:-1]])
     flowing = norms["total"] > 0
-    # the two steps after <END> receive no gradient at all; their survival is reported as 0, not 0/0
+    # the two steps after <END> receive no gradient at all: no ratio (NaN), neither 0 nor 0/0
     np.testing.assert_array_equal(flowing, [True] * 5 + [False] * 2)
     np.testing.assert_allclose(survival[flowing], arriving[flowing] / norms["total"][flowing])
-    np.testing.assert_array_equal(survival[~flowing], 0)
+    assert np.all(np.isnan(survival[~flowing]))
 
 
 def test_spectral_radius_scales_with_wh_scale():

@@ -125,3 +125,18 @@ def test_val_score_of_a_perfect_captioner(embedded_data, monkeypatch):
 
     score = metrics.val_score(Oracle(), embedded_data)
     assert score.scene_accuracy == 1.0 and score.bleu4 > 0.3
+
+
+def test_lstm_recipes_train_store_and_load_an_lstm(embedded_data):
+    assert store.recipe_cell_type("lstm") == store.recipe_cell_type("lstm_readable") == "lstm"
+    assert store.recipe_cell_type("full") == store.recipe_cell_type("readable") == "rnn"
+    model = store.trained_model(embedded_data, "lstm", **TINY)
+    assert model.cell_type == "lstm" and model.params["Wh"].shape == (16, 64)
+    loaded = store.load_model(store.cache_path(embedded_data, "lstm", **TINY))
+    assert loaded.cell_type == "lstm"
+    assert all(np.array_equal(loaded.params[k], v) for k, v in model.params.items())
+    assert store.cache_path(embedded_data, "lstm", **TINY) != store.cache_path(embedded_data, "full", **TINY)
+    score = metrics.val_score(loaded, embedded_data)
+    assert 0.0 <= score.bleu4 <= 1.0
+    readable = store.trained_model(embedded_data, "lstm_readable", num_iterations=2)
+    assert (readable.cell_type, readable.wordvec_dim, readable.hidden_dim) == ("lstm", 8, 8)
