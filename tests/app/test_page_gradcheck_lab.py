@@ -19,7 +19,7 @@ def open_lab() -> AppTest:
 
 def verdicts(at) -> dict:
     table = at.dataframe[0].value
-    return {(row["layer"], row["gradient"]): row["verdict"] for _, row in table.iterrows()}
+    return {(row["check"], row["gradient"]): row["verdict"] for _, row in table.iterrows()}
 
 
 def test_real_backward_passes_all_pass():
