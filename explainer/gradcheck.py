@@ -440,12 +440,23 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     return "caught", text
 
 
-def float64_markdown(step: float) -> str:
-    """Why the lab uses float64, with the machine epsilons and the round-off they imply for step h."""
-    rows = []
-    for name in ("float32", "float64"):
-        eps = float(np.finfo(name).eps)
-        rows.append(f"| {name} | {eps:.1e} | {eps / step:.1e} |")
+def float64_markdown(step: float, dtype: str) -> str:
+    """Why the lab uses float64: the machine epsilons, the round-off ε/h they imply at step h, and where that
+    lies against the pass bound; `dtype` is the precision the checks ran in."""
+    roundoff = {name: float(np.finfo(name).eps) / step for name in ("float32", "float64")}
+    rows = [f"| {name} | {float(np.finfo(name).eps):.1e} | {value:.1e} |" for name, value in roundoff.items()]
+
+    def against_the_bound(name):
+        side = "outside" if roundoff[name] >= PASS_BOUND else "inside"
+        return f"{name}'s ({roundoff[name]:.1e}) is {side} the pass band (below {PASS_BOUND:g})"
+
+    closing = (
+        f"At this h, {against_the_bound('float32')}; {against_the_bound('float64')}. float64's round-off is "
+        f"{roundoff['float32'] / roundoff['float64']:.1e} times smaller at any h, which leaves room for the "
+        "truncation error and still tells a right gradient from a slightly wrong one."
+    )
+    if dtype == "float64":
+        closing += " Switch the precision to float32 to see the difference."
     return "\n".join(
         [
             f"A centred difference (f(x + h) − f(x − h)) / 2h with h = {step:g} subtracts two nearly equal "
@@ -456,8 +467,7 @@ def float64_markdown(step: float) -> str:
             "|---|---|---|",
             *rows,
             "",
-            "In float32 that round-off is as large as the errors a bug causes, so the check cannot tell right "
-            "from wrong; in float64 it is millions of times smaller. Switch the precision to float32 to see it.",
+            closing,
         ]
     )
 

@@ -154,7 +154,7 @@ def page() -> None:
             st.markdown(gradcheck.thresholds_markdown())
     with precision:
         with st.expander("Why float64?", expanded=settings["dtype"] == "float32"):
-            st.markdown(gradcheck.float64_markdown(settings["step"]))
+            st.markdown(gradcheck.float64_markdown(settings["step"], settings["dtype"]))
 
 
 ui.setup_page(ui.GRADIENT_CHECK_LAB)

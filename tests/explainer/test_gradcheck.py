@@ -279,10 +279,14 @@ def test_a_bug_no_chosen_check_runs_is_said():
     assert kind == "missed" and text.startswith("**Not run.**") and "Word embedding" in text
 
 
-def test_float64_text_quotes_the_epsilons():
-    text = gradcheck.float64_markdown(1e-5)
-    assert f"{np.finfo(np.float32).eps / 1e-5:.1e}" in text
-    assert f"{np.finfo(np.float64).eps / 1e-5:.1e}" in text
+def test_float64_text_quotes_the_epsilons_and_places_them_against_the_pass_bound():
+    text = gradcheck.float64_markdown(1e-5, "float64")
+    assert f"| float32 | 1.2e-07 | {np.finfo(np.float32).eps / 1e-5:.1e} |" in text
+    assert f"| float64 | 2.2e-16 | {np.finfo(np.float64).eps / 1e-5:.1e} |" in text
+    assert "float32's (1.2e-02) is outside the pass band" in text
+    assert "float64's (2.2e-11) is inside the pass band" in text and text.endswith("to see the difference.")
+    large = gradcheck.float64_markdown(1e-1, "float32")
+    assert "float32's (1.2e-06) is inside the pass band" in large and "Switch" not in large
     assert "| pass |" in gradcheck.thresholds_markdown()
 
 
