@@ -158,7 +158,8 @@ def element_heatmap(check, title: str | None = None, uirevision: str = "gradchec
             zmin=LOG_RANGE[0],
             zmax=LOG_RANGE[1],
             colorbar={
-                "title": "rel. error",
+                # Beside the bar: above it the title would overlap the top tick label.
+                "title": {"text": "relative error", "side": "right"},
                 "tickvals": list(ticks),
                 "ticktext": _log_ticks(ticks)["ticktext"],
             },
