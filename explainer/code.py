@@ -98,6 +98,11 @@ def code_html(
                 f'<span data-term="{term}" style="color:{color};font-weight:600;border-left:4px solid {color};'
                 f'padding-left:4px;{shade}">{escape(text)}</span>'
             )
+    return wrapped_pre(rows)
+
+
+def wrapped_pre(rows: list[str]) -> str:
+    """A <pre> code panel of `rows` (each one line of code, already escaped HTML)."""
     # Each line is a block that wraps where the panel is narrow (a projector), its continuation indented
     # under the code it continues: nothing is cut or hidden behind a scroll bar.
     line = '<div style="padding-left:4ch;text-indent:-4ch;min-height:1.45em">{}</div>'

@@ -1,42 +1,83 @@
-"""Figures, tables and texts of the gradient-check lab, from `core.lab.gradcheck_lab.CheckResult` objects."""
+"""Figures, tables and texts of the gradient-check lab, from `core.lab.gradcheck_lab.CheckResult` objects.
+
+Every number a text or figure shows is one the checks measured, and every sentence about why a gradient
+fails rests on the numbers it quotes (its `Diagnosis`)."""
 
 from __future__ import annotations
 
 from html import escape
+from itertools import pairwise
 
 import numpy as np
 import plotly.graph_objects as go
 
 from core.lab.bugs import BUGS, broken_source
-from core.lab.gradcheck_lab import LAYER_TITLES, THRESHOLDS
+from core.lab.gradcheck_lab import (
+    BUG,
+    LAYER_TITLES,
+    PASS_BOUND,
+    REFERENCE_DTYPE,
+    REFERENCE_STEP,
+    ROUND_OFF,
+    THRESHOLDS,
+    TOO_LARGE,
+)
 from core.lab.source import function_source
+from explainer.code import wrapped_pre
 
 # Colours of the verdict bands, from right to wrong.
 VERDICT_COLORS = {"pass": "#16a34a", "look closer": "#ca8a04", "suspicious": "#ea580c", "wrong": "#dc2626"}
-ERROR_SCALE = [[0.0, "#16a34a"], [0.55, "#bef264"], [0.7, "#facc15"], [0.85, "#f97316"], [1.0, "#b91c1c"]]
 # log10 of the relative error spans 1e-12 (float64 round-off) to 1 (completely wrong).
 LOG_RANGE = (-12.0, 0.0)
 # Smallest error drawn on log axes, so an exact 0 still gets a bar.
 FLOOR = 1e-16
+# The measured causes (core.lab.gradcheck_lab.CAUSES) as the page names them, in the order it lists them.
+CAUSE_TITLES = {BUG: "A real bug", TOO_LARGE: "Step too large", ROUND_OFF: "Round-off"}
+# How many gradients a line of the advice names before it only counts the rest.
+NAMED = 6
+
+
+def _error_scale() -> list:
+    """Heatmap colours over LOG_RANGE that change exactly where the verdict bands do: the pass band from dark
+    to light green, then each band in its VERDICT_COLORS."""
+    low, high = LOG_RANGE
+    edges = [(np.log10(bound) - low) / (high - low) for bound, _, _ in THRESHOLDS[:-1]] + [1.0]
+    scale = [[0.0, "#14532d"], [edges[0], "#86efac"]]
+    for (start, end), (_, verdict, _) in zip(pairwise(edges), THRESHOLDS[1:], strict=True):
+        scale += [[start, VERDICT_COLORS[verdict]], [end, VERDICT_COLORS[verdict]]]
+    return scale
+
+
+ERROR_SCALE = _error_scale()
 
 
 def _floor(values):
     return np.maximum(np.asarray(values, dtype=np.float64), FLOOR)
 
 
+def _log_ticks(exponents) -> dict:
+    """Axis ticks at the powers of ten `exponents`, written 1e-9 (Plotly's own would read 1n, 10µ)."""
+    return {
+        "tickvals": [10.0**e for e in exponents],
+        "ticktext": ["1" if e == 0 else f"1e{e}" for e in exponents],
+    }
+
+
 def result_rows(results) -> list[dict]:
-    """Table rows, one per checked gradient: layer, gradient, shape, errors (formatted), verdict."""
+    """Table rows, one per checked gradient: check, gradient, shape, largest relative error (formatted),
+    verdict and, for a gradient outside the pass band, its measured cause. (The norm error is in the detail
+    view: one more column would not fit a projector.)"""
     rows = []
     for result in results:
         for p in result.params:
             rows.append(
                 {
-                    "layer": LAYER_TITLES[result.layer],
+                    "check": LAYER_TITLES[result.layer],
                     "gradient": f"d{p.name}",
                     "shape": " × ".join(str(d) for d in p.shape),
                     "max relative error": f"{p.max_rel_error:.2e}",
-                    "norm relative error": f"{p.norm_rel_error:.2e}",
                     "verdict": p.verdict,
+                    "cause": "" if p.diagnosis is None else CAUSE_TITLES[p.diagnosis.cause],
                 }
             )
     return rows
@@ -69,12 +110,14 @@ def overview_figure(results, uirevision: str = "gradcheck.overview") -> go.Figur
         if np.isfinite(bound):
             fig.add_vline(x=bound, line={"dash": "dot", "color": VERDICT_COLORS[verdict], "width": 1})
         low = high
-    fig.update_xaxes(type="log", title_text="largest relative error (log scale)", range=[-16, 1])
+    fig.update_xaxes(
+        type="log", title_text="largest relative error", range=[-16, 1], **_log_ticks(range(-15, 1, 3))
+    )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         uirevision=uirevision,
-        height=max(220, 26 * len(labels) + 80),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=max(220, 22 * len(labels) + 80),
+        margin={"l": 10, "r": 20, "t": 10, "b": 10},
         plot_bgcolor="white",
         showlegend=False,
     )
@@ -100,10 +143,12 @@ def row_labels(shape) -> list[str]:
 
 
 def element_heatmap(check, title: str | None = None, uirevision: str = "gradcheck.elements") -> go.Figure:
-    """log10 of every element's relative error (green right, red wrong); hover shows both gradients."""
+    """log10 of every element's relative error, coloured by verdict band; hover shows both gradients."""
     errors = as_grid(check.rel_error)
     z = np.log10(_floor(errors))
     custom = np.stack([as_grid(check.analytic), as_grid(check.numeric), errors], axis=-1)
+    # Tick labels at least two decades apart, so that they do not overlap on a one-row heatmap.
+    ticks = (-12, -9, -5, -2, 0)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -113,9 +158,10 @@ def element_heatmap(check, title: str | None = None, uirevision: str = "gradchec
             zmin=LOG_RANGE[0],
             zmax=LOG_RANGE[1],
             colorbar={
-                "title": "rel. error",
-                "tickvals": [-12, -9, -7, -5, -3, -2, 0],
-                "ticktext": ["1e-12", "1e-9", "1e-7", "1e-5", "1e-3", "1e-2", "1"],
+                # Beside the bar: above it the title would overlap the top tick label.
+                "title": {"text": "relative error", "side": "right"},
+                "tickvals": list(ticks),
+                "ticktext": _log_ticks(ticks)["ticktext"],
             },
             hovertemplate=(
                 "row %{y}, column %{x}<br>analytic %{customdata[0]:.6g}<br>numeric %{customdata[1]:.6g}"
@@ -130,7 +176,7 @@ def element_heatmap(check, title: str | None = None, uirevision: str = "gradchec
     fig.update_layout(
         title=title or f"d{check.name}: relative error of each element",
         uirevision=uirevision,
-        height=min(120 + 22 * errors.shape[0], 600),
+        height=min(max(260, 120 + 22 * errors.shape[0]), 600),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return fig
@@ -174,60 +220,244 @@ def comparison_figure(check, uirevision: str = "gradcheck.scatter") -> go.Figure
     return fig
 
 
+def _element(check, scan) -> str:
+    """The element a scan followed, e.g. dWh[2, 3]."""
+    return f"d{check.name}[{', '.join(str(i) for i in scan.index)}]"
+
+
+def scan_figure(check, uirevision: str = "gradcheck.scan") -> go.Figure:
+    """The relative error of a failing gradient's worst element at every step h (its Diagnosis.scan), with
+    the float64 reference check's worst element beside it when that one fails too, the step the check used
+    and the pass bound."""
+    diagnosis = check.diagnosis
+    scan = diagnosis.scan
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=list(scan.steps),
+            y=_floor(scan.errors),
+            mode="lines+markers",
+            line={"color": "#2563eb"},
+            name=f"{_element(check, scan)} in {scan.dtype}",
+            customdata=list(scan.errors),
+            hovertemplate="h = %{x:g}<br>relative error %{customdata:.2e}<extra></extra>",
+        )
+    )
+    reference = diagnosis.reference_scan
+    if reference is not None and reference is not scan:
+        fig.add_trace(
+            go.Scatter(
+                x=list(reference.steps),
+                y=_floor(reference.errors),
+                mode="lines+markers",
+                line={"color": "#6b7280", "dash": "dash"},
+                name=f"{_element(check, reference)} in {reference.dtype}",
+                customdata=list(reference.errors),
+                hovertemplate="h = %{x:g}<br>relative error %{customdata:.2e}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[scan.step],
+            y=[max(scan.error_at(scan.step), FLOOR)],
+            mode="markers",
+            marker={"size": 14, "color": "rgba(0,0,0,0)", "line": {"color": "#dc2626", "width": 2}},
+            name=f"the check's h = {scan.step:g}",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_hline(y=PASS_BOUND, line={"dash": "dot", "color": VERDICT_COLORS["pass"], "width": 1})
+    fig.update_xaxes(type="log", title_text="step h", **_log_ticks(range(-9, 0, 2)))
+    fig.update_yaxes(
+        type="log", title_text="relative error", range=[-16.5, 0.5], **_log_ticks(range(-15, 1, 3))
+    )
+    fig.update_layout(
+        title=f"{_element(check, scan)}: error at each step h",
+        uirevision=uirevision,
+        height=420,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "left", "x": 0},
+    )
+    return fig
+
+
+def _dtype_eps(dtype: str) -> float:
+    return float(np.finfo(dtype).eps)
+
+
+def _smaller(error: float, better: float) -> str:
+    """How many times smaller `better` is than `error`, as a clause (", 120× smaller", ", 6.5e+06× smaller"),
+    or "" for 0."""
+    if better == 0:
+        return ""
+    ratio = error / better
+    return f", {ratio:.0f}× smaller" if ratio < 1000 else f", {ratio:.1e}× smaller"
+
+
+def _span(errors) -> str:
+    """The range of `errors` as a clause: "stays between 5.00e-01 and 9.10e-01", or "stays at 1.00e+00"."""
+    low, high = f"{min(errors):.2e}", f"{max(errors):.2e}"
+    return f"stays at {low}" if low == high else f"stays between {low} and {high}"
+
+
+def diagnosis_markdown(result, check) -> str:
+    """Why `check`, a gradient of `result` outside the pass band, fails: sentences that quote the
+    measurements of its Diagnosis they follow from."""
+    diagnosis = check.diagnosis
+    scan = diagnosis.scan
+    name = f"`d{check.name}` of {LAYER_TITLES[result.layer]}"
+    reference = diagnosis.reference_scan
+    if diagnosis.cause == BUG:
+        return (
+            f"{name}: even in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} its largest error is "
+            f"{diagnosis.reference_error:.2e}, and its worst element `{_element(check, reference)}` "
+            f"{_span(reference.errors)} at every step h from {reference.steps[0]:g} to {reference.steps[-1]:g}. "
+            "No step brings the finite differences to the "
+            "backward pass: **the backward pass is wrong**."
+        )
+    error = scan.error_at(scan.step)
+    text = f"{name}: at h = {scan.step:g} its largest error is {error:.2e}, at `{_element(check, scan)}`. "
+    better = scan.better_step
+    if better is None:
+        text += (
+            f"No step from {scan.steps[0]:g} to {scan.steps[-1]:g} halves that error (the smallest is "
+            f"{scan.best_error:.2e}, at h = {scan.best_step:g}): this is as close as {scan.dtype} gets, its "
+            f"round-off (ε = {_dtype_eps(scan.dtype):.1e}) sets the limit."
+        )
+    elif diagnosis.cause == TOO_LARGE:
+        text += (
+            f"A smaller step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
+            f"{_smaller(error, scan.error_at(better))}. **The step is too large**: the truncation error of a "
+            "centred difference shrinks like h²."
+        )
+    else:
+        text += (
+            f"A larger step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
+            f"{_smaller(error, scan.error_at(better))}. **Round-off dominates**: {scan.dtype} keeps numbers to "
+            f"about ε = {_dtype_eps(scan.dtype):.1e} of their size, and the difference quotient divides that "
+            "error by 2h."
+        )
+    if diagnosis.reference_error < PASS_BOUND:
+        text += (
+            f" The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} this "
+            f"gradient's largest error is {diagnosis.reference_error:.2e}."
+        )
+    else:
+        text += (
+            f" The backward pass itself is right: in {REFERENCE_DTYPE} its worst element "
+            f"`{_element(check, reference)}` agrees to {reference.best_error:.2e} at h = {reference.best_step:g}."
+        )
+    if scan.best_error < PASS_BOUND:
+        return text + f" Choose h = {scan.best_step:g}: there that element is inside the pass band."
+    advice = " Use float64." if scan.dtype != "float64" else ""
+    return (
+        text
+        + f" Even at its best ({scan.best_error:.2e}, at h = {scan.best_step:g}) it stays outside the pass "
+        f"band (below {PASS_BOUND:g}): {scan.dtype} cannot check this gradient at any step.{advice}"
+    )
+
+
+def _named(pairs) -> str:
+    """`layer · dname` of the first NAMED (result, check) pairs, then how many more."""
+    names = [f"`{result.layer} · d{check.name}`" for result, check in pairs[:NAMED]]
+    more = len(pairs) - NAMED
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def advice_markdown(results) -> str:
+    """Why the gradients outside the pass band fail, grouped by their measured cause: how many have it, which,
+    and the diagnosis of the worst of them. Empty when every gradient passes."""
+    failing = [(r, p) for r in results for p in r.params if p.diagnosis is not None]
+    if not failing:
+        return ""
+    lines = [
+        "**Why they fail**, measured: each failing gradient's worst element at every step h, and the same "
+        f"check in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g}."
+    ]
+    for cause, title in CAUSE_TITLES.items():
+        group = [(r, p) for r, p in failing if p.diagnosis.cause == cause]
+        if group:
+            worst = max(group, key=lambda pair: pair[1].max_rel_error)
+            lines.append(
+                f"- **{title}** ({len(group)}: {_named(group)}). The worst: {diagnosis_markdown(*worst)}"
+            )
+    return "\n".join(lines)
+
+
+def _titles(results) -> str:
+    return ", ".join(LAYER_TITLES[r.layer] for r in results)
+
+
 def verdict_markdown(results, bug: str) -> tuple[str, str]:
-    """(kind, Markdown) for the whole run. kind: "success" (all right), "caught" (a bug was caught),
-    "missed" (a bug went unnoticed), or "failed" (errors without a deliberate bug: float32 or a kink)."""
-    failing = [(r, p) for r in results for p in r.params if p.verdict != "pass"]
+    """(kind, Markdown) for the whole run. kind: "success" (all right), "caught" (a check that runs the bug
+    fails with a measured bug), "missed" (none does), or "failed" (gradients fail without a deliberate bug)."""
     worst_result = max(results, key=lambda r: r.max_rel_error)
     worst = worst_result.worst
     worst_text = f"`d{worst.name}` of {LAYER_TITLES[worst_result.layer]}: {worst.max_rel_error:.2e}"
+    failing = [p for r in results for p in r.params if p.verdict != "pass"]
     if bug == "none":
         if not failing:
             return "success", (
                 f"All {sum(len(r.params) for r in results)} gradients agree with finite differences "
                 f"(largest relative error {worst_text})."
             )
-        return "failed", (
-            f"{len(failing)} gradient(s) are outside the pass band without any bug; the largest is {worst_text}. "
-            + _no_bug_reason(results)
-        )
-    applied = [r for r in results if r.bug_applies]
-    caught = [r for r in applied if not r.passed]
-    missed = [r for r in applied if r.passed]
+        text = f"{len(failing)} gradient(s) are outside the pass band without any deliberate bug; the largest is {worst_text}."
+        wrong = [r for r in results if r.cause == BUG]
+        if wrong:
+            text += (
+                f" {_titles(wrong)} fail in {REFERENCE_DTYPE} at every step too: a bug in the engine itself."
+            )
+        return "failed", text
     title = BUGS[bug].title
-    if caught:
-        names = ", ".join(LAYER_TITLES[r.layer] for r in caught)
-        text = f"**Caught.** The bug “{title}” shows in: {names}. Largest error {worst_text}."
-        if missed:
-            text += " It went unnoticed by: " + ", ".join(LAYER_TITLES[r.layer] for r in missed) + "."
-        clean = [r for r in results if not r.bug_applies]
-        if clean and all(r.passed for r in clean):
-            text += " Layers that do not use the broken code still pass, which tells you where to look."
-        return "caught", text
-    return "missed", (
-        f"**Missed.** The bug “{title}” is in the code, yet every check passes: the test input never "
-        "exercises it. " + " ".join(n for r in applied for n in r.notes)
-    )
-
-
-def _no_bug_reason(results) -> str:
-    if any(r.dtype == "float32" for r in results):
-        return (
-            "This run is in float32: finite differences there are dominated by round-off (see why float64)."
+    applied = [r for r in results if r.bug_applies]
+    if not applied:
+        return "missed", (
+            f"**Not run.** None of the chosen checks runs the code the bug “{title}” breaks; the checks that do: "
+            f"{', '.join(LAYER_TITLES[layer] for layer in BUGS[bug].checks)}."
         )
-    if any(r.activation == "relu" for r in results):
-        return "With ReLU a perturbation can cross the kink at 0, where the derivative jumps; small errors there are expected."
-    return (
-        "Try another seed or smaller sizes: tiny gradient entries have large relative errors from round-off."
+    caught = [r for r in applied if r.cause == BUG]
+    missed = [r for r in applied if r.cause != BUG]
+    if not caught:
+        return "missed", (
+            f"**Missed.** The bug “{title}” is in the code, yet every check that runs it agrees with "
+            f"{REFERENCE_DTYPE} finite differences: the test input never exercises it. "
+            + " ".join(n for r in applied for n in r.notes)
+        )
+    text = (
+        f"**Caught.** The bug “{title}” shows in: {_titles(caught)}: there the backward pass disagrees with "
+        f"finite differences even in {REFERENCE_DTYPE}, at every step h. Largest error {worst_text}."
     )
+    if missed:
+        text += f" It went unnoticed by: {_titles(missed)}."
+    clean = [r for r in results if not r.bug_applies]
+    if clean and all(r.passed for r in clean):
+        text += " Checks that do not run the broken code still pass, which tells you where to look."
+    elif clean and all(r.cause != BUG for r in clean):
+        text += (
+            " Checks that do not run the broken code fail only through the finite differences (see below), "
+            f"never in {REFERENCE_DTYPE}."
+        )
+    return "caught", text
 
 
-def float64_markdown(step: float) -> str:
-    """Why the lab uses float64, with the machine epsilons and the round-off they imply for step h."""
-    rows = []
-    for name in ("float32", "float64"):
-        eps = float(np.finfo(name).eps)
-        rows.append(f"| {name} | {eps:.1e} | {eps / step:.1e} |")
+def float64_markdown(step: float, dtype: str) -> str:
+    """Why the lab uses float64: the machine epsilons, the round-off ε/h they imply at step h, and where that
+    lies against the pass bound; `dtype` is the precision the checks ran in."""
+    roundoff = {name: float(np.finfo(name).eps) / step for name in ("float32", "float64")}
+    rows = [f"| {name} | {float(np.finfo(name).eps):.1e} | {value:.1e} |" for name, value in roundoff.items()]
+
+    def against_the_bound(name):
+        side = "outside" if roundoff[name] >= PASS_BOUND else "inside"
+        return f"{name}'s ({roundoff[name]:.1e}) is {side} the pass band (below {PASS_BOUND:g})"
+
+    closing = (
+        f"At this h, {against_the_bound('float32')}; {against_the_bound('float64')}. float64's round-off is "
+        f"{roundoff['float32'] / roundoff['float64']:.1e} times smaller at any h, which leaves room for the "
+        "truncation error and still tells a right gradient from a slightly wrong one."
+    )
+    if dtype == "float64":
+        closing += " Switch the precision to float32 to see the difference."
     return "\n".join(
         [
             f"A centred difference (f(x + h) − f(x − h)) / 2h with h = {step:g} subtracts two nearly equal "
@@ -238,8 +468,7 @@ def float64_markdown(step: float) -> str:
             "|---|---|---|",
             *rows,
             "",
-            "In float32 that round-off is as large as the errors a bug causes, so the check cannot tell right "
-            "from wrong; in float64 it is millions of times smaller. Switch the dtype to float32 to see it.",
+            closing,
         ]
     )
 
@@ -272,7 +501,4 @@ def bug_html(edit) -> str:
                 f'<span data-bug="wrong" style="color:#b91c1c;font-weight:600;background:#fee2e2">'
                 f"{escape(after)}</span>"
             )
-    return (
-        '<pre style="font-size:0.8rem;line-height:1.45;background:#f9fafb;padding:0.75rem;'
-        'border-radius:0.5rem;overflow-x:auto;white-space:pre">' + "\n".join(rows) + "</pre>"
-    )
+    return wrapped_pre(rows)

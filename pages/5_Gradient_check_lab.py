@@ -1,14 +1,29 @@
-"""The gradient-check lab: every layer's backward pass against finite differences, with deliberate bugs."""
+"""The gradient-check lab: every layer's backward pass against finite differences, with deliberate bugs,
+and why a failing check fails, measured."""
 
 import streamlit as st
 
 import ui
 from core.lab.bugs import BUGS
-from core.lab.gradcheck_lab import LAYER_TITLES, LAYERS, SIZE_LIMITS, LabSizes, run_all_checks
+from core.lab.gradcheck_lab import (
+    CELL_TITLES,
+    CELLS,
+    LAYER_TITLES,
+    SIZE_LIMITS,
+    LabSizes,
+    bugs_of,
+    checks_of,
+    run_all_checks,
+    same_checks_for,
+)
 from explainer import gradcheck
+from ui import url_state
 
 RESULTS_KEY = "gradcheck.results"
 STEP_CHOICES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+MAX_SEED = 10_000
+DTYPES = ("float64", "float32")
+REPEAT = {"on": True, "off": False}
 SIZE_MEANINGS = {
     "N": "batch",
     "T": "timesteps",
@@ -21,59 +36,123 @@ KIND_STYLE = {"success": st.success, "caught": st.error, "missed": st.warning, "
 KIND_ICON = {"success": "✅", "caught": "🐞", "missed": "🙈", "failed": "⚠️"}
 
 
-def controls() -> dict:
-    """The lab's settings as keyword arguments of core.lab.gradcheck_lab.run_all_checks."""
-    left, right = st.columns([2, 3])
-    with left:
-        bug = st.selectbox(
-            "Deliberate bug", list(BUGS), format_func=lambda key: BUGS[key].title, key="gradcheck.bug"
+def size_fields() -> list[url_state.Field]:
+    defaults = LabSizes()
+    return [
+        url_state.integer(name, getattr(defaults, name), low, high, f"{name} ({SIZE_MEANINGS[name]})")
+        for name, (low, high) in SIZE_LIMITS.items()
+    ]
+
+
+def base_fields() -> list[url_state.Field]:
+    """The URL fields whose choices depend on nothing else: cell, precision, step, seed, repeat, sizes."""
+    return [
+        url_state.choice("cell", "tanh", CELLS, "cell"),
+        url_state.choice("dtype", "float64", DTYPES, "precision"),
+        url_state.choice("step", 1e-5, STEP_CHOICES, "finite-difference step h"),
+        url_state.integer("seed", 0, 0, MAX_SEED, "seed of the random inputs"),
+        url_state.choice("repeat", "on", REPEAT, "repeated word id"),
+        *size_fields(),
+    ]
+
+
+def cell_fields(cell: str) -> list[url_state.Field]:
+    """The URL fields whose choices depend on the cell: the checks of its captioner, and the bugs in code it
+    runs."""
+    return [
+        url_state.subset("checks", checks_of(cell), checks_of(cell), "checks"),
+        url_state.choice("bug", "none", bugs_of(cell), "deliberate bug"),
+    ]
+
+
+def load_settings(notices: list[str]) -> list[url_state.Field]:
+    """Load the lab's URL fields (bad link values fall back to defaults, noted in `notices`); returns them."""
+    fields = base_fields()
+    url_state.load(fields, notices)
+    cell = url_state.get("cell")
+    # Another cell keeps the learner's checks, each as its counterpart there (RNN step -> LSTM step). A bug
+    # the new cell never runs falls back to "none" in load().
+    url_state.reset_on_change("checks", cell, list(same_checks_for(url_state.get("checks", ()), cell)))
+    fields += cell_fields(cell)
+    url_state.load(fields[-2:], notices)
+    return fields
+
+
+def size_inputs(fields: list[url_state.Field]) -> None:
+    """A box per size, its limits in its label. The boxes have no bounds of their own: a value past a limit is
+    refused by its URL field with a message, instead of sitting unused behind a red border."""
+    by_name = {field.name: field for field in fields}
+    columns = st.columns(3)
+    for i, (name, (low, high)) in enumerate(SIZE_LIMITS.items()):
+        columns[i % 3].number_input(
+            f"{name}: {SIZE_MEANINGS[name]}, {low}–{high}",
+            step=1,
+            help=f"From {low} to {high}: finite differences cost two forward passes per number, so the lab "
+            "keeps the sizes small.",
+            **url_state.bind(name, field=by_name[name]),
         )
-        st.caption(BUGS[bug].explanation)
-        activation = st.radio(
-            "Activation of the cell", ("tanh", "sigmoid", "relu"), horizontal=True, key="gradcheck.activation"
-        )
-        dtype = st.radio(
-            "Precision",
-            ("float64", "float32"),
-            horizontal=True,
-            key="gradcheck.dtype",
-            help="The checks run in float64; choose float32 to see why.",
-        )
-    with right:
-        columns = st.columns(3)
-        defaults = LabSizes()
-        sizes = {}
-        for i, (name, (low, high)) in enumerate(SIZE_LIMITS.items()):
-            sizes[name] = columns[i % 3].number_input(
-                f"{name} ({SIZE_MEANINGS[name]})", low, high, getattr(defaults, name), key=f"gradcheck.{name}"
-            )
-        step_column, seed_column = st.columns(2)
-        step = step_column.select_slider(
+
+
+def controls(fields: list[url_state.Field]) -> dict:
+    """Draw the lab's widgets, bound to the URL fields; the settings as keyword arguments of
+    core.lab.gradcheck_lab.run_all_checks."""
+    cell = url_state.get("cell")
+    by_name = {field.name: field for field in fields}
+    left, right = st.columns([3, 2])
+    left.radio("Cell", CELLS, format_func=CELL_TITLES.get, horizontal=True, **url_state.bind("cell"))
+    right.radio(
+        "Precision",
+        DTYPES,
+        horizontal=True,
+        help="The checks run in float64; choose float32 to see why.",
+        **url_state.bind("dtype"),
+    )
+    st.selectbox(
+        "Deliberate bug",
+        bugs_of(cell),
+        format_func=lambda key: BUGS[key].title,
+        **url_state.bind("bug", options_of=cell),
+    )
+    st.caption(BUGS[url_state.get("bug")].explanation)
+    sizes, other = st.columns([3, 2])
+    with sizes:
+        size_inputs(fields)
+    with other:
+        st.select_slider(
             "Finite-difference step h",
             STEP_CHOICES,
-            value=1e-5,
             format_func="{:g}".format,
-            key="gradcheck.step",
+            **url_state.bind("step"),
         )
-        seed = seed_column.number_input("Seed of the random inputs", 0, 10_000, 0, key="gradcheck.seed")
-        repeat_word = st.checkbox(
-            "Make a word id repeat in the embedding input",
-            value=True,
-            key="gradcheck.repeat",
+        st.number_input(
+            f"Seed of the random inputs, 0–{MAX_SEED}",
+            step=1,
+            help=f"Any whole number from 0 to {MAX_SEED}; the same seed gives the same inputs.",
+            **url_state.bind("seed", field=by_name["seed"]),
+        )
+        st.toggle(
+            "A word id repeats in the embedding input",
             help="An embedding backward that overwrites instead of adding is only visible if a word occurs twice.",
+            **url_state.bind("repeat", labels=REPEAT),
         )
-    layers = st.multiselect(
-        "Checks", list(LAYERS), default=list(LAYERS), format_func=LAYER_TITLES.get, key="gradcheck.layers"
+    refused = [message for name in (*SIZE_LIMITS, "seed") if (message := url_state.refusal(name))]
+    if refused:
+        st.warning(" ".join(refused), icon="✋")
+    st.multiselect(
+        "Checks",
+        checks_of(cell),
+        format_func=LAYER_TITLES.get,
+        **url_state.bind("checks", options_of=cell),
     )
     return {
-        "layers": tuple(layers),
-        "sizes": LabSizes(**{k: int(v) for k, v in sizes.items()}),
-        "activation": activation,
-        "bug": bug,
-        "dtype": dtype,
-        "seed": int(seed),
-        "step": float(step),
-        "repeat_word": repeat_word,
+        "layers": tuple(url_state.get("checks")),
+        "sizes": LabSizes(**{name: int(url_state.get(name)) for name in SIZE_LIMITS}),
+        "activation": CELLS[cell][1],
+        "bug": url_state.get("bug"),
+        "dtype": url_state.get("dtype"),
+        "seed": int(url_state.get("seed")),
+        "step": float(url_state.get("step")),
+        "repeat_word": REPEAT[url_state.get("repeat")],
     }
 
 
@@ -89,24 +168,35 @@ def run_checks(settings: dict) -> list:
     )
     bar.empty()
     st.session_state[RESULTS_KEY] = (key, results)
-    # New results open the detail view on their worst gradient rather than the previous choice.
-    st.session_state.pop("gradcheck.detail", None)
     return results
 
 
-def details(results: list) -> None:
-    """Per-element view of one chosen gradient."""
-    choices = [(r.layer, p.name) for r in results for p in r.params]
-    worst = max(
-        choices, key=lambda c: next(r for r in results if r.layer == c[0]).by_name(c[1]).max_rel_error
+def detail_choices(results: list) -> list[str]:
+    """Every gradient of the results as "layer.name" (e.g. "model.W_vocab")."""
+    return [f"{r.layer}.{p.name}" for r in results for p in r.params]
+
+
+def detail_field(results: list, settings: dict, notices: list[str]) -> url_state.Field:
+    """The gradient looked at element by element, loaded: new results open on their worst gradient, a link's
+    choice is kept."""
+    worst = max(results, key=lambda r: r.max_rel_error)
+    field = url_state.choice(
+        "detail", f"{worst.layer}.{worst.worst.name}", detail_choices(results), "gradient looked at"
     )
-    layer, name = st.selectbox(
+    url_state.reset_on_change("detail", repr(settings), field.default)
+    url_state.load([field], notices)
+    return field
+
+
+def details(results: list, settings: dict) -> None:
+    """Per-element view of the chosen gradient, and why it fails when it does."""
+    st.selectbox(
         "Look at one gradient element by element",
-        choices,
-        index=choices.index(worst),
-        format_func=lambda c: f"{LAYER_TITLES[c[0]]} · d{c[1]}",
-        key="gradcheck.detail",
+        detail_choices(results),
+        format_func=lambda c: f"{LAYER_TITLES[c.split('.')[0]]} · d{c.split('.', 1)[1]}",
+        **url_state.bind("detail", options_of=",".join(settings["layers"])),
     )
+    layer, name = url_state.get("detail").split(".", 1)
     result = next(r for r in results if r.layer == layer)
     check = result.by_name(name)
     heat, scatter = st.columns([3, 2])
@@ -119,6 +209,13 @@ def details(results: list) -> None:
         f"array {check.norm_rel_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖)). "
         + " ".join(result.notes)
     )
+    if check.diagnosis is None:
+        return
+    scan, text = st.columns([2, 3])
+    with scan:
+        st.plotly_chart(gradcheck.scan_figure(check), key="gradcheck.scan", width="stretch")
+    with text:
+        st.markdown("**Why it fails**, measured: " + gradcheck.diagnosis_markdown(result, check))
 
 
 def page() -> None:
@@ -129,11 +226,20 @@ def page() -> None:
         "the backward pass computed (the **analytic** gradient). Break one backward pass on purpose and "
         "watch which checks catch it."
     )
-    settings = controls()
+    notice = st.empty()
+    notices: list[str] = []
+    fields = load_settings(notices)
+    settings = controls(fields)
     if not settings["layers"]:
+        with notice:
+            url_state.notify(notices)
         st.info("Choose at least one check.")
+        url_state.save(fields)
         return
     results = run_checks(settings)
+    fields.append(detail_field(results, settings, notices))
+    with notice:
+        url_state.notify(notices)
     kind, text = gradcheck.verdict_markdown(results, settings["bug"])
     KIND_STYLE[kind](text, icon=KIND_ICON[kind])
     for edit in BUGS[settings["bug"]].edits:
@@ -142,19 +248,20 @@ def page() -> None:
             "the lab runs instead"
         )
         st.html(gradcheck.bug_html(edit))
-    table, overview = st.columns([3, 2])
-    with table:
-        st.dataframe(gradcheck.result_rows(results), hide_index=True, width="stretch", key="gradcheck.table")
-    with overview:
-        st.plotly_chart(gradcheck.overview_figure(results), key="gradcheck.overview", width="stretch")
-    details(results)
+    st.dataframe(gradcheck.result_rows(results), hide_index=True, width="stretch", key="gradcheck.table")
+    advice = gradcheck.advice_markdown(results)
+    if advice:
+        st.markdown(advice)
+    st.plotly_chart(gradcheck.overview_figure(results), key="gradcheck.overview", width="stretch")
+    details(results, settings)
     thresholds, precision = st.columns(2)
     with thresholds:
         with st.expander("Thresholds: when is an error small enough?", expanded=False):
             st.markdown(gradcheck.thresholds_markdown())
     with precision:
         with st.expander("Why float64?", expanded=settings["dtype"] == "float32"):
-            st.markdown(gradcheck.float64_markdown(settings["step"]))
+            st.markdown(gradcheck.float64_markdown(settings["step"], settings["dtype"]))
+    url_state.save(fields)
 
 
 ui.setup_page(ui.GRADIENT_CHECK_LAB)

@@ -28,11 +28,12 @@ API (Streamlit lives only here and in the pages):
 - ``example(split, index) -> (caption (T + 1,), feature (D,), image source)``.
 - ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
 - ``url_state``: page state in ``st.query_params``. Declare fields with ``url_state.choice/integer/
-  number``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults with
-  an ``st.info``; ``load(fields, notices)`` + ``notify(notices)`` to load in groups and show one
-  notice), widgets with ``**url_state.bind(name)``, ``url_state.get/set(name)``,
-  ``url_state.save(fields)`` at the end (session -> URL), ``url_state.query(fields)`` for
-  ``st.page_link(query_params=...)``.
+  number/subset``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults
+  with an ``st.info``; ``load(fields, notices)`` + ``notify(notices)`` to load in groups and show one
+  notice), widgets with ``**url_state.bind(name)`` (``options_of=`` for options that depend on another
+  choice, ``field=`` to refuse values past a field's limits, said by ``url_state.refusal(name)``),
+  ``url_state.reset_on_change``, ``url_state.get/set(name)``, ``url_state.save(fields)`` at the end
+  (session -> URL), ``url_state.query(fields)`` for ``st.page_link(query_params=...)``.
 - ``show_image(source, caption=None, base_dir=None, width="stretch") -> bool``: an image from a URL or
   path via ``core.data.image_utils.image_from_url``; a grey placeholder with the reason when it cannot load.
 - ``stepper.stepped_view(data, fields, below=None, key=...)``: the timestep control (slider, previous /

@@ -31,6 +31,16 @@ _STATE_PREFIX = "url_state."
 _SYNCED_PREFIX = "url_state_synced."
 _WIDGET_PREFIX = "url_state_widget."
 _SEEN_PREFIX = "url_state_seen."
+_REFUSED_PREFIX = "url_state_refused."
+
+
+def _text(value) -> str:
+    """A value as the URL writes it: floats short (1e-05), lists as "a,b"."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_text(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -43,21 +53,35 @@ class Field:
     label: str = ""
 
     def format(self, value) -> str:
-        if isinstance(value, float):
-            return f"{value:g}"
-        return str(value)
+        return _text(value)
 
 
-def choice(name: str, default: str, choices: Sequence[str], label: str = "") -> Field:
-    """A value from a fixed list of strings."""
-    allowed = tuple(choices)
+def choice(name: str, default, choices: Sequence, label: str = "") -> Field:
+    """A value from a fixed list: strings, or numbers (matched by how the URL writes them, e.g. 1e-05)."""
+    allowed = {_text(value): value for value in choices}
 
-    def parse(raw: str) -> str:
+    def parse(raw: str):
         if raw not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
-        return raw
+        return allowed[raw]
 
     return Field(name, default, parse, label or name)
+
+
+def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str = "") -> Field:
+    """Some of a fixed list of strings, in the order chosen (a multiselect's value), written "a,b" in the
+    URL; an empty value is none of them."""
+    allowed = tuple(choices)
+
+    def parse(raw: str) -> list[str]:
+        chosen = raw.split(",") if raw else []
+        if any(item not in allowed for item in chosen):
+            raise ValueError(f"must be some of {', '.join(allowed)}, separated by commas")
+        if len(dict.fromkeys(chosen)) < len(chosen):  # (this module's set() is url_state.set)
+            raise ValueError("names one choice twice")
+        return chosen
+
+    return Field(name, list(default), parse, label or name)
 
 
 def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:
@@ -168,7 +192,7 @@ def query(fields: Sequence[Field]) -> dict[str, str]:
     return {f.name: f.format(st.session_state.get(_state_key(f.name), f.default)) for f in fields}
 
 
-def bind(name: str, labels: dict | None = None, options_of: str = "") -> dict:
+def bind(name: str, labels: dict | None = None, options_of: str = "", field: Field | None = None) -> dict:
     """Keyword arguments binding a widget to a URL field: ``st.slider("t", 0, 9, **bind("t"))``.
 
     The widget gets its own key, seeded from the canonical value on every draw, and an ``on_change``
@@ -176,7 +200,9 @@ def bind(name: str, labels: dict | None = None, options_of: str = "") -> dict:
     `labels` ({value: label}) the widget holds the label of the value (e.g. ``st.tabs``, whose state is
     the open tab's label) while the URL keeps the short value. `options_of` names what the widget's
     options depend on (e.g. the image whose captions it lists): each gets a widget of its own, so the
-    browser never shows the options of the previous one.
+    browser never shows the options of the previous one. With `field`, a value it does not accept (a number
+    past its limits, typed into an ``st.number_input`` without bounds) is refused: the field keeps its
+    value, the widget shows that value again, and :func:`refusal` says why.
     """
     widget_key = _WIDGET_PREFIX + name + (f".{options_of}" if options_of else "")
     value = st.session_state[_state_key(name)]
@@ -185,9 +211,25 @@ def bind(name: str, labels: dict | None = None, options_of: str = "") -> dict:
 
     def copy_back() -> None:
         chosen = st.session_state[widget_key]
-        st.session_state[_state_key(name)] = values[chosen] if labels else chosen
+        chosen = values[chosen] if labels else chosen
+        if field is not None:
+            try:
+                field.parse(field.format(chosen))
+            except ValueError as exc:
+                # The learner typed it: quoted as text.
+                st.session_state[_REFUSED_PREFIX + name] = (
+                    f"**{field.label}** = {plain(field.format(chosen))} was not used: it {exc}."
+                )
+                return
+        st.session_state[_state_key(name)] = chosen
 
     return {"key": widget_key, "on_change": copy_back}
+
+
+def refusal(name: str) -> str | None:
+    """Why the value last entered in the widget bound with ``bind(name, field=...)`` was refused (Markdown,
+    the value escaped), once; None if it was not."""
+    return st.session_state.pop(_REFUSED_PREFIX + name, None)
 
 
 def reset_on_change(name: str, context, value) -> None:

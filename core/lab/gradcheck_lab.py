@@ -1,24 +1,28 @@
 """Numeric vs analytic gradient checks of every captioning layer and the whole model (vanilla RNN and LSTM),
-for the lab page.
+for the lab page, and the measured cause of every gradient that fails.
 
 Each check builds random inputs of the chosen sizes with its own generator, runs the layer's backward
 pass (the engine's own, or the engine compiled with a deliberate bug, core.lab.bugs) and compares
 every gradient with centred finite differences. Checks run in float64 because the finite-difference
 error grows like eps / h: with h = 1e-5, float32 (eps ~ 1e-7) leaves errors near 1e-2, float64
 (eps ~ 2e-16) near 1e-10, so only float64 can tell a correct gradient from a slightly wrong one.
+
+A gradient outside the pass band gets a `Diagnosis` from measurements, not from the settings: its worst
+element is differentiated again at every step h from 0.1 to 1e-9 (a `StepScan`), and the same check runs in
+float64 with h = REFERENCE_STEP. A gradient whose float64 check fails at every step has a bug in its backward
+pass. Otherwise the finite differences are at fault: a smaller h does better when the step is too large
+(truncation error, which shrinks like h²), a larger h (or none) when round-off dominates (it grows like
+eps / h).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.engine import rnn_layers
 from core.engine.activations import check_activation
-from core.engine.gradient_check import (
-    elementwise_rel_error,
-    eval_numerical_gradient,
-    eval_numerical_gradient_array,
-)
+from core.engine.gradient_check import elementwise_rel_error, eval_numerical_gradient
 from core.engine.rnn import CaptioningRNN
 from core.errors import HyperparameterError
 from core.lab.bugs import BUGS, check_bug, engine_with_bug
@@ -27,6 +31,31 @@ from core.lab.bugs import BUGS, check_bug, engine_with_bug
 LAYERS = ("rnn_step", "rnn_sequence", "word_embedding", "temporal_affine", "temporal_softmax", "model")
 LSTM_LAYERS = ("lstm_step", "lstm_sequence", "lstm_model")
 ALL_LAYERS = LAYERS + LSTM_LAYERS
+# The checks of each captioner: its cell's layers, the layers both cells share, and the whole model.
+CAPTIONER_CHECKS = {
+    "rnn": LAYERS,
+    "lstm": (
+        "lstm_step",
+        "lstm_sequence",
+        "word_embedding",
+        "temporal_affine",
+        "temporal_softmax",
+        "lstm_model",
+    ),
+}
+# The check of one captioner that does the same job in the other.
+_LSTM_COUNTERPARTS = {"rnn_step": "lstm_step", "rnn_sequence": "lstm_sequence", "model": "lstm_model"}
+COUNTERPARTS = _LSTM_COUNTERPARTS | {lstm: rnn for rnn, lstm in _LSTM_COUNTERPARTS.items()}
+
+# The cells the lab checks: (cell type, activation) of the vanilla cell with each activation, and the LSTM,
+# whose gates fix their own nonlinearities.
+CELLS = {
+    "tanh": ("rnn", "tanh"),
+    "sigmoid": ("rnn", "sigmoid"),
+    "relu": ("rnn", "relu"),
+    "lstm": ("lstm", "tanh"),
+}
+CELL_TITLES = {"tanh": "RNN · tanh", "sigmoid": "RNN · sigmoid", "relu": "RNN · ReLU", "lstm": "LSTM"}
 
 LAYER_TITLES = {
     "rnn_step": "RNN step (rnn_step_backward)",
@@ -37,7 +66,7 @@ LAYER_TITLES = {
     "model": "Whole model (CaptioningRNN.loss)",
     "lstm_step": "LSTM step (lstm_step_backward)",
     "lstm_sequence": "LSTM over a sequence (lstm_backward)",
-    "lstm_model": "Whole LSTM model (CaptioningRNN.loss, cell_type='lstm')",
+    "lstm_model": "Whole LSTM model (CaptioningRNN.loss)",
 }
 
 
@@ -51,7 +80,39 @@ THRESHOLDS = (
     (np.inf, "wrong", "above 1e-2: the gradient is wrong"),
 )
 
+PASS_BOUND = THRESHOLDS[0][0]
+
 SIZE_LIMITS = {"N": (1, 6), "T": (1, 8), "D": (1, 16), "W": (1, 16), "H": (1, 16), "V": (4, 24)}
+
+# The steps h a failing gradient's worst element is differentiated at, from too large to too small.
+SCAN_STEPS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+# The check a gradient's own is compared with: float64, whose round-off at this step (eps / h ~ 2e-11) and
+# truncation error (~h² ~ 1e-10) are both far inside the pass band, so only a wrong backward pass fails it.
+REFERENCE_DTYPE = "float64"
+REFERENCE_STEP = 1e-5
+# The measured causes of a failing gradient (Diagnosis.cause).
+TOO_LARGE = "step too large"
+ROUND_OFF = "round-off"
+BUG = "bug"
+CAUSES = (TOO_LARGE, ROUND_OFF, BUG)
+
+
+def checks_of(cell):
+    """The checks of the captioner with `cell` (a key of CELLS), in the order the lab runs them."""
+    return CAPTIONER_CHECKS[CELLS[cell][0]]
+
+
+def same_checks_for(layers, cell):
+    """`layers` as checks of the captioner with `cell`: each one the cell does not have becomes its
+    counterpart (rnn_step <-> lstm_step, ...), in that captioner's order."""
+    wanted = {layer if layer in checks_of(cell) else COUNTERPARTS[layer] for layer in layers}
+    return tuple(layer for layer in checks_of(cell) if layer in wanted)
+
+
+def bugs_of(cell):
+    """The keys of BUGS that break code the captioner with `cell` runs ("none" first)."""
+    checks = set(checks_of(cell))
+    return tuple(key for key, bug in BUGS.items() if key == "none" or checks & set(bug.checks))
 
 
 def verdict(max_rel_error):
@@ -92,13 +153,73 @@ class LabSizes:
         return self
 
 
+@dataclass(frozen=True)
+class StepScan:
+    """One element of a gradient (at `index`) differentiated at every step h of `steps` (SCAN_STEPS and the
+    check's own `step`, largest first) in `dtype`; `errors` are its relative errors there, one per step."""
+
+    index: tuple
+    dtype: str
+    step: float
+    steps: tuple
+    errors: tuple
+
+    def error_at(self, step):
+        return self.errors[self.steps.index(step)]
+
+    @property
+    def best_step(self):
+        """The step with the smallest error; the check's own step when it ties for it."""
+        return min(self.steps, key=lambda h: (self.error_at(h), h != self.step))
+
+    @property
+    def best_error(self):
+        return self.error_at(self.best_step)
+
+    @property
+    def better_step(self):
+        """best_step if its error is less than half the error at the check's own step, else None: a smaller
+        difference says nothing about the cause."""
+        if self.best_error < self.error_at(self.step) / 2:
+            return self.best_step
+        return None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The measured cause of a gradient outside the pass band (one of CAUSES, see cause_of).
+
+    scan: its worst element over the steps, in the check's dtype; reference_error: the gradient's largest
+    error in REFERENCE_DTYPE with REFERENCE_STEP; reference_scan: that reference check's worst element over the
+    steps, in REFERENCE_DTYPE (None when the reference check passes).
+    """
+
+    cause: str
+    scan: StepScan
+    reference_error: float
+    reference_scan: StepScan | None
+
+
+def cause_of(scan, reference_error, reference_scan):
+    """BUG if the float64 reference check fails and its worst element stays outside the pass band at every
+    step: no finite difference agrees with the backward pass. Otherwise the finite differences are at
+    fault: TOO_LARGE if a smaller step than the check's at least halves its worst element's error
+    (scan.better_step), ROUND_OFF if a larger one does, or none does (the check's step is as good as its
+    dtype gets)."""
+    if reference_error >= PASS_BOUND and min(reference_scan.errors) >= PASS_BOUND:
+        return BUG
+    better = scan.better_step
+    return TOO_LARGE if better is not None and better < scan.step else ROUND_OFF
+
+
 @dataclass
 class ParamCheck:
     """One gradient compared with its finite-difference estimate.
 
     analytic, numeric, rel_error: arrays of the shape of the checked input or parameter;
     rel_error is |a - n| / max(1e-8, |a| + |n|) per element; max_rel_error its maximum (the notebook's
-    number); norm_rel_error = ||a - n|| / max(1e-8, ||a|| + ||n||) weighs entries by their size.
+    number); norm_rel_error = ||a - n|| / max(1e-8, ||a|| + ||n||) weighs entries by their size;
+    diagnosis: why it fails (None when it passes).
     """
 
     name: str
@@ -108,15 +229,21 @@ class ParamCheck:
     max_rel_error: float
     norm_rel_error: float
     verdict: str
+    diagnosis: Diagnosis | None = None
 
     @property
     def shape(self):
         return self.analytic.shape
 
+    @property
+    def worst_index(self):
+        """The index of the element with the largest relative error."""
+        return tuple(int(i) for i in np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape))
+
 
 @dataclass
 class CheckResult:
-    """All gradients of one layer (or the model) for one set of sizes, activation, dtype and bug.
+    """All gradients of one layer (or the model) for one set of sizes, activation, dtype, step h and bug.
 
     activation is the lab's setting for the vanilla cell; the LSTM checks (LSTM_LAYERS) do not use it.
     """
@@ -124,6 +251,7 @@ class CheckResult:
     layer: str
     activation: str
     dtype: str
+    step: float
     bug: str
     bug_applies: bool
     sizes: LabSizes
@@ -143,6 +271,15 @@ class CheckResult:
     @property
     def passed(self):
         return all(p.verdict == "pass" for p in self.params)
+
+    @property
+    def cause(self):
+        """None if every gradient passes; BUG if any gradient's diagnosis is a bug; else the cause of the
+        worst gradient."""
+        if self.passed:
+            return None
+        causes = {p.diagnosis.cause for p in self.params if p.diagnosis is not None}
+        return BUG if BUG in causes else self.worst.diagnosis.cause
 
     def by_name(self, name):
         for p in self.params:
@@ -167,14 +304,13 @@ def _compare(name, analytic, numeric):
 
 @dataclass
 class _Setup:
-    """Everything one check needs: sizes, cell activation, dtype, engine, generator, step h, repeat_word."""
+    """Everything one check needs: sizes, cell activation, dtype, engine, generator, repeat_word."""
 
     sizes: LabSizes
     activation: str
     dtype: type
     engine: object  # core.lab.bugs.engine_with_bug(bug): the backward passes under test
     rng: np.random.Generator
-    step: float
     repeat_word: bool
 
     def normal(self, *shapes):
@@ -192,13 +328,31 @@ def _repeat_note(ids):
     return f"Word ids {listed} occur more than once in this input, so their gradient rows must be summed."
 
 
+@dataclass
+class _Gradient:
+    """A gradient a check computed (`analytic`, of the input `x`) and what finite differences check it
+    against: the scalar f() of the current contents of x, which they perturb in place."""
+
+    name: str
+    analytic: np.ndarray
+    f: Callable[[], float]
+    x: np.ndarray
+
+    def numeric(self, step, index=None):
+        """eval_numerical_gradient of f at x with step h: of every element, or of x[index] alone (an array of
+        one element, computed the very same way, so equal to that element of the whole)."""
+        target = self.x if index is None else self.x[tuple(slice(i, i + 1) for i in index)]
+        return eval_numerical_gradient(lambda _: self.f(), target, verbose=False, h=step)
+
+
 def _check_layer(c, forward, backward, shapes, scales=None, **options):
-    """Check backward against finite differences of forward for random inputs named and shaped by `shapes`
-    (standard normal, times scales[name] where given).
+    """The gradients of backward for random inputs named and shaped by `shapes` (standard normal, times
+    scales[name] where given), each checked against finite differences of sum(out * dout) over forward's
+    outputs.
 
     forward(**inputs, **options) -> (*outs, cache), one output or more (the LSTM step: next_h, next_c);
-    backward(*douts, cache) -> one gradient per input, in the order of `shapes`. The numeric gradient is
-    that of sum(out * dout) over the outputs; it perturbs each input array in place, so forward sees it.
+    backward(*douts, cache) -> one gradient per input, in the order of `shapes`. Finite differences perturb
+    each input array in place, so forward sees the change.
     """
     inputs = dict(zip(shapes, c.normal(*shapes.values()), strict=True))
     for name, scale in (scales or {}).items():
@@ -207,15 +361,12 @@ def _check_layer(c, forward, backward, shapes, scales=None, **options):
     douts = c.normal(*(out.shape for out in outs))
     analytic = dict(zip(inputs, backward(*douts, cache), strict=True))
 
-    def weighted_outputs(_):
+    def weighted_outputs():
         outs = forward(**inputs, **options)[:-1]
         return sum(np.sum(out * dout) for out, dout in zip(outs, douts, strict=True))
 
-    checks = []
-    for name, value in inputs.items():
-        numeric = eval_numerical_gradient(weighted_outputs, value, verbose=False, h=c.step)
-        checks.append(_compare(name, analytic[name], numeric))
-    return checks, None, ()
+    gradients = [_Gradient(name, analytic[name], weighted_outputs, value) for name, value in inputs.items()]
+    return gradients, None, ()
 
 
 def _check_rnn_step(c):
@@ -269,10 +420,11 @@ def _check_word_embedding(c):
     out, cache = rnn_layers.word_embedding_forward(ids, W_embed)
     (dout,) = c.normal(out.shape)
     dW = c.engine.word_embedding_backward(dout, cache)
-    numeric = eval_numerical_gradient_array(
-        lambda w: rnn_layers.word_embedding_forward(ids, w)[0], W_embed, dout, h=c.step
-    )
-    return [_compare("W_embed", dW, numeric)], None, (_repeat_note(ids),)
+
+    def weighted_output():
+        return np.sum(rnn_layers.word_embedding_forward(ids, W_embed)[0] * dout)
+
+    return [_Gradient("W_embed", dW, weighted_output, W_embed)], None, (_repeat_note(ids),)
 
 
 def _check_temporal_affine(c):
@@ -305,10 +457,7 @@ def _check_temporal_softmax(c):
     captions = _random_captions(c)
     y, mask = captions[:, 1:], captions[:, 1:] != 0
     loss, dx = c.engine.temporal_softmax_loss(x, y, mask)
-    numeric = eval_numerical_gradient(
-        lambda v: rnn_layers.temporal_softmax_loss(v, y, mask)[0], x, verbose=False, h=c.step
-    )
-    return [_compare("x", dx, numeric)], loss, ()
+    return [_Gradient("x", dx, lambda: rnn_layers.temporal_softmax_loss(x, y, mask)[0], x)], loss, ()
 
 
 def _vocabulary(V):
@@ -333,13 +482,12 @@ def _check_model(c, cell_type="rnn"):
     (features,) = c.normal((N, D))
     captions = _random_captions(c)
     loss, grads = c.engine.model_loss(model, features, captions)
-    checks = []
-    for name in model.params:
-        numeric = eval_numerical_gradient(
-            lambda _: model.loss(features, captions)[0], model.params[name], verbose=False, h=c.step
-        )
-        checks.append(_compare(name, grads[name], numeric))
-    return checks, loss, (_repeat_note(captions[:, :-1]),)
+
+    def model_loss():
+        return model.loss(features, captions)[0]
+
+    gradients = [_Gradient(name, grads[name], model_loss, value) for name, value in model.params.items()]
+    return gradients, loss, (_repeat_note(captions[:, :-1]),)
 
 
 def _check_lstm_model(c):
@@ -362,38 +510,94 @@ _CHECKS = {
 def run_check(
     layer, sizes=None, activation="tanh", bug="none", dtype="float64", seed=0, step=1e-5, repeat_word=True
 ):
-    """Run one gradient check.
+    """Run one gradient check, and diagnose each gradient outside the pass band (ParamCheck.diagnosis).
 
     layer: one of ALL_LAYERS; sizes: LabSizes (N, T, D, W, H, V); activation: of the vanilla RNN cell (tanh,
-    sigmoid, relu; the LSTM checks do not use it: the LSTM's gates fix their nonlinearities); bug: a key of BUGS, applied where that backward pass is used; dtype: "float64" or "float32";
-    seed: of the random inputs; step: the finite-difference step h; repeat_word: make a word id occur twice
-    in the embedding input (an overwriting embedding backward is invisible otherwise). -> CheckResult.
+    sigmoid, relu; the LSTM checks do not use it: the LSTM's gates fix their nonlinearities); bug: a key of
+    BUGS, applied where that backward pass is used; dtype: "float64" or "float32"; seed: of the random
+    inputs; step: the finite-difference step h; repeat_word: make a word id occur twice in the embedding
+    input (an overwriting embedding backward is invisible otherwise). -> CheckResult.
     """
     if layer not in _CHECKS:
         raise HyperparameterError(f"layer={layer!r} is unknown; choose one of {', '.join(ALL_LAYERS)}.")
     check_bug(bug)
     if dtype not in ("float64", "float32"):
         raise HyperparameterError(f"dtype={dtype!r} is not supported; choose 'float64' or 'float32'.")
-    if not (isinstance(step, (float, int)) and 1e-9 <= step <= 1e-1):
-        raise HyperparameterError(f"The finite-difference step h={step!r} must be between 1e-9 and 0.1.")
+    if not (isinstance(step, (float, int)) and SCAN_STEPS[-1] <= step <= SCAN_STEPS[0]):
+        raise HyperparameterError(
+            f"The finite-difference step h={step!r} must be between {SCAN_STEPS[-1]:g} and {SCAN_STEPS[0]:g}."
+        )
     check_activation(activation)
     sizes = (sizes or LabSizes()).validated()
-    engine = engine_with_bug(bug)
     setup = _Setup(
-        sizes, activation, np.dtype(dtype).type, engine, np.random.default_rng(seed), step, repeat_word
+        sizes,
+        activation,
+        np.dtype(dtype).type,
+        engine_with_bug(bug),
+        np.random.default_rng(seed),
+        repeat_word,
     )
-    params, loss, notes = _CHECKS[layer](setup)
-    return CheckResult(
+    gradients, loss, notes = _CHECKS[layer](setup)
+    result = CheckResult(
         layer=layer,
         activation=activation,
         dtype=dtype,
+        step=step,
         bug=bug,
         bug_applies=layer in BUGS[bug].checks,
         sizes=sizes,
-        params=params,
+        params=[_compare(g.name, g.analytic, g.numeric(step)) for g in gradients],
         loss=loss,
         notes=notes,
     )
+    if not result.passed:
+        _diagnose(
+            result,
+            gradients,
+            lambda: run_check(
+                layer, sizes, activation, bug, REFERENCE_DTYPE, seed, REFERENCE_STEP, repeat_word
+            ),
+        )
+    return result
+
+
+def _scan(gradient, check, dtype, step):
+    """The StepScan of the worst element of `check` (the ParamCheck of `gradient`)."""
+    index = check.worst_index
+    analytic = np.asarray(gradient.analytic, dtype=np.float64)[index]
+    steps = tuple(sorted(set(SCAN_STEPS) | {step}, reverse=True))
+    errors = tuple(
+        float(elementwise_rel_error(analytic, gradient.numeric(h, index).astype(np.float64).item()))
+        for h in steps
+    )
+    return StepScan(index, dtype, step, steps, errors)
+
+
+def _diagnose(result, gradients, reference_check):
+    """Set the diagnosis of every failing gradient of `result` (whose `gradients` are still live);
+    reference_check() runs the same check in REFERENCE_DTYPE with REFERENCE_STEP."""
+    scans = {
+        check.name: _scan(gradient, check, result.dtype, result.step)
+        for check, gradient in zip(result.params, gradients, strict=True)
+        if check.verdict != "pass"
+    }
+    is_reference = (result.dtype, result.step) == (REFERENCE_DTYPE, REFERENCE_STEP)
+    reference = result if is_reference else reference_check()
+    for check in result.params:
+        if check.name not in scans:
+            continue
+        if is_reference:
+            reference_scan = scans[check.name]
+        else:
+            own = reference.by_name(check.name).diagnosis
+            reference_scan = own.scan if own is not None else None
+        reference_error = reference.by_name(check.name).max_rel_error
+        check.diagnosis = Diagnosis(
+            cause_of(scans[check.name], reference_error, reference_scan),
+            scans[check.name],
+            reference_error,
+            reference_scan,
+        )
 
 
 def run_all_checks(

@@ -59,6 +59,67 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice():
     assert at.query_params["split"] == "train"  # the URL is corrected, so the link can be shared again
 
 
+def choices_app():
+    import streamlit as st
+
+    from ui import url_state
+
+    fields = [
+        url_state.choice("step", 1e-5, (1e-2, 1e-5, 1e-8)),
+        url_state.subset("checks", ("a", "b"), ("a", "b", "c")),
+        url_state.integer("n", 2, 1, 6, "N (batch)"),
+    ]
+    url_state.load(fields)
+    st.select_slider("step", (1e-2, 1e-5, 1e-8), **url_state.bind("step"))
+    st.multiselect("checks", ("a", "b", "c"), **url_state.bind("checks"))
+    st.number_input("n", step=1, **url_state.bind("n", field=fields[2]))
+    if message := url_state.refusal("n"):
+        st.warning(message)
+    st.markdown(f"state: {url_state.get('step')!r} {url_state.get('checks')} {url_state.get('n')}")
+    url_state.save(fields)
+
+
+def test_numbers_and_subsets_round_trip_through_the_url():
+    at = AppTest.from_function(choices_app, default_timeout=TIMEOUT)
+    at.query_params.update({"step": "1e-08", "checks": "c,a"})
+    at.run()
+    assert not at.info
+    assert at.select_slider[0].value == 1e-8 and at.multiselect[0].value == ["c", "a"]
+    assert at.markdown[0].value == "state: 1e-08 ['c', 'a'] 2"
+    at.multiselect[0].set_value([]).run()
+    assert at.query_params["checks"] == "" and at.query_params["step"] == "1e-08"
+    at.select_slider[0].set_value(1e-2).run()
+    assert at.query_params["step"] == "0.01"
+    again = AppTest.from_function(choices_app, default_timeout=TIMEOUT)
+    again.query_params.update(dict(at.query_params))
+    again.run()
+    assert again.markdown[0].value == "state: 0.01 [] 2" and not again.info
+
+
+def test_bad_numbers_and_subsets_in_a_link_fall_back_with_a_notice():
+    at = AppTest.from_function(choices_app, default_timeout=TIMEOUT)
+    at.query_params.update({"step": "3e-05", "checks": "a,z", "n": "9"})
+    at.run()
+    assert at.markdown[0].value == "state: 1e-05 ['a', 'b'] 2"
+    (notice,) = [i.value for i in at.info]
+    assert "must be one of 0.01, 1e-05, 1e-08" in notice and "must be some of a, b, c" in notice
+    assert "N (batch)" in notice
+    at.query_params.update({"checks": "a,a"})
+    at.run()
+    assert "names one choice twice" in at.info[0].value
+
+
+def test_a_value_its_field_refuses_is_not_used_and_is_said_once():
+    at = AppTest.from_function(choices_app, default_timeout=TIMEOUT).run()
+    at.number_input[0].set_value(9).run()
+    (refused,) = [w.value for w in at.warning]
+    assert refused == "**N (batch)** = 9 was not used: it must be between 1 and 6."
+    assert at.number_input[0].value == 2 and at.query_params["n"] == "2"
+    assert at.markdown[0].value.endswith(" 2")
+    at.number_input[0].set_value(5).run()
+    assert not at.warning and at.query_params["n"] == "5" and at.markdown[0].value.endswith(" 5")
+
+
 # --------------------------------------------------------------------------- friendly errors
 
 

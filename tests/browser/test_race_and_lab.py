@@ -2,16 +2,31 @@
 
 from .streamlit_helpers import (
     ERROR_ALERT,
+    act_and_wait,
     assert_healthy,
     choose,
     click_key,
     expect_charts,
+    key_selector,
     open_app,
+    overflowing,
     save_screenshot,
     wait_for_curves,
 )
 
 SUCCESS_ALERT = '[data-testid="stAlertContentSuccess"]'
+# What must never be cut in the lab at 1280 px: buttons, select values (Streamlit 1.67 shows them in the
+# combobox's input, which scrolls a value too long for it), widget labels, code lines, the table.
+DETAIL_SELECT = '[data-testid="stSelectbox"]:has(input[aria-label="Look at one gradient element by element"])'
+LAB_FITS = ", ".join(
+    [
+        '[data-testid="stButton"] button',
+        '[data-testid="stSelectbox"] input',
+        '[data-testid="stWidgetLabel"] p',
+        '[data-testid="stHtml"] pre',
+        '[data-testid="stDataFrame"] .dvn-scroller',
+    ]
+)
 
 
 def test_race_trains_both_lanes_live_until_the_summary(page, app_server):
@@ -31,12 +46,47 @@ def test_race_trains_both_lanes_live_until_the_summary(page, app_server):
     save_screenshot(page, "3_activation_race")
 
 
-def test_gradient_check_lab_passes_then_catches_a_deliberate_bug(page, app_server):
+def shown_gradient(page) -> str:
+    """The gradient the element-by-element selector shows, e.g. "dWh"."""
+    return page.locator(f"{DETAIL_SELECT} input").input_value().split(" · ")[-1]
+
+
+def charted_gradient(page) -> str:
+    """The gradient the element heatmap draws, from its title ("dWh: relative error of each element")."""
+    title = page.locator(f"{key_selector('gradcheck.elements')} .gtitle").text_content()
+    return title.split(":")[0]
+
+
+def test_gradient_check_lab_passes_then_catches_a_deliberate_bug(projector_page, app_server):
+    """At 1280×720: the checks pass, a bug is caught and the element view names the gradient its charts show;
+    the LSTM's bug is caught by exactly its checks; nothing is cut, and the URL holds the view."""
+    page = projector_page
     open_app(page, f"{app_server.url}/Gradient_check_lab")
     page.locator(SUCCESS_ALERT).filter(has_text="agree with finite differences").wait_for(state="visible")
     expect_charts(page, 3)
+    assert overflowing(page, LAB_FITS) == []
     save_screenshot(page, "5_gradient_check_lab")
 
     choose(page, "Deliberate bug", "Forget the gradient carried back from step t+1", allow_error_alerts=True)
     page.locator(ERROR_ALERT).filter(has_text="Caught.").wait_for(state="visible")
-    expect_charts(page, 3)
+    expect_charts(page, 4)  # the worst gradient fails: its error at each step h is drawn too
+    assert shown_gradient(page) == charted_gradient(page)
+    assert "bug=no_carried_gradient" in page.url
+    assert overflowing(page, LAB_FITS) == []
+
+    cells = page.locator('[data-testid="stRadio"]').filter(has_text="RNN · tanh")
+    act_and_wait(page, lambda: cells.get_by_text("LSTM", exact=True).click())
+    page.locator(SUCCESS_ALERT).filter(has_text="agree with finite differences").wait_for(state="visible")
+    assert "cell=lstm" in page.url and "bug=none" in page.url
+    choose(
+        page, "Deliberate bug", "Drop c_{t-1} from the LSTM forget gate's gradient", allow_error_alerts=True
+    )
+    caught = page.locator(ERROR_ALERT).filter(has_text="Caught.").inner_text()
+    shown_in = caught.split("shows in: ")[1].split(": there")[0]
+    assert shown_in == (
+        "LSTM step (lstm_step_backward), LSTM over a sequence (lstm_backward), "
+        "Whole LSTM model (CaptioningRNN.loss)"
+    )
+    assert shown_gradient(page) == charted_gradient(page)
+    assert overflowing(page, LAB_FITS) == []
+    save_screenshot(page, "5_gradient_check_lab_lstm_bug")

@@ -1,11 +1,35 @@
-"""explainer.gradcheck: tables, figures and verdicts carry the numbers of the checks they were given."""
+"""explainer.gradcheck: tables, figures and verdicts carry the numbers of the checks they were given, and every
+sentence about why a gradient fails follows from the numbers it quotes."""
+
+import re
 
 import numpy as np
 import pytest
 
-from core.lab.gradcheck_lab import LabSizes, run_all_checks, run_check
+from core.lab.bugs import BUGS
+from core.lab.gradcheck_lab import (
+    BUG,
+    CELLS,
+    PASS_BOUND,
+    REFERENCE_STEP,
+    ROUND_OFF,
+    THRESHOLDS,
+    TOO_LARGE,
+    LabSizes,
+    bugs_of,
+    checks_of,
+    run_all_checks,
+    run_check,
+)
 from explainer import gradcheck
 from tests.helpers.plotly_json import decode, figure_json
+
+# The lab's step choices (pages/5_Gradient_check_lab.py offers these).
+STEPS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+# Small sizes keep the sweep over every dtype, step and bug quick; what it asserts holds at any size.
+SMALL = LabSizes(N=2, T=2, D=3, W=3, H=3, V=5)
+NUMBER = r"(\d\.\d\de[+-]\d\d)"
+STEP = r"(\d[\d.e+-]*\d|\d)"
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +42,17 @@ def buggy():
     return run_all_checks(bug="drop_local_derivative")
 
 
-def test_result_rows_list_every_gradient_with_its_error(clean):
+def test_result_rows_list_every_gradient_with_its_error_and_cause(clean):
     rows = gradcheck.result_rows(clean)
     assert len(rows) == sum(len(r.params) for r in clean) == 23
-    step_wh = next(r for r in rows if r["layer"].startswith("RNN step") and r["gradient"] == "dWh")
+    step_wh = next(r for r in rows if r["check"].startswith("RNN step") and r["gradient"] == "dWh")
     check = clean[0].by_name("Wh")
     assert step_wh["max relative error"] == f"{check.max_rel_error:.2e}"
     assert step_wh["shape"] == "6 × 6"
-    assert {r["verdict"] for r in rows} == {"pass"}
+    assert {r["verdict"] for r in rows} == {"pass"} and {r["cause"] for r in rows} == {""}
+    large = gradcheck.result_rows(run_all_checks(step=1e-2, layers=("rnn_sequence",)))
+    assert {(r["verdict"] != "pass", r["cause"]) for r in large} <= {(True, "Step too large"), (False, "")}
+    assert any(r["cause"] for r in large)
 
 
 def test_overview_bars_are_the_max_errors_coloured_by_verdict(buggy):
@@ -40,6 +67,7 @@ def test_overview_bars_are_the_max_errors_coloured_by_verdict(buggy):
     embedding = bar["y"].index("word_embedding · dW_embed")
     assert colors[embedding] == gradcheck.VERDICT_COLORS["pass"]
     assert spec["layout"]["xaxis"]["type"] == "log"
+    assert spec["layout"]["xaxis"]["ticktext"] == ["1e-15", "1e-12", "1e-9", "1e-6", "1e-3", "1"]
 
 
 def test_element_heatmap_shows_log_errors_and_both_gradients():
@@ -53,6 +81,19 @@ def test_element_heatmap_shows_log_errors_and_both_gradients():
     np.testing.assert_allclose(custom[..., 0], check.analytic.reshape(6, 4))
     np.testing.assert_allclose(custom[..., 1], check.numeric.reshape(6, 4))
     assert heat["y"][:2] == ["0, 0", "0, 1"]
+
+
+def test_heatmap_colours_change_where_the_verdicts_do():
+    """Each verdict band has the colour of its bars in the overview, and the pass band ends at its bound."""
+    scale = gradcheck.ERROR_SCALE
+    low, high = gradcheck.LOG_RANGE
+    for (bound, verdict, _), (_, after, _) in zip(THRESHOLDS, THRESHOLDS[1:], strict=False):
+        edge = (np.log10(bound) - low) / (high - low)
+        at_edge = [color for position, color in scale if np.isclose(position, edge)]
+        assert len(at_edge) == 2 and at_edge[1] == gradcheck.VERDICT_COLORS[after], verdict
+    assert scale[-1] == [1.0, gradcheck.VERDICT_COLORS["wrong"]]
+    positions = [position for position, _ in scale]
+    assert positions == sorted(positions) and positions[0] == 0.0
 
 
 def test_as_grid_and_row_labels():
@@ -72,6 +113,135 @@ def test_comparison_figure_plots_numeric_against_analytic(buggy):
     assert points["marker"]["color"] == gradcheck.VERDICT_COLORS["wrong"]
 
 
+def test_scan_figure_draws_the_measured_errors_at_each_step():
+    """The float32 scan, the float64 reference scan of a bug, the check's own step: the numbers core measured."""
+    result = run_check("rnn_step", bug="drop_local_derivative", dtype="float32", step=1e-3)
+    check = result.by_name("Wh")
+    own, reference = check.diagnosis.scan, check.diagnosis.reference_scan
+    spec = figure_json(gradcheck.scan_figure(check))
+    measured, float64, chosen = spec["data"]
+    np.testing.assert_allclose(decode(measured["x"]), own.steps)
+    np.testing.assert_allclose(decode(measured["y"]), np.maximum(own.errors, gradcheck.FLOOR))
+    np.testing.assert_allclose(decode(float64["y"]), np.maximum(reference.errors, gradcheck.FLOOR))
+    assert "float32" in measured["name"] and "float64" in float64["name"]
+    assert decode(chosen["x"]).tolist() == [1e-3]
+    assert decode(chosen["y"]).tolist() == [max(check.max_rel_error, gradcheck.FLOOR)]
+    assert spec["layout"]["xaxis"]["type"] == "log" and spec["layout"]["yaxis"]["type"] == "log"
+
+
+# --------------------------------------------------------------------------- sentences and their numbers
+
+
+def quoted(pattern, text):
+    match = re.search(pattern, text)
+    assert match, (pattern, text)
+    return [float(group) for group in match.groups() if group is not None]
+
+
+def assert_follows_from_its_numbers(result, check, text):
+    """The diagnosis sentence quotes the measurements (as the page shows them, to 3 digits) and says nothing
+    they contradict."""
+    diagnosis = check.diagnosis
+    scan = diagnosis.scan
+    if diagnosis.cause == BUG:
+        (reference_error,) = quoted(rf"with h = 1e-05 its largest error is {NUMBER}", text)
+        span = quoted(rf"stays (?:at {NUMBER}|between {NUMBER} and {NUMBER}) at every step h", text)
+        assert reference_error == float(f"{diagnosis.reference_error:.2e}") and reference_error >= PASS_BOUND
+        assert min(span) == float(f"{min(diagnosis.reference_scan.errors):.2e}") and min(span) >= PASS_BOUND
+        assert "the backward pass is wrong" in text and "is right" not in text
+        return
+    step, error = quoted(rf"at h = {STEP} its largest error is {NUMBER}", text)
+    assert step == result.step and error == float(f"{check.max_rel_error:.2e}")
+    if "does better" in text:
+        better, better_error = quoted(rf"does better: at h = {STEP} that element's error is {NUMBER}", text)
+        assert better_error < error / 2 * 1.01
+        assert better_error == float(f"{scan.error_at(better):.2e}")
+        if better < step:
+            assert (
+                diagnosis.cause == TOO_LARGE and "The step is too large" in text and "Round-off" not in text
+            )
+        else:
+            assert diagnosis.cause == ROUND_OFF and "Round-off dominates" in text and "too large" not in text
+    else:
+        best_error, best = quoted(rf"halves that error \(the smallest is {NUMBER}, at h = {STEP}\)", text)
+        assert diagnosis.cause == ROUND_OFF and best_error >= error / 2 * 0.99
+        assert best_error == float(f"{scan.error_at(best):.2e}") == float(f"{min(scan.errors):.2e}")
+    if "this gradient's largest error is" in text:
+        (reference_error,) = quoted(rf"h = 1e-05 this gradient's largest error is {NUMBER}", text)
+    else:
+        reference_error, _ = quoted(rf"agrees to {NUMBER} at h = {STEP}", text)
+    assert reference_error < PASS_BOUND and "is wrong" not in text
+    if "Choose h" in text:
+        (chosen,) = quoted(rf"Choose h = {STEP}: there that element is inside the pass band", text)
+        assert scan.error_at(chosen) < PASS_BOUND
+    else:
+        best_error, best = quoted(rf"Even at its best \({NUMBER}, at h = {STEP}\) it stays outside", text)
+        assert (
+            best_error >= PASS_BOUND
+            and min(scan.errors) >= PASS_BOUND
+            and scan.error_at(best) == min(scan.errors)
+        )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("step", STEPS)
+def test_every_diagnosis_follows_from_the_numbers_it_quotes(dtype, step):
+    """Over every step and both precisions, without a bug and with each bug (on a cell that runs it): each
+    failing gradient's sentence quotes its measurements and agrees with them, and the advice and the table
+    give it the same cause."""
+    runs = [("tanh", "none"), ("lstm", "none")] + [
+        ("lstm" if bug not in bugs_of("tanh") else "tanh", bug) for bug in BUGS if bug != "none"
+    ]
+    for cell, bug in runs:
+        layers = checks_of(cell) if bug == "none" else BUGS[bug].checks
+        layers = [layer for layer in layers if layer in checks_of(cell)]
+        results = run_all_checks(SMALL, CELLS[cell][1], bug, dtype, step=step, layers=layers)
+        causes = {row["gradient"] + row["check"]: row["cause"] for row in gradcheck.result_rows(results)}
+        for result in results:
+            for check in result.params:
+                if check.diagnosis is None:
+                    continue
+                text = gradcheck.diagnosis_markdown(result, check)
+                assert_follows_from_its_numbers(result, check, text)
+                title = gradcheck.CAUSE_TITLES[check.diagnosis.cause]
+                assert causes[f"d{check.name}" + gradcheck.LAYER_TITLES[result.layer]] == title
+        advice = gradcheck.advice_markdown(results)
+        for line in advice.splitlines()[1:]:
+            # Each cause's line quotes the diagnosis of its worst gradient.
+            title = line.split("**")[1]
+            cause = next(c for c, t in gradcheck.CAUSE_TITLES.items() if t == title)
+            group = [(r, p) for r in results for p in r.params if p.diagnosis and p.diagnosis.cause == cause]
+            worst = max(group, key=lambda pair: pair[1].max_rel_error)
+            assert line.endswith(gradcheck.diagnosis_markdown(*worst)) and f"({len(group)}: " in line
+
+
+def test_the_issues_cases():
+    """h = 1e-2 in float64 is blamed on the step, 1e-8 in float32 on round-off, a bug on the bug."""
+    large = run_check("rnn_sequence", step=1e-2).by_name("x")
+    text = gradcheck.diagnosis_markdown(run_check("rnn_sequence", step=1e-2), large)
+    assert "The step is too large" in text and "round-off" not in text.lower()
+    result = run_check("model", dtype="float32", step=1e-8)
+    for check in result.params:
+        assert "Round-off dominates" in gradcheck.diagnosis_markdown(result, check)
+    for dtype, step in (("float64", 1e-2), ("float32", 1e-8), ("float64", REFERENCE_STEP)):
+        result = run_check("lstm_step", bug="forget_gate_without_c_prev", dtype=dtype, step=step)
+        text = gradcheck.diagnosis_markdown(result, result.by_name("Wh"))
+        assert "the backward pass is wrong" in text, (dtype, step)
+
+
+def test_advice_is_empty_when_everything_passes_and_names_the_failing_gradients(clean):
+    assert gradcheck.advice_markdown(clean) == ""
+    results = run_all_checks(dtype="float32", step=1e-8)
+    advice = gradcheck.advice_markdown(results)
+    failing = sum(1 for r in results for p in r.params if p.diagnosis is not None)
+    (line,) = advice.splitlines()[1:]
+    assert line.startswith(f"- **Round-off** ({failing}: `rnn_step · dx`, ")
+    assert f"and {failing - gradcheck.NAMED} more)" in line
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
 def test_verdicts(clean, buggy):
     kind, text = gradcheck.verdict_markdown(clean, "none")
     assert kind == "success" and "All 23 gradients agree" in text
@@ -88,11 +258,40 @@ def test_verdicts(clean, buggy):
     kind, text = gradcheck.verdict_markdown(missed, "embedding_assign")
     assert kind == "missed" and "No word id repeats" in text
     kind, text = gradcheck.verdict_markdown([run_check("rnn_step", dtype="float32")], "none")
-    assert kind == "failed" and "float32" in text
+    assert kind == "failed" and "without any deliberate bug" in text and "engine itself" not in text
 
 
-def test_float64_text_quotes_the_epsilons():
-    text = gradcheck.float64_markdown(1e-5)
-    assert f"{np.finfo(np.float32).eps / 1e-5:.1e}" in text
-    assert f"{np.finfo(np.float64).eps / 1e-5:.1e}" in text
+def test_a_bug_is_caught_only_by_measurement_not_by_failing():
+    """In float32 with a tiny step every check fails, yet only those that run the bug are said to catch it;
+    the others are said to fail through the finite differences."""
+    results = run_all_checks(bug="affine_bias_mean", dtype="float32", step=1e-8)
+    kind, text = gradcheck.verdict_markdown(results, "affine_bias_mean")
+    assert kind == "caught"
+    shown_in = text.split("shows in: ")[1].split(": there")[0]
+    assert shown_in == "Temporal affine (temporal_affine_backward), Whole model (CaptioningRNN.loss)"
+    assert "fail only through the finite differences" in text
+
+
+def test_a_bug_no_chosen_check_runs_is_said():
+    kind, text = gradcheck.verdict_markdown(
+        run_all_checks(bug="embedding_assign", layers=("rnn_step",)), "embedding_assign"
+    )
+    assert kind == "missed" and text.startswith("**Not run.**") and "Word embedding" in text
+
+
+def test_float64_text_quotes_the_epsilons_and_places_them_against_the_pass_bound():
+    text = gradcheck.float64_markdown(1e-5, "float64")
+    assert f"| float32 | 1.2e-07 | {np.finfo(np.float32).eps / 1e-5:.1e} |" in text
+    assert f"| float64 | 2.2e-16 | {np.finfo(np.float64).eps / 1e-5:.1e} |" in text
+    assert "float32's (1.2e-02) is outside the pass band" in text
+    assert "float64's (2.2e-11) is inside the pass band" in text and text.endswith("to see the difference.")
+    large = gradcheck.float64_markdown(1e-1, "float32")
+    assert "float32's (1.2e-06) is inside the pass band" in large and "Switch" not in large
     assert "| pass |" in gradcheck.thresholds_markdown()
+
+
+def test_bug_code_wraps_its_lines_instead_of_scrolling():
+    html = gradcheck.bug_html(BUGS["forget_gate_without_c_prev"].edits[1])
+    assert "white-space:pre-wrap" in html and "overflow-x" not in html
+    assert html.count('data-bug="wrong"') == 1
+    assert "da_f[t] = dc[t] * sigmoid_derivative(f[t])" in html

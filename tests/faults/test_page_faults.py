@@ -31,12 +31,15 @@ PAGES = (
 # Every URL field of every page, each given a hostile value (pages ignore the fields they do not have).
 FIELDS = ("split", "example", "t", "activation", "model", "sizes", "wh", "recipe", "images", "page")
 FIELDS += ("temperature", "seed", "k", "image")
+LAB_FIELDS = ("cell", "dtype", "step", "repeat", "N", "T", "D", "W", "H", "V", "checks", "bug", "detail")
+FIELDS += LAB_FIELDS
 LINK = {name: HOSTILE[i % len(HOSTILE)] for i, name in enumerate(FIELDS)}
 # The fields each page reads from its link.
 PAGE_FIELDS = {
     "pages/1_Forward_pass.py": FIELDS[:6],
     "pages/2_Backprop_through_time.py": FIELDS[:7],
     "pages/4_Caption_gallery.py": ("recipe", "split", "images", "page", "temperature", "seed", "k"),
+    "pages/5_Gradient_check_lab.py": ("seed", *LAB_FIELDS),
 }
 # A page may take this long on its first run (the small models train in the background meanwhile).
 BOUND = 60

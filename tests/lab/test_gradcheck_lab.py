@@ -9,12 +9,25 @@ from core.errors import ActivationError, HyperparameterError
 from core.lab.bugs import BUGS, broken_source, engine_with_bug
 from core.lab.gradcheck_lab import (
     ALL_LAYERS,
+    BUG,
+    CAPTIONER_CHECKS,
+    CELLS,
     LAYER_TITLES,
     LAYERS,
     LSTM_LAYERS,
+    PASS_BOUND,
+    REFERENCE_STEP,
+    ROUND_OFF,
+    SCAN_STEPS,
+    TOO_LARGE,
     LabSizes,
+    StepScan,
+    bugs_of,
+    cause_of,
+    checks_of,
     run_all_checks,
     run_check,
+    same_checks_for,
     verdict,
 )
 from core.lab.source import function_source
@@ -228,3 +241,115 @@ def test_progress_is_reported_for_every_layer():
     assert len(seen) == len(LAYERS) + 1
     assert seen[0][0] == 0 and seen[-1][0] == 1.0
     assert "Whole model" in seen[-2][1]
+
+
+# --------------------------------------------------------------------------- the cells and their checks
+
+
+def test_each_cell_has_its_captioners_checks_and_the_bugs_in_code_it_runs():
+    assert checks_of("relu") == LAYERS
+    assert checks_of("lstm") == CAPTIONER_CHECKS["lstm"]
+    assert set(checks_of("lstm")) - set(LSTM_LAYERS) == set(LAYERS) - {"rnn_step", "rnn_sequence", "model"}
+    assert "forget_gate_without_c_prev" not in bugs_of("tanh")
+    assert "drop_local_derivative" not in bugs_of("lstm") and "no_carried_gradient" not in bugs_of("lstm")
+    for cell in CELLS:
+        assert bugs_of(cell)[0] == "none"
+        for bug in bugs_of(cell)[1:]:
+            assert set(BUGS[bug].checks) & set(checks_of(cell)), (cell, bug)
+    assert set(bugs_of("tanh")) | set(bugs_of("lstm")) == set(BUGS)
+
+
+def test_another_cell_keeps_the_chosen_checks_as_their_counterparts():
+    assert same_checks_for(["model", "rnn_step"], "lstm") == ("lstm_step", "lstm_model")
+    assert same_checks_for(["temporal_softmax", "lstm_sequence"], "sigmoid") == (
+        "rnn_sequence",
+        "temporal_softmax",
+    )
+    assert same_checks_for(checks_of("lstm"), "tanh") == LAYERS
+    assert same_checks_for([], "lstm") == ()
+
+
+# --------------------------------------------------------------------------- why a check fails, measured
+
+
+def scan(errors, step):
+    """A StepScan over SCAN_STEPS with these errors (one per step), for the check's `step`."""
+    return StepScan((0,), "float64", step, SCAN_STEPS, tuple(errors))
+
+
+def test_cause_follows_how_the_error_moves_with_h():
+    # truncation: the error falls by 100 per decade as h shrinks, until round-off takes over below 1e-5
+    v_shape = [1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6]
+    assert cause_of(scan(v_shape, 1e-2), 1e-10, None) == TOO_LARGE
+    assert cause_of(scan(v_shape, 1e-8), 1e-10, None) == ROUND_OFF
+    assert scan(v_shape, 1e-2).better_step == 1e-5 == scan(v_shape, 1e-8).better_step
+    # a step that is already the best (or within a factor 2 of it) is the floor of its dtype: round-off
+    floor = [1e-2, 1e-3, 1.2e-4, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.0]
+    assert scan(floor, 1e-4).better_step is None and cause_of(scan(floor, 1e-4), 1e-10, None) == ROUND_OFF
+    assert scan(floor, 1e-3).better_step is None
+    # a bug: the float64 reference fails and its worst element stays outside the pass band at every h
+    flat = [0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.6, 0.9]
+    assert cause_of(scan(v_shape, 1e-2), 0.5, scan(flat, REFERENCE_STEP)) == BUG
+    # a reference that fails at its step but passes at a smaller one (a ReLU kink within h) is no bug
+    kink = [0.5, 0.5, 0.3, 0.1, 0.05, 1e-9, 1e-9, 1e-8, 1e-7]
+    assert cause_of(scan(v_shape, 1e-2), 0.05, scan(kink, REFERENCE_STEP)) == TOO_LARGE
+
+
+def test_a_scan_starts_from_the_checks_own_number():
+    """The scan differentiates the worst element again, the very same way: at the check's step it finds the
+    check's largest error exactly; it also covers a step outside SCAN_STEPS."""
+    for dtype, step in (("float64", 1e-2), ("float32", 1e-8), ("float64", 3e-3)):
+        result = run_check("rnn_sequence", dtype=dtype, step=step)
+        for check in result.params:
+            if check.diagnosis is None:
+                assert check.verdict == "pass"
+                continue
+            measured = check.diagnosis.scan
+            assert measured.index == check.worst_index and measured.dtype == dtype
+            assert measured.steps == tuple(sorted(set(SCAN_STEPS) | {step}, reverse=True))
+            assert measured.error_at(step) == check.max_rel_error
+
+
+def failing(results):
+    return [(r, p) for r in results for p in r.params if p.diagnosis is not None]
+
+
+def test_a_large_step_in_float64_is_blamed_on_the_step():
+    results = run_all_checks(step=1e-2)
+    assert failing(results)
+    for result, check in failing(results):
+        diagnosis = check.diagnosis
+        assert diagnosis.cause == TOO_LARGE, (result.layer, check.name)
+        better = diagnosis.scan.better_step
+        assert better < 1e-2 and diagnosis.scan.error_at(better) < check.max_rel_error / 2
+        assert diagnosis.reference_error < PASS_BOUND and diagnosis.reference_scan is None
+
+
+@pytest.mark.parametrize("cell", ["tanh", "lstm"])
+def test_a_tiny_step_in_float32_is_blamed_on_round_off(cell):
+    results = run_all_checks(dtype="float32", step=1e-8, activation=CELLS[cell][1], layers=checks_of(cell))
+    assert all(not r.passed for r in results)
+    for result, check in failing(results):
+        scanned = check.diagnosis.scan
+        assert check.diagnosis.cause == ROUND_OFF, (result.layer, check.name)
+        assert scanned.better_step is None or scanned.better_step > 1e-8
+        assert check.diagnosis.reference_error < PASS_BOUND
+
+
+@pytest.mark.parametrize("bug", [b for b in BUGS if b != "none"])
+@pytest.mark.parametrize(("dtype", "step"), [("float64", 1e-2), ("float32", 1e-8)])
+def test_a_bug_is_blamed_on_the_bug_at_any_step_and_precision(bug, dtype, step):
+    """Where the step (truncation) or the precision (round-off) makes every check fail, the checks that run
+    the bug, and only they, are measured to have one: it stays in float64 at every step."""
+    cell = "lstm" if bug in bugs_of("lstm") and bug not in bugs_of("tanh") else "tanh"
+    clean = next(layer for layer in checks_of(cell) if layer not in BUGS[bug].checks)
+    layers = [layer for layer in checks_of(cell) if layer in BUGS[bug].checks] + [clean]
+    results = run_all_checks(bug=bug, dtype=dtype, step=step, layers=layers, activation=CELLS[cell][1])
+    for result in results:
+        causes = {p.diagnosis.cause for p in result.params if p.diagnosis is not None}
+        assert (result.cause == BUG) == result.bug_applies, (result.layer, causes)
+        for check in result.params:
+            if check.diagnosis is not None and check.diagnosis.cause == BUG:
+                assert check.diagnosis.reference_error >= PASS_BOUND
+                assert min(check.diagnosis.reference_scan.errors) >= PASS_BOUND
+                assert check.diagnosis.reference_scan.dtype == "float64"
