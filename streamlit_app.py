@@ -49,7 +49,7 @@ TRAINING_ORDER = ("readable", "overfit", "full")
 def model_section(data: dict) -> None:
     st.subheader("The models")
     (small_w, small_h), (real_w, real_h) = FRESH_SIZES["readable"], FRESH_SIZES["real"]
-    overfit = recipe_config(TRAINED_RECIPE["real"])
+    overfit = recipe_config(TRAINED_RECIPE["rnn", "real"])
     st.markdown(
         "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word. "
         "The explainer pages (1 and 2) let you choose the model they trace:\n"
