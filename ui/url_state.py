@@ -43,21 +43,41 @@ class Field:
     label: str = ""
 
     def format(self, value) -> str:
-        if isinstance(value, float):
-            return f"{value:g}"
-        return str(value)
+        return _format(value)
 
 
-def choice(name: str, default: str, choices: Sequence[str], label: str = "") -> Field:
-    """A value from a fixed list of strings."""
-    allowed = tuple(choices)
+def _format(value) -> str:
+    """A value as the URL holds it: floats without trailing zeros, flags as 1 and 0."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
-    def parse(raw: str) -> str:
+
+def choice(name: str, default, choices: Sequence, label: str = "") -> Field:
+    """A value from a fixed list (strings, or numbers such as a select_slider's options), written as it
+    formats in the URL (``0.005``, ``512``)."""
+    allowed = {_format(value): value for value in choices}
+
+    def parse(raw: str):
         if raw not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
-        return raw
+        return allowed[raw]
 
     return Field(name, default, parse, label or name)
+
+
+def flag(name: str, default: bool, label: str = "") -> Field:
+    """On or off (a checkbox, a toggle): 1 or 0 in the URL; true, false, on and off are read too."""
+    words = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
+
+    def parse(raw: str) -> bool:
+        if raw.lower() not in words:
+            raise ValueError("must be 1 (on) or 0 (off)")
+        return words[raw.lower()]
+
+    return Field(name, bool(default), parse, label or name)
 
 
 def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:
