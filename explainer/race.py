@@ -1,6 +1,8 @@
 """Figures and tables of the activation race (`core.lab.race`): losses, gradient norms, hidden activations.
 
-Builders take plain arrays keyed by activation name, so they draw any run, live or finished.
+Builders take plain arrays keyed by lane name ("tanh", "sigmoid", "relu", "lstm"), so they draw any run, live
+or finished. Values that are infinite or NaN (a lane whose weights grew without bound) are not drawn and never
+make a builder raise.
 """
 
 from __future__ import annotations
@@ -10,19 +12,28 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.lab.race import SATURATION_SHARE
-from explainer.colors import NEUTRAL, base_layout
+from explainer.axes import log_ticks
+from explainer.colors import LEGEND_ABOVE, NEUTRAL, base_layout
+from explainer.escape import figure_text
 
-# One colour per activation, the same in every race figure.
-LANE_COLORS = {"tanh": "#1d4ed8", "sigmoid": "#ea580c", "relu": "#0d9488"}
+# One colour per lane, the same in every race figure.
+LANE_COLORS = {"tanh": "#1d4ed8", "sigmoid": "#ea580c", "relu": "#0d9488", "lstm": "#7c3aed"}
 SATURATED_FILL = "rgba(220, 38, 38, 0.12)"
+DIVERGED_COLOR = "#b91c1c"
 
 
 def lane_color(activation: str) -> str:
     return LANE_COLORS.get(activation, NEUTRAL)
 
 
+def _finite(values) -> np.ndarray:
+    """values as float64 with infinite and NaN entries as NaN, which Plotly leaves out of a line."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
 def _layout(fig: go.Figure, uirevision: str, height: int, **extra) -> go.Figure:
-    extra.setdefault("legend", {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    extra.setdefault("legend", LEGEND_ABOVE)
     base_layout(fig, uirevision, height, **extra)
     fig.update_xaxes(showgrid=True, gridcolor="#e5e7eb")
     fig.update_yaxes(showgrid=True, gridcolor="#e5e7eb")
@@ -34,23 +45,29 @@ def loss_figure(
     log_y: bool = True,
     thresholds=(1.0, 0.1),
     target: int | None = None,
+    diverged: dict | None = None,
     uirevision: str = "race.loss",
 ) -> go.Figure:
-    """Minibatch loss per iteration, one line per activation, with the milestone thresholds.
+    """Minibatch loss per iteration, one line per lane, with the milestone thresholds.
 
-    losses: activation -> (iterations,) losses of iterations 1, 2, ...; a marker shows where each line first
-    goes below each threshold; target fixes the x range to the race's length.
+    losses: lane -> (iterations,) losses of iterations 1, 2, ...; a star marks where each line first goes
+    below each threshold; diverged: lane -> the iteration it diverged at, where its line stops at a labelled
+    cross (the others go on); target fixes the x range to the race's length. On a log axis every decade is
+    labelled with its value (explainer.axes.log_ticks).
     """
+    diverged = {lane: at for lane, at in (diverged or {}).items() if at is not None}
     fig = go.Figure()
     for threshold in thresholds:
+        # A shape's own label stays on its line on a log axis too (an annotation's y would be read as log10).
         fig.add_hline(
             y=threshold,
             line={"dash": "dot", "color": NEUTRAL, "width": 1},
-            annotation_text=f"loss {threshold:g}",
-            annotation_position="top right",
+            label={"text": f"loss {threshold:g}", "textposition": "end", "yanchor": "bottom"},
         )
+    drawn = []
     for activation, values in losses.items():
-        values = np.asarray(values, dtype=np.float64)
+        values = _finite(values)
+        drawn.append(values)
         iterations = np.arange(1, values.size + 1)
         fig.add_trace(
             go.Scatter(
@@ -77,9 +94,40 @@ def loss_figure(
                         hovertemplate=f"{activation} first below {threshold:g} at iteration %{{x}}<extra></extra>",
                     )
                 )
+        if activation in diverged:
+            _mark_divergence(fig, activation, values, diverged[activation])
     fig.update_xaxes(title_text="iteration", range=[0, target] if target else None)
-    fig.update_yaxes(title_text="training loss (minibatch)", type="log" if log_y else "linear")
-    return _layout(fig, uirevision, 380, title="Loss")
+    axis = log_ticks(*drawn, thresholds) if log_y else {"type": "linear"}
+    fig.update_yaxes(title_text="training loss (minibatch)", **axis)
+    return _layout(fig, uirevision, 360)
+
+
+def _mark_divergence(fig: go.Figure, activation: str, values: np.ndarray, at: int) -> None:
+    """A cross at the last finite loss of a lane that diverged at iteration `at`, and a labelled dotted
+    line at `at` (the label at the top, in the plot's own coordinates, so it stands on any y axis)."""
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size:
+        last = int(finite[-1])
+        fig.add_trace(
+            go.Scatter(
+                x=[last + 1],
+                y=[values[last]],
+                mode="markers",
+                marker={"color": DIVERGED_COLOR, "size": 12, "symbol": "x"},
+                name=f"{activation} diverged",
+                showlegend=False,
+                hovertemplate=f"{activation}: last finite loss %{{y:.4g}} at iteration %{{x}}<extra></extra>",
+            )
+        )
+    fig.add_vline(
+        x=at,
+        line={"dash": "dot", "color": DIVERGED_COLOR, "width": 1},
+        label={
+            "text": f"{activation} diverged at iteration {at}",
+            "textposition": "end",
+            "font": {"color": DIVERGED_COLOR, "size": 12},
+        },
+    )
 
 
 def grad_norm_figure(
@@ -87,14 +135,16 @@ def grad_norm_figure(
 ) -> go.Figure:
     """Gradient norms per iteration on a log scale: solid = all parameters together, dotted = `param` alone.
 
-    total, per_param: activation -> (iterations,) norms.
+    total, per_param: lane -> (iterations,) norms. Every decade of the axis is labelled with its value.
     """
     series = [(total, "all parameters", "grad", {"width": 2})]
     series.append((per_param or {}, param, f"d{param}", {"width": 1.5, "dash": "dot"}))
     fig = go.Figure()
+    drawn = []
     for norms, label, symbol, line in series:
         for activation, values in norms.items():
-            values = np.asarray(values, dtype=np.float64)
+            values = _finite(values)
+            drawn.append(values)
             fig.add_trace(
                 go.Scatter(
                     x=np.arange(1, values.size + 1),
@@ -106,17 +156,17 @@ def grad_norm_figure(
                 )
             )
     fig.update_xaxes(title_text="iteration")
-    fig.update_yaxes(title_text="gradient norm", type="log")
-    fig = _layout(fig, uirevision, 380, title="Gradient norms")
-    # Four legend entries do not fit beside the title: put them under the plot.
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0}, margin={"b": 60})
-    return fig
+    fig.update_yaxes(title_text="gradient norm", **log_ticks(*drawn))
+    return _layout(fig, uirevision, 360)
 
 
 def saturated_ranges(
     activation: str, edges: np.ndarray, share: float = SATURATION_SHARE
 ) -> list[tuple[float, float]]:
-    """The h intervals inside [edges[0], edges[-1]] where f'(a) < share × its peak (the saturated zone)."""
+    """The h intervals inside [edges[0], edges[-1]] where f'(a) < share × its peak (the saturated zone).
+
+    For the LSTM lane the local derivative o (1 - tanh²(c)) is not a function of h alone: no zone is shaded.
+    """
     low, high = float(edges[0]), float(edges[-1])
     if activation == "tanh":
         bound = float(np.sqrt(1 - share))
@@ -125,48 +175,81 @@ def saturated_ranges(
         # h (1 - h) < share / 4  <=>  h outside the roots of h^2 - h + share / 4.
         root = (1 - float(np.sqrt(1 - share))) / 2
         return [(low, root), (1 - root, high)]
-    return [(low, low + (high - low) / len(edges))]
+    if activation == "relu":
+        return [(low, low + (high - low) / len(edges))]
+    return []
+
+
+def _panel_title(stats) -> str:
+    """Two lines: the lane's saturated share, then its mean local derivative (and forget gate)."""
+    if stats.activation == "lstm":
+        lines = [
+            f"lstm: {100 * stats.saturated:.0f}% with o·tanh′(c) < 0.1",
+            f"mean o·tanh′(c) = {stats.mean_derivative:.2f}, forget gate f = {stats.mean_forget_gate or 0:.2f}",
+        ]
+    else:
+        lines = [
+            f"{stats.activation}: {100 * stats.saturated:.0f}% saturated",
+            f"mean f′(a) = {stats.mean_derivative:.2f}",
+        ]
+    if stats.nonfinite:
+        lines[0] += f", {100 * stats.nonfinite:.0f}% inf or NaN"
+    return "<br>".join(figure_text(line, None) for line in lines)
+
+
+# Panels per row of the histogram figure: two stay readable beside each other on a 1280-pixel screen.
+HISTOGRAMS_PER_ROW = 2
+HISTOGRAM_ROW_HEIGHT = 280
 
 
 def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
     """One histogram of hidden activations per lane, saturated zones shaded.
 
     stats: core.lab.race.HiddenStats (counts (B,), edges (B + 1,), saturated share, mean derivative, activation).
-    Bars are shares of all values so lanes compare at any probe size.
+    Bars are shares of all values so lanes compare at any probe size; every panel's axis reads in percent.
+    Bins whose edges are not finite (weights grown without bound) are left out.
     """
+    cols = min(max(len(stats), 1), HISTOGRAMS_PER_ROW)
+    rows = max(-(-len(stats) // cols), 1)
     fig = make_subplots(
-        rows=1,
-        cols=max(len(stats), 1),
-        subplot_titles=[
-            f"{s.activation}: {100 * s.saturated:.0f}% saturated, mean f'(a) = {s.mean_derivative:.2f}"
-            for s in stats
-        ],
+        rows=rows,
+        cols=cols,
+        subplot_titles=[_panel_title(s) for s in stats],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.3 / rows,
     )
-    for col, s in enumerate(stats, start=1):
-        total = max(int(np.sum(s.counts)), 1)
-        centres = (s.edges[:-1] + s.edges[1:]) / 2
+    for index, s in enumerate(stats):
+        row, col = divmod(index, cols)
+        row, col = row + 1, col + 1
+        edges = np.asarray(s.edges, dtype=np.float64)
+        counts = np.nan_to_num(np.asarray(s.counts, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        usable = np.isfinite(edges[:-1]) & np.isfinite(edges[1:]) & (edges[1:] > edges[:-1])
+        total = max(float(counts.sum()), 1.0)
         fig.add_trace(
             go.Bar(
-                x=centres,
-                y=np.asarray(s.counts) / total,
-                width=np.diff(s.edges),
+                x=((edges[:-1] + edges[1:]) / 2)[usable],
+                y=(counts / total)[usable],
+                width=np.diff(edges)[usable],
                 marker={"color": lane_color(s.activation)},
                 name=s.activation,
                 showlegend=False,
-                hovertemplate="h ≈ %{x:.3f}<br>share %{y:.3%}<extra></extra>",
+                hovertemplate="h ≈ %{x:.3f}<br>share %{y:.1%}<extra></extra>",
             ),
-            row=1,
+            row=row,
             col=col,
         )
-        for x0, x1 in saturated_ranges(s.activation, s.edges):
+        finite_edges = edges[np.isfinite(edges)]
+        if finite_edges.size < 2 or finite_edges[-1] <= finite_edges[0]:
+            continue
+        for x0, x1 in saturated_ranges(s.activation, finite_edges):
             if x1 > x0:
-                fig.add_vrect(x0=x0, x1=x1, fillcolor=SATURATED_FILL, line_width=0, row=1, col=col)
-        fig.update_xaxes(
-            title_text="hidden activation h", range=[float(s.edges[0]), float(s.edges[-1])], row=1, col=col
-        )
-    fig.update_yaxes(title_text="share of values", tickformat=".0%", col=1)
+                fig.add_vrect(x0=x0, x1=x1, fillcolor=SATURATED_FILL, line_width=0, row=row, col=col)
+        fig.update_xaxes(range=[float(finite_edges[0]), float(finite_edges[-1])], row=row, col=col)
+    fig.update_xaxes(title_text="hidden activation h")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title_text="share of values", col=1)
     fig.update_annotations(font_size=12)
-    return _layout(fig, uirevision, 300, bargap=0)
+    return _layout(fig, uirevision, HISTOGRAM_ROW_HEIGHT * rows + 40, bargap=0)
 
 
 def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
@@ -174,7 +257,7 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
     rows = []
     for lane in summary.lanes:
         row = {
-            "activation": lane.activation,
+            "lane": lane.activation,
             "iterations": lane.iterations,
             "loss now (last 5)": None if lane.final_loss is None else round(lane.final_loss, 4),
             "best loss": None if lane.best_loss is None else round(lane.best_loss, 4),
@@ -186,18 +269,20 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
         row["ms / iteration"] = (
             None if lane.seconds_per_iteration is None else round(1000 * lane.seconds_per_iteration, 1)
         )
+        row["diverged"] = f"at iteration {lane.diverged_at}" if lane.diverged_at else "no"
         rows.append(row)
     return rows
 
 
-def sample_rows(lanes) -> list[dict]:
-    """Table rows of every caption change of each lane: iteration, activation, caption (newest first).
+def sample_rows(records) -> list[dict]:
+    """Table rows of every caption change of each lane: iteration, lane, caption (newest first).
 
-    lanes: core.lab.race.Lane objects (their `samples` lists of CaptionSample).
+    records: core.lab.race.LaneRecord objects (their `samples` of CaptionSample). Captions are words of the
+    data: a table shows them as plain text.
     """
     rows = [
-        {"iteration": s.iteration, "activation": lane.activation, "caption": s.text or "(empty)"}
-        for lane in lanes
-        for s in lane.samples
+        {"iteration": s.iteration, "lane": record.activation, "caption": s.text or "(empty)"}
+        for record in records
+        for s in record.samples
     ]
-    return sorted(rows, key=lambda r: (-r["iteration"], r["activation"]))
+    return sorted(rows, key=lambda r: (-r["iteration"], r["lane"]))

@@ -35,7 +35,9 @@ _REFUSED_PREFIX = "url_state_refused."
 
 
 def _text(value) -> str:
-    """A value as the URL writes it: floats short (1e-05), lists as "a,b"."""
+    """A value as the URL writes it: floats short (1e-05), flags as 1 and 0, lists as "a,b"."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, (list, tuple)):
         return ",".join(_text(item) for item in value)
     if isinstance(value, float):
@@ -82,6 +84,18 @@ def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str
         return chosen
 
     return Field(name, list(default), parse, label or name)
+
+
+def flag(name: str, default: bool, label: str = "") -> Field:
+    """On or off (a checkbox, a toggle): 1 or 0 in the URL; true, false, on and off are read too."""
+    words = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
+
+    def parse(raw: str) -> bool:
+        if raw.lower() not in words:
+            raise ValueError("must be 1 (on) or 0 (off)")
+        return words[raw.lower()]
+
+    return Field(name, bool(default), parse, label or name)
 
 
 def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:

@@ -4,10 +4,11 @@ A lane is named by its vanilla cell's activation ("tanh", "sigmoid", "relu") or 
 vanilla lane starts from the same initial weights (one model, copied per activation); the LSTM lane is the
 LSTM captioner of the same seed whose weights outside the cell (W_proj, b_proj, W_embed, W_vocab, b_vocab)
 are that same model's, so lanes differ only in their recurrent cell. Every solver has the same seed, so all
-lanes see identical minibatches in the same order. The race advances a few iterations at a time (`advance`
-keeps each call within a time budget, shared by all lanes), so a page can train live without blocking, and
-records what the page shows: losses, gradient norms, milestones, hidden activation statistics and each
-lane's caption for one training image as it learns.
+lanes see identical minibatches in the same order, for the same number of iterations. A lane advances one
+iteration at a time (`step_lane`; `step` runs rounds of every lane in turn), so a page can train it live, and
+each lane records what the page shows: losses, gradient norms, milestones, hidden activation statistics and
+its caption for one training image as it learns. `record(lane)` copies all of it into a LaneRecord, which a
+page draws and `summary` reads while the lane may train on.
 """
 
 import hashlib
@@ -23,12 +24,15 @@ from core.engine.rnn import CaptioningRNN
 from core.errors import ActivationError, HyperparameterError, NonFiniteError
 
 # (low, high, default) of every setting; the bounds keep a public deployment's memory and time per
-# session bounded (at the maximum: 3 lanes x ~20 MB of weights and Adam moments, ~40 MB for an LSTM lane).
+# session bounded (at the maximum: 3 vanilla lanes x ~20 MB of weights and Adam moments and ~40 MB for the
+# LSTM lane).
 LIMITS = {
     "num_train": (10, 1000, 50),
     "hidden_dim": (8, 512, 512),
     "wordvec_dim": (8, 256, 256),
-    "learning_rate": (1e-4, 5e-2, 5e-3),
+    # Up to 1: at the notebook's sizes Adam with 0.5 makes a ReLU lane diverge at its second iteration, a
+    # failure the race shows (the vanilla lanes with tanh and sigmoid go on).
+    "learning_rate": (1e-4, 1.0, 5e-3),
     "lr_decay": (0.5, 1.0, 0.95),
     "batch_size": (1, 100, 25),
     "iterations": (1, 1000, 100),
@@ -65,9 +69,11 @@ class RaceConfig:
 
     def validated(self):
         """This config, or HyperparameterError naming the first setting outside its range."""
-        if not 1 <= len(self.activations) <= 3 or len(set(self.activations)) != len(self.activations):
+        count = len(self.activations)
+        if not 1 <= count <= len(LANE_NAMES) or len(set(self.activations)) != count:
             raise HyperparameterError(
-                f"activations={self.activations!r}: race one to three different activations."
+                f"activations={self.activations!r}: race one to {len(LANE_NAMES)} different lanes of "
+                f"{', '.join(LANE_NAMES)}."
             )
         for name in self.activations:
             if name not in LANE_NAMES:
@@ -93,8 +99,10 @@ class CaptionSample:
 class HiddenStats:
     """Hidden activations h of a lane on the probe captions (non-<NULL> inputs only).
 
-    counts: (HISTOGRAM_BINS,) histogram of h over edges (HISTOGRAM_BINS + 1,); saturated: share of values
-    whose local derivative is below SATURATION_SHARE of the peak; mean_derivative: mean f'(a).
+    counts: (HISTOGRAM_BINS,) histogram of the finite values of h over edges (HISTOGRAM_BINS + 1,); saturated:
+    share of them whose local derivative is below SATURATION_SHARE of the peak; mean_derivative: mean f'(a);
+    nonfinite: share of the values that are infinite or NaN (weights that grew without bound), left out of
+    the other numbers.
     For the LSTM lane (activation "lstm"): h = o tanh(c) lies in (-1, 1), binned like tanh's; the local
     derivative is o (1 - tanh²(c)), what the gradient through h_t keeps on its way into the cell, so that
     saturated and mean_derivative read as for tanh; mean_forget_gate is the mean forget gate f, what the
@@ -108,6 +116,7 @@ class HiddenStats:
     mean_derivative: float
     iteration: int
     mean_forget_gate: float | None = None
+    nonfinite: float = 0.0
 
 
 @dataclass
@@ -115,7 +124,9 @@ class Lane:
     """One lane's run: its model, solver, fingerprints of its initial weights and what it recorded.
 
     activation: the lane's name, one of LANE_NAMES ("lstm" for the LSTM lane); initial_fingerprint: of all
-    its initial weights; shared_fingerprint: of those outside the cell (SHARED_PARAMS), equal in every lane.
+    its initial weights; shared_fingerprint: of those outside the cell (SHARED_PARAMS), equal in every lane;
+    diverged_at: the iteration whose loss, gradients or update were not finite (the lane stopped there, with
+    `error` saying so, and kept the weights of the iteration before).
     """
 
     activation: str
@@ -126,6 +137,7 @@ class Lane:
     seconds: float = 0.0
     error: str | None = None
     shared_fingerprint: str = ""
+    diverged_at: int | None = None
 
     @property
     def name(self):
@@ -154,6 +166,30 @@ class Lane:
             return np.array([np.sqrt(sum(v * v for v in r.grad_norms.values())) for r in self.solver.history])
         return np.array([r.grad_norms[name] for r in self.solver.history])
 
+
+@dataclass(frozen=True)
+class LaneRecord:
+    """A copy of what one lane recorded up to `iteration`: what a page draws while the lane trains on.
+
+    losses, grad_norms (all parameters together), wh_grad_norms: (iterations,); samples: the lane's
+    CaptionSamples, one per change of caption; stats: its HiddenStats at `iteration`; the other fields as in
+    Lane.
+    """
+
+    activation: str
+    cell_type: str
+    iteration: int
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    wh_grad_norms: np.ndarray
+    samples: tuple
+    stats: HiddenStats
+    seconds: float
+    error: str | None
+    diverged_at: int | None
+    initial_fingerprint: str
+    shared_fingerprint: str
+
     def first_below(self, threshold):
         """1-based iteration of the first minibatch loss below `threshold`, or None."""
         below = np.flatnonzero(self.losses < threshold)
@@ -161,13 +197,17 @@ class Lane:
 
     def final_loss(self, window=5):
         """Mean loss of the last `window` iterations (minibatch losses are noisy), or None before any."""
-        losses = self.losses
-        return float(losses[-window:].mean()) if losses.size else None
+        return float(self.losses[-window:].mean()) if self.losses.size else None
 
     def loss_change(self, iterations=10):
         """Latest loss minus the loss `iterations` iterations earlier (or the first one), or None before two."""
         losses = self.losses
         return float(losses[-1] - losses[max(losses.size - 1 - iterations, 0)]) if losses.size > 1 else None
+
+    @property
+    def caption(self):
+        """The lane's latest caption of the sample image ("" before any)."""
+        return self.samples[-1].text if self.samples else ""
 
     @property
     def seconds_per_iteration(self):
@@ -218,7 +258,9 @@ class Race:
     the cell, for the LSTM lane) and minibatches.
 
     data: the dataset dict (train_captions, train_image_idxs, train_features, word_to_idx, idx_to_word);
-    the race trains on `training_subset(data, config.num_train, config.seed)`.
+    the race trains on `training_subset(data, config.num_train, config.seed)`. Each lane's solver, model and
+    records are its own: different lanes may be stepped at the same time (by different threads of a
+    caller), one lane by one caller at a time.
     """
 
     def __init__(self, data, config=None):
@@ -231,9 +273,6 @@ class Race:
         )
         self.initial_fingerprint = fingerprint(base.params)
         self.lanes = [self._lane(base, activation) for activation in c.activations]
-        self.running = False
-        self.last_tick_seconds = 0.0
-        self.max_tick_seconds = 0.0
         # The sample image is the first caption's image; its ground truth is every caption of it in the set.
         self.sample_row = int(self.data["train_image_idxs"][0])
         self.sample_feature = features[self.sample_row]
@@ -246,7 +285,8 @@ class Race:
         probe = slice(0, min(PROBE_CAPTIONS, c.num_train))
         self.probe_captions = self.data["train_captions"][probe]
         self.probe_features = features[self.data["train_image_idxs"][probe]]
-        self.record_samples()
+        for lane in self.lanes:
+            self.record_sample(lane)
 
     def _lane(self, base, name):
         c = self.config
@@ -280,7 +320,7 @@ class Race:
 
     @property
     def iteration(self):
-        """Iterations every lane has completed (lanes advance in lockstep)."""
+        """Iterations every lane has completed (a lane that diverged counts with the iterations it made)."""
         return min(lane.iteration for lane in self.lanes)
 
     @property
@@ -292,53 +332,37 @@ class Race:
     def done(self):
         return all(lane.done for lane in self.lanes)
 
+    def step_lane(self, lane):
+        """One iteration of `lane` unless it is done; returns whether it ran.
+
+        A loss, gradient or update that is not finite stops the lane with its error message and the
+        iteration it diverged at (the solver keeps the weights of the iteration before); the other lanes
+        go on.
+        """
+        if lane.done:
+            return False
+        start = time.perf_counter()
+        try:
+            lane.solver.step(1)
+        except NonFiniteError as exc:
+            lane.error = f"{lane.activation}: {exc}"
+            lane.diverged_at = lane.iteration + 1
+        lane.seconds += time.perf_counter() - start
+        return True
+
     def step(self, rounds=1):
         """Advance every unfinished lane by up to `rounds` iterations, one lane after the other per round.
 
-        A lane whose loss diverges stops with its error message; the others go on. Returns rounds run.
+        Returns the rounds run.
         """
         done_rounds = 0
         for _ in range(int(rounds)):
             if self.done:
                 break
-            self._round()
+            for lane in self.lanes:
+                self.step_lane(lane)
             done_rounds += 1
         return done_rounds
-
-    def _round(self):
-        for lane in self.lanes:
-            if lane.done:
-                continue
-            start = time.perf_counter()
-            try:
-                lane.solver.step(1)
-            except NonFiniteError as exc:
-                lane.error = f"{lane.activation}: {exc}"
-            lane.seconds += time.perf_counter() - start
-
-    def advance(self, budget_seconds=0.5, max_rounds=None, clock=time.perf_counter):
-        """Run rounds until `budget_seconds` would be exceeded (at least one) or `max_rounds` ran, then
-        record samples.
-
-        The next round is started only if the slowest round so far fits in what is left of the budget,
-        so a tick stays close to the budget whatever the sizes. Returns the rounds run.
-        """
-        start = clock()
-        rounds = 0
-        slowest = 0.0
-        while not self.done and (max_rounds is None or rounds < max_rounds):
-            round_start = clock()
-            self._round()
-            rounds += 1
-            now = clock()
-            slowest = max(slowest, now - round_start)
-            if now - start + slowest > budget_seconds:
-                break
-        if rounds:
-            self.record_samples()
-        self.last_tick_seconds = clock() - start
-        self.max_tick_seconds = max(self.max_tick_seconds, self.last_tick_seconds)
-        return rounds
 
     def extend(self, extra):
         """Raise every lane's iteration target by `extra` (up to MAX_ITERATIONS in all)."""
@@ -356,20 +380,41 @@ class Race:
 
     # ------------------------------------------------------------------ measurements
 
-    def record_samples(self):
-        """Append each lane's greedy caption of the sample image if it changed since the last record."""
+    def record_sample(self, lane):
+        """Append the lane's greedy caption of the sample image if it changed since the last one."""
         T = self.data["train_captions"].shape[1] - 1
-        for lane in self.lanes:
-            ids = lane.model.sample(self.sample_feature[None], max_length=T)[0]
-            text = decode_captions(ids, self.data["idx_to_word"])
-            if not lane.samples or lane.samples[-1].text != text:
-                lane.samples.append(CaptionSample(lane.iteration, text))
+        ids = lane.model.sample(self.sample_feature[None], max_length=T)[0]
+        text = decode_captions(ids, self.data["idx_to_word"])
+        if not lane.samples or lane.samples[-1].text != text:
+            lane.samples.append(CaptionSample(lane.iteration, text))
+
+    def record(self, lane):
+        """LaneRecord of everything `lane` measured so far, after recording its current caption."""
+        self.record_sample(lane)
+        return LaneRecord(
+            activation=lane.activation,
+            cell_type=lane.cell_type,
+            iteration=lane.iteration,
+            losses=lane.losses,
+            grad_norms=lane.grad_norms(),
+            wh_grad_norms=lane.grad_norms("Wh"),
+            samples=tuple(lane.samples),
+            stats=self.hidden_stats(lane),
+            seconds=lane.seconds,
+            error=lane.error,
+            diverged_at=lane.diverged_at,
+            initial_fingerprint=lane.initial_fingerprint,
+            shared_fingerprint=lane.shared_fingerprint,
+        )
 
     def hidden_stats(self, lane):
         """HiddenStats of `lane` on the probe captions with its current weights."""
         h, cache = lane.model.recurrent_forward(self.probe_features, self.probe_captions)
         mask = self.probe_captions[:, :-1] != self.data["word_to_idx"]["<NULL>"]
         values = h[mask].ravel().astype(np.float64)
+        finite = np.isfinite(values)
+        nonfinite = float(1 - finite.mean()) if values.size else 0.0
+        values = values[finite]
         mean_forget_gate = None
         if lane.activation in ("tanh", "lstm"):
             edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
@@ -383,59 +428,63 @@ class Race:
             # the cache is time-major (T, N, H); the mask is (N, T)
             time_mask = mask.T
             local_derivative = (cache.o * tanh_derivative(cache.tanh_c))[time_mask].ravel().astype(np.float64)
-            mean_forget_gate = float(cache.f[time_mask].mean()) if values.size else 0.0
+            forget = cache.f[time_mask].ravel()
+            forget = forget[np.isfinite(forget)]
+            mean_forget_gate = float(forget.mean()) if forget.size else 0.0
             peak = 1.0
         else:
             local_derivative = derivative(values, lane.activation)
             peak = PEAK_DERIVATIVE[lane.activation]
+        local_derivative = local_derivative[np.isfinite(local_derivative)]
+        some = local_derivative.size > 0
         return HiddenStats(
             activation=lane.activation,
             counts=counts,
             edges=edges,
-            saturated=float(np.mean(local_derivative < SATURATION_SHARE * peak)) if values.size else 0.0,
-            mean_derivative=float(local_derivative.mean()) if values.size else 0.0,
+            saturated=float(np.mean(local_derivative < SATURATION_SHARE * peak)) if some else 0.0,
+            mean_derivative=float(local_derivative.mean()) if some else 0.0,
             iteration=lane.iteration,
             mean_forget_gate=mean_forget_gate,
+            nonfinite=nonfinite,
         )
 
-    def summary(self, stats=None):
-        """RaceSummary of the measured numbers so far; `stats` reuses HiddenStats already computed per lane."""
-        stats = stats if stats is not None else [self.hidden_stats(lane) for lane in self.lanes]
-        lanes = []
-        for lane, lane_stats in zip(self.lanes, stats, strict=True):
-            losses = lane.losses
-            lanes.append(
-                LaneSummary(
-                    activation=lane.activation,
-                    iterations=lane.iteration,
-                    first_loss=float(losses[0]) if losses.size else None,
-                    final_loss=lane.final_loss(),
-                    best_loss=float(losses.min()) if losses.size else None,
-                    first_below={t: lane.first_below(t) for t in MILESTONES},
-                    saturated=lane_stats.saturated,
-                    mean_derivative=lane_stats.mean_derivative,
-                    caption=lane.samples[-1].text if lane.samples else "",
-                    caption_matches=bool(lane.samples) and lane.samples[-1].text in self.sample_truth,
-                    seconds_per_iteration=lane.seconds_per_iteration,
-                    error=lane.error,
-                    mean_forget_gate=lane_stats.mean_forget_gate,
-                )
+    def summary(self, records=None):
+        """RaceSummary of the measured numbers, from LaneRecords (by default recorded now, one per lane)."""
+        records = records if records is not None else [self.record(lane) for lane in self.lanes]
+        lanes = [
+            LaneSummary(
+                activation=r.activation,
+                iterations=r.iteration,
+                first_loss=float(r.losses[0]) if r.losses.size else None,
+                final_loss=r.final_loss(),
+                best_loss=float(r.losses.min()) if r.losses.size else None,
+                first_below={t: r.first_below(t) for t in MILESTONES},
+                saturated=r.stats.saturated,
+                mean_derivative=r.stats.mean_derivative,
+                caption=r.caption,
+                caption_matches=bool(r.samples) and r.caption in self.sample_truth,
+                seconds_per_iteration=r.seconds_per_iteration,
+                error=r.error,
+                mean_forget_gate=r.stats.mean_forget_gate,
+                diverged_at=r.diverged_at,
             )
-        vanilla = [lane for lane in self.lanes if lane.cell_type == "rnn"]
+            for r in records
+        ]
+        vanilla = [r for r in records if r.cell_type == "rnn"]
         return RaceSummary(
             lanes=lanes,
             num_train=self.config.num_train,
             hidden_dim=self.config.hidden_dim,
             # every lane the same weights outside the cell, every vanilla lane the same weights altogether
-            same_start=len({lane.shared_fingerprint for lane in self.lanes}) == 1
-            and len({lane.initial_fingerprint for lane in vanilla}) <= 1,
+            same_start=len({r.shared_fingerprint for r in records}) == 1
+            and len({r.initial_fingerprint for r in vanilla}) <= 1,
         )
 
 
 @dataclass
 class LaneSummary:
     """The numbers the race summary is written from, for one lane (see HiddenStats for what saturated,
-    mean_derivative and mean_forget_gate measure in the LSTM lane)."""
+    mean_derivative and mean_forget_gate measure in the LSTM lane; diverged_at as in Lane)."""
 
     activation: str
     iterations: int
@@ -450,6 +499,7 @@ class LaneSummary:
     seconds_per_iteration: float | None
     error: str | None
     mean_forget_gate: float | None = None
+    diverged_at: int | None = None
 
 
 @dataclass

@@ -1,47 +1,40 @@
-"""explainer.race and explainer.summary: the figures and the words carry the race's measured numbers."""
+"""explainer.race: the figures carry the race's measured numbers, label their axes where they belong, and
+draw a lane whose numbers went infinite or NaN without raising."""
 
 import numpy as np
 import pytest
 
 from core.lab.race import HiddenStats, LaneSummary, Race, RaceConfig, RaceSummary
 from explainer import race as figures
-from explainer.summary import race_summary
 from tests.helpers.plotly_json import decode, figure_json
 from tests.helpers.race_fixtures import synthetic_data
 
 
 @pytest.fixture(scope="module")
-def race():
+def records():
     race = Race(
-        synthetic_data(), RaceConfig(num_train=30, hidden_dim=16, wordvec_dim=8, batch_size=10, iterations=12)
+        synthetic_data(),
+        RaceConfig(
+            activations=("tanh", "sigmoid", "lstm"),
+            num_train=30,
+            hidden_dim=16,
+            wordvec_dim=8,
+            batch_size=10,
+            iterations=12,
+        ),
     )
     race.step(12)
-    return race
+    return [race.record(lane) for lane in race.lanes]
 
 
-def lane_summary(
-    activation, final, first_below, saturated=0.1, derivative=0.5, caption="w1 w2", matches=False
-):
-    return LaneSummary(
-        activation=activation,
-        iterations=100,
-        first_loss=45.0,
-        final_loss=final,
-        best_loss=None if final is None else final * 0.9,
-        first_below=first_below,
-        saturated=saturated,
-        mean_derivative=derivative,
-        caption=caption,
-        caption_matches=matches,
-        seconds_per_iteration=0.025,
-        error=None,
-    )
+def lines_of(spec) -> dict:
+    return {t["name"]: t for t in spec["data"] if t["mode"] == "lines"}
 
 
 def test_loss_figure_has_every_lane_loss_and_milestone_markers():
     losses = {"tanh": np.array([5.0, 0.8, 0.3, 0.05]), "sigmoid": np.array([5.0, 4.0, 3.5, 3.0])}
     spec = figure_json(figures.loss_figure(losses, log_y=True, target=10))
-    lines = {t["name"]: t for t in spec["data"] if t["mode"] == "lines"}
+    lines = lines_of(spec)
     np.testing.assert_allclose(decode(lines["tanh"]["y"]), losses["tanh"])
     np.testing.assert_allclose(decode(lines["sigmoid"]["y"]), losses["sigmoid"])
     np.testing.assert_array_equal(decode(lines["tanh"]["x"]), [1, 2, 3, 4])
@@ -51,39 +44,114 @@ def test_loss_figure_has_every_lane_loss_and_milestone_markers():
     }
     # tanh goes below 1.0 at iteration 2 and below 0.1 at iteration 4; sigmoid never does.
     assert markers == {"tanh < 1": (2, 0.8), "tanh < 0.1": (4, 0.05)}
-    assert spec["layout"]["yaxis"]["type"] == "log"
     assert spec["layout"]["xaxis"]["range"] == [0, 10]
-    assert sorted(shape["y0"] for shape in spec["layout"]["shapes"]) == [0.1, 1.0]
-    linear = figure_json(figures.loss_figure(losses, log_y=False))
-    assert linear["layout"]["yaxis"]["type"] == "linear"
+    assert spec["layout"]["legend"]["yanchor"] == "bottom" and spec["layout"]["legend"]["y"] > 1
 
 
-def test_grad_norm_figure_draws_totals_and_wh(race):
-    totals = {lane.activation: lane.grad_norms() for lane in race.lanes}
-    wh = {lane.activation: lane.grad_norms("Wh") for lane in race.lanes}
+@pytest.mark.parametrize("log_y", [True, False])
+def test_the_threshold_labels_sit_on_their_lines(log_y):
+    """Each "loss t" label belongs to the dashed line at t (a shape's own label), on a log axis as on a linear
+    one; an annotation placed at y = t would be drawn at 10^t on a log axis (one decade too high for 1 and 0.1)."""
+    spec = figure_json(figures.loss_figure({"tanh": np.array([40.0, 3.0, 0.5, 0.05])}, log_y=log_y))
+    labelled = {
+        shape["label"]["text"]: (shape["y0"], shape["y1"], shape["yref"])
+        for shape in spec["layout"]["shapes"]
+        if "label" in shape
+    }
+    assert labelled == {"loss 1": (1.0, 1.0, "y"), "loss 0.1": (0.1, 0.1, "y")}
+    data_annotations = [a for a in spec["layout"].get("annotations", []) if a.get("yref") == "y"]
+    assert data_annotations == []
+
+
+def test_a_log_loss_axis_labels_every_decade_with_its_value():
+    spec = figure_json(figures.loss_figure({"tanh": np.array([40.0, 3.0, 0.5, 0.05])}, log_y=True))
+    axis = spec["layout"]["yaxis"]
+    assert axis["type"] == "log"
+    # 0.05 to 40 spans four decades: one label per power of ten, written out.
+    assert axis["ticktext"] == ["0.1", "1", "10"]
+    np.testing.assert_allclose(axis["tickvals"], [0.1, 1, 10])
+    linear = figure_json(figures.loss_figure({"tanh": np.array([40.0, 3.0])}, log_y=False))
+    assert linear["layout"]["yaxis"]["type"] == "linear" and "ticktext" not in linear["layout"]["yaxis"]
+
+
+def test_a_diverged_lane_stops_at_a_labelled_cross_while_the_others_go_on():
+    losses = {"tanh": np.array([5.0, 3.0, 2.0, 1.5, 1.2]), "relu": np.array([5.0, 9.0])}
+    spec = figure_json(figures.loss_figure(losses, diverged={"tanh": None, "relu": 3}, target=5))
+    lines = lines_of(spec)
+    assert len(decode(lines["relu"]["y"])) == 2 and len(decode(lines["tanh"]["y"])) == 5
+    (cross,) = [t for t in spec["data"] if t["name"] == "relu diverged"]
+    assert (decode(cross["x"])[0], decode(cross["y"])[0]) == (2, 9.0)
+    assert cross["marker"]["symbol"] == "x"
+    (line,) = [s for s in spec["layout"]["shapes"] if s.get("label", {}).get("text", "").startswith("relu")]
+    assert line["label"]["text"] == "relu diverged at iteration 3"
+    assert line["x0"] == line["x1"] == 3 and line["yref"] == "y domain"
+    assert not any(t["name"].startswith("tanh diverged") for t in spec["data"])
+
+
+def test_a_lane_that_diverged_before_any_loss_still_gets_its_label():
+    spec = figure_json(figures.loss_figure({"relu": np.array([])}, diverged={"relu": 1}))
+    assert [
+        s["label"]["text"] for s in spec["layout"]["shapes"] if "relu" in s.get("label", {}).get("text", "")
+    ] == ["relu diverged at iteration 1"]
+
+
+def test_grad_norm_figure_draws_totals_and_wh_on_a_labelled_log_axis(records):
+    totals = {r.activation: r.grad_norms for r in records}
+    wh = {r.activation: r.wh_grad_norms for r in records}
     spec = figure_json(figures.grad_norm_figure(totals, wh))
     by_name = {t["name"]: decode(t["y"]) for t in spec["data"]}
     np.testing.assert_allclose(by_name["tanh: all parameters"], totals["tanh"])
     np.testing.assert_allclose(by_name["sigmoid: Wh"], wh["sigmoid"])
+    np.testing.assert_allclose(by_name["lstm: Wh"], wh["lstm"])
     assert len(by_name["tanh: all parameters"]) == 12
-    assert spec["layout"]["yaxis"]["type"] == "log"
+    axis = spec["layout"]["yaxis"]
+    assert axis["type"] == "log"
+    assert all(float(text) == value for text, value in zip(axis["ticktext"], axis["tickvals"], strict=True))
 
 
-def test_histogram_figure_shows_shares_and_titles_with_the_measured_saturation(race):
-    stats = [race.hidden_stats(lane) for lane in race.lanes]
+def test_infinite_and_nan_values_are_left_out_and_never_raise():
+    bad = np.array([2.0, np.inf, np.nan, 0.5, -np.inf])
+    spec = figure_json(figures.loss_figure({"relu": bad}, log_y=True, diverged={"relu": 6}))
+    y = decode(lines_of(spec)["relu"]["y"])
+    np.testing.assert_array_equal(np.isnan(y), [False, True, True, False, True])
+    (cross,) = [t for t in spec["data"] if t["name"] == "relu diverged"]
+    assert (decode(cross["x"])[0], decode(cross["y"])[0]) == (4, 0.5)  # the last finite loss
+    assert (
+        figure_json(figures.loss_figure({"relu": np.full(3, np.nan)}, log_y=True))["layout"]["yaxis"]["type"]
+        == "log"
+    )
+    spec = figure_json(figures.grad_norm_figure({"relu": bad}, {"relu": np.full(5, np.inf)}))
+    assert np.isnan(decode(spec["data"][1]["y"])).all()
+
+    edges = np.array([0.0, 1.0, 2.0, np.inf, np.nan])
+    stats = HiddenStats("relu", np.array([3, np.inf, 1, np.nan]), edges, np.nan, np.inf, 7, nonfinite=0.25)
+    spec = figure_json(figures.histogram_figure([stats]))
+    (bar,) = spec["data"]
+    # only the bins with finite, increasing edges: [0, 1) and [1, 2); infinite counts count as none
+    np.testing.assert_allclose(decode(bar["x"]), [0.5, 1.5])
+    np.testing.assert_allclose(decode(bar["y"]), [0.75, 0.0])
+    assert "25% inf or NaN" in spec["layout"]["annotations"][0]["text"]
+    nothing = HiddenStats("relu", np.zeros(2), np.array([0.0, np.nan, np.nan]), 0.0, 0.0, 7, nonfinite=1.0)
+    assert figure_json(figures.histogram_figure([nothing]))["data"][0]["type"] == "bar"
+
+
+def test_histogram_figure_shows_shares_in_percent_on_every_panel(records):
+    stats = [r.stats for r in records]
     spec = figure_json(figures.histogram_figure(stats))
     bars = [t for t in spec["data"] if t["type"] == "bar"]
-    assert len(bars) == 2
+    assert len(bars) == 3
     for bar, s in zip(bars, stats, strict=True):
-        shares = decode(bar["y"])
-        np.testing.assert_allclose(shares, s.counts / s.counts.sum())
+        np.testing.assert_allclose(decode(bar["y"]), s.counts / s.counts.sum())
         np.testing.assert_allclose(decode(bar["x"]), (s.edges[:-1] + s.edges[1:]) / 2)
+    y_axes = [value for key, value in spec["layout"].items() if key.startswith("yaxis")]
+    assert len(y_axes) == 4  # two per row, two rows (the fourth panel stays empty)
+    assert {axis.get("tickformat") for axis in y_axes} == {".0%"}
     titles = [a["text"] for a in spec["layout"]["annotations"]]
-    assert (
-        titles[0]
-        == f"tanh: {100 * stats[0].saturated:.0f}% saturated, mean f'(a) = {stats[0].mean_derivative:.2f}"
+    assert titles[0] == (
+        f"tanh: {100 * stats[0].saturated:.0f}% saturated<br>mean f′(a) = {stats[0].mean_derivative:.2f}"
     )
-    # Two shaded saturated zones per panel (both tails of tanh and sigmoid).
+    assert titles[2].startswith("lstm: ") and f"forget gate f = {stats[2].mean_forget_gate:.2f}" in titles[2]
+    # Two shaded saturated zones for tanh and sigmoid; none for the LSTM, whose o·tanh′(c) is no function of h.
     assert len(spec["layout"]["shapes"]) == 4
 
 
@@ -95,55 +163,20 @@ def test_saturated_ranges_match_the_derivative_threshold():
     (_, sig_low), (sig_high, _) = figures.saturated_ranges("sigmoid", np.linspace(0, 1, 41))
     assert sig_low * (1 - sig_low) == pytest.approx(0.025)
     assert sig_high == pytest.approx(1 - sig_low)
+    assert figures.saturated_ranges("relu", np.linspace(0, 2, 41)) == [(0.0, 2 / 41)]
+    assert figures.saturated_ranges("lstm", edges) == []
 
 
-def test_milestone_rows_and_sample_rows(race):
-    summary = RaceSummary([lane_summary("tanh", 0.08, {1.0: 30, 0.1: 69})], 50, 512, True)
-    (row,) = figures.milestone_rows(summary)
-    assert row["first below 1"] == "iteration 30"
-    assert row["first below 0.1"] == "iteration 69"
-    assert row["loss now (last 5)"] == 0.08
-    assert row["ms / iteration"] == 25.0
-    rows = figures.sample_rows(race.lanes)
-    assert len(rows) == sum(len(lane.samples) for lane in race.lanes)
-    assert rows[0]["iteration"] >= rows[-1]["iteration"]
-
-
-def test_summary_is_written_from_the_numbers():
-    tanh = lane_summary(
-        "tanh", 0.083, {1.0: 30, 0.1: 69}, saturated=0.29, derivative=0.40, caption="a red star", matches=True
+def test_milestone_rows_and_sample_rows(records):
+    lane = LaneSummary(
+        "relu", 2, 45.0, 44.0, 43.0, {1.0: None, 0.1: None}, 0.5, 0.4, "", False, 0.02, "x", None, 3
     )
-    sigmoid = lane_summary(
-        "sigmoid", 12.45, {1.0: None, 0.1: None}, saturated=0.23, derivative=0.11, caption="a cat"
-    )
-    text = race_summary(RaceSummary([tanh, sigmoid], 50, 512, True))
-    assert "After **100 iterations** on 50 training captions (H = 512)" in text
-    assert "same initial weights" in text
-    assert "**tanh** went from loss 45.00 to 0.083" in text
-    assert "below 1 at iteration 30 and below 0.1 at iteration 69" in text
-    assert "**sigmoid** went from loss 45.00 to 12.450" in text and "never went below 1" in text
-    assert f"{12.45 / 0.083:.1f}× below **sigmoid**" in text
-    assert "f′(a) = 0.40 for tanh and 0.11 for sigmoid" in text
-    assert "3.6× faster" in text
-    assert "23% of sigmoid's values are saturated" in text and "fewer units" in text
-    assert "tanh says “a red star” (a ground-truth caption, word for word)" in text
-
-
-def test_summary_follows_the_winner_when_numbers_change():
-    tanh = lane_summary("tanh", 5.0, {1.0: None, 0.1: None}, derivative=0.3)
-    relu = lane_summary("relu", 0.5, {1.0: 40, 0.1: None}, derivative=0.6, saturated=0.6)
-    text = race_summary(RaceSummary([tanh, relu], 20, 64, True))
-    assert "**relu** ends lowest: 10.0× below **tanh**" in text
-    assert "below 1 at iteration 40, never below 0.1" in text
-    assert "60% of relu" not in text and "10% of tanh's values" in text
-
-
-def test_summary_before_training():
-    empty = lane_summary("tanh", None, {})
-    assert race_summary(RaceSummary([empty], 50, 512, True)) == "Start the race to see a summary."
-
-
-def test_hidden_stats_type_is_what_the_figure_reads():
-    stats = HiddenStats("relu", np.array([3, 1]), np.array([0.0, 0.5, 1.0]), 0.75, 0.25, 7)
-    spec = figure_json(figures.histogram_figure([stats]))
-    np.testing.assert_allclose(decode(spec["data"][0]["y"]), [0.75, 0.25])
+    tanh = LaneSummary("tanh", 100, 45.0, 0.08, 0.07, {1.0: 30, 0.1: 69}, 0.1, 0.5, "", False, 0.025, None)
+    rows = figures.milestone_rows(RaceSummary([tanh, lane], 50, 512, True))
+    assert rows[0]["first below 1"] == "iteration 30" and rows[0]["first below 0.1"] == "iteration 69"
+    assert rows[0]["loss now (last 5)"] == 0.08 and rows[0]["ms / iteration"] == 25.0
+    assert (rows[0]["diverged"], rows[1]["diverged"]) == ("no", "at iteration 3")
+    samples = figures.sample_rows(records)
+    assert len(samples) == sum(len(r.samples) for r in records)
+    assert samples[0]["iteration"] >= samples[-1]["iteration"]
+    assert {row["lane"] for row in samples} == {"tanh", "sigmoid", "lstm"}

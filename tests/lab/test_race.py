@@ -1,6 +1,8 @@
 """core.lab.race: identical starts and minibatches, lockstep ticks within a budget, milestones, statistics,
 and the LSTM lane."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -77,23 +79,26 @@ def test_loss_histories_and_gradient_norms_grow_per_iteration(data):
         assert total[0] == pytest.approx(np.sqrt(sum(v * v for v in record.grad_norms.values())))
 
 
-def test_advance_respects_the_budget_and_the_round_cap(data):
+def test_a_lane_steps_on_its_own(data):
     race = Race(data, RaceConfig(**SMALL))
-    ticks = iter(np.arange(0, 100, 0.1))
-    # Fake clock: every call advances 0.1 s, so one round "costs" 0.1 s plus bookkeeping calls.
-    rounds = race.advance(budget_seconds=0.35, clock=lambda: next(ticks))
-    assert 1 <= rounds <= 3
-    assert race.iteration == rounds
-    assert race.advance(budget_seconds=10.0, max_rounds=4) == 4
-    assert race.iteration == rounds + 4
-    assert race.last_tick_seconds > 0
+    tanh, sigmoid = race.lanes
+    assert race.step_lane(tanh) and race.step_lane(tanh)
+    assert (tanh.iteration, sigmoid.iteration, race.iteration) == (2, 0, 0)
+    assert tanh.seconds > 0 and sigmoid.seconds == 0
+    # Stepped apart, each lane still sees the minibatches of its own iteration count: the same as in rounds.
+    race.step_lane(sigmoid)
+    race.step_lane(sigmoid)
+    together = Race(data, RaceConfig(**SMALL))
+    together.step(2)
+    for alone, rounds in zip(race.lanes, together.lanes, strict=True):
+        np.testing.assert_array_equal(alone.losses, rounds.losses)
 
 
 def test_runs_to_the_target_then_extends(data):
     race = Race(data, RaceConfig(**SMALL))
     assert race.step(100) == SMALL["iterations"]
     assert race.done and race.iteration == race.target == SMALL["iterations"]
-    assert race.advance() == 0
+    assert race.step(1) == 0 and not race.step_lane(race.lanes[0])
     race.extend(5)
     assert not race.done and race.target == SMALL["iterations"] + 5
     race.step(10)
@@ -109,12 +114,16 @@ def test_milestones_are_first_iterations_below_the_thresholds(data):
     race.step(5)
     lane = race.lanes[0]
     lane.solver.loss_history[:] = [3.0, 0.9, 1.2, 0.05, 0.5]
-    assert lane.first_below(1.0) == 2
-    assert lane.first_below(0.1) == 4
-    assert lane.first_below(0.01) is None
-    assert lane.final_loss(window=2) == pytest.approx(0.275)
-    assert lane.loss_change(2) == pytest.approx(0.5 - 1.2)
-    assert lane.loss_change(10) == pytest.approx(0.5 - 3.0)
+    record = race.record(lane)
+    assert record.first_below(1.0) == 2
+    assert record.first_below(0.1) == 4
+    assert record.first_below(0.01) is None
+    assert record.final_loss(window=2) == pytest.approx(0.275)
+    assert record.loss_change(2) == pytest.approx(0.5 - 1.2)
+    assert record.loss_change(10) == pytest.approx(0.5 - 3.0)
+    # The record is a copy: the lane going on does not change it.
+    race.step_lane(lane)
+    assert record.losses.size == 5 and record.iteration == 5 and lane.iteration == 6
 
 
 def test_hidden_stats_measure_saturation(data):
@@ -142,7 +151,10 @@ def test_samples_record_caption_changes_for_the_sample_image(data):
     race = Race(data, RaceConfig(**SMALL))
     assert [len(lane.samples) for lane in race.lanes] == [1, 1]
     assert race.lanes[0].samples[0].iteration == 0
-    race.advance(budget_seconds=10, max_rounds=SMALL["iterations"])
+    for _ in range(SMALL["iterations"]):
+        race.step(1)
+        records = [race.record(lane) for lane in race.lanes]
+    assert [r.caption for r in records] == [lane.samples[-1].text for lane in race.lanes]
     for lane in race.lanes:
         iterations = [s.iteration for s in lane.samples]
         assert iterations == sorted(iterations)
@@ -156,11 +168,11 @@ def test_diverging_lane_stops_alone(data):
     race = Race(data, RaceConfig(**SMALL))
     race.lanes[1].model.params["W_vocab"][:] = np.nan
     race.step(3)
-    assert race.lanes[1].error and "diverged" in race.lanes[1].error
-    assert race.lanes[1].iteration == 0
-    assert race.lanes[0].iteration == 3
+    assert race.lanes[1].error and "diverged at iteration 1" in race.lanes[1].error
+    assert race.lanes[1].iteration == 0 and race.lanes[1].diverged_at == 1
+    assert race.lanes[0].iteration == 3 and race.lanes[0].diverged_at is None
     summary = race.summary()
-    assert summary.lanes[1].error
+    assert summary.lanes[1].error and summary.lanes[1].diverged_at == 1
 
 
 def test_tanh_learns_faster_than_sigmoid(data):
@@ -183,6 +195,9 @@ def test_config_bounds():
         RaceConfig(activations=("tanh", "tanh")).validated()
     with pytest.raises(ActivationError):
         RaceConfig(activations=("tanh", "gelu")).validated()
+    with pytest.raises(HyperparameterError, match="learning_rate=2"):
+        RaceConfig(learning_rate=2.0).validated()
+    assert RaceConfig(activations=LANE_NAMES, learning_rate=1.0).validated().activations == LANE_NAMES
     assert RaceConfig().validated().hidden_dim == 512
 
 
@@ -198,6 +213,7 @@ def test_notebook_sizes_on_the_embedded_dataset_tanh_overfits_and_sigmoid_does_n
     tanh, sigmoid = race.lanes
     assert (tanh.activation, sigmoid.activation) == ("tanh", "sigmoid")
     assert tanh.losses.shape == sigmoid.losses.shape == (100,)
+    tanh, sigmoid = race.record(tanh), race.record(sigmoid)
     assert tanh.losses[-1] < 0.1 and tanh.final_loss() < 0.1
     assert tanh.first_below(1.0) is not None and tanh.first_below(0.1) <= 100
     assert sigmoid.losses[-1] > 1.0 and sigmoid.first_below(1.0) is None
@@ -272,6 +288,49 @@ def test_notebook_sizes_on_the_embedded_dataset_the_lstm_lane_learns_too():
     race = Race(load_coco_data(), RaceConfig(activations=("lstm",)))
     assert race.step(100) == 100
     (lstm,) = race.lanes
-    assert lstm.losses[-1] < 0.5 and lstm.first_below(1.0) is not None
+    assert lstm.losses[-1] < 0.5 and race.record(lstm).first_below(1.0) is not None
     summary = race.summary()
     assert summary.same_start and 0 < summary.lanes[0].mean_forget_gate < 1
+
+
+# --------------------------------------------------------------------------- lanes that blow up
+
+
+def test_notebook_sizes_relu_at_a_huge_learning_rate_diverges_while_the_others_go_on():
+    """Adam at 0.5 on the embedded dataset at the notebook's sizes: ReLU's units grow without bound and its
+    second iteration is no longer finite; tanh and sigmoid train on."""
+    from core.data.coco_utils import load_coco_data
+
+    race = Race(load_coco_data(), RaceConfig(activations=("tanh", "sigmoid", "relu"), learning_rate=0.5))
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the engine's gradient norm overflows, as it should
+        race.step(4)
+    tanh, sigmoid, relu = race.lanes
+    assert (relu.diverged_at, relu.iteration, tanh.iteration, sigmoid.iteration) == (2, 1, 4, 4)
+    assert "diverged at iteration 2" in relu.error
+    records = [race.record(lane) for lane in race.lanes]
+    assert np.isfinite(records[2].losses).all() and records[2].losses.size == 1
+    assert [lane.diverged_at for lane in race.summary(records).lanes] == [None, None, 2]
+
+
+def test_hidden_stats_leave_out_values_that_are_not_finite(data):
+    race = Race(data, RaceConfig(activations=("tanh", "relu"), **SMALL))
+    relu = race.lanes[1]
+    # Weights this large make ReLU's hidden values overflow float32 to infinity (and inf - inf to NaN).
+    relu.model.params["W_proj"] *= np.float32(1e30)
+    relu.model.params["Wh"] *= np.float32(1e30)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats = race.hidden_stats(relu)
+    assert 0 < stats.nonfinite <= 1
+    assert np.isfinite(stats.edges).all() and np.all(np.diff(stats.edges) > 0)
+    assert np.isfinite([stats.saturated, stats.mean_derivative]).all()
+    mask = race.probe_captions[:, :-1] != 0
+    assert stats.counts.sum() == round((1 - stats.nonfinite) * mask.sum() * SMALL["hidden_dim"])
+    assert race.hidden_stats(race.lanes[0]).nonfinite == 0
+
+
+def test_every_lane_at_once(data):
+    race = Race(data, RaceConfig(activations=LANE_NAMES, **SMALL))
+    race.step(2)
+    assert [lane.iteration for lane in race.lanes] == [2, 2, 2, 2]
+    assert race.summary().same_start

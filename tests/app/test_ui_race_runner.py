@@ -1,0 +1,151 @@
+"""ui.race_runner: a race's lanes trained on background threads give the race of one thread, stop when told
+or left alone, and let the page copy a lane only between its iterations."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ui.race_runner as race_runner
+from core.lab.race import Race, RaceConfig
+from tests.helpers.race_fixtures import synthetic_data
+from ui.race_runner import RaceRunner
+
+SMALL = {"num_train": 30, "hidden_dim": 16, "wordvec_dim": 8, "batch_size": 10, "iterations": 25}
+DEADLINE = 60
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_data()
+
+
+def wait_until(condition, seconds=DEADLINE):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.01)
+
+
+def test_threads_train_every_lane_to_the_end_exactly_as_one_thread_does(data):
+    config = RaceConfig(activations=("tanh", "sigmoid", "relu", "lstm"), **SMALL)
+    runner = RaceRunner(Race(data, config), workers=2)
+    runner.start()
+    runner.join(DEADLINE)
+    assert runner.race.done and not runner.training
+    alone = Race(data, config)
+    alone.step(SMALL["iterations"])
+    for threaded, reference in zip(runner.race.lanes, alone.lanes, strict=True):
+        assert threaded.iteration == SMALL["iterations"]
+        np.testing.assert_array_equal(threaded.losses, reference.losses)
+        np.testing.assert_array_equal(threaded.model.params["W_vocab"], reference.model.params["W_vocab"])
+    records = runner.records()
+    assert [r.iteration for r in records] == [SMALL["iterations"]] * 4
+
+
+def test_no_more_workers_than_asked_and_the_lane_furthest_behind_goes_first(data, monkeypatch):
+    race = Race(data, RaceConfig(activations=("tanh", "sigmoid", "relu"), **SMALL))
+    race.step_lane(race.lanes[0])
+    race.step_lane(race.lanes[0])
+    race.step_lane(race.lanes[1])
+    runner = RaceRunner(race, workers=2)
+    taken, running, most = [], [0], [0]
+    step = race.step_lane
+    guard = threading.Lock()
+
+    def counted(lane):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            taken.append((lane.activation, lane.iteration))
+        try:
+            return step(lane)
+        finally:
+            with guard:
+                running[0] -= 1
+
+    monkeypatch.setattr(race, "step_lane", counted)
+    runner.start()
+    runner.join(DEADLINE)
+    assert race.done and most[0] <= 2
+    # relu (0 iterations) and sigmoid (1) were behind tanh (2): they were taken first.
+    assert {taken[0], taken[1]} == {("relu", 0), ("sigmoid", 1)}
+    assert RaceRunner(race).workers == min(3, race_runner.usable_cores())
+
+
+def test_pause_stops_after_the_current_iteration_and_start_goes_on(data):
+    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 1000})))
+    runner.start()
+    wait_until(lambda: runner.race.iteration >= 2)
+    runner.stop()
+    runner.join(DEADLINE)
+    paused = [lane.iteration for lane in runner.race.lanes]
+    time.sleep(0.2)
+    assert [lane.iteration for lane in runner.race.lanes] == paused and not runner.training
+    runner.start()
+    wait_until(lambda: min(lane.iteration for lane in runner.race.lanes) > max(paused))
+    runner.stop()
+    runner.join(DEADLINE)
+
+
+def test_workers_stop_when_the_page_stops_asking(data, monkeypatch):
+    monkeypatch.setattr(race_runner, "IDLE_STOP_SECONDS", 0.3)
+    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 1000})))
+    runner.start()
+    runner.join(DEADLINE)  # nobody calls records(): the workers end by themselves
+    stopped = runner.race.iteration
+    assert not runner.race.done and stopped > 0
+    runner.start()  # the page asks again: they go on
+    wait_until(lambda: runner.race.iteration > stopped)
+    runner.stop()
+    runner.join(DEADLINE)
+
+
+def test_records_copy_each_lane_between_its_iterations(data):
+    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 200})))
+    runner.start()
+    for _ in range(20):
+        for record in runner.records():
+            # losses, gradient norms and the stats are of the same iteration
+            assert (
+                record.losses.size == record.grad_norms.size == record.wh_grad_norms.size == record.iteration
+            )
+            assert record.stats.iteration == record.iteration
+    runner.stop()
+    runner.join(DEADLINE)
+
+
+def test_a_failing_worker_is_shown_by_the_page_not_a_silent_stall(data, monkeypatch):
+    race = Race(data, RaceConfig(**SMALL))
+
+    def broken(lane):
+        raise MemoryError("no room for the gradients")
+
+    monkeypatch.setattr(race, "step_lane", broken)
+    runner = RaceRunner(race)
+    runner.start()
+    runner.join(DEADLINE)
+    assert not runner.training
+    with pytest.raises(MemoryError, match="no room"):
+        runner.records()
+    runner.start()  # nothing starts again after a failure
+    assert not runner.training
+
+
+@pytest.mark.skipif(not race_runner.sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_workers_run_at_a_lower_priority(data, monkeypatch):
+    seen = []
+    original = race_runner._lower_priority
+
+    def recording():
+        original()
+        thread = threading.get_native_id()
+        seen.append(race_runner.os.getpriority(race_runner.os.PRIO_PROCESS, thread))
+
+    monkeypatch.setattr(race_runner, "_lower_priority", recording)
+    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 3})), workers=2)
+    runner.start()
+    runner.join(DEADLINE)
+    mine = race_runner.os.getpriority(race_runner.os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(mine + race_runner.TRAINING_NICENESS, 19)] * 2
