@@ -182,6 +182,19 @@ def element_heatmap(check, title: str | None = None, uirevision: str = "gradchec
     return fig
 
 
+def _titled(fig: go.Figure, title: str, uirevision: str, height: int, legend: dict) -> go.Figure:
+    """The layout of the lab's titled charts on a white plot, with the legend below."""
+    fig.update_layout(
+        title=title,
+        uirevision=uirevision,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+        legend=legend,
+    )
+    return fig
+
+
 def comparison_figure(check, uirevision: str = "gradcheck.scatter") -> go.Figure:
     """Analytic against numeric gradient, one point per element; a right gradient lies on the diagonal."""
     a = np.asarray(check.analytic, dtype=np.float64).ravel()
@@ -209,15 +222,9 @@ def comparison_figure(check, uirevision: str = "gradcheck.scatter") -> go.Figure
     )
     fig.update_xaxes(title_text="numeric (finite differences)", range=[-limit, limit])
     fig.update_yaxes(title_text="analytic (backward pass)", range=[-limit, limit], scaleanchor="x")
-    fig.update_layout(
-        title=f"d{check.name}: analytic vs numeric",
-        uirevision=uirevision,
-        height=360,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        legend={"orientation": "h", "y": -0.25},
+    return _titled(
+        fig, f"d{check.name}: analytic vs numeric", uirevision, 360, {"orientation": "h", "y": -0.25}
     )
-    return fig
 
 
 def _element(check, scan) -> str:
@@ -271,15 +278,8 @@ def scan_figure(check, uirevision: str = "gradcheck.scan") -> go.Figure:
     fig.update_yaxes(
         type="log", title_text="relative error", range=[-16.5, 0.5], **_log_ticks(range(-15, 1, 3))
     )
-    fig.update_layout(
-        title=f"{_element(check, scan)}: error at each step h",
-        uirevision=uirevision,
-        height=420,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "left", "x": 0},
-    )
-    return fig
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "left", "x": 0}
+    return _titled(fig, f"{_element(check, scan)}: error at each step h", uirevision, 420, legend)
 
 
 def _dtype_eps(dtype: str) -> float:

@@ -12,17 +12,8 @@ from tests.helpers.race_fixtures import synthetic_data
 
 @pytest.fixture(scope="module")
 def records():
-    race = Race(
-        synthetic_data(),
-        RaceConfig(
-            activations=("tanh", "sigmoid", "lstm"),
-            num_train=30,
-            hidden_dim=16,
-            wordvec_dim=8,
-            batch_size=10,
-            iterations=12,
-        ),
-    )
+    sizes = {"num_train": 30, "hidden_dim": 16, "wordvec_dim": 8, "batch_size": 10, "iterations": 12}
+    race = Race(synthetic_data(), RaceConfig(("tanh", "sigmoid", "lstm"), **sizes))
     race.step(12)
     return [race.record(lane) for lane in race.lanes]
 
