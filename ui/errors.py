@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ import streamlit as st
 
 from core.errors import CaptioningError, ImageLoadError, NonFiniteError
 from explainer.escape import MAX_MESSAGE, plain
+
+_LOG = logging.getLogger(__name__)
 
 
 def _advice(exc: CaptioningError) -> str:
@@ -42,6 +45,8 @@ def show_error(exc: Exception, what: str = "this view") -> None:
         # The message quotes file names, words and values from outside: shown as text, not Markdown.
         st.error(f"{plain(exc, MAX_MESSAGE)} {_advice(exc)}", icon="⚠️")
         return
+    # A bug: the whole traceback goes to the server's log for whoever runs the server.
+    _LOG.error("Error while drawing %s", what, exc_info=exc)
     st.error(
         f"Something went wrong while drawing {what} ({type(exc).__name__}). Your settings are kept: "
         "change one of them or reload the page. If it happens again, please report it with the details below.",

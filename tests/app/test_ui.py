@@ -1,5 +1,9 @@
 """The shared page layer (ui/) in small Streamlit scripts."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -138,8 +142,11 @@ def errors_app():
     st.markdown(f"still running, run {st.session_state.kept}")
 
 
-def test_friendly_errors_show_messages_not_tracebacks():
+def test_friendly_errors_show_messages_not_tracebacks(caplog):
     at = AppTest.from_function(errors_app, default_timeout=TIMEOUT).run()
+    # The page shows no traceback; the server's log has the bug's whole traceback, and only the bug's.
+    (logged,) = [record for record in caplog.records if record.name == "ui.errors"]
+    assert logged.getMessage() == "Error while drawing the test" and logged.exc_info[0] is KeyError
     assert not at.exception
     assert at.error[0].value.startswith(plain("hidden_dim must be at least 1, got 0."))  # as text
     assert "Something went wrong while drawing the test (KeyError)" in at.error[1].value
@@ -147,6 +154,13 @@ def test_friendly_errors_show_messages_not_tracebacks():
     assert "KeyError: 'missing'" in at.code[0].value and "Traceback" not in at.code[0].value
     at.run()
     assert at.markdown[0].value == "still running, run 2"  # session state kept across the errors
+
+
+def test_importing_ui_imports_pandas_whole():
+    """Plotly reads pandas from sys.modules without importing it, so a session could meet it half-imported by
+    another session's thread; every page imports ui first, which imports pandas (ui.server)."""
+    code = "import sys, ui; assert hasattr(sys.modules.get('pandas'), 'Series')"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def rerun_app():
