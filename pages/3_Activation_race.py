@@ -13,7 +13,10 @@ from ui.race_runner import RaceRunner
 STATE_KEY = "race"
 # While a race trains, the page redraws it every TICK_INTERVAL seconds from what the lanes recorded; they
 # train in between, on background threads (ui.race_runner), not in the page's script run.
-TICK_INTERVAL = 0.5
+TICK_INTERVAL = 1.0
+# The histogram and the captions change slowly and cost the most to draw (half of a redraw's CPU time, which
+# other learners wait for): they are redrawn less often.
+HIDDEN_INTERVAL = 3.0
 HIDDEN_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 WORDVEC_CHOICES = (8, 16, 32, 64, 128, 256)
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
@@ -147,8 +150,8 @@ def metrics(records) -> None:
             )
 
 
-def draw(runner: RaceRunner, data: dict, log_y: bool) -> None:
-    """Everything the race shows, from a copy of what its lanes recorded so far."""
+def draw_training(runner: RaceRunner, log_y: bool) -> None:
+    """Progress, losses, gradient norms and milestones, from a copy of what the lanes recorded so far."""
     race = runner.race
     records = runner.records()
     summary = race.summary(records)
@@ -183,6 +186,12 @@ def draw(runner: RaceRunner, data: dict, log_y: bool) -> None:
     st.dataframe(
         figures.milestone_rows(summary, MILESTONES), hide_index=True, width="stretch", key="race.milestones"
     )
+
+
+def draw_hidden(runner: RaceRunner, data: dict) -> None:
+    """The hidden activations, the sample image's captions and, once done, what happened."""
+    race = runner.race
+    records = runner.records()
     st.markdown(
         "**Hidden activations on the training captions** (shaded: saturated, where f′(a) is below a tenth of "
         "its peak)"
@@ -218,7 +227,7 @@ def draw(runner: RaceRunner, data: dict, log_y: bool) -> None:
     )
     if race.done:
         st.subheader("What happened")
-        st.markdown(race_summary(summary, MILESTONES))
+        st.markdown(race_summary(race.summary(records), MILESTONES))
 
 
 def page() -> None:
@@ -248,20 +257,29 @@ def page() -> None:
     running = runner.wanted and not runner.race.done
 
     @st.fragment(run_every=TICK_INTERVAL if running else None)
-    def live() -> None:
+    def training() -> None:
         current = st.session_state.get(STATE_KEY)
         if current is None:
             return
         with ui.friendly_errors("the race"):
             if current.wanted and not current.race.done and not current.training:
                 current.start()  # again after the learner came back to a race left idle
-            draw(current, data, log_y)
+            draw_training(current, log_y)
         if current.wanted and current.race.done:
-            # A full rerun stops the timer (run_every=None) and swaps Pause for the finished controls.
+            # A full rerun stops the timers (run_every=None), draws both parts at the end and swaps Pause for
+            # the finished controls.
             current.wanted = False
             st.rerun()
 
-    live()
+    @st.fragment(run_every=HIDDEN_INTERVAL if running else None)
+    def hidden() -> None:
+        current = st.session_state.get(STATE_KEY)
+        if current is not None:
+            with ui.friendly_errors("the race"):
+                draw_hidden(current, data)
+
+    training()
+    hidden()
 
 
 ui.setup_page(ui.RACE)

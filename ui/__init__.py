@@ -28,7 +28,7 @@ API (Streamlit lives only here and in the pages):
 - ``example(split, index) -> (caption (T + 1,), feature (D,), image source)``.
 - ``freeze(value)``: make the arrays inside a value read-only (for your own cached objects).
 - ``url_state``: page state in ``st.query_params``. Declare fields with ``url_state.choice/integer/
-  number/subset``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults
+  number/flag/subset``; ``url_state.load(fields)`` at the top (URL -> session; bad values fall back to defaults
   with an ``st.info``; ``load(fields, notices)`` + ``notify(notices)`` to load in groups and show one
   notice), widgets with ``**url_state.bind(name)`` (``options_of=`` for options that depend on another
   choice, ``field=`` to refuse values past a field's limits, said by ``url_state.refusal(name)``),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 import streamlit as st
 
+from core import runtime
 from core.engine.rnn import CaptioningRNN
 
 
@@ -42,6 +43,7 @@ def fill_once(slot: Slot, compute: Callable[[Callable[[float, str], None]], obje
                 slot.value = compute(progress)
             finally:
                 bar.empty()
+                runtime.release_free_memory()  # what the work freed, kept by malloc (core.runtime)
     return slot.value
 
 

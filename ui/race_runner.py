@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 
+from core import runtime
 from core.lab.race import LaneRecord, Race
 
 IDLE_STOP_SECONDS = 10.0
@@ -132,3 +133,4 @@ class RaceRunner:
             finally:
                 with self._claim:
                     self._busy.discard(index)
+        runtime.release_free_memory()  # the memory of the iterations, kept by malloc meanwhile (core.runtime)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from core import runtime
 from core.engine.rnn import CaptioningRNN
 from core.lab import trained_models as model_store
 from explainer.escape import MAX_MESSAGE, plain
@@ -102,6 +103,8 @@ class TrainingJob:
         except Exception as exc:  # shown to the learner by the pages, who can start it again
             with self._lock:
                 self._set("failed", 0.0, f"Training the {self.recipe} model failed.", exc)
+        finally:
+            runtime.release_free_memory()  # what training freed, kept by malloc (core.runtime)
 
 
 @st.cache_resource(show_spinner=False)

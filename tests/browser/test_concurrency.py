@@ -33,7 +33,8 @@ SESSIONS = 10
 PATHS = [page.url_path for page in PAGES]
 # Two races, each asked for a different length, so that each can tell its own race from the other's.
 RACE_ITERATIONS = {3: 1000, 9: 900}
-MAX_RSS_BYTES = 3 * 1024**3
+# A guard against regressions, not the target: issue 12 asks for 400 MB, measured at 437-509 MiB (bench/README.md).
+MAX_RSS_BYTES = 640 * 1024**2
 MAX_LATENCY_S = 1.0
 LATENCY_SAMPLES = 6
 STEPPER_KEY = b"forward.stepper"
@@ -256,5 +257,5 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
         + f" s (server median {statistics.median(answers):.2f} max {max(answers):.2f} s; "
         f"on screen median {statistics.median(shown):.2f} max {max(shown):.2f} s)"
     )
-    assert rss.peak_bytes < MAX_RSS_BYTES, f"server used {rss.peak_bytes / 1024**3:.2f} GiB"
+    assert rss.peak_bytes < MAX_RSS_BYTES, f"server used {rss.peak_bytes / 1024**2:.0f} MiB"
     assert max(answers) < MAX_LATENCY_S, f"interactions blocked by training: {during}"
