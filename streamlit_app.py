@@ -51,8 +51,8 @@ def model_section(data: dict) -> None:
     (small_w, small_h), (real_w, real_h) = FRESH_SIZES["readable"], FRESH_SIZES["real"]
     overfit = recipe_config(TRAINED_RECIPE["rnn", "real"])
     st.markdown(
-        "Every model is a vanilla RNN (Elman cell) captioner: image feature → h₀, then one step per word. "
-        "The explainer pages (1 and 2) let you choose the model they trace:\n"
+        "Every model is a captioner with a vanilla RNN (Elman) cell or an LSTM cell: image feature → h₀, then "
+        "one step per word. The explainer pages (1 and 2) let you choose the cell and the model they trace:\n"
         "- **Freshly initialised** (seed 0): what the network computes before any training.\n"
         f"- **Trained**: with *readable* sizes (W = {small_w}, H = {small_h}) it is trained on every training "
         "caption in a second or two on first use, so every number fits on screen; at the *notebook's* sizes "
