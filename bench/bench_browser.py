@@ -38,6 +38,7 @@ from tests.browser.streamlit_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
     install_run_counter,
+    slider,
     wait_for_trained_models,
 )
 from tests.helpers.processes import free_port, start, stop
@@ -198,7 +199,7 @@ def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[st
     page.wait_for_selector('[data-testid="stImage"] img', timeout=600_000)
     rows = []
     for label in ("Images", "Temperature"):
-        handle = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('[role="slider"]')
+        handle = slider(page, label)
         times = []
         for i in range(count + 2):  # the first two warm up
             runs = page.evaluate("window.__stRunsDone")

@@ -268,7 +268,7 @@ def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
     """The bars and the layout keys of step t: top-k bars at a scored step, a note otherwise."""
     if t == 0 or not trace.mask[t - 1]:
         why = (
-            "At t = 0 nothing is predicted yet: the image only sets h₀."
+            "At t = 0 nothing is predicted yet:<br>the image only sets h₀."
             if t == 0
             else f"t = {t} reads “{figure_text(word(idx_to_word, trace.ids_in[t - 1]))}”: its target is "
             "&lt;NULL&gt; (padding),"

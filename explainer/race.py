@@ -242,7 +242,7 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
         finite_edges = edges[np.isfinite(edges)]
         if finite_edges.size < 2 or finite_edges[-1] <= finite_edges[0]:
             continue
-        # Shapes on this panel's own axes, added in one go below (add_vrect per zone costs Plotly ~20 ms each).
+        # Shapes on this panel's own axes, added in one go below (add_vrect took Plotly about 14 ms per zone).
         axis = "" if index == 0 else index + 1
         shading += [
             {
