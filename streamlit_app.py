@@ -57,7 +57,8 @@ def model_section(data: dict) -> None:
         f"- **Trained**: with *readable* sizes (W = {small_w}, H = {small_h}) it is trained on every training "
         "caption in a second or two on first use, so every number fits on screen; at the *notebook's* sizes "
         f"(W = {real_w}, H = {real_h}) it is the notebook's own run, the overfit model below: "
-        f"{overfit['max_train']} captions, {overfit['num_iterations']} iterations."
+        f"{overfit['max_train']} captions, {overfit['num_iterations']} iterations. With the LSTM cell they are "
+        "the same recipes for an LSTM, trained when the LSTM is first chosen there."
     )
     num_steps = data["train_captions"].shape[1] - 1
     readable, real = st.columns(2)
@@ -68,7 +69,8 @@ def model_section(data: dict) -> None:
     st.markdown(
         "The trained models are trained once on this server, in the background from the moment this page "
         "first opens, and stored on disk, so they are usually ready by the time you need them: the readable "
-        "and the overfit one for pages 1 and 2, the overfit, the full and the LSTM one for the caption gallery "
+        "and the overfit one for pages 1 and 2 (vanilla cell), the overfit, the full and the LSTM one for the "
+        "caption gallery "
         "(page 4). "
         "Their status:"
     )
