@@ -16,6 +16,7 @@ configuration; the engine and the training code never change it.
 
 import ctypes
 import ctypes.util
+import functools
 
 from threadpoolctl import threadpool_limits
 
@@ -25,13 +26,17 @@ _M_MMAP_THRESHOLD = -3
 _KEEP_BYTES = 512 * 1024 * 1024
 
 
+@functools.cache
+def _libc_function(name: str):
+    """The C library's function `name` (glibc's mallopt, malloc_trim), or None where there is none."""
+    library = ctypes.util.find_library("c")  # runs ldconfig: once per function, not per call
+    return getattr(ctypes.CDLL(library), name, None) if library else None
+
+
 def configure():
     """Limit BLAS to one thread and, with glibc, keep freed memory for reuse. Safe to call again."""
     threadpool_limits(limits=1, user_api="blas")
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    mallopt = getattr(ctypes.CDLL(name), "mallopt", None)
+    mallopt = _libc_function("mallopt")
     if mallopt is not None:
         mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
         mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
@@ -42,7 +47,6 @@ def release_free_memory():
 
     Measured: generating the embedded dataset and training two models left 80 MiB of 220 free in the process.
     """
-    name = ctypes.util.find_library("c")
-    malloc_trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    malloc_trim = _libc_function("malloc_trim")
     if malloc_trim is not None:
         malloc_trim(0)
