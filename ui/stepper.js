@@ -8,17 +8,26 @@
 
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
 
-function whenPlotly(timeoutMs = 30000) {
-  // Streamlit loads Plotly.js with its first chart (ui/stepper.py draws a tiny one beside the stepper).
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const poll = () => {
-      if (window.Plotly) resolve(window.Plotly);
-      else if (performance.now() - start > timeoutMs) reject(new Error("Plotly.js did not load"));
-      else setTimeout(poll, 25);
-    };
-    poll();
-  });
+// Plotly.js: Streamlit's own when a chart of the page has loaded it, else the cartesian bundle (bar, heatmap,
+// scatter: all the figures the explainer steps) that Streamlit serves from static/. A fresh tab evaluates it
+// in about 0.5 s, where Streamlit's full bundle takes 1.2 s (bench/README.md, "New tabs").
+const BUNDLE = "app/static/plotly.js-cartesian-4.1.1.min.js";
+
+function whenPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__rnnPlotly) {
+    window.__rnnPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = new URL(BUNDLE, document.baseURI).href;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => {
+        window.__rnnPlotly = null; // the next step tries again
+        reject(new Error(`Plotly.js could not be loaded from ${script.src}`));
+      };
+      document.head.append(script);
+    });
+  }
+  return window.__rnnPlotly;
 }
 
 // **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
@@ -113,6 +122,11 @@ function build(root, data) {
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
+  if (data.preload) {
+    // ui/stepper.preload_plotly, first on a stepping page: Plotly.js loads while the server computes the views.
+    whenPlotly().catch(() => {}); // the stepper itself retries, and says so if it fails
+    return;
+  }
   let root = parentElement.querySelector(".rnn-stepper");
   if (!root) {
     root = document.createElement("div");

@@ -6,9 +6,9 @@ the keyboard and Play need no round trip to the server; it then reports the step
 stores it in the URL. Streamlit sends the views once: fragment reruns pass identical data, which the
 browser has cached.
 
-The component draws Plotly figures with the Plotly.js that Streamlit loads for its own charts (its
-``window.Plotly``, 4.2 in Streamlit 1.67), so a ten-pixel, empty ``st.plotly_chart`` beside it makes sure it is
-loaded. The browser tests check that the figures are drawn.
+The component draws Plotly figures with Plotly.js's cartesian bundle, which Streamlit serves from the
+project's ``static/`` folder (``server.enableStaticServing``), or with Streamlit's own full bundle when a chart
+of the page has loaded it first. The browser tests check that the figures are drawn.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from ui import url_state
@@ -30,8 +29,6 @@ _COMPONENT = st.components.v2.component(
     js=(_HERE / "stepper.js").read_text(),
     isolate_styles=False,  # Plotly.js styles its charts with the page's global stylesheet
 )
-_PLOTLY_LOADER = go.Figure(layout={"height": 10, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}})
-_PLOTLY_LOADER.update_xaxes(visible=False).update_yaxes(visible=False)
 
 
 def payload(
@@ -62,6 +59,13 @@ def payload(
     return data
 
 
+def preload_plotly() -> None:
+    """Start loading Plotly.js now, so that it is ready when the stepper arrives: call it first on a page that
+    has a stepper. An invisible element at the end of the sidebar."""
+    with st.sidebar:
+        _COMPONENT(key="stepper.preload", data={"preload": True}, height="content")
+
+
 def stepped_view(
     data: dict,
     fields: list[url_state.Field],
@@ -74,8 +78,6 @@ def stepped_view(
     fragment (e.g. a link carrying the current step)."""
     # The page's step goes in with the views: fragment reruns then pass the very same data (cached by the
     # browser), while the component keeps the step it is on.
-    # Outside the fragment: its reruns (one per step taken) do not resend the loader chart.
-    st.plotly_chart(_PLOTLY_LOADER, key=f"{key}.plotly-loader", config={"staticPlot": True})
     _stepper_fragment({**data, "t": int(url_state.get(name))}, tuple(fields), below, name, key)
 
 

@@ -272,3 +272,19 @@ def test_stepper_sends_every_step_and_stores_the_reported_one_in_the_url():
     assert changed["version"] != sent["version"] and changed["panels"]["words"]["steps"][0] == "b0"
     at.run()
     assert stepper.sent(at, "s") == changed
+
+
+def test_stepper_loads_the_plotly_js_that_plotly_py_writes_for_from_a_served_folder():
+    """The stepper's Plotly.js bundle is in static/, which Streamlit serves, and is the version plotly.py
+    builds its figures for (an upgrade of plotly must bring the matching bundle)."""
+    import re
+    import tomllib
+
+    import plotly.offline
+
+    root = Path(__file__).parents[2]
+    url = re.search(r'const BUNDLE = "app/static/([^"]+)";', (root / "ui/stepper.js").read_text()).group(1)
+    header = (root / "static" / url).read_text()[:200]
+    assert f"plotly.js (cartesian - minified) v{plotly.offline.get_plotlyjs_version()}" in header
+    config = tomllib.loads((root / ".streamlit/config.toml").read_text())
+    assert config["server"]["enableStaticServing"] is True
