@@ -493,11 +493,14 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     mask_flat = np.asarray(mask, dtype=bool).reshape(N * T)
     rows = np.arange(N * T)
 
-    log_probs = log_softmax(x_flat)
-    loss = -log_probs[rows, y_flat][mask_flat].sum(dtype=np.float64) / N
-    dx_flat = np.exp(log_probs, out=log_probs)  # the probabilities
-    dx_flat[rows, y_flat] -= 1
-    dx_flat /= N
+    shifted = x_flat - x_flat.max(axis=1, keepdims=True)  # so that exp cannot overflow
+    exp_scores = np.exp(shifted)
+    sums = exp_scores.sum(axis=1, keepdims=True)
+    # -log p_y = log(sum) - shifted_y, exact even where p_y underflows to 0
+    log_probs_y = shifted[rows, y_flat] - np.log(sums[:, 0])
+    loss = -log_probs_y[mask_flat].sum(dtype=np.float64) / N
+    dx_flat = np.multiply(exp_scores, 1 / (sums * N), out=exp_scores)  # the probabilities / N
+    dx_flat[rows, y_flat] -= 1 / N
     dx_flat[~mask_flat] = 0
     if verbose:
         print("dx_flat: ", dx_flat.shape)
