@@ -7,6 +7,7 @@ from core.lab.race import LIMITS, MAX_ITERATIONS, MILESTONES, Race, RaceConfig
 from explainer import race as figures
 from explainer.escape import MAX_MESSAGE, MAX_SENTENCE, plain
 from explainer.summary import race_summary
+from explainer.table import html_table
 from ui import url_state
 from ui.race_runner import RaceRunner
 
@@ -183,9 +184,7 @@ def draw_training(runner: RaceRunner, log_y: bool) -> None:
             key="race.grad",
             width="stretch",
         )
-    st.dataframe(
-        figures.milestone_rows(summary, MILESTONES), hide_index=True, width="stretch", key="race.milestones"
-    )
+    st.html(html_table(figures.milestone_rows(summary, MILESTONES)))
 
 
 def draw_hidden(runner: RaceRunner, data: dict) -> None:
@@ -214,7 +213,7 @@ def draw_hidden(runner: RaceRunner, data: dict) -> None:
                 + (" ✅" if record.caption in race.sample_truth else "")
             )
         with st.expander("Every change of caption"):
-            st.dataframe(figures.sample_rows(records), hide_index=True, width="stretch")
+            st.html(html_table(figures.sample_rows(records)))
     st.caption(
         f"All lanes start from the same weights (fingerprint {race.initial_fingerprint}: "
         + ", ".join(f"{r.activation} {r.initial_fingerprint}" for r in records)

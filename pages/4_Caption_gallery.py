@@ -16,6 +16,7 @@ from core.lab.captioning import (
 )
 from explainer import gallery
 from explainer.escape import MAX_SENTENCE, plain
+from explainer.table import html_table
 from ui import url_state
 
 # The overfit model trains in seconds, the full and the LSTM one in about a minute each: the first ready is
@@ -71,7 +72,7 @@ def scores_table(models: dict, data: dict) -> None:
             for r in RECIPES
             if r in models
         }
-    st.dataframe(gallery.score_rows(scores), hide_index=True, width="stretch", key="gallery.scores")
+    st.html(html_table(gallery.score_rows(scores)))
 
 
 def controls() -> dict:

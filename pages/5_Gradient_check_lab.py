@@ -17,6 +17,7 @@ from core.lab.gradcheck_lab import (
     same_checks_for,
 )
 from explainer import gradcheck
+from explainer.table import html_table
 from ui import url_state
 
 RESULTS_KEY = "gradcheck.results"
@@ -248,7 +249,7 @@ def page() -> None:
             "the lab runs instead"
         )
         st.html(gradcheck.bug_html(edit))
-    st.dataframe(gradcheck.result_rows(results), hide_index=True, width="stretch", key="gradcheck.table")
+    st.html(html_table(gradcheck.result_rows(results)))
     advice = gradcheck.advice_markdown(results)
     if advice:
         st.markdown(advice)

@@ -1,14 +1,15 @@
 """What the Streamlit server process sets once, when its first page runs: the engine's process settings
-(core.runtime.configure: one BLAS thread, freed memory kept) and the garbage collector's pace; pandas is imported
-whole before any page draws. Nothing else is set on import."""
+(core.runtime.configure: one BLAS thread, freed memory kept) and the garbage collector's pace. Nothing else is
+set on import.
+
+No page imports pandas (tables are HTML: explainer.table): it would take about 75 MB of the server with
+pyarrow, and Plotly looks it up in sys.modules without importing it, so a chart drawn while another session's
+thread was importing it met a half-imported module ("AttributeError: partially initialized module 'pandas'",
+ten learners on a fresh server). tests/app/test_ui.py checks that no page imports it.
+"""
 
 import gc
 
-# Plotly looks pandas up in sys.modules without importing it (_plotly_utils.optional_imports.get_module), so a
-# session drawing a chart while another session's thread is still importing pandas met a half-imported module
-# ("AttributeError: partially initialized module 'pandas'", ten learners opening pages on a fresh server).
-# Every page imports this module through `ui` first, and an import waits for one under way in another thread.
-import pandas  # noqa: F401
 import streamlit as st
 
 from core import runtime

@@ -121,7 +121,8 @@ function build(root, data) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  const [data] = component.data; // sent as a one-item list (ui/stepper.py)
   if (data.preload) {
     // ui/stepper.preload_plotly, first on a stepping page: Plotly.js loads while the server computes the views.
     whenPlotly().catch(() => {}); // the stepper itself retries, and says so if it fails

@@ -59,11 +59,18 @@ def payload(
     return data
 
 
+def _mount(key: str, data: dict, **callbacks):
+    """The component with `data` sent inside a one-item list, which Streamlit sends as JSON as it is. (It
+    checks each value of a dict, and a string, for a dataframe, which imports pandas and pyarrow: about 75 MB
+    of the server, ui/server.py.)"""
+    return _COMPONENT(key=key, data=[data], height="content", **callbacks)
+
+
 def preload_plotly() -> None:
     """Start loading Plotly.js now, so that it is ready when the stepper arrives: call it first on a page that
     has a stepper. An invisible element at the end of the sidebar."""
     with st.sidebar:
-        _COMPONENT(key="stepper.preload", data={"preload": True}, height="content")
+        _mount("stepper.preload", {"preload": True})
 
 
 def stepped_view(
@@ -83,7 +90,7 @@ def stepped_view(
 
 @st.fragment
 def _stepper_fragment(data, fields, below, name, key):
-    result = _COMPONENT(key=key, data=data, on_t_change=lambda: None, height="content")
+    result = _mount(key, data, on_t_change=lambda: None)
     # The component keeps its last report across reruns: only a new one is the learner moving. (The page
     # may have moved t since, e.g. to another example's default step; a stale report must not undo that.)
     reported, seen = getattr(result, "t", None), f"{key}.reported"

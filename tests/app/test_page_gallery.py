@@ -16,7 +16,7 @@ from core.lab.captioning import (
 )
 from explainer.escape import figure_text
 from explainer.forward import probability_text
-from tests.helpers.apptest import chart, images, no_problems, page_app, run_until_trained
+from tests.helpers.apptest import chart, images, no_problems, other_html, page_app, run_until_trained, tables
 from tests.helpers.plotly_json import decode
 
 PAGE = "pages/4_Caption_gallery.py"
@@ -46,14 +46,14 @@ def model_captions(at) -> list:
 
 def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     at = open_gallery()
-    scores = at.dataframe[0].value
-    assert list(scores["model"]) == [
+    (scores,) = tables(at)
+    assert [row["model"] for row in scores] == [
         "Trained on the whole training set",
         "Overfit: 50 training captions (the notebook's small-data model)",
         "LSTM trained on the whole training set",
     ]
-    assert scores["val images"].tolist() == [500, 500, 500]
-    assert ((scores["BLEU-4 on val"] >= 0) & (scores["BLEU-4 on val"] <= 1)).all()
+    assert [row["val images"] for row in scores] == ["500", "500", "500"]
+    assert all(0 <= float(row["BLEU-4 on val"]) <= 1 for row in scores)
     # Six cards, each with the model's caption and a way into the detailed views; only the open view ran.
     assert len(model_captions(at)) == 6
     assert len(images(at)) >= 6
@@ -62,7 +62,7 @@ def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     # Every card's correctness check against its scene is shown.
     assert sum(c.value.startswith(("✅", "❌")) for c in at.caption) == 6
     assert [b.label for b in at.button if b.key.startswith("gallery.explain")] == ["Word by word →"] * 6
-    assert not at.get("plotly_chart") and not at.get("html")  # the other views did not run
+    assert not at.get("plotly_chart") and not other_html(at)  # the other views did not run
 
 
 def truth_blocks(at) -> list:
@@ -111,10 +111,6 @@ def test_temperature_and_seed_change_and_reproduce_captions():
     assert hot != greedy
 
 
-def html_texts(at) -> list[str]:
-    return [h.proto.body for h in at.get("html")]
-
-
 def test_word_by_word_explains_the_chosen_image(data):
     at = open_gallery({"split": "val", "images": "3"})
     at.button(key="gallery.explain.2").click().run()
@@ -125,7 +121,7 @@ def test_word_by_word_explains_the_chosen_image(data):
     expected = generate_caption(full, items[2].feature)
     assert model_captions(at) == [f"{expected.text}, greedy (the most probable word at every step). Each row "
                                   "is one step: the word it chose and the words it weighed."]  # fmt: skip
-    (table,) = html_texts(at)
+    (table,) = other_html(at)
     assert table.count("<tr>") == len(expected.words) + 1
     for word, p in zip(expected.words, expected.chosen_probs, strict=True):
         assert (
@@ -182,7 +178,7 @@ def test_compose_a_scene():
     (composed,) = model_captions(at)
     assert composed
     assert any(m.value.startswith(("✅", "❌")) for m in at.markdown)
-    assert len(html_texts(at)) == 1  # its word-by-word table
+    assert len(other_html(at)) == 1  # its word-by-word table
 
 
 def test_shuffle_shows_other_images():
@@ -219,7 +215,7 @@ def test_the_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     assert picked.value == 4 and picked.options == items[2].truths
     assert dict(at.query_params) == {**query, "view": "forcing", "image": "2", "truth": "4"}
     at = open_gallery({**query, "view": "words", "image": "1"})
-    (table,) = html_texts(at)
+    (table,) = other_html(at)
     assert table.count("<tr>") == len(expected[1].words) + 1 and "3 most probable words" in table
     at.slider(key=TEMPERATURE).set_value(0.0)
     at.radio(key=MODEL).set_value("full").run()
@@ -251,6 +247,6 @@ def test_the_lstm_model_is_offered_like_the_others(data):
     assert lstm.cell_type == "lstm"
     items = gallery_items(data, "val", 2, seed=0)
     assert model_captions(at) == [generate_caption(lstm, item.feature).text for item in items]
-    scores = at.dataframe[0].value
-    lstm_row = scores[scores["model"] == "LSTM trained on the whole training set"]
-    assert len(lstm_row) == 1 and 0 <= float(lstm_row["BLEU-4 on val"].iloc[0]) <= 1
+    (scores,) = tables(at)
+    (lstm_row,) = [row for row in scores if row["model"] == "LSTM trained on the whole training set"]
+    assert 0 <= float(lstm_row["BLEU-4 on val"]) <= 1

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lab.gradcheck_lab import BUG, ROUND_OFF, TOO_LARGE, LabSizes, bugs_of, checks_of, run_check
 from explainer.gradcheck import CAUSE_TITLES
-from tests.helpers.apptest import chart, no_problems, page_app
+from tests.helpers.apptest import chart, no_problems, other_html, page_app, tables
 from tests.helpers.plotly_json import decode
 
 PAGE = "pages/5_Gradient_check_lab.py"
@@ -65,8 +65,8 @@ def widget(at: AppTest, kind: str, label: str):
 
 def rows(at: AppTest) -> dict:
     """The results table as {(check, gradient): row}."""
-    table = at.dataframe[0].value
-    return {(row["check"], row["gradient"]): row for _, row in table.iterrows()}
+    (table,) = tables(at)
+    return {(row["check"], row["gradient"]): row for row in table}
 
 
 def results(at: AppTest) -> list:
@@ -132,7 +132,7 @@ def test_every_url_field_round_trips():
     )
     assert dict(at.query_params) == OTHER_VIEW
     again = open_lab(dict(at.query_params))
-    assert again.dataframe[0].value.equals(at.dataframe[0].value)
+    assert tables(again) == tables(at)
     assert detail(again).value == "lstm_step.prev_c" and dict(again.query_params) == OTHER_VIEW
 
 
@@ -195,7 +195,7 @@ def test_the_bugs_offered_follow_the_cell():
     assert new_widget(bug, widget(at, "selectbox", "Deliberate bug"))
     bug = widget(at, "selectbox", "Deliberate bug")
     assert len(bug.options) == len(bugs_of("lstm")) and bug.value == "none"
-    assert at.query_params["bug"] == "none" and not at.get("html")
+    assert at.query_params["bug"] == "none" and not other_html(at)
     bug.set_value("forget_gate_without_c_prev").run()
     widget(at, "radio", "Cell").set_value("sigmoid").run()
     assert widget(at, "selectbox", "Deliberate bug").value == "none"
@@ -328,14 +328,12 @@ def test_sizes_state_their_limits_and_drive_the_check():
     widget(at, "number_input", "H:").set_value(3).run()
     widget(at, "number_input", "D:").set_value(2).run()
     no_problems(at)
-    table = at.dataframe[0].value
-    assert list(table["gradient"]) == ["dx", "dprev_h", "dWx", "dWh", "db"]
-    assert table.loc[table["gradient"] == "dWx", "shape"].item() == "2 × 3"
+    (table,) = tables(at)
+    by_gradient = {row["gradient"]: row for row in table}
+    assert list(by_gradient) == ["dx", "dprev_h", "dWx", "dWh", "db"]
+    assert by_gradient["dWx"]["shape"] == "2 × 3"
     expected = run_check("rnn_step", results(at)[0].sizes)
-    assert (
-        table.loc[table["gradient"] == "dWh", "max relative error"].item()
-        == f"{expected.by_name('Wh').max_rel_error:.2e}"
-    )
+    assert by_gradient["dWh"]["max relative error"] == f"{expected.by_name('Wh').max_rel_error:.2e}"
     assert at.query_params["H"] == "3" and at.query_params["D"] == "2"
 
 

@@ -16,7 +16,7 @@ import ui.race_runner
 from core.lab.race import RaceConfig, fingerprint
 from explainer.escape import plain
 from explainer.summary import race_summary
-from tests.helpers.apptest import chart, no_problems, page_app
+from tests.helpers.apptest import chart, no_problems, page_app, tables
 from tests.helpers.plotly_json import decode
 
 PAGE = "pages/3_Activation_race.py"
@@ -242,8 +242,9 @@ def test_the_lstm_lane_races_with_its_curve_milestones_and_sentence():
     assert race.lanes[2].cell_type == "lstm"
     finished(at)
     assert set(loss_lines(at)) == {"tanh", "sigmoid", "lstm"}
-    rows = at.dataframe[0].value
-    assert list(rows["lane"]) == ["tanh", "sigmoid", "lstm"] and list(rows["iterations"]) == [30, 30, 30]
+    rows = tables(at)[0]
+    assert [row["lane"] for row in rows] == ["tanh", "sigmoid", "lstm"]
+    assert [row["iterations"] for row in rows] == ["30", "30", "30"]
     hist = chart(at, "race.hist")
     assert [a["text"].split(":")[0] for a in hist["layout"]["annotations"]] == ["tanh", "sigmoid", "lstm"]
     text = summary_text(at)
@@ -266,8 +267,8 @@ def test_a_diverged_lane_is_shown_as_diverged_while_the_others_go_on():
         s.get("label", {}).get("text") for s in spec["layout"]["shapes"]
     ]
     assert len(loss_lines(at)["relu"]) == 1 and len(loss_lines(at)["tanh"]) == 8
-    rows = at.dataframe[0].value
-    assert list(rows["diverged"]) == ["no", "no", "at iteration 2"]
+    rows = tables(at)[0]
+    assert [row["diverged"] for row in rows] == ["no", "no", "at iteration 2"]
     assert "It diverged at iteration 2" in summary_text(at)
     assert "the other lanes went on" in summary_text(at)
 

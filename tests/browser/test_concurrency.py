@@ -259,4 +259,7 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
         f"on screen median {statistics.median(shown):.2f} max {max(shown):.2f} s)"
     )
     assert rss.peak_bytes < MAX_RSS_BYTES, f"server used {rss.peak_bytes / 1024**2:.0f} MiB"
+    # Every page has run, races and tables included: pandas (75 MB with pyarrow) was never imported (ui/server.py).
+    libraries = Path(f"/proc/{app_server.pid}/maps").read_text()
+    assert "/pandas/" not in libraries and "/pyarrow/" not in libraries
     assert max(answers) < MAX_LATENCY_S, f"interactions blocked by training: {during}"

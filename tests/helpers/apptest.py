@@ -5,11 +5,13 @@ import json
 import threading
 import time
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from explainer.table import TABLE_CLASS
 from tests.helpers.plotly_json import decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +168,51 @@ def fresh_trace(data, index, split="train", cell="rnn", activation="tanh", **tra
     return trace_example(
         model, feature, caption, activation=activation if cell == "rnn" else None, **trace_options
     )
+
+
+def other_html(at: AppTest) -> list[str]:
+    """The HTML the page shows that is not a table of explainer.table (code, bugs, word tables...)."""
+    return [h.proto.body for h in at.get("html") if f'class="{TABLE_CLASS}"' not in h.proto.body]
+
+
+def tables(at: AppTest) -> list[list[dict]]:
+    """Every table of the page (explainer.table.html_table shown with st.html), in order: a list of rows,
+    each {column heading: cell text as shown}."""
+    return [table for element in at.get("html") for table in parse_tables(element.proto.body)]
+
+
+def parse_tables(html: str) -> list[list[dict]]:
+    """The tables of `html`: a list of rows each, {column heading: cell text as shown}."""
+    parser = _TableParser()
+    parser.feed(html)
+    return parser.tables
+
+
+class _TableParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cells, self._text = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+            self._head = []
+        elif tag == "tr":
+            self._cells = []
+        elif tag in ("td", "th"):
+            self._text = ""
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._cells.append(self._text)
+            self._text = None
+        elif tag == "tr" and self._cells is not None:
+            if not self._head:
+                self._head = self._cells
+            else:
+                self.tables[-1].append(dict(zip(self._head, self._cells, strict=True)))
+            self._cells = None

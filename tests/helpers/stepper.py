@@ -15,7 +15,8 @@ def sent(at: AppTest, key: str) -> dict:
     def walk(node):
         for child in getattr(node, "children", {}).values():
             if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(f"-{key}"):
-                found.append(json.loads(child.proto.json))
+                (data,) = json.loads(child.proto.json)  # sent as a one-item list
+                found.append(data)
             walk(child)
 
     walk(at._tree)

@@ -1,0 +1,46 @@
+"""A small table (a few rows of numbers and words) as HTML for st.html, every cell shown as text.
+
+Streamlit's st.dataframe would need pandas and pyarrow in the server, about 75 MB of its memory for tables
+of at most a few dozen rows (bench/README.md, "Ten learners").
+"""
+
+from __future__ import annotations
+
+import html
+from numbers import Number
+
+from explainer.escape import MAX_SENTENCE, shorten
+
+_CELL = "padding:0.3rem 0.75rem;border-bottom:1px solid #e5e7eb;"
+_HEAD = "padding:0.3rem 0.75rem;border-bottom:2px solid #d1d5db;font-weight:600;"
+TABLE_CLASS = "rnn-table"
+# Long tables (e.g. every change of a lane's caption) scroll inside this height.
+_MAX_HEIGHT = "24rem"
+
+
+def html_table(rows: list[dict], empty: str = "—") -> str:
+    """A <table> of `rows`: one column per key (in the order they first appear), one line per row.
+
+    A missing key or None shows `empty`; numbers are right-aligned; every cell is cut to MAX_SENTENCE
+    characters and HTML-escaped, so a word of the data is shown as itself, never as markup.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    head = "".join(f'<th style="{_HEAD}text-align:left">{_text(c)}</th>' for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            align = "right" if isinstance(value, Number) and not isinstance(value, bool) else "left"
+            shown = empty if value is None else value
+            cells.append(f'<td style="{_CELL}text-align:{align}">{_text(shown)}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f'<div style="max-height:{_MAX_HEIGHT};overflow-y:auto">'
+        f'<table class="{TABLE_CLASS}" style="border-collapse:collapse;width:100%;font-size:0.9rem">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _text(value) -> str:
+    return html.escape(shorten(value, MAX_SENTENCE), quote=False)
