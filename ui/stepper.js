@@ -8,10 +8,10 @@
 
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
 
-// Plotly.js: Streamlit's own when a chart of the page has loaded it, else the cartesian bundle (bar, heatmap,
-// scatter: all the figures the explainer steps) that Streamlit serves from static/. A fresh tab evaluates it
-// in about 0.5 s, where Streamlit's full bundle takes 1.2 s (bench/README.md, "New tabs").
-const BUNDLE = "app/static/plotly.js-cartesian-4.1.1.min.js";
+// Plotly.js: Streamlit's own when a chart of the page has loaded it, else the bundle of the traces the explainer
+// steps (core with scatter, bar, heatmap; tools/plotly_bundle) that Streamlit serves from static/. A fresh tab
+// evaluates it in about 0.15 s, where Streamlit's full bundle takes 1.2 s (bench/README.md, "New tabs").
+const BUNDLE = "app/static/plotly.js-rnn-4.1.1.min.js";
 
 function whenPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -19,11 +19,12 @@ function whenPlotly() {
     window.__rnnPlotly = new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = new URL(BUNDLE, document.baseURI).href;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => {
+      const fail = () => {
         window.__rnnPlotly = null; // the next step tries again
-        reject(new Error(`Plotly.js could not be loaded from ${script.src}`));
+        reject(new Error(`Plotly.js could not be loaded from ${script.src}; reload the page.`));
       };
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
+      script.onerror = fail;
       document.head.append(script);
     });
   }
@@ -91,6 +92,10 @@ function makePanel(id, spec, container) {
           }
           shown = i;
           return Plotly.relayout(element, update);
+        }).catch((error) => {
+          shown = null;
+          element.textContent = `This figure could not be drawn: ${error.message}`;
+          throw error; // the step is not marked painted
         }),
     };
   }
@@ -181,9 +186,12 @@ export default function (component) {
     next.disabled = t >= data.last;
     root.dataset.step = String(t);
     const i = t - data.first;
-    Promise.all(state.panels.map((panel) => panel.show(i))).then(() => {
-      if (state.t === t) root.dataset.painted = String(t);
-    });
+    Promise.all(state.panels.map((panel) => panel.show(i))).then(
+      () => {
+        if (state.t === t) root.dataset.painted = String(t);
+      },
+      () => {}, // said in the panel
+    );
     if (report) {
       state.reported = t;
       setStateValue("t", t);

@@ -6,9 +6,10 @@ the keyboard and Play need no round trip to the server; it then reports the step
 stores it in the URL. Streamlit sends the views once: fragment reruns pass identical data, which the
 browser has cached.
 
-The component draws Plotly figures with Plotly.js's cartesian bundle, which Streamlit serves from the
-project's ``static/`` folder (``server.enableStaticServing``), or with Streamlit's own full bundle when a chart
-of the page has loaded it first. The browser tests check that the figures are drawn.
+The component draws Plotly figures with a Plotly.js of the three trace types it steps (tools/plotly_bundle),
+which Streamlit serves from the project's ``static/`` folder (``server.enableStaticServing``), or with
+Streamlit's own full bundle when a chart of the page has loaded it first. The browser tests check that the
+figures are drawn.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ def test_page_opens_on_the_last_scored_step_with_every_view(data):
     assert 0 < last < expected.forward.num_steps  # example 0 ends in <NULL> padding
     sent = stepper.sent(at, STEPPER)
     assert sent["t"] == last and sent["direction"] == -1 and at.query_params["t"] == str(last)
+    assert stepper.trace_types(sent) <= stepper.bundled_trace_types()
     assert highlighted_row(at) == last
     panels = {"summary", "dh", "norms", "factor", "survival", "contrib_text", "contrib", "contrib_norms"}
     assert set(sent["panels"]) == panels
@@ -151,6 +152,7 @@ def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(d
     no_problems(at)
     sent = stepper.sent(at, STEPPER)
     assert {"reach", "factor"} <= set(sent["panels"])
+    assert stepper.trace_types(sent) <= stepper.bundled_trace_types()
     expected = fresh_trace(data, 3, cell="lstm")
     np.testing.assert_allclose(trace_values(figure(at, "factor")), expected.forward.f, rtol=1e-5)
     norms = {trace["name"]: trace for trace in figure(at, "norms")["data"]}

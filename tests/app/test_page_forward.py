@@ -42,6 +42,7 @@ def test_page_runs_with_image_caption_and_every_view():
     data = stepper.sent(at, STEPPER)
     assert set(data["panels"]) == {"network", "formula", "summary", "equation", "topk", "loss"}
     assert (data["first"], data["last"], data["t"], data["direction"]) == (0, 16, 0, 1)
+    assert stepper.trace_types(data) <= stepper.bundled_trace_types() == {"scatter", "bar", "heatmap"}
     assert highlighted_step(at) == 0
     assert at.query_params["t"] == "0" and at.query_params["sizes"] == "readable"
 
@@ -150,6 +151,7 @@ def test_trained_readable_model_and_real_sizes():
     no_problems(at)
     assert at.selectbox[2].value == "real"
     real = stepper.figure(at, STEPPER, "equation")
+    assert stepper.trace_types(stepper.sent(at, STEPPER)) <= stepper.bundled_trace_types()
     # "Notebook's sizes" are the notebook's: W = 256, H = 512, every label saying so.
     assert trace_values(real).shape[1] == 512 and real["data"][0].get("texttemplate") is None
     assert any("H = 512" in m.value for m in at.markdown)
@@ -194,6 +196,7 @@ def test_the_lstm_cell_shows_its_gates_and_cell_state_step_by_step(data):
     at.selectbox(key=CELL).set_value(("lstm", "tanh")).run()
     no_problems(at)
     assert at.query_params["cell"] == "lstm" and at.query_params["activation"] == "tanh"
+    assert stepper.trace_types(stepper.sent(at, STEPPER)) <= stepper.bundled_trace_types()
     expected = fresh_trace(data, 4, cell="lstm").forward
     for t in (1, 3, 6):
         z = equation(at, t)

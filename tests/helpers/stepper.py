@@ -2,6 +2,8 @@
 the learner moves to another step in the browser."""
 
 import json
+import re
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -41,3 +43,19 @@ def text(at: AppTest, key: str, panel: str, t: int | None = None) -> str:
     """The text or HTML the stepper `key` shows in `panel` at step t (default: the step it was sent with)."""
     data = sent(at, key)
     return data["panels"][panel]["steps"][(data["t"] if t is None else t) - data["first"]]
+
+
+def trace_types(data: dict) -> set[str]:
+    """The Plotly trace types of every figure the stepper was sent (each step's changes keep its types)."""
+    return {
+        trace.get("type", "scatter")
+        for panel in data["panels"].values()
+        if panel["kind"] == "plotly"
+        for trace in panel["base"]["data"]
+    }
+
+
+def bundled_trace_types() -> set[str]:
+    """The trace types of the stepper's Plotly.js bundle (tools/plotly_bundle/entry.js: the core has scatter)."""
+    entry = (Path(__file__).parents[2] / "tools/plotly_bundle/entry.js").read_text()
+    return {"scatter", *re.findall(r'require\("plotly\.js/lib/(\w+)"\)', entry)} - {"core"}
