@@ -100,6 +100,11 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
 
 def open_stepper(page, url: str) -> None:
     page.goto(url)
+    wait_until_painted(page)
+
+
+def wait_until_painted(page) -> None:
+    """Until the stepper has drawn the step it is on, every figure included."""
     page.wait_for_function(
         "(() => { const s = document.querySelector('.rnn-stepper');"
         " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step; })()",
@@ -225,7 +230,7 @@ def bench_new_tabs(url: str, browser, count: int) -> list[tuple[str, str, list[f
             page.goto(f"{url}/{path}", timeout=600_000)
             done = idle_after(page, 0)
             if path in ("Forward_pass", "Backprop_through_time"):
-                open_stepper(page, page.url)
+                wait_until_painted(page)
                 done = page.evaluate("new Promise((r) => requestAnimationFrame(() => r(performance.now())))")
             if i:
                 times.append(done)  # performance.now() counts from the navigation's start
