@@ -21,25 +21,31 @@ _MAX_HEIGHT = "24rem"
 def html_table(rows: list[dict], empty: str = "—") -> str:
     """A <table> of `rows`: one column per key (in the order they first appear), one line per row.
 
-    A missing key or None shows `empty`; numbers are right-aligned; every cell is cut to MAX_SENTENCE
+    A missing key or None shows `empty`; a column of numbers is right-aligned; every cell is cut to MAX_SENTENCE
     characters and HTML-escaped, so a word of the data is shown as itself, never as markup.
     """
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    head = "".join(f'<th style="{_HEAD}text-align:left">{_text(c)}</th>' for c in columns)
+    align = {column: "right" if _numeric([row.get(column) for row in rows]) else "left" for column in columns}
+    head = "".join(f'<th style="{_HEAD}text-align:{align[c]}">{_text(c)}</th>' for c in columns)
     body = []
     for row in rows:
         cells = []
         for column in columns:
             value = row.get(column)
-            align = "right" if isinstance(value, Number) and not isinstance(value, bool) else "left"
             shown = empty if value is None else value
-            cells.append(f'<td style="{_CELL}text-align:{align}">{_text(shown)}</td>')
+            cells.append(f'<td style="{_CELL}text-align:{align[column]}">{_text(shown)}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<div style="max-height:{_MAX_HEIGHT};overflow-y:auto">'
         f'<table class="{TABLE_CLASS}" style="border-collapse:collapse;width:100%;font-size:0.9rem">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _numeric(values: list) -> bool:
+    """Whether the values that are there are all numbers (not booleans), and there is one."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, Number) and not isinstance(v, bool) for v in present)
 
 
 def _text(value) -> str:

@@ -11,10 +11,12 @@ def test_every_key_is_a_column_in_order_and_missing_cells_show_a_dash():
     ]
 
 
-def test_numbers_are_right_aligned_and_words_left_aligned():
-    table = html_table([{"iteration": 30, "caption": "a red circle", "diverged": True}])
-    assert 'text-align:right">30<' in table
-    assert 'text-align:left">a red circle<' in table and 'text-align:left">True<' in table
+def test_columns_of_numbers_are_right_aligned_and_others_left_aligned():
+    table = html_table([{"iteration": 30, "caption": "a red circle", "diverged": True}, {"iteration": None}])
+    assert 'text-align:right">iteration<' in table and 'text-align:right">30<' in table
+    assert 'text-align:left">caption<' in table and 'text-align:left">a red circle<' in table
+    assert 'text-align:left">True<' in table
+    assert "text-align:right" not in html_table([{"loss": 1.5}, {"loss": "not yet"}])
 
 
 def test_words_of_the_data_are_shown_as_text_never_as_markup():
