@@ -8,7 +8,6 @@ from ui import controls, stepped_views, stepper
 
 
 def page() -> None:
-    stepper.preload_plotly()
     ui.page_title(ui.FORWARD_PASS)
     st.markdown(
         "The RNN reads the ground-truth caption one word per step (teacher forcing). At each step it "

@@ -10,7 +10,6 @@ WEIGHTS = ("Wh", "Wx")
 
 
 def page() -> None:
-    stepper.preload_plotly()
     ui.page_title(ui.BACKPROP)
     st.markdown(
         "The loss of every step sends a gradient into its hidden state; each step also passes the gradient "

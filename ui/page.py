@@ -9,6 +9,7 @@ from ui.dataset import get_dataset
 from ui.errors import show_error
 from ui.registry import PAGES, Page
 from ui.server import configure_process
+from ui.stepper import preload_plotly
 
 APP_TITLE = "RNN captioning explainer"
 DOWNLOAD_COMMAND = "python -m core.data download"
@@ -35,7 +36,8 @@ def how_to_get_coco() -> str:
 def setup_page(page: Page) -> None:
     """Configure the page (wide layout, its title and icon) and draw the common sidebar.
 
-    Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"), then
+    Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"); on a
+    page with a stepper, an invisible element starts loading its Plotly.js (ui.stepper.preload_plotly); then it
     names the active dataset (with the dataset's notice, e.g. that the COCO folder named by $COCO_DIR was
     not found) and how to get the real one; loading the dataset here (cached, with a
     progress bar on first use) means every page, even one opened from a deep link, starts with the data
@@ -47,6 +49,8 @@ def setup_page(page: Page) -> None:
         st.caption(APP_TITLE)
         for entry in PAGES:
             st.page_link(entry.path, label=entry.label, icon=entry.icon)
+    if page.steps:
+        preload_plotly()
     try:
         data = get_dataset()
     except Exception as exc:  # shown once, here; the page itself cannot do anything without its data

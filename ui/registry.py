@@ -15,6 +15,7 @@ class Page:
     label: str  # the sidebar's entry
     icon: str
     description: str
+    steps: bool = False  # it has a stepper (ui/stepper.py): setup_page starts loading its Plotly.js first
 
     @property
     def url_path(self) -> str:
@@ -39,6 +40,7 @@ FORWARD_PASS = Page(
     "➡️",
     "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
     "the next-word probabilities, and the loss with <NULL> padding masked; then the LSTM's gates and cell.",
+    steps=True,
 )
 BACKPROP = Page(
     "pages/2_Backprop_through_time.py",
@@ -47,6 +49,7 @@ BACKPROP = Page(
     "⬅️",
     "The gradient flowing back through the steps: what each loss sends in, what survives f'(a) and Whᵀ, "
     "why gradients vanish or explode, how dWh sums over time, and how far the LSTM's cell carries it.",
+    steps=True,
 )
 RACE = Page(
     "pages/3_Activation_race.py",

@@ -68,8 +68,8 @@ def _mount(key: str, data: dict, **callbacks):
 
 
 def preload_plotly() -> None:
-    """Start loading Plotly.js now, so that it is ready when the stepper arrives: call it first on a page that
-    has a stepper. An invisible element at the end of the sidebar."""
+    """Start loading Plotly.js now, so that it is ready sooner when the stepper arrives: ui.page.setup_page calls it
+    on a page with a stepper (ui.registry's `steps`). An invisible element in the sidebar."""
     with st.sidebar:
         _mount("stepper.preload", {"preload": True})
 
