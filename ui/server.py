@@ -5,7 +5,7 @@ set on import.
 No page imports pandas (tables are HTML: explainer.table): it would take about 75 MB of the server with
 pyarrow, and Plotly looks it up in sys.modules without importing it, so a chart drawn while another session's
 thread was importing it met a half-imported module ("AttributeError: partially initialized module 'pandas'",
-ten learners on a fresh server). tests/app/test_ui.py checks that no page imports it.
+ten learners on a fresh server). tests/browser/test_concurrency.py checks that the server never loads it.
 """
 
 import gc
