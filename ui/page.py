@@ -36,12 +36,12 @@ def how_to_get_coco() -> str:
 def setup_page(page: Page) -> None:
     """Configure the page (wide layout, its title and icon) and draw the common sidebar.
 
-    Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"); on a
-    page with a stepper, an invisible element starts loading its Plotly.js (ui.stepper.preload_plotly); then it
+    Call first on every page. The sidebar lists every page of ui.registry (the home page as "Home"), then
     names the active dataset (with the dataset's notice, e.g. that the COCO folder named by $COCO_DIR was
     not found) and how to get the real one; loading the dataset here (cached, with a
     progress bar on first use) means every page, even one opened from a deep link, starts with the data
-    ready.
+    ready. On a page with a stepper, an invisible element then starts loading its Plotly.js
+    (ui.stepper.preload_plotly).
     """
     st.set_page_config(page_title=f"{page.label} · {APP_TITLE}", page_icon=page.icon, layout="wide")
     configure_process()
@@ -49,8 +49,6 @@ def setup_page(page: Page) -> None:
         st.caption(APP_TITLE)
         for entry in PAGES:
             st.page_link(entry.path, label=entry.label, icon=entry.icon)
-    if page.steps:
-        preload_plotly()
     try:
         data = get_dataset()
     except Exception as exc:  # shown once, here; the page itself cannot do anything without its data
@@ -64,6 +62,8 @@ def setup_page(page: Page) -> None:
             st.warning(plain(data["notice"], MAX_MESSAGE), icon="⚠️")
         if data.get("source") != "coco":
             st.caption(how_to_get_coco())
+    if page.steps:
+        preload_plotly()  # last in the sidebar, where its empty element's gap shows nowhere
 
 
 def page_title(page: Page) -> None:

@@ -15,7 +15,7 @@ class Page:
     label: str  # the sidebar's entry
     icon: str
     description: str
-    steps: bool = False  # it has a stepper (ui/stepper.py): setup_page starts loading its Plotly.js first
+    steps: bool = False  # it has a stepper (ui/stepper.py): setup_page starts loading its Plotly.js early
 
     @property
     def url_path(self) -> str:
