@@ -46,5 +46,6 @@ def plain(value, limit: int | None = MAX_SHOWN) -> str:
 
 def figure_text(value, limit: int | None = MAX_SHOWN) -> str:
     """`value` for a Plotly label, tick, hover or annotation text, which read <b>, <a href=...>, <br> and
-    the like as markup: &, < and > as HTML entities, which Plotly shows as the characters."""
+    the like as markup: &, < and > as HTML entities, which Plotly shows as the characters. The same holds in
+    the HTML the explainer builds for st.html (explainer.table's cells)."""
     return html.escape(shorten(value, limit), quote=False)

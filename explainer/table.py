@@ -6,10 +6,9 @@ of at most a few dozen rows (bench/README.md, "Ten learners").
 
 from __future__ import annotations
 
-import html
 from numbers import Number
 
-from explainer.escape import MAX_SENTENCE, shorten
+from explainer.escape import MAX_SENTENCE, figure_text
 
 _CELL = "padding:0.3rem 0.75rem;border-bottom:1px solid #e5e7eb;"
 _HEAD = "padding:0.3rem 0.75rem;border-bottom:2px solid #d1d5db;font-weight:600;"
@@ -26,14 +25,18 @@ def html_table(rows: list[dict], empty: str = "—") -> str:
     """
     columns = list(dict.fromkeys(key for row in rows for key in row))
     align = {column: "right" if _numeric([row.get(column) for row in rows]) else "left" for column in columns}
-    head = "".join(f'<th style="{_HEAD}text-align:{align[c]}">{_text(c)}</th>' for c in columns)
+    head = "".join(
+        f'<th style="{_HEAD}text-align:{align[c]}">{figure_text(c, MAX_SENTENCE)}</th>' for c in columns
+    )
     body = []
     for row in rows:
         cells = []
         for column in columns:
             value = row.get(column)
             shown = empty if value is None else value
-            cells.append(f'<td style="{_CELL}text-align:{align[column]}">{_text(shown)}</td>')
+            cells.append(
+                f'<td style="{_CELL}text-align:{align[column]}">{figure_text(shown, MAX_SENTENCE)}</td>'
+            )
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<div style="max-height:{_MAX_HEIGHT};overflow-y:auto">'
@@ -46,7 +49,3 @@ def _numeric(values: list) -> bool:
     """Whether the values that are there are all numbers (not booleans), and there is one."""
     present = [v for v in values if v is not None]
     return bool(present) and all(isinstance(v, Number) and not isinstance(v, bool) for v in present)
-
-
-def _text(value) -> str:
-    return html.escape(shorten(value, MAX_SENTENCE), quote=False)

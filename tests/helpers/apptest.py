@@ -176,9 +176,14 @@ def other_html(at: AppTest) -> list[str]:
 
 
 def tables(at: AppTest) -> list[list[dict]]:
-    """Every table of the page (explainer.table.html_table shown with st.html), in order: a list of rows,
-    each {column heading: cell text as shown}."""
-    return [table for element in at.get("html") for table in parse_tables(element.proto.body)]
+    """Every table of explainer.table on the page (shown with st.html), in order: a list of rows, each
+    {column heading: cell text as shown}. Other HTML (e.g. the gallery's word tables) is other_html's."""
+    return [
+        table
+        for element in at.get("html")
+        if f'class="{TABLE_CLASS}"' in element.proto.body
+        for table in parse_tables(element.proto.body)
+    ]
 
 
 def parse_tables(html: str) -> list[list[dict]]:
@@ -191,7 +196,7 @@ def parse_tables(html: str) -> list[list[dict]]:
 class _TableParser(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.tables, self._cells, self._text = [], None, None
+        self.tables, self._head, self._cells, self._text = [], [], None, None
 
     def handle_starttag(self, tag, attrs):
         if tag == "table":
