@@ -129,7 +129,7 @@ export default function (component) {
   const { parentElement, setStateValue } = component;
   const [data] = component.data; // sent as a one-item list (ui/stepper.py)
   if (data.preload) {
-    // ui/stepper.preload_plotly, first on a stepping page: Plotly.js loads while the server computes the views.
+    // ui/stepper.preload_plotly, from setup_page on a stepping page: Plotly.js loads while the page computes its views.
     whenPlotly().catch(() => {}); // the stepper itself retries, and says so if it fails
     return;
   }
