@@ -163,7 +163,7 @@ def draw_training(runner: RaceRunner, log_y: bool) -> None:
     curves, norms = st.columns([3, 2])
     with curves:
         st.markdown("**Training loss**")
-        st.plotly_chart(
+        ui.plotly_figure(
             figures.loss_figure(
                 {r.activation: r.losses for r in records},
                 log_y,
@@ -172,17 +172,15 @@ def draw_training(runner: RaceRunner, log_y: bool) -> None:
                 diverged={r.activation: r.diverged_at for r in records},
             ),
             key="race.loss",
-            width="stretch",
         )
     with norms:
         st.markdown("**Gradient norms**")
-        st.plotly_chart(
+        ui.plotly_figure(
             figures.grad_norm_figure(
                 {r.activation: r.grad_norms for r in records},
                 {r.activation: r.wh_grad_norms for r in records},
             ),
             key="race.grad",
-            width="stretch",
         )
     st.html(html_table(figures.milestone_rows(summary, MILESTONES)))
 
@@ -195,7 +193,7 @@ def draw_hidden(runner: RaceRunner, data: dict) -> None:
         "**Hidden activations on the training captions** (shaded: saturated, where f′(a) is below a tenth of "
         "its peak)"
     )
-    st.plotly_chart(figures.histogram_figure([r.stats for r in records]), key="race.hist", width="stretch")
+    ui.plotly_figure(figures.histogram_figure([r.stats for r in records]), key="race.hist")
 
     st.markdown("**One training image, captioned by each lane as it learns**")
     picture, captions = st.columns([1, 3])

@@ -166,7 +166,7 @@ def forcing_view(item, model, settings) -> None:
         seed=settings["seed"],
     )
     st.markdown(gallery.divergence_text(div))
-    st.plotly_chart(gallery.divergence_figure(div), key="gallery.divergence", width="stretch")
+    ui.plotly_figure(gallery.divergence_figure(div), key="gallery.divergence")
 
 
 def ablation_view(item, model, settings) -> None:
@@ -177,7 +177,7 @@ def ablation_view(item, model, settings) -> None:
     )
     ablation = image_ablation(model, item.feature, temperature=settings["temperature"], seed=settings["seed"])
     st.markdown(gallery.ablation_text(ablation))
-    st.plotly_chart(gallery.ablation_figure(ablation), key="gallery.ablation", width="stretch")
+    ui.plotly_figure(gallery.ablation_figure(ablation), key="gallery.ablation")
 
 
 def compose_view(model, settings, data) -> None:

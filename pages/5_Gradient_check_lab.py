@@ -13,7 +13,6 @@ from core.lab.gradcheck_lab import (
     LabSizes,
     bugs_of,
     checks_of,
-    run_all_checks,
     same_checks_for,
 )
 from explainer import gradcheck
@@ -158,17 +157,10 @@ def controls(fields: list[url_state.Field]) -> dict:
 
 
 def run_checks(settings: dict) -> list:
-    """The checks for these settings, computed once per session and settings (with a progress bar)."""
-    key = repr(settings)
-    stored = st.session_state.get(RESULTS_KEY)
-    if stored is not None and stored[0] == key:
-        return stored[1]
-    bar = st.progress(0.0, text="Running the finite differences…")
-    results = run_all_checks(
-        **settings, progress=lambda fraction, message: bar.progress(fraction, text=f"{message}…")
-    )
-    bar.empty()
-    st.session_state[RESULTS_KEY] = (key, results)
+    """The checks for these settings (computed once per server, ui.gradient_checks), kept in the session as
+    the results on screen."""
+    results = ui.gradient_checks(**settings)
+    st.session_state[RESULTS_KEY] = (repr(settings), results)
     return results
 
 
@@ -202,9 +194,9 @@ def details(results: list, settings: dict) -> None:
     check = result.by_name(name)
     heat, scatter = st.columns([3, 2])
     with heat:
-        st.plotly_chart(gradcheck.element_heatmap(check), key="gradcheck.elements", width="stretch")
+        ui.plotly_figure(gradcheck.element_heatmap(check), key="gradcheck.elements")
     with scatter:
-        st.plotly_chart(gradcheck.comparison_figure(check), key="gradcheck.scatter", width="stretch")
+        ui.plotly_figure(gradcheck.comparison_figure(check), key="gradcheck.scatter")
     st.caption(
         f"d{name} has shape {check.shape}; largest element error {check.max_rel_error:.2e}, error of the whole "
         f"array {check.norm_rel_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖)). "
@@ -214,7 +206,7 @@ def details(results: list, settings: dict) -> None:
         return
     scan, text = st.columns([2, 3])
     with scan:
-        st.plotly_chart(gradcheck.scan_figure(check), key="gradcheck.scan", width="stretch")
+        ui.plotly_figure(gradcheck.scan_figure(check), key="gradcheck.scan")
     with text:
         st.markdown("**Why it fails**, measured: " + gradcheck.diagnosis_markdown(result, check))
 
@@ -253,7 +245,7 @@ def page() -> None:
     advice = gradcheck.advice_markdown(results)
     if advice:
         st.markdown(advice)
-    st.plotly_chart(gradcheck.overview_figure(results), key="gradcheck.overview", width="stretch")
+    ui.plotly_figure(gradcheck.overview_figure(results), key="gradcheck.overview")
     details(results, settings)
     thresholds, precision = st.columns(2)
     with thresholds:

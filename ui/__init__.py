@@ -39,6 +39,10 @@ API (Streamlit lives only here and in the pages):
 - ``stepper.stepped_view(data, fields, below=None, key=...)``: the timestep control (slider, previous /
   next, play, keyboard) with every view that depends on the timestep, stepped in the browser from data
   built once (``ui.stepped_views``); the step goes to the URL field ``t`` without rerunning the page.
+- ``plotly_figure(fig, key)``: a Plotly figure across the container's width, drawn by the app's small
+  Plotly.js (``ui.figure``; never ``st.plotly_chart``, whose full Plotly.js blocks a fresh tab for a second).
+- ``gradient_checks(**settings)``: the gradient-check lab's results (``core.lab.gradcheck_lab.run_all_checks``),
+  once per server and settings, read-only.
 - ``controls``: the example / activation / model / sizes controls of the forward and backprop pages;
   ``gallery``: the caption gallery's shared caches.
 """
@@ -46,6 +50,8 @@ API (Streamlit lives only here and in the pages):
 from ui import controls, gallery, stepped_views, stepper, url_state
 from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
+from ui.figure import plotly_figure
+from ui.gradient_checks import gradient_checks
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
@@ -92,8 +98,10 @@ __all__ = [
     "get_model",
     "get_trace",
     "get_trained_model",
+    "gradient_checks",
     "how_to_get_coco",
     "page_title",
+    "plotly_figure",
     "ready_models",
     "ready_recipes",
     "setup_page",

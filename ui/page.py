@@ -7,9 +7,9 @@ import streamlit as st
 from explainer.escape import MAX_MESSAGE, plain
 from ui.dataset import get_dataset
 from ui.errors import show_error
+from ui.figure import preload_plotly
 from ui.registry import PAGES, Page
 from ui.server import configure_process
-from ui.stepper import preload_plotly
 
 APP_TITLE = "RNN captioning explainer"
 DOWNLOAD_COMMAND = "python -m core.data download"
@@ -40,8 +40,8 @@ def setup_page(page: Page) -> None:
     names the active dataset (with the dataset's notice, e.g. that the COCO folder named by $COCO_DIR was
     not found) and how to get the real one; loading the dataset here (cached, with a
     progress bar on first use) means every page, even one opened from a deep link, starts with the data
-    ready. On a page with a stepper, an invisible element then starts loading its Plotly.js
-    (ui.stepper.preload_plotly).
+    ready. On a page with figures, an invisible element then starts loading Plotly.js
+    (ui.figure.preload_plotly).
     """
     st.set_page_config(page_title=f"{page.label} · {APP_TITLE}", page_icon=page.icon, layout="wide")
     configure_process()
@@ -62,7 +62,7 @@ def setup_page(page: Page) -> None:
             st.warning(plain(data["notice"], MAX_MESSAGE), icon="⚠️")
         if data.get("source") != "coco":
             st.caption(how_to_get_coco())
-    if page.steps:
+    if page.figures:
         preload_plotly()  # last in the sidebar, where its empty element's gap shows nowhere
 
 

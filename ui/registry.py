@@ -15,7 +15,7 @@ class Page:
     label: str  # the sidebar's entry
     icon: str
     description: str
-    steps: bool = False  # it has a stepper (ui/stepper.py): setup_page starts loading its Plotly.js early
+    figures: bool = False  # it draws Plotly figures (ui/figure.py, ui/stepper.py): setup_page starts loading Plotly.js early
 
     @property
     def url_path(self) -> str:
@@ -40,7 +40,7 @@ FORWARD_PASS = Page(
     "➡️",
     "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
     "the next-word probabilities, and the loss with <NULL> padding masked; then the LSTM's gates and cell.",
-    steps=True,
+    figures=True,
 )
 BACKPROP = Page(
     "pages/2_Backprop_through_time.py",
@@ -49,7 +49,7 @@ BACKPROP = Page(
     "⬅️",
     "The gradient flowing back through the steps: what each loss sends in, what survives f'(a) and Whᵀ, "
     "why gradients vanish or explode, how dWh sums over time, and how far the LSTM's cell carries it.",
-    steps=True,
+    figures=True,
 )
 RACE = Page(
     "pages/3_Activation_race.py",
@@ -57,6 +57,7 @@ RACE = Page(
     "Activation race",
     "🏁",
     "Train tanh and sigmoid (and ReLU or an LSTM) side by side, live, on the same data and see which learns.",
+    figures=True,
 )
 GALLERY = Page(
     "pages/4_Caption_gallery.py",
@@ -64,6 +65,7 @@ GALLERY = Page(
     "Caption gallery",
     "🖼️",
     "What the trained vanilla RNN, the LSTM and the overfit model say about training and validation images.",
+    figures=True,
 )
 GRADIENT_CHECK_LAB = Page(
     "pages/5_Gradient_check_lab.py",
@@ -71,6 +73,7 @@ GRADIENT_CHECK_LAB = Page(
     "Gradient-check lab",
     "🔬",
     "Numeric vs analytic gradients for every layer of both cells, and a deliberate bug for the check to catch.",
+    figures=True,
 )
 
 PAGES = (HOME, FORWARD_PASS, BACKPROP, RACE, GALLERY, GRADIENT_CHECK_LAB)

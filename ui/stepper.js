@@ -6,30 +6,11 @@
 // A click paints the new step from data already here, then reports it (setStateValue("t")), so the server
 // keeps the URL and the page state in step without the learner waiting for it.
 
-const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
-
-// Plotly.js: Streamlit's own when a chart of the page has loaded it, else the bundle of the traces the explainer
-// steps (core with scatter, bar, heatmap; tools/plotly_bundle) that Streamlit serves from static/. A fresh tab
-// evaluates it in about 0.15 s, where Streamlit's full bundle takes 1.2 s (bench/README.md, "New tabs").
-const BUNDLE = "app/static/plotly.js-rnn-4.1.1.min.js";
-
-function whenPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__rnnPlotly) {
-    window.__rnnPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = new URL(BUNDLE, document.baseURI).href;
-      const fail = () => {
-        window.__rnnPlotly = null; // the next step tries again
-        reject(new Error(`Plotly.js could not be loaded from ${script.src}; reload the page.`));
-      };
-      script.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
-      script.onerror = fail;
-      document.head.append(script);
-    });
-  }
-  return window.__rnnPlotly;
-}
+// CONFIG, whenPlotly() and inView() come from plotly_loader.js, which ui/stepper.py puts before this file.
+//
+// A figure is first drawn with the step when it is in view, else in a task of its own just after (about 0.1 s
+// each): a new tab answers the learner before every figure below the fold is drawn. Once drawn, a figure
+// follows every step. data-painted is the step every drawn figure shows.
 
 // **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
 // nothing is parsed as HTML.
@@ -74,7 +55,11 @@ function makePanel(id, spec, container) {
   if (spec.kind === "plotly") {
     let shown = null; // the step on screen
     const hasData = (i) => Object.keys((spec.patches[i] || {}).data || {}).length > 0;
+    // Its room is kept before it is drawn, so the page does not jump and what is in view is known.
+    if (spec.base.layout.height) element.style.minHeight = `${spec.base.layout.height}px`;
     return {
+      drawn: () => shown !== null,
+      due: () => shown !== null || inView(element),
       show: (i) =>
         whenPlotly().then((Plotly) => {
           if (shown === null || hasData(i) || hasData(shown)) {
@@ -99,11 +84,12 @@ function makePanel(id, spec, container) {
         }),
     };
   }
+  const always = { drawn: () => true, due: () => true };
   if (spec.kind === "html") {
     // Built by the explainer from escaped text: trusted markup, not data.
-    return { show: (i) => { element.innerHTML = spec.steps[i] ?? ""; } };
+    return { ...always, show: (i) => { element.innerHTML = spec.steps[i] ?? ""; } };
   }
-  return { show: (i) => renderInline(element, spec.steps[i] ?? "") };
+  return { ...always, show: (i) => renderInline(element, spec.steps[i] ?? "") };
 }
 
 function build(root, data) {
@@ -128,11 +114,6 @@ function build(root, data) {
 export default function (component) {
   const { parentElement, setStateValue } = component;
   const [data] = component.data; // sent as a one-item list (ui/stepper.py)
-  if (data.preload) {
-    // ui/stepper.preload_plotly, from setup_page on a stepping page: Plotly.js loads while the page computes its views.
-    whenPlotly().catch(() => {}); // the stepper itself retries, and says so if it fails
-    return;
-  }
   let root = parentElement.querySelector(".rnn-stepper");
   if (!root) {
     root = document.createElement("div");
@@ -186,9 +167,10 @@ export default function (component) {
     next.disabled = t >= data.last;
     root.dataset.step = String(t);
     const i = t - data.first;
-    Promise.all(state.panels.map((panel) => panel.show(i))).then(
+    Promise.all(state.panels.filter((panel) => panel.due()).map((panel) => panel.show(i))).then(
       () => {
         if (state.t === t) root.dataset.painted = String(t);
+        state.drawTheRest();
       },
       () => {}, // said in the panel
     );
@@ -196,6 +178,25 @@ export default function (component) {
       state.reported = t;
       setStateValue("t", t);
     }
+  };
+
+  // The figures not drawn yet, one per task from the top, each at the step shown when its turn comes (kept
+  // in state: the chain outlives this call when new data arrive).
+  state.first = data.first;
+  state.drawTheRest = () => {
+    if (state.drawing) return;
+    const panel = state.panels.find((candidate) => !candidate.drawn());
+    if (!panel) return;
+    state.drawing = true;
+    setTimeout(() => {
+      panel.show(state.t - state.first).then(
+        () => {
+          state.drawing = false;
+          state.drawTheRest();
+        },
+        () => (state.drawing = false), // said in the panel; the next step tries again
+      );
+    }, 0);
   };
 
   prev.onclick = () => show(state.t - 1, true);

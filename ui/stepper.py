@@ -6,10 +6,9 @@ the keyboard and Play need no round trip to the server; it then reports the step
 stores it in the URL. Streamlit sends the views once: fragment reruns pass identical data, which the
 browser has cached.
 
-The component draws Plotly figures with a Plotly.js of the three trace types it steps (tools/plotly_bundle),
-which Streamlit serves from the project's ``static/`` folder (``server.enableStaticServing``), or with
-Streamlit's own full bundle when a chart of the page has loaded it first. The browser tests check that the
-figures are drawn.
+The component draws Plotly figures with the app's Plotly.js of three trace types (``plotly_loader.js``, shared
+with ui/figure.py), which Streamlit serves from the project's ``static/`` folder (``server.enableStaticServing``).
+The browser tests check that the figures are drawn.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(
     "rnn_explainer.stepper",
     css=(_HERE / "stepper.css").read_text(),
-    js=(_HERE / "stepper.js").read_text(),
+    js=(_HERE / "plotly_loader.js").read_text() + (_HERE / "stepper.js").read_text(),
     isolate_styles=False,  # Plotly.js styles its charts with the page's global stylesheet
 )
 
@@ -65,13 +64,6 @@ def _mount(key: str, data: dict, **callbacks):
     checks each value of a dict, and a string, for a dataframe, which imports pandas and pyarrow: about 75 MB
     of the server, ui/server.py.)"""
     return _COMPONENT(key=key, data=[data], height="content", **callbacks)
-
-
-def preload_plotly() -> None:
-    """Start loading Plotly.js now, so that it is ready sooner when the stepper arrives: ui.page.setup_page calls it
-    on a page with a stepper (ui.registry's `steps`). An invisible element in the sidebar."""
-    with st.sidebar:
-        _mount("stepper.preload", {"preload": True})
 
 
 def stepped_view(

@@ -16,8 +16,19 @@ from core.lab.captioning import (
 )
 from explainer.escape import figure_text
 from explainer.forward import probability_text
-from tests.helpers.apptest import chart, images, no_problems, other_html, page_app, run_until_trained, tables
+from tests.helpers.apptest import (
+    chart,
+    drawn_trace_types,
+    figures,
+    images,
+    no_problems,
+    other_html,
+    page_app,
+    run_until_trained,
+    tables,
+)
 from tests.helpers.plotly_json import decode
+from tests.helpers.stepper import bundled_trace_types
 
 PAGE = "pages/4_Caption_gallery.py"
 # Widget keys of the URL-bound controls.
@@ -62,7 +73,7 @@ def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     # Every card's correctness check against its scene is shown.
     assert sum(c.value.startswith(("✅", "❌")) for c in at.caption) == 6
     assert [b.label for b in at.button if b.key.startswith("gallery.explain")] == ["Word by word →"] * 6
-    assert not at.get("plotly_chart") and not other_html(at)  # the other views did not run
+    assert not figures(at) and not other_html(at)  # the other views did not run
 
 
 def truth_blocks(at) -> list:
@@ -140,6 +151,7 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     assert at.query_params["truth"] == "3"
     expected = teacher_forcing_vs_free(full, items[0].feature, items[0].captions[3], temperature=1.5, seed=4)
     heat = chart(at, "gallery.divergence")["data"][0]
+    assert drawn_trace_types(at) <= bundled_trace_types()
     # Plotly shows the entities of the escaped words as < and >.
     assert [w for w in heat["text"][0] if w] == [figure_text(w) for w in expected.truth_words]
     assert [w for w in heat["text"][2] if w] == [figure_text(w) for w in expected.free.words]
@@ -165,6 +177,7 @@ def test_ablation_uses_the_sampling_settings(data):
     expected = image_ablation(full, items[1].feature, temperature=0.8, seed=2)
     assert any(m.value.startswith(f"With the image: “{expected.with_image.text}”") for m in at.markdown)
     bars = chart(at, "gallery.ablation")["data"]
+    assert drawn_trace_types(at) <= bundled_trace_types()
     np.testing.assert_allclose(decode(bars[0]["y"]), expected.word_probs_with, rtol=1e-5)
     assert any("temperature 0.8 with seed 2" in m.value for m in at.markdown)
 

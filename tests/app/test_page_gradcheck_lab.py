@@ -7,8 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.lab.gradcheck_lab import BUG, ROUND_OFF, TOO_LARGE, LabSizes, bugs_of, checks_of, run_check
 from explainer.gradcheck import CAUSE_TITLES
-from tests.helpers.apptest import chart, no_problems, other_html, page_app, tables
+from tests.helpers.apptest import chart, drawn_trace_types, no_problems, other_html, page_app, tables
 from tests.helpers.plotly_json import decode
+from tests.helpers.stepper import bundled_trace_types
 
 PAGE = "pages/5_Gradient_check_lab.py"
 RESULTS_KEY = "gradcheck.results"
@@ -103,6 +104,7 @@ def test_real_backward_passes_all_pass_and_the_view_is_in_the_url():
     assert {row["verdict"] for row in rows(at).values()} == {"pass"}
     for key in ("gradcheck.overview", "gradcheck.elements", "gradcheck.scatter"):
         chart(at, key)
+    assert drawn_trace_types(at) <= bundled_trace_types()
     assert dict(at.query_params) == DEFAULT_VIEW
     assert not at.info
 

@@ -16,8 +16,9 @@ import ui.race_runner
 from core.lab.race import RaceConfig, fingerprint
 from explainer.escape import plain
 from explainer.summary import race_summary
-from tests.helpers.apptest import chart, no_problems, page_app, tables
+from tests.helpers.apptest import chart, drawn_trace_types, figures, no_problems, page_app, tables
 from tests.helpers.plotly_json import decode
+from tests.helpers.stepper import bundled_trace_types
 
 PAGE = "pages/3_Activation_race.py"
 DEADLINE = 60
@@ -91,7 +92,7 @@ def test_before_start_nothing_trains_and_the_link_holds_the_defaults():
     at = opened()
     assert "race" not in at.session_state
     assert any("Press **Start**" in i.value for i in at.info)
-    assert not at.get("plotly_chart")
+    assert not figures(at)
     assert dict(at.query_params) == DEFAULTS
     assert "IE590 edition of CS231n's RNN_Captioning notebook" in at.markdown[0].value
     assert (
@@ -210,6 +211,7 @@ def test_a_race_trains_live_between_redraws_from_identical_weights():
     assert at.get("progress")[0].proto.text.startswith("Iteration ")
     chart(at, "race.grad")
     chart(at, "race.hist")
+    assert drawn_trace_types(at) <= bundled_trace_types()
     runner.stop()
     runner.join(DEADLINE)
 

@@ -265,17 +265,104 @@ def test_stepper_sends_every_step_and_stores_the_reported_one_in_the_url():
     assert stepper.sent(at, "s") == changed
 
 
-def test_stepper_loads_the_plotly_js_that_plotly_py_writes_for_from_a_served_folder():
-    """The stepper's Plotly.js bundle is in static/, which Streamlit serves, and is the version plotly.py
-    builds its figures for (an upgrade of plotly must bring the matching bundle)."""
+def test_the_figures_load_the_plotly_js_that_plotly_py_writes_for_from_a_served_folder():
+    """The Plotly.js bundle of the figures and the stepper (ui/plotly_loader.js) is in static/, which Streamlit
+    serves, and is the version plotly.py builds its figures for (an upgrade of plotly must bring the matching
+    bundle)."""
     import re
     import tomllib
 
     import plotly.offline
 
     root = Path(__file__).parents[2]
-    url = re.search(r'const BUNDLE = "app/static/([^"]+)";', (root / "ui/stepper.js").read_text()).group(1)
+    url = re.search(
+        r'const BUNDLE = "app/static/([^"]+)";', (root / "ui/plotly_loader.js").read_text()
+    ).group(1)
     header = (root / "static" / url).read_text()[:200]
     assert header.startswith(f"/*! plotly.js v{plotly.offline.get_plotlyjs_version()} ")
     config = tomllib.loads((root / ".streamlit/config.toml").read_text())
     assert config["server"]["enableStaticServing"] is True
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def figure_app():
+    import numpy as np
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    import ui
+
+    scale = st.radio("scale", [1, 2])
+    ui.plotly_figure(go.Figure(go.Bar(x=["a", "b"], y=np.array([1.5, 2.5]) * scale)), key="bars")
+
+
+def test_a_figure_is_sent_as_plotly_js_reads_it_and_redrawn_only_when_it_changes():
+    import plotly.graph_objects as go
+
+    from tests.helpers.apptest import chart, figures
+    from tests.helpers.plotly_json import decode
+    from ui.figure import payload
+
+    at = AppTest.from_function(figure_app, default_timeout=TIMEOUT).run()
+    assert list(figures(at)) == ["bars"]
+    bars = chart(at, "bars")
+    np.testing.assert_allclose(decode(bars["data"][0]["y"]), [1.5, 2.5])
+    assert bars == payload(go.Figure(go.Bar(x=["a", "b"], y=np.array([1.5, 2.5]))))["figure"]
+    # The version names the figure: the same figure keeps it (the browser draws nothing), another changes it.
+    first = payload(go.Figure(go.Bar(y=[1.0])))["version"]
+    assert (
+        payload(go.Figure(go.Bar(y=[1.0])))["version"]
+        == first
+        != payload(go.Figure(go.Bar(y=[2.0])))["version"]
+    )
+    at.radio[0].set_value(2).run()
+    np.testing.assert_allclose(decode(chart(at, "bars")["data"][0]["y"]), [3.0, 5.0])
+
+
+def test_pages_with_figures_start_loading_plotly_js_in_the_sidebar():
+    from tests.helpers.apptest import page_app
+    from ui.registry import PAGES
+
+    def preloads(at) -> int:
+        count = 0
+
+        def walk(node):
+            nonlocal count
+            for child in getattr(node, "children", {}).values():
+                if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(
+                    "-figure.preload"
+                ):
+                    count += 1
+                walk(child)
+
+        walk(at._tree.children[1])  # the sidebar
+        return count
+
+    assert [page.figures for page in PAGES] == [False, True, True, True, True, True]
+    for page in (PAGES[0], PAGES[5]):
+        at = page_app(page.path).run()
+        assert preloads(at) == int(page.figures), page.path
+
+
+def test_the_gradient_checks_are_computed_once_for_every_learner():
+    from core.lab.gradcheck_lab import LabSizes, run_all_checks
+    from ui.gradient_checks import gradient_checks
+
+    settings = dict(
+        layers=("rnn_step", "model"),
+        sizes=LabSizes(),
+        activation="tanh",
+        bug="none",
+        dtype="float64",
+        seed=3,
+        step=1e-5,
+        repeat_word=True,
+    )
+    shared = gradient_checks(**settings)
+    assert gradient_checks(**settings) is shared  # another session's call: the same results, not recomputed
+    own = run_all_checks(**settings)
+    assert [r.max_rel_error for r in shared] == [r.max_rel_error for r in own]
+    with pytest.raises(ValueError):  # read-only, as every cached object
+        shared[0].params[0].analytic[...] = 0

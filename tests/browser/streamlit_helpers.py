@@ -28,7 +28,7 @@ DEFAULT_TIMEOUT_MS = 180_000
 
 EXCEPTION = '[data-testid="stException"]'
 ERROR_ALERT = '[data-testid="stAlertContentError"]'
-PLOTLY_CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+PLOTLY_CHART = ".rnn-figure"  # ui/figure.js; Plotly.js draws inside it
 IMAGE = '[data-testid="stImage"] img'
 PROGRESS = '[data-testid="stProgress"]'
 APP = '[data-testid="stApp"]'
@@ -133,7 +133,7 @@ def expect_images(page: Page, at_least=1):
 def save_screenshot(page: Page, name: str):
     """Save a full-length PNG under artifacts/screenshots once every chart and image has drawn."""
     page.wait_for_function(
-        """[...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
+        """[...document.querySelectorAll('.rnn-figure')].every(f => f.dataset.drawn === f.dataset.version)
            && [...document.querySelectorAll('[data-testid="stImage"] img')].every(i => i.complete)"""
     )
     # Move the pointer off the last clicked button and take its focus, so that its tooltip is not in the picture.
@@ -205,16 +205,19 @@ def wait_for_curves(page: Page, longer_than):
     return page.evaluate(CURVE_LENGTHS)
 
 
-# The timestep stepper (ui/stepper.js): it marks the step it shows (data-step) and, once every panel has been
-# drawn for it, data-painted; the server then stores the reported step in the URL.
+# The timestep stepper (ui/stepper.js): it marks the step it shows (data-step) and, once every figure drawn
+# so far (those in view first, the others one per task after) shows it, data-painted; the server then stores
+# the reported step in the URL.
 STEPPER = ".rnn-stepper"
 
 
 def painted_step(page: Page) -> int:
-    """Wait until the stepper has painted the step it shows; that step."""
+    """Wait until the stepper has painted the step it shows, with every figure drawn (those out of view too,
+    without scrolling to them); that step."""
     page.wait_for_function(
         f"(() => {{ const s = document.querySelector('{STEPPER}');"
-        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step; })()"
+        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step"
+        " && [...s.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg')); })()"
     )
     return int(page.locator(STEPPER).get_attribute("data-painted"))
 

@@ -39,12 +39,35 @@ def page_app(page: str, timeout: float = TIMEOUT) -> AppTest:
     return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout).switch_page(page)
 
 
+def figures(at: AppTest) -> dict[str, dict]:
+    """The Plotly spec (dict) of every figure the page drew with ui.plotly_figure, by key, in page order."""
+    found = {}
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", "") == "bidi_component" and child.proto.component_name.endswith(
+                ".figure"
+            ):
+                (data,) = json.loads(child.proto.json)  # sent as a one-item list
+                if "figure" in data:  # not the sidebar's preload
+                    found[child.proto.id.rsplit("-", 1)[-1]] = data["figure"]
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
 def chart(at: AppTest, key: str) -> dict:
-    """The Plotly spec (dict) of the chart drawn with `key`."""
-    for element in at.get("plotly_chart"):
-        if element.proto.id.endswith(f"-{key}"):
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart with key {key!r}; charts: {[e.proto.id for e in at.get('plotly_chart')]}")
+    """The Plotly spec (dict) of the figure drawn with `key`."""
+    drawn = figures(at)
+    assert key in drawn, f"no figure with key {key!r}; figures: {list(drawn)}"
+    return drawn[key]
+
+
+def drawn_trace_types(at: AppTest) -> set[str]:
+    """The Plotly trace types of the page's figures, which must be in the app's Plotly.js bundle
+    (tests.helpers.stepper.bundled_trace_types)."""
+    return {trace.get("type", "scatter") for spec in figures(at).values() for trace in spec["data"]}
 
 
 def trace_values(spec: dict, index: int = 0, field: str = "z") -> np.ndarray:
@@ -144,8 +167,8 @@ def figure_strings(at: AppTest) -> list[str]:
             for item in value:
                 walk(item)
 
-    for element in at.get("plotly_chart"):
-        walk(json.loads(element.proto.spec))
+    for spec in figures(at).values():
+        walk(spec)
     return found
 
 

@@ -1,0 +1,34 @@
+// Plotly.js for the app's components, and what they share (ui/figure.py, ui/stepper.py put this file before
+// their own code).
+//
+// Every figure of the app is drawn with the bundle of the three trace types the explainer uses (core with
+// scatter, bar, heatmap; tools/plotly_bundle), which Streamlit serves from static/. A fresh tab evaluates it
+// in about 0.15 s, where the full bundle of st.plotly_chart takes 1.2 s (bench/README.md, "New tabs"). The
+// components run in the page itself, so the first to ask loads it and the others share it (window.Plotly).
+
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
+const BUNDLE = "app/static/plotly.js-rnn-4.1.1.min.js";
+
+function whenPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__rnnPlotly) {
+    window.__rnnPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = new URL(BUNDLE, document.baseURI).href;
+      const fail = () => {
+        window.__rnnPlotly = null; // the next drawing tries again
+        reject(new Error(`Plotly.js could not be loaded from ${script.src}; reload the page.`));
+      };
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
+      script.onerror = fail;
+      document.head.append(script);
+    });
+  }
+  return window.__rnnPlotly;
+}
+
+// Whether `element` is at least partly inside the browser window now.
+function inView(element) {
+  const box = element.getBoundingClientRect();
+  return box.bottom > 0 && box.top < window.innerHeight && box.width > 0;
+}
