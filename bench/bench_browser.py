@@ -17,8 +17,13 @@ Gallery controls: the Images slider's arrow keys (one more or one fewer card) an
 (other captions), from the keydown to the first frame after the rerun it caused has finished. Target:
 median ≤ 500 ms.
 
-New tabs: each page opened in a fresh tab, from the navigation's start to the first frame after its first
-script run has finished (and, on the stepper pages, the first step is painted). Target: median ≤ 1.5 s.
+New tabs: each page opened in a new tab, from the navigation's start to the first frame after its first
+script run has finished and it is interactive: the stepper shows its first step (ui/stepper.js sets
+``data-painted``), drawn wherever it is in view, and every figure in view is drawn (ui/figure.js sets
+``data-drawn``); the figures below the fold are drawn after that, one per task. Target: median ≤ 1.5 s.
+Also reported: the time until every figure is drawn. Measured twice: in one browser that has opened the page
+before (Streamlit's files and the app's Plotly.js in its HTTP cache, as in a learner's browser), and as
+first visits (each tab in a fresh browser context, nothing cached).
 """
 
 from __future__ import annotations
@@ -103,11 +108,29 @@ def open_stepper(page, url: str) -> None:
     wait_until_painted(page)
 
 
+# How many components of the main area are ready (a component's element appears only once Streamlit has loaded
+# its code, so a page is waited for until as many are ready as it shows when settled). Interactive: the stepper
+# (ui/stepper.js) shows its step, drawn wherever it is in view, and every figure (ui/figure.js) in view is drawn.
+# Everything: every figure is drawn, the stepper's below the fold too.
+def ready_count(everything: bool) -> str:
+    return f"""[...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')].filter((host) => {{
+  const everything = {str(everything).lower()};
+  const figure = host.querySelector('.rnn-figure');
+  const stepper = host.querySelector('.rnn-stepper');
+  const box = host.getBoundingClientRect();
+  const inView = box.bottom > 0 && box.top < window.innerHeight;
+  if (figure) return figure.dataset.drawn === figure.dataset.version || (!everything && !inView);
+  if (!stepper || stepper.dataset.painted === undefined || stepper.dataset.painted !== stepper.dataset.step) return false;
+  return !everything || [...stepper.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg'));
+}}).length"""
+
+
 def wait_until_painted(page) -> None:
-    """Until the stepper has drawn the step it is on, every figure included."""
+    """Until the stepper has drawn the step it is on, every figure included (those below the fold too)."""
     page.wait_for_function(
         "(() => { const s = document.querySelector('.rnn-stepper');"
-        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step; })()",
+        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step"
+        " && [...s.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg')); })()",
         timeout=600_000,
     )
 
@@ -219,24 +242,37 @@ def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[st
     return rows
 
 
-def bench_new_tabs(url: str, browser, count: int) -> list[tuple[str, str, list[float]]]:
+def bench_new_tabs(url: str, browser, count: int, cached: bool) -> list[tuple[str, str, list[float]]]:
+    """Each page opened `count` times in a new tab. `cached`: every tab in one browser context, which has
+    opened the page once before (as a learner's browser has: Streamlit's files and the app's Plotly.js in
+    its HTTP cache); else every tab in a fresh context, with nothing cached (a first visit)."""
     rows = []
+    shared = browser.new_context(viewport={"width": 1280, "height": 720}) if cached else None
     for path in (page.url_path for page in PAGES):
-        times = []
+        name = path or "Home"
+        interactive, everything = [], []
         for i in range(count + 1):  # the first load warms the server's caches for this page
-            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            context = shared or browser.new_context(viewport={"width": 1280, "height": 720})
             page = context.new_page()
             install_run_counter(page)
             page.goto(f"{url}/{path}", timeout=600_000)
-            done = idle_after(page, 0)
-            if path in ("Forward_pass", "Backprop_through_time"):
-                wait_until_painted(page)
+            idle_after(page, 0)
+            if not i:
+                page.wait_for_timeout(5_000)
+                shown = page.evaluate(ready_count(everything=True))
+            for times, all_drawn in ((interactive, False), (everything, True)):
+                page.wait_for_function(f"{ready_count(all_drawn)} >= {shown}", polling="raf", timeout=600_000)
                 done = page.evaluate("new Promise((r) => requestAnimationFrame(() => r(performance.now())))")
-            if i:
-                times.append(done)  # performance.now() counts from the navigation's start
-            context.close()
-        rows.append(("new tab", path or "Home", times))
-        print(f"new tab   {path or 'Home':26} {summary(times)}", flush=True)
+                if i:
+                    times.append(done)  # performance.now() counts from the navigation's start
+            page.close()
+            if not cached:
+                context.close()
+        rows.append(("new tab", name, interactive))  # the target's measure; `everything` is reported only
+        print(f"new tab   {name:26} {summary(interactive)}", flush=True)
+        print(f"          {'every figure drawn':26} {summary(everything)} ({shown} components)", flush=True)
+    if shared:
+        shared.close()
     return rows
 
 
@@ -273,8 +309,14 @@ def main() -> None:
                 print(f"gallery: from the key press to its rerun on screen (target ≤ {GALLERY_TARGET_MS} ms)")
                 results.append((GALLERY_TARGET_MS, bench_gallery(url, browser, count, args.settle)))
             if "tabs" in args.only:
-                print(f"new tabs: from navigation to interactive (target ≤ {NEW_TAB_TARGET_MS} ms)")
-                results.append((NEW_TAB_TARGET_MS, bench_new_tabs(url, browser, count)))
+                for cached, kind in (
+                    (True, "in a browser that has opened the page before"),
+                    (False, "first visits"),
+                ):
+                    print(
+                        f"new tabs, {kind}: from navigation to interactive (target ≤ {NEW_TAB_TARGET_MS} ms)"
+                    )
+                    results.append((NEW_TAB_TARGET_MS, bench_new_tabs(url, browser, count, cached)))
             browser.close()
     finally:
         stop(process)
