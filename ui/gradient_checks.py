@@ -9,31 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.lab.gradcheck_lab import CheckResult, LabSizes, run_all_checks
+from core.lab.gradcheck_lab import CheckResult, run_all_checks
 from ui.dataset import freeze
 
 
 @st.cache_resource(show_spinner="Running the finite differences…", max_entries=64)
-def gradient_checks(
-    layers: tuple[str, ...],
-    sizes: LabSizes,
-    activation: str,
-    bug: str,
-    dtype: str,
-    seed: int,
-    step: float,
-    repeat_word: bool,
-) -> list[CheckResult]:
-    """core.lab.gradcheck_lab.run_all_checks with these settings (read-only)."""
-    return freeze(
-        run_all_checks(
-            layers=layers,
-            sizes=sizes,
-            activation=activation,
-            bug=bug,
-            dtype=dtype,
-            seed=seed,
-            step=step,
-            repeat_word=repeat_word,
-        )
-    )
+def gradient_checks(**settings) -> list[CheckResult]:
+    """core.lab.gradcheck_lab.run_all_checks(**settings) (layers, sizes, activation, bug, dtype, seed, step,
+    repeat_word; all hashable), read-only."""
+    return freeze(run_all_checks(**settings))

@@ -364,5 +364,10 @@ def test_the_gradient_checks_are_computed_once_for_every_learner():
     assert gradient_checks(**settings) is shared  # another session's call: the same results, not recomputed
     own = run_all_checks(**settings)
     assert [r.max_rel_error for r in shared] == [r.max_rel_error for r in own]
+    other = gradient_checks(**{**settings, "seed": 4})  # other settings, other results
+    assert [r.max_rel_error for r in other] == [
+        r.max_rel_error for r in run_all_checks(**{**settings, "seed": 4})
+    ]
+    assert [r.max_rel_error for r in other] != [r.max_rel_error for r in shared]
     with pytest.raises(ValueError):  # read-only, as every cached object
         shared[0].params[0].analytic[...] = 0
