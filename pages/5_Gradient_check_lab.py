@@ -160,7 +160,7 @@ def run_checks(settings: dict) -> list:
     """The checks for these settings (computed once per server, ui.gradient_checks), kept in the session as
     the results on screen."""
     results = ui.gradient_checks(**settings)
-    st.session_state[RESULTS_KEY] = (repr(settings), results)
+    st.session_state[RESULTS_KEY] = results
     return results
 
 

@@ -27,9 +27,8 @@ _COMPONENT = st.components.v2.component(
 def payload(fig: go.Figure) -> dict:
     """What the component is sent: the figure as Plotly.js reads it (arrays as typed-array JSON) and a
     version that changes with it, so a rerun with the same figure draws nothing."""
-    figure = json.loads(fig.to_json())
-    version = hashlib.sha256(json.dumps(figure, sort_keys=True).encode()).hexdigest()[:16]
-    return {"figure": figure, "version": version}
+    text = fig.to_json()
+    return {"figure": json.loads(text), "version": hashlib.sha256(text.encode()).hexdigest()[:16]}
 
 
 def _mount(key: str, data: dict) -> None:

@@ -71,7 +71,7 @@ def rows(at: AppTest) -> dict:
 
 
 def results(at: AppTest) -> list:
-    return at.session_state[RESULTS_KEY][1]
+    return at.session_state[RESULTS_KEY]
 
 
 def detail(at: AppTest):
