@@ -69,16 +69,18 @@ def diverging(*arrays) -> dict:
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 
 
-def base_layout(fig, uirevision: str, height: int, **extra):
-    """The layout every figure shares: white plot, thin margins, zoom kept across reruns (uirevision)."""
+def base_layout(fig, uirevision: str, height: int, margin: dict | None = None, **extra):
+    """The layout every figure shares: white plot, thin margins (`margin`: the sides that differ, e.g.
+    {"t": 10}), zoom kept across reruns (uirevision)."""
     fig.update_layout(
         uirevision=uirevision,
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10, **(margin or {})},
         plot_bgcolor="white",
         **extra,
     )
-    # Thin margins grow to fit the tick labels and titles, so none is cut at the figure's edge.
+    # Thin margins grow to fit the tick labels and titles, so none is cut at the figure's edge. (Set here, not
+    # left to a template: importing Streamlit makes plotly.py's default template its own minimal one.)
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     return fig

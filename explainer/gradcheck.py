@@ -24,6 +24,7 @@ from core.lab.gradcheck_lab import (
 )
 from core.lab.source import function_source
 from explainer.code import wrapped_pre
+from explainer.colors import base_layout
 
 # Colours of the verdict bands, from right to wrong.
 VERDICT_COLORS = {"pass": "#16a34a", "look closer": "#ca8a04", "suspicious": "#ea580c", "wrong": "#dc2626"}
@@ -120,14 +121,9 @@ def overview_figure(results, uirevision: str = "gradcheck.overview") -> go.Figur
         type="log", title_text="largest relative error", range=[-16, 1], **_log_ticks(range(-15, 1, 3))
     )
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(
-        uirevision=uirevision,
-        height=max(220, 22 * len(labels) + 80),
-        margin={"l": 10, "r": 20, "t": 10, "b": 10},
-        plot_bgcolor="white",
-        showlegend=False,
+    return base_layout(
+        fig, uirevision, max(220, 22 * len(labels) + 80), margin={"r": 20, "t": 10}, showlegend=False
     )
-    return fig
 
 
 def as_grid(values: np.ndarray) -> np.ndarray:
@@ -179,26 +175,15 @@ def element_heatmap(check, title: str | None = None, uirevision: str = "gradchec
     fig.update_yaxes(
         title_text="leading indices" if len(check.shape) > 1 else "", autorange="reversed", type="category"
     )
-    fig.update_layout(
-        title=title or f"d{check.name}: relative error of each element",
-        uirevision=uirevision,
-        height=min(max(260, 120 + 22 * errors.shape[0]), 600),
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    height = min(max(260, 120 + 22 * errors.shape[0]), 600)
+    return base_layout(
+        fig, uirevision, height, title=title or f"d{check.name}: relative error of each element"
     )
-    return fig
 
 
 def _titled(fig: go.Figure, title: str, uirevision: str, height: int, legend: dict) -> go.Figure:
     """The layout of the lab's titled charts on a white plot, with the legend below."""
-    fig.update_layout(
-        title=title,
-        uirevision=uirevision,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        legend=legend,
-    )
-    return fig
+    return base_layout(fig, uirevision, height, title=title, legend=legend)
 
 
 def comparison_figure(check, uirevision: str = "gradcheck.scatter") -> go.Figure:

@@ -17,6 +17,7 @@ from core.lab.captioning import (
 from explainer.escape import figure_text
 from explainer.forward import probability_text
 from tests.helpers.apptest import (
+    axes_without_automargin,
     chart,
     drawn_trace_types,
     figures,
@@ -152,6 +153,7 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     expected = teacher_forcing_vs_free(full, items[0].feature, items[0].captions[3], temperature=1.5, seed=4)
     heat = chart(at, "gallery.divergence")["data"][0]
     assert drawn_trace_types(at) <= bundled_trace_types()
+    assert axes_without_automargin(at) == []
     # Plotly shows the entities of the escaped words as < and >.
     assert [w for w in heat["text"][0] if w] == [figure_text(w) for w in expected.truth_words]
     assert [w for w in heat["text"][2] if w] == [figure_text(w) for w in expected.free.words]
@@ -178,6 +180,7 @@ def test_ablation_uses_the_sampling_settings(data):
     assert any(m.value.startswith(f"With the image: “{expected.with_image.text}”") for m in at.markdown)
     bars = chart(at, "gallery.ablation")["data"]
     assert drawn_trace_types(at) <= bundled_trace_types()
+    assert axes_without_automargin(at) == []
     np.testing.assert_allclose(decode(bars[0]["y"]), expected.word_probs_with, rtol=1e-5)
     assert any("temperature 0.8 with seed 2" in m.value for m in at.markdown)
 

@@ -7,7 +7,15 @@ from streamlit.testing.v1 import AppTest
 
 from core.lab.gradcheck_lab import BUG, ROUND_OFF, TOO_LARGE, LabSizes, bugs_of, checks_of, run_check
 from explainer.gradcheck import CAUSE_TITLES
-from tests.helpers.apptest import chart, drawn_trace_types, no_problems, other_html, page_app, tables
+from tests.helpers.apptest import (
+    axes_without_automargin,
+    chart,
+    drawn_trace_types,
+    no_problems,
+    other_html,
+    page_app,
+    tables,
+)
 from tests.helpers.plotly_json import decode
 from tests.helpers.stepper import bundled_trace_types
 
@@ -105,6 +113,7 @@ def test_real_backward_passes_all_pass_and_the_view_is_in_the_url():
     for key in ("gradcheck.overview", "gradcheck.elements", "gradcheck.scatter"):
         chart(at, key)
     assert drawn_trace_types(at) <= bundled_trace_types()
+    assert axes_without_automargin(at) == []
     assert dict(at.query_params) == DEFAULT_VIEW
     assert not at.info
 

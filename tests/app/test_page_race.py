@@ -16,7 +16,15 @@ import ui.race_runner
 from core.lab.race import RaceConfig, fingerprint
 from explainer.escape import plain
 from explainer.summary import race_summary
-from tests.helpers.apptest import chart, drawn_trace_types, figures, no_problems, page_app, tables
+from tests.helpers.apptest import (
+    axes_without_automargin,
+    chart,
+    drawn_trace_types,
+    figures,
+    no_problems,
+    page_app,
+    tables,
+)
 from tests.helpers.plotly_json import decode
 from tests.helpers.stepper import bundled_trace_types
 
@@ -212,6 +220,7 @@ def test_a_race_trains_live_between_redraws_from_identical_weights():
     chart(at, "race.grad")
     chart(at, "race.hist")
     assert drawn_trace_types(at) <= bundled_trace_types()
+    assert axes_without_automargin(at) == []
     runner.stop()
     runner.join(DEADLINE)
 

@@ -2,6 +2,7 @@
 ran cleanly, wait for the background training jobs."""
 
 import json
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -68,6 +69,17 @@ def drawn_trace_types(at: AppTest) -> set[str]:
     """The Plotly trace types of the page's figures, which must be in the app's Plotly.js bundle
     (tests.helpers.stepper.bundled_trace_types)."""
     return {trace.get("type", "scatter") for spec in figures(at).values() for trace in spec["data"]}
+
+
+def axes_without_automargin(at: AppTest) -> list[str]:
+    """The axes of the page's figures whose margin does not grow to fit their labels, as "key: xaxis2" (drawn
+    without Streamlit's theme, a figure gets this from its own layout: explainer.colors.base_layout)."""
+    return [
+        f"{key}: {name}"
+        for key, spec in figures(at).items()
+        for name, axis in spec["layout"].items()
+        if re.fullmatch(r"[xy]axis\d*", name) and not axis.get("automargin")
+    ]
 
 
 def trace_values(spec: dict, index: int = 0, field: str = "z") -> np.ndarray:
