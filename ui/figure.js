@@ -1,9 +1,9 @@
 // One Plotly figure, drawn in the page with the app's Plotly.js.
 //
 // data (see ui/figure.py): {figure: {data, layout}, version} where version changes with the figure, or
-// {preload: true} to start loading Plotly.js early. CONFIG, whenPlotly() and inView() come from
-// plotly_loader.js, which ui/figure.py puts before this file. When the figure is on screen, the element's
-// data-drawn is its version.
+// {preload: true} to start loading Plotly.js early. CONFIG, whenPlotly(), inView() and followWidth() come
+// from plotly_loader.js, which ui/figure.py puts before this file. When the figure is on screen, the
+// element's data-drawn is its version.
 
 export default function (component) {
   const { parentElement } = component;
@@ -18,6 +18,7 @@ export default function (component) {
     element = document.createElement("div");
     element.className = "rnn-figure";
     parentElement.append(element);
+    followWidth(element);
   }
   if (element.dataset.version !== data.version) {
     element.dataset.version = data.version;

@@ -6,7 +6,7 @@
 // in about 0.15 s, where the full bundle of st.plotly_chart takes 1.2 s (bench/README.md, "New tabs"). The
 // components run in the page itself, so the first to ask loads it and the others share it (window.Plotly).
 
-const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
+const CONFIG = { displaylogo: false, modeBarButtonsToRemove: ["toImage"] };
 const BUNDLE = "app/static/plotly.js-rnn-4.1.1.min.js";
 
 function whenPlotly() {
@@ -31,4 +31,15 @@ function whenPlotly() {
 function inView(element) {
   const box = element.getBoundingClientRect();
   return box.bottom > 0 && box.top < window.innerHeight && box.width > 0;
+}
+
+// Redraw a drawn figure at its container's new width: the window resized, or the sidebar opened or closed
+// (Plotly.js's own `responsive` follows only the window, and redraws even when the width is unchanged).
+function followWidth(element) {
+  let width = element.clientWidth;
+  new ResizeObserver(() => {
+    if (element.clientWidth === width) return;
+    width = element.clientWidth;
+    if (window.Plotly && element._fullLayout) window.Plotly.Plots.resize(element);
+  }).observe(element);
 }

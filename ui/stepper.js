@@ -6,7 +6,8 @@
 // A click paints the new step from data already here, then reports it (setStateValue("t")), so the server
 // keeps the URL and the page state in step without the learner waiting for it.
 
-// CONFIG, whenPlotly() and inView() come from plotly_loader.js, which ui/stepper.py puts before this file.
+// CONFIG, whenPlotly(), inView() and followWidth() come from plotly_loader.js, which ui/stepper.py puts
+// before this file.
 //
 // A figure is first drawn with the step when it is in view, else in a task of its own just after (about 0.1 s
 // each): a new tab answers the learner before every figure below the fold is drawn. Once drawn, a figure
@@ -57,6 +58,7 @@ function makePanel(id, spec, container) {
     const hasData = (i) => Object.keys((spec.patches[i] || {}).data || {}).length > 0;
     // Its room is kept before it is drawn, so the page does not jump and what is in view is known.
     if (spec.base.layout.height) element.style.minHeight = `${spec.base.layout.height}px`;
+    followWidth(element);
     return {
       drawn: () => shown !== null,
       due: () => shown !== null || inView(element),
