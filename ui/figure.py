@@ -3,8 +3,8 @@
 ``st.plotly_chart`` loads Streamlit's full Plotly.js, whose evaluation alone blocks a fresh tab for about
 1.2 s on this project's machine. The explainer's figures use three trace types (scatter, bar, heatmap), and
 ``plotly_loader.js`` loads a bundle of only those (tools/plotly_bundle), shared with the stepper
-(ui/stepper.py): 0.15 s. The figures keep plotly.py's default template, as the stepper's do, so every figure
-of the app looks the same.
+(ui/stepper.py): 0.15 s. No Streamlit theme is applied: a figure looks as its own layout says, as the
+stepper's do (explainer.colors.base_layout), so every figure of the app looks the same.
 """
 
 from __future__ import annotations
