@@ -322,23 +322,12 @@ def test_a_figure_is_sent_as_plotly_js_reads_it_and_redrawn_only_when_it_changes
 
 
 def test_pages_with_figures_start_loading_plotly_js_in_the_sidebar():
-    from tests.helpers.apptest import page_app
+    from tests.helpers.apptest import components, page_app
     from ui.registry import PAGES
 
     def preloads(at) -> int:
-        count = 0
-
-        def walk(node):
-            nonlocal count
-            for child in getattr(node, "children", {}).values():
-                if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(
-                    "-figure.preload"
-                ):
-                    count += 1
-                walk(child)
-
-        walk(at._tree.children[1])  # the sidebar
-        return count
+        sidebar = at._tree.children[1]
+        return sum(element.proto.id.endswith("-figure.preload") for element, _ in components(sidebar))
 
     assert [page.figures for page in PAGES] == [False, True, True, True, True, True]
     for page in (PAGES[0], PAGES[5]):

@@ -40,22 +40,29 @@ def page_app(page: str, timeout: float = TIMEOUT) -> AppTest:
     return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout).switch_page(page)
 
 
-def figures(at: AppTest) -> dict[str, dict]:
-    """The Plotly spec (dict) of every figure the page drew with ui.plotly_figure, by key, in page order."""
-    found = {}
+def components(node) -> list[tuple[object, object]]:
+    """Every custom component (components v2) under an AppTest node (the page: at._tree), in page order, with
+    the data it was sent (ui/figure.py and ui/stepper.py send it as a one-item list)."""
+    found = []
 
     def walk(node):
         for child in getattr(node, "children", {}).values():
-            if getattr(child, "type", "") == "bidi_component" and child.proto.component_name.endswith(
-                ".figure"
-            ):
-                (data,) = json.loads(child.proto.json)  # sent as a one-item list
-                if "figure" in data:  # not the sidebar's preload
-                    found[child.proto.id.rsplit("-", 1)[-1]] = data["figure"]
+            if getattr(child, "type", "") == "bidi_component":
+                (data,) = json.loads(child.proto.json)
+                found.append((child, data))
             walk(child)
 
-    walk(at._tree)
+    walk(node)
     return found
+
+
+def figures(at: AppTest) -> dict[str, dict]:
+    """The Plotly spec (dict) of every figure the page drew with ui.plotly_figure, by key, in page order."""
+    return {
+        element.proto.id.rsplit("-", 1)[-1]: data["figure"]
+        for element, data in components(at._tree)
+        if element.proto.component_name.endswith(".figure") and "figure" in data  # not the sidebar's preload
+    }
 
 
 def chart(at: AppTest, key: str) -> dict:

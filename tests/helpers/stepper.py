@@ -1,27 +1,18 @@
 """The stepper component of a page in AppTest (ui/stepper.py): what the page sent it, and what it does when
 the learner moves to another step in the browser."""
 
-import json
 import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers.apptest import components
 from tests.helpers.plotly_json import stepped_figure
 
 
 def sent(at: AppTest, key: str) -> dict:
     """The data the page sent to its stepper component `key` (ui/stepper.py): every step of every view."""
-    found = []
-
-    def walk(node):
-        for child in getattr(node, "children", {}).values():
-            if getattr(child, "type", "") == "bidi_component" and child.proto.id.endswith(f"-{key}"):
-                (data,) = json.loads(child.proto.json)  # sent as a one-item list
-                found.append(data)
-            walk(child)
-
-    walk(at._tree)
+    found = [data for element, data in components(at._tree) if element.proto.id.endswith(f"-{key}")]
     assert len(found) == 1, f"expected one stepper {key!r}, found {len(found)}"
     return found[0]
 
