@@ -42,6 +42,7 @@ from core.data.paths import DATA_HOME_ENV
 from tests.browser.streamlit_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    STEP_PAINTED,
     install_run_counter,
     slider,
     wait_for_trained_models,
@@ -127,12 +128,7 @@ def ready_count(everything: bool) -> str:
 
 def wait_until_painted(page) -> None:
     """Until the stepper has drawn the step it is on, every figure included (those below the fold too)."""
-    page.wait_for_function(
-        "(() => { const s = document.querySelector('.rnn-stepper');"
-        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step"
-        " && [...s.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg')); })()",
-        timeout=600_000,
-    )
+    page.wait_for_function(STEP_PAINTED, timeout=600_000)
 
 
 def timed(page, act, count: int, settle: float) -> list[float]:

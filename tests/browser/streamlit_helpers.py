@@ -211,14 +211,18 @@ def wait_for_curves(page: Page, longer_than):
 STEPPER = ".rnn-stepper"
 
 
+# True once the stepper has painted the step it shows, with every figure drawn (those out of view too, without
+# scrolling to them).
+STEP_PAINTED = (
+    f"(() => {{ const s = document.querySelector('{STEPPER}');"
+    " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step"
+    " && [...s.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg')); })()"
+)
+
+
 def painted_step(page: Page) -> int:
-    """Wait until the stepper has painted the step it shows, with every figure drawn (those out of view too,
-    without scrolling to them); that step."""
-    page.wait_for_function(
-        f"(() => {{ const s = document.querySelector('{STEPPER}');"
-        " return s && s.dataset.painted !== undefined && s.dataset.painted === s.dataset.step"
-        " && [...s.querySelectorAll('.rnn-panel-plotly')].every((panel) => panel.querySelector('.main-svg')); })()"
-    )
+    """Wait until the stepper has painted the step it shows (STEP_PAINTED); that step."""
+    page.wait_for_function(STEP_PAINTED)
     return int(page.locator(STEPPER).get_attribute("data-painted"))
 
 
