@@ -73,14 +73,19 @@ def _dataset_slot() -> Slot:
 def get_dataset() -> dict:
     """The active dataset dict of ``core.data.load_coco_data()`` (real COCO if present, else embedded scenes).
 
-    Loaded once per server process; the first call generates the embedded dataset if needed (about 15 s,
-    with a progress bar). Arrays are read-only: copy before changing anything.
+    Loaded once per server process; the first call generates the embedded dataset if needed (in a process of
+    its own, 6-15 s, with a progress bar). Arrays are read-only: copy before changing anything.
     """
-    from core.data.coco_utils import load_coco_data
+    from core.data.coco_utils import coco_files_present, load_coco_data
+    from core.data.scenes.generate import ensure_embedded_dataset_in_subprocess
 
-    return fill_once(
-        _dataset_slot(), lambda progress: freeze(load_coco_data(progress=progress)), "Loading the dataset…"
-    )
+    def load(progress):
+        if not coco_files_present():
+            # Generated in a process of its own: the server keeps none of the generation's leftover memory.
+            ensure_embedded_dataset_in_subprocess(progress)
+        return freeze(load_coco_data(progress=progress))
+
+    return fill_once(_dataset_slot(), load, "Loading the dataset…")
 
 
 def example(split: str, index: int) -> tuple[np.ndarray, np.ndarray, str]:

@@ -145,6 +145,13 @@ def load_coco_data(
     return data
 
 
+def coco_files_present(base_dir=None, pca_features: bool = True) -> bool:
+    """Whether the COCO folder (base_dir, else $COCO_DIR, else the data folder) holds all six COCO files, so
+    that load_coco_data reads them rather than the embedded dataset."""
+    folder = coco_dir(base_dir)
+    return all((folder / name).exists() for name in coco_file_names(pca_features))
+
+
 def _missing_folder_notice(folder: Path, base_dir) -> str:
     """What to tell the learner when the COCO folder they named (base_dir or $COCO_DIR) has no COCO file."""
     where = "base_dir" if base_dir is not None else f"${COCO_DIR_ENV}"

@@ -137,6 +137,18 @@ def test_default_data_home_folder(isolated_home):
     assert load_coco_data()["source"] == "coco"
 
 
+def test_coco_files_present_says_which_dataset_load_coco_data_reads(isolated_home, tmp_path, monkeypatch):
+    folder = isolated_home / "coco_captioning"
+    assert not coco.coco_files_present()
+    write_coco_fixture(folder)
+    assert coco.coco_files_present() and load_coco_data()["source"] == "coco"
+    (folder / "val2014_urls.txt").unlink()
+    assert not coco.coco_files_present()
+    monkeypatch.setenv(paths.COCO_DIR_ENV, str(write_coco_fixture(tmp_path / "elsewhere")))
+    assert coco.coco_files_present()
+    assert not coco.coco_files_present(pca_features=False)  # no fc7 files there
+
+
 def test_relative_urls_resolved_against_folder(tmp_path):
     folder = write_coco_fixture(tmp_path / "coco")
     (folder / "val2014_urls.txt").write_text("".join(f"images/{i}.png\n" for i in range(8)))
