@@ -106,12 +106,11 @@ def load_coco_data(
         max_train = int(max_train)
     explicit = base_dir is not None or bool(os.environ.get(COCO_DIR_ENV))
     folder = coco_dir(base_dir)
-    names = coco_file_names(pca_features)
-    present = [name for name in names if (folder / name).exists()]
-
-    if len(present) == len(names):
+    if coco_files_present(base_dir, pca_features):
         return _load_folder(folder, max_train, pca_features, progress, rng, source="coco")
 
+    names = coco_file_names(pca_features)
+    present = [name for name in names if (folder / name).exists()]
     if present:
         missing = [name for name in names if name not in present]
         where = "base_dir" if base_dir is not None else f"${COCO_DIR_ENV}" if explicit else "the data folder"
