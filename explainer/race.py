@@ -91,7 +91,9 @@ def loss_figure(
                     )
                 )
         if activation in diverged:
-            _mark_divergence(fig, activation, values, diverged[activation])
+            _mark_divergence(
+                fig, activation, values, diverged[activation], [*diverged].index(activation), target
+            )
     fig.update_xaxes(title_text="iteration", range=[0, target] if target else None)
     axis = log_ticks(*drawn, thresholds) if log_y else {"type": "linear"}
     fig.update_yaxes(title_text="training loss (minibatch)", **axis)
@@ -113,9 +115,12 @@ def _threshold_line(threshold: float) -> dict:
     }
 
 
-def _mark_divergence(fig: go.Figure, activation: str, values: np.ndarray, at: int) -> None:
-    """A cross at the last finite loss of a lane that diverged at iteration `at`, and a labelled dotted
-    line at `at` (the label at the top, in the plot's own coordinates, so it stands on any y axis)."""
+def _mark_divergence(
+    fig: go.Figure, activation: str, values: np.ndarray, at: int, order: int, target: int | None
+) -> None:
+    """A cross at the last finite loss of a lane that diverged at iteration `at`, a dotted line at `at`, and
+    its label at the top inside the plot (`order`: the lane's rank among those that diverged, each label a
+    line lower; on the side of the line with more room, `target` being the axis's end)."""
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size:
         last = int(finite[-1])
@@ -130,14 +135,19 @@ def _mark_divergence(fig: go.Figure, activation: str, values: np.ndarray, at: in
                 hovertemplate=f"{activation}: last finite loss %{{y:.4g}} at iteration %{{x}}<extra></extra>",
             )
         )
-    fig.add_vline(
+    fig.add_vline(x=at, line={"dash": "dot", "color": DIVERGED_COLOR, "width": 1})
+    # In the y axis's domain, not its values, so that it stands at the top of a log axis too.
+    fig.add_annotation(
         x=at,
-        line={"dash": "dot", "color": DIVERGED_COLOR, "width": 1},
-        label={
-            "text": f"{activation} diverged at iteration {at}",
-            "textposition": "end",
-            "font": {"color": DIVERGED_COLOR, "size": 12},
-        },
+        xref="x",
+        y=1 - 0.08 * order,
+        yref="y domain",
+        text=f"{activation} diverged at iteration {at}",
+        showarrow=False,
+        xanchor="left" if target is None or at <= target / 2 else "right",
+        yanchor="top",
+        bgcolor="rgba(255, 255, 255, 0.8)",
+        font={"color": DIVERGED_COLOR, "size": 12},
     )
 
 
@@ -271,7 +281,8 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
             if x1 > x0
         ]
         fig.update_xaxes(range=[float(finite_edges[0]), float(finite_edges[-1])], row=row, col=col)
-    fig.update_xaxes(title_text="hidden activation h")
+    # Titled on the bottom row only: above it, an axis title would run into the next row's panel titles.
+    fig.update_xaxes(title_text="hidden activation h", row=rows)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(title_text="share of values", col=1)
     fig.update_annotations(font_size=12)
@@ -295,7 +306,9 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
         row["ms / iteration"] = (
             None if lane.seconds_per_iteration is None else round(1000 * lane.seconds_per_iteration, 1)
         )
-        row["diverged"] = f"at iteration {lane.diverged_at}" if lane.diverged_at else "no"
+        # Diverged as the solver stops a lane: a loss, gradient or update no longer finite (a loss that only grows
+        # is in the loss columns).
+        row["diverged (not finite)"] = f"at iteration {lane.diverged_at}" if lane.diverged_at else "no"
         rows.append(row)
     return rows
 

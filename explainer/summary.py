@@ -32,6 +32,11 @@ def _ratio(high: float, low: float) -> float | None:
     return float(shown(high)) / low_shown if low_shown > 0 else None
 
 
+def _times(ratio: float) -> str:
+    """A ratio as "2.5×", or without decimals and with thousands separators from 100 on ("52,338,530×")."""
+    return f"{ratio:.1f}×" if ratio < 100 else f"{ratio:,.0f}×"
+
+
 def _percent(share: float) -> int:
     return round(100 * share)
 
@@ -52,10 +57,13 @@ def _lane_sentence(lane, thresholds, others_went_on: bool) -> str:
             return f"- {name} diverged at iteration {lane.diverged_at}, before any finite loss."
         return f"- {name} has not trained yet."
     first, final = float(shown(lane.first_loss)), float(shown(lane.final_loss))
-    verb = "fell" if final < first else "rose" if final > first else "stayed"
+    if final == first:
+        change = f"stayed at loss {shown(lane.final_loss)}"
+    else:
+        change = f"{'fell' if final < first else 'rose'} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)}"
     text = (
-        f"- {name} {verb} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)} (mean of its last "
-        f"minibatches; best {shown(lane.best_loss)}); {_milestones(lane, thresholds)}."
+        f"- {name} {change} (mean of its last minibatches; best {shown(lane.best_loss)}); "
+        f"{_milestones(lane, thresholds)}."
     )
     if lane.diverged_at:
         text += (
@@ -98,7 +106,7 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     ]
     finished = sorted(went_on, key=lambda lane: lane.final_loss)
     if len(finished) >= 2:
-        lines += ["", _ranking(finished)]
+        lines += ["", _ranking(finished, some_diverged=len(finished) < len(trained))]
         vanilla = [lane for lane in finished if lane.activation in ACTIVATIONS]
         if len(vanilla) >= 2 and (_ratio(vanilla[-1].final_loss, vanilla[0].final_loss) or 0) >= CLOSE_RATIO:
             lines += ["", _why(vanilla[0], vanilla[-1])]
@@ -121,18 +129,20 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     return "\n".join(lines)
 
 
-def _ranking(finished) -> str:
-    """Which lane ends lowest and by how much, or that they end too close to call (finished: by final loss)."""
+def _ranking(finished, some_diverged: bool) -> str:
+    """Which lane ends lowest and by how much, or that they end too close to call (finished: the lanes that did
+    not diverge, by final loss; some_diverged: whether a lane that trained is left out for having diverged)."""
     best, worst = finished[0], finished[-1]
     ratio = _ratio(worst.final_loss, best.final_loss)
+    among = "Of the lanes that did not diverge, " if some_diverged else ""
     if ratio is not None and ratio < CLOSE_RATIO:
         return (
-            f"The lanes end within {100 * (CLOSE_RATIO - 1):.0f}% of each other ({shown(best.final_loss)} to "
-            f"{shown(worst.final_loss)}): no lane wins this race."
+            f"{among}{'the' if among else 'The'} lanes end within {100 * (CLOSE_RATIO - 1):.0f}% of each other "
+            f"({shown(best.final_loss)} to {shown(worst.final_loss)}): no lane wins this race."
         )
-    by = f"{ratio:.1f}× below" if ratio is not None else "far below"
+    by = f"{_times(ratio)} below" if ratio is not None else "far below"
     text = (
-        f"**{best.activation}** ends lowest ({shown(best.final_loss)}), {by} **{worst.activation}** "
+        f"{among}**{best.activation}** ends lowest ({shown(best.final_loss)}), {by} **{worst.activation}** "
         f"({shown(worst.final_loss)})"
     )
     between = [f"{lane.activation} ({shown(lane.final_loss)})" for lane in finished[1:-1]]
@@ -148,7 +158,7 @@ def _why(best, worst) -> str:
     )
     factor = _ratio(best.mean_derivative, worst.mean_derivative)
     if float(shown(worst.mean_derivative)) < float(shown(best.mean_derivative)):
-        amount = f"{factor:.1f}× less" if factor is not None else "almost none"
+        amount = f"{_times(factor)} less" if factor is not None else "almost none"
         text += (
             f", so at each step back f′(a) alone keeps {amount} of {worst.activation}'s gradient than of "
             f"{best.activation}'s ({PEAK_DERIVATIVE_TEXT[worst.activation]})."

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from core.lab.race import LIMITS, MAX_ITERATIONS, MILESTONES, Race, RaceConfig
+from core.lab.race import LIMITS, MAX_ITERATIONS, MILESTONES, Race, RaceConfig, iterations_run
 from explainer import race as figures
 from explainer.escape import MAX_MESSAGE, MAX_SENTENCE, plain
 from explainer.summary import race_summary
@@ -134,11 +134,12 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
 
 
 def metrics(records) -> None:
-    """Each lane's latest loss, its change over the last 10 iterations, and whether it diverged."""
+    """Each lane's latest minibatch loss (the table and the summary give the mean of the last 5), its change
+    over the last 10 iterations, and whether it diverged."""
     for column, record in zip(st.columns(len(records)), records, strict=True):
         last, change = record.final_loss(1), record.loss_change(10)
         column.metric(
-            f"{record.activation} loss (iteration {record.iteration})",
+            f"{record.activation} loss on minibatch {record.iteration}",
             f"{last:.3f}" if last is not None else "–",
             f"{change:+.3f} over 10 it." if change is not None and not record.diverged_at else None,
             delta_color="inverse",
@@ -156,8 +157,12 @@ def draw_training(runner: RaceRunner, log_y: bool) -> None:
     race = runner.race
     records = runner.records()
     summary = race.summary(records)
-    done = min(record.iteration for record in records)
-    st.progress(min(done / race.target, 1.0), text=f"Iteration {done} of {race.target}")
+    done = iterations_run(records)
+    stopped = [f"{r.activation} diverged at iteration {r.diverged_at}" for r in records if r.diverged_at]
+    st.progress(
+        min(done / race.target, 1.0),
+        text=f"Iteration {done} of {race.target}" + (f" ({'; '.join(stopped)})" if stopped else ""),
+    )
     metrics(records)
 
     curves, norms = st.columns([3, 2])
@@ -230,8 +235,9 @@ def draw_hidden(runner: RaceRunner, data: dict) -> None:
 def page() -> None:
     ui.page_title(ui.RACE)
     st.markdown(
-        "Two captioning RNNs, identical except for the activation of their cell, learn the same small training "
-        "set from the same starting weights, one minibatch at a time. The IE590 edition of CS231n's "
+        "Captioning RNNs identical except for their recurrent cell (tanh against sigmoid; Settings adds a ReLU "
+        "lane and an LSTM lane) learn the same small training set from the same starting weights, one "
+        "minibatch at a time. The IE590 edition of CS231n's "
         "RNN_Captioning notebook trains both: with tanh the loss goes from 78.5 to 0.084 in 100 iterations, "
         "with sigmoid from about 80 to about 18 in 400. Watch the same race here, on this app's dataset; the "
         "summary at the end is written from the numbers measured here."

@@ -214,6 +214,13 @@ class LaneRecord:
         return self.seconds / self.iteration if self.iteration else None
 
 
+def iterations_run(records):
+    """Iterations a race has run, from LaneRecords: those of its slowest lane that has not diverged (a lane that
+    diverged stopped there and holds no other back), or of the furthest lane if every lane diverged."""
+    going = [record.iteration for record in records if not record.diverged_at]
+    return min(going) if going else max(record.iteration for record in records)
+
+
 def fingerprint(params):
     """A short hex digest of a parameter dict's names, shapes and bytes: equal digests, equal weights."""
     digest = hashlib.sha256()

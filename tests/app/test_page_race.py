@@ -212,7 +212,7 @@ def test_a_race_trains_live_between_redraws_from_identical_weights():
         np.testing.assert_allclose(lines["tanh"], race.lanes[0].losses[: len(lines["tanh"])])
         lengths.append(len(lines["tanh"]))
     assert 0 < lengths[0] < lengths[1] < lengths[2] < 1000
-    assert [re.fullmatch(r"(\w+) loss \(iteration \d+\)", m.label)[1] for m in at.metric] == [
+    assert [re.fullmatch(r"(\w+) loss on minibatch \d+", m.label)[1] for m in at.metric] == [
         "tanh",
         "sigmoid",
     ]
@@ -274,12 +274,13 @@ def test_a_diverged_lane_is_shown_as_diverged_while_the_others_go_on():
     (warning,) = at.warning
     assert "Diverged at iteration 2" in warning.value and "the other lanes go on" in warning.value
     spec = chart(at, "race.loss")
-    assert "relu diverged at iteration 2" in [
-        s.get("label", {}).get("text") for s in spec["layout"]["shapes"]
-    ]
+    assert "relu diverged at iteration 2" in [a["text"] for a in spec["layout"]["annotations"]]
+    # The progress is the lanes' that went on, not the diverged lane's iteration 1.
+    (progress,) = at.get("progress")
+    assert progress.proto.text == "Iteration 8 of 8 (relu diverged at iteration 2)"
     assert len(loss_lines(at)["relu"]) == 1 and len(loss_lines(at)["tanh"]) == 8
     rows = tables(at)[0]
-    assert [row["diverged"] for row in rows] == ["no", "no", "at iteration 2"]
+    assert [row["diverged (not finite)"] for row in rows] == ["no", "no", "at iteration 2"]
     assert "It diverged at iteration 2" in summary_text(at)
     assert "the other lanes went on" in summary_text(at)
 

@@ -73,17 +73,31 @@ def test_a_diverged_lane_stops_at_a_labelled_cross_while_the_others_go_on():
     (cross,) = [t for t in spec["data"] if t["name"] == "relu diverged"]
     assert (decode(cross["x"])[0], decode(cross["y"])[0]) == (2, 9.0)
     assert cross["marker"]["symbol"] == "x"
-    (line,) = [s for s in spec["layout"]["shapes"] if s.get("label", {}).get("text", "").startswith("relu")]
-    assert line["label"]["text"] == "relu diverged at iteration 3"
-    assert line["x0"] == line["x1"] == 3 and line["yref"] == "y domain"
+    (line,) = [s for s in spec["layout"]["shapes"] if s["type"] == "line" and s["x0"] == s["x1"]]
+    assert line["x0"] == 3 and line["yref"] == "y domain"
+    # Its label stands inside the plot, below its top (above it, the legend hid it), on the side with room.
+    (label,) = divergence_labels(spec)
+    assert label["text"] == "relu diverged at iteration 3"
+    assert (label["x"], label["yref"], label["y"], label["yanchor"]) == (3, "y domain", 1, "top")
+    assert label["xanchor"] == "right"  # iteration 3 of 5: in the right half
     assert not any(t["name"].startswith("tanh diverged") for t in spec["data"])
+
+
+def divergence_labels(spec):
+    return [a for a in spec["layout"].get("annotations", []) if "diverged" in a["text"]]
+
+
+def test_labels_of_lanes_that_diverged_stand_one_below_the_other():
+    losses = {"tanh": np.array([5.0, 3.0]), "sigmoid": np.array([5.0]), "relu": np.array([])}
+    spec = figure_json(figures.loss_figure(losses, diverged={"sigmoid": 2, "relu": 1}, target=40))
+    labels = divergence_labels(spec)
+    assert [a["text"] for a in labels] == ["sigmoid diverged at iteration 2", "relu diverged at iteration 1"]
+    assert labels[0]["y"] > labels[1]["y"] and {a["xanchor"] for a in labels} == {"left"}
 
 
 def test_a_lane_that_diverged_before_any_loss_still_gets_its_label():
     spec = figure_json(figures.loss_figure({"relu": np.array([])}, diverged={"relu": 1}))
-    assert [
-        s["label"]["text"] for s in spec["layout"]["shapes"] if "relu" in s.get("label", {}).get("text", "")
-    ] == ["relu diverged at iteration 1"]
+    assert [a["text"] for a in divergence_labels(spec)] == ["relu diverged at iteration 1"]
 
 
 def test_grad_norm_figure_draws_totals_and_wh_on_a_labelled_log_axis(records):
@@ -144,6 +158,9 @@ def test_histogram_figure_shows_shares_in_percent_on_every_panel(records):
     assert titles[2].startswith("lstm: ") and f"forget gate f = {stats[2].mean_forget_gate:.2f}" in titles[2]
     # Two shaded saturated zones for tanh and sigmoid; none for the LSTM, whose o·tanh′(c) is no function of h.
     assert len(spec["layout"]["shapes"]) == 4
+    # The x axes are titled on the bottom row only: a title above it would run into the next row's panel titles.
+    titled = {key for key, axis in spec["layout"].items() if key.startswith("xaxis") and "title" in axis}
+    assert titled == {"xaxis3", "xaxis4"}
 
 
 def test_saturated_ranges_match_the_derivative_threshold():
@@ -166,7 +183,7 @@ def test_milestone_rows_and_sample_rows(records):
     rows = figures.milestone_rows(RaceSummary([tanh, lane], 50, 512, True))
     assert rows[0]["first below 1"] == "iteration 30" and rows[0]["first below 0.1"] == "iteration 69"
     assert rows[0]["loss now (last 5)"] == 0.08 and rows[0]["ms / iteration"] == 25.0
-    assert (rows[0]["diverged"], rows[1]["diverged"]) == ("no", "at iteration 3")
+    assert (rows[0]["diverged (not finite)"], rows[1]["diverged (not finite)"]) == ("no", "at iteration 3")
     samples = figures.sample_rows(records)
     assert len(samples) == sum(len(r.samples) for r in records)
     assert samples[0]["iteration"] >= samples[-1]["iteration"]

@@ -15,6 +15,7 @@ from core.lab.race import (
     Race,
     RaceConfig,
     fingerprint,
+    iterations_run,
     training_subset,
 )
 from tests.helpers.race_fixtures import synthetic_data
@@ -92,6 +93,19 @@ def test_a_lane_steps_on_its_own(data):
     together.step(2)
     for alone, rounds in zip(race.lanes, together.lanes, strict=True):
         np.testing.assert_array_equal(alone.losses, rounds.losses)
+
+
+def test_the_race_has_run_as_far_as_its_slowest_lane_that_did_not_diverge(data):
+    race = Race(data, RaceConfig(**SMALL))
+    tanh, sigmoid = race.lanes
+    for _ in range(3):
+        race.step_lane(tanh)
+    race.step_lane(sigmoid)
+    assert iterations_run([race.record(lane) for lane in race.lanes]) == 1
+    sigmoid.error, sigmoid.diverged_at = "sigmoid: diverged", 2  # it stopped: tanh alone sets the progress
+    assert iterations_run([race.record(lane) for lane in race.lanes]) == 3
+    tanh.error, tanh.diverged_at = "tanh: diverged", 4  # every lane stopped: the furthest one
+    assert iterations_run([race.record(lane) for lane in race.lanes]) == 3
 
 
 def test_runs_to_the_target_then_extends(data):
