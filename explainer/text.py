@@ -168,9 +168,11 @@ def backward_step_summary(backward, mask, t: int) -> str:
     norms = norms_by_step(backward)
     T = len(norms["total"]) - 1
     if t == 0:
+        last = last_scored_step(mask)
         return (
             f"**t = 0: the image projection.** ‖dL/dh₀‖ = {norms['total'][0]:.3e}, all of it carried back "
-            f"through {T} steps; this is what trains W_proj."
+            f"from t = {last}, the last scored step, through {last} step{'s' * (last != 1)}; this is what "
+            "trains W_proj."
         )
     if norms["total"][t] == 0:
         return (
@@ -187,23 +189,30 @@ def backward_step_summary(backward, mask, t: int) -> str:
     else:
         carried = f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
     return (
-        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at this "
-        f"step plus {carried}. Multiplying by f'(a_{t}) and Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, the length of the sum of two vectors: "
+        f"{norms['from_loss'][t]:.3e} from the loss at this step and {carried}. Multiplying by f'(a_{t}) and "
+        f"Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
     )
 
 
 def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
     """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
-    s = t - 1
+    s, T = t - 1, len(norms["total"]) - 1
+    nothing_later = "it is the last step" if t == T else "no later step is scored"
     through_h = (
         f"{norms['carried'][t]:.3e} carried back from t = {t + 1} through Wh"
         if norms["carried"][t] > 0
-        else "nothing carried back (no later step is scored)"
+        else f"nothing carried back ({nothing_later})"
+    )
+    from_cell = (
+        f"{norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate f_{t + 1})"
+        if norms["cell"][t] > 0
+        else f"nothing from c_{t + 1} ({nothing_later})"
     )
     return (
-        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}: {norms['from_loss'][t]:.3e} from the loss at "
-        f"this step plus {through_h}. Along the cell, ‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}: "
-        f"{norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate f_{t + 1}) and "
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, the length of the sum of two vectors: "
+        f"{norms['from_loss'][t]:.3e} from the loss at this step and {through_h}. Along the cell, "
+        f"‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}, the length of the sum of {from_cell} and "
         f"{np.linalg.norm(backward.dc_from_h[s]):.3e} through h_{t} = o ⊙ tanh(c_{t}). Of what step {t} "
         f"receives, **{share:.2f}×** reaches step {t - 1} (through h and along the cell together)."
     )
@@ -221,7 +230,8 @@ def forget_markdown(forward, forget_shift: float) -> str:
 
 
 def _times(ratio: float) -> str:
-    return f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
+    """A ratio as the reach sentence writes it: one decimal below 10, whole up to 1000, then in e-notation."""
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
 
 
 def reach_markdown(lstm_reach, rnn_reach) -> str:
@@ -229,6 +239,8 @@ def reach_markdown(lstm_reach, rnn_reach) -> str:
     lstm, rnn = lstm_reach.first_step, rnn_reach.first_step
     if lstm == rnn:
         verdict = "both carry the same share back"
+    elif min(lstm, rnn) > 0 and _times(max(lstm, rnn) / min(lstm, rnn)) == "1.0×":
+        verdict = "both carry about the same share back (within 5%)"
     elif min(lstm, rnn) == 0:
         verdict = f"only the {'LSTM' if lstm > rnn else 'vanilla cell'} carries any back"
     elif lstm > rnn:
@@ -247,11 +259,14 @@ def contribution_check(backward, param: str) -> float:
     return float(np.max(np.abs(parts["so_far"] - parts["total"])))
 
 
-def contribution_markdown(backward, param: str, t: int) -> str:
-    """How many steps are summed so far when stepping backward, and the check that all of them give the total."""
+def contribution_markdown(backward, mask, param: str, t: int) -> str:
+    """How many steps are summed so far when stepping backward (from the last scored step: the later ones add
+    nothing), and the check that all of them give the total."""
     T = backward.dWh_steps.shape[0]
-    added = T - max(t, 1) + 1
-    return (
-        f"Steps {T} … {max(t, 1)} added so far: {added} of {T}. Summing all {T} steps gives d{param} "
-        f"to within {contribution_check(backward, param):.1e} (float32 rounding)."
-    )
+    last = last_scored_step(mask)
+    check = f"Summing all {T} steps gives d{param} to within {contribution_check(backward, param):.1e} (float32 rounding)."
+    if t > last:
+        return f"Step {t} is after the caption's end: it adds nothing, backprop starts at t = {last}. {check}"
+    added = last - max(t, 1) + 1
+    after = f"; steps {last + 1} … {T} add nothing" if last < T else ""
+    return f"Steps {last} … {max(t, 1)} added so far: {added} of the {last} scored steps{after}. {check}"

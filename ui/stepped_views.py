@@ -95,7 +95,10 @@ def _backprop_data(settings, wh_scale: float, forget_shift: float, param: str, l
         "factor": {"kind": "plotly", **factor.payload()},
         "survival": {"kind": "plotly", **backward.survival_view(bwd).payload()},
         **reach,
-        "contrib_text": {"kind": "text", "steps": [text.contribution_markdown(bwd, param, t) for t in steps]},
+        "contrib_text": {
+            "kind": "text",
+            "steps": [text.contribution_markdown(bwd, mask, param, t) for t in steps],
+        },
         "contrib": {"kind": "plotly", **backward.contributions_view(bwd, param).payload()},
         "contrib_norms": {"kind": "plotly", **backward.contribution_norms_view(bwd).payload()},
     }

@@ -92,6 +92,20 @@ def test_no_ratio_is_drawn_where_no_gradient_arrives():
     assert "masked" in summary and "t = 2" in summary and "0.00×" not in summary
 
 
+def test_sentences_count_the_scored_steps_not_the_padded_ones():
+    """A caption that ends at t = 2 of 5: its gradient travels back 2 steps, and only 2 steps add to dWh."""
+    trace = make_trace_of(np.array([1, 3, 2, 0, 0, 0]))
+    bwd, mask = trace.backward, trace.forward.mask
+    assert "carried back from t = 2, the last scored step, through 2 steps" in text.backward_step_summary(
+        bwd, mask, 0
+    )
+    said = text.contribution_markdown(bwd, mask, "Wh", 1)
+    assert said.startswith("Steps 2 … 1 added so far: 2 of the 2 scored steps; steps 3 … 5 add nothing.")
+    assert text.contribution_markdown(bwd, mask, "Wh", 4).startswith("Step 4 is after the caption's end")
+    # and the steps said to add nothing do add nothing
+    assert not bwd.dWh_steps[2:].any() and bwd.dWh_steps[:2].any()
+
+
 @pytest.mark.parametrize("param", ["Wh", "Wx"])
 def test_contributions_sum_to_the_total(bwd, param):
     T = bwd.dWh_steps.shape[0]
@@ -130,6 +144,10 @@ def test_texts_quote_the_gradients(bwd):
     summary = text.backward_step_summary(bwd, MASK, 2)
     norms = backward.norms_by_step(bwd)
     assert f"{norms['total'][2]:.3e}" in summary and f"{bwd.survival()[1]:.2f}×" in summary
+    # The two parts are vectors: their lengths bound the total's (triangle inequality), they do not add up to it.
+    assert "the length of the sum of two vectors" in summary and " plus " not in summary
+    assert abs(norms["from_loss"][2] - norms["carried"][2]) <= norms["total"][2] * (1 + 1e-6)
+    assert norms["total"][2] <= (norms["from_loss"][2] + norms["carried"][2]) * (1 + 1e-6)
     assert "no later step is scored" in text.backward_step_summary(bwd, MASK, 4)
     full = make_trace_of(np.array([1, 3, 4, 5, 2]))
     assert "it is the last step" in text.backward_step_summary(full.backward, full.forward.mask, 4)
