@@ -119,10 +119,17 @@ def sizes_markdown(model, num_steps: int) -> str:
     )
 
 
-def model_note(model, recipe: dict | None, memorised: bool | None, first_memorised: int | None) -> str:
+def model_note(
+    model,
+    recipe: dict | None,
+    memorised: bool | None,
+    first_memorised: int | None,
+    activation: str | None = None,
+) -> str:
     """What the traced model is: its sizes and how it was trained (`recipe`, a core.lab.trained_models
     config, or None for a fresh model). For a model trained on a subset of captions, `memorised` says whether
-    this example's caption was among them, `first_memorised` names one that was (a caption number)."""
+    this example's caption was among them, `first_memorised` names one that was (a caption number).
+    `activation`: the one the page traces with, when a trained vanilla model's weights run with another."""
     sizes = f"W = {model.wordvec_dim}, H = {model.hidden_dim}"
     if recipe is None:
         return f"Freshly initialised model ({sizes}, seed 0): random weights, before any training."
@@ -131,16 +138,22 @@ def model_note(model, recipe: dict | None, memorised: bool | None, first_memoris
         f"learning rate {recipe['learning_rate']:g}"
     )
     if recipe["max_train"] is None:
-        return f"Trained model ({sizes}) on every training caption: {training}."
-    note = (
-        f"Trained model ({sizes}) on {recipe['max_train']} training captions, as in the notebook: {training}."
-    )
-    if memorised:
-        return f"{note} This caption is one of them: the model has memorised it."
-    return (
-        f"{note} This caption is not one of them, so expect a large loss; training caption "
-        f"#{first_memorised} is one it has memorised."
-    )
+        note = f"Trained model ({sizes}) on every training caption: {training}."
+    else:
+        note = f"Trained model ({sizes}) on {recipe['max_train']} training captions, as in the notebook: {training}."
+        if memorised:
+            note += " This caption is one of them: the model has memorised it."
+        else:
+            note += (
+                " This caption is not one of them, so expect a large loss; training caption "
+                f"#{first_memorised} is one it has memorised."
+            )
+    if model.cell_type == "rnn" and activation not in (None, model.activation):
+        note += (
+            f" Its weights were learned with {model.activation}; here they run with {activation}, which they "
+            "were not trained for."
+        )
+    return note
 
 
 def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:

@@ -206,7 +206,7 @@ def _model_note(data: dict, settings: Settings) -> str:
     chosen = recipe_caption_indices(data, recipe)
     memorised = chosen is not None and settings.split == "train" and settings.index in chosen
     first = None if chosen is None else int(chosen[0])
-    return model_note(model, recipe_config(recipe), memorised, first)
+    return model_note(model, recipe_config(recipe), memorised, first, settings.activation)
 
 
 def link(fields: list[url_state.Field], target, label: str, step: int | None = None) -> None:

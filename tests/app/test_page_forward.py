@@ -146,6 +146,14 @@ def test_trained_readable_model_and_real_sizes():
     assert trained_loss < fresh_loss  # the trained model has learned something about captions
     at.selectbox[1].set_value("trained").run()
     assert any("Trained model (W = 8, H = 8) on every training caption" in c.value for c in at.caption)
+    assert not any("were not trained for" in c.value for c in at.caption)
+    at.selectbox(key=CELL).set_value(("rnn", "relu")).run()  # the tanh-trained weights, run with ReLU
+    assert any(
+        "Its weights were learned with tanh; here they run with relu, which they were not trained for."
+        in c.value
+        for c in at.caption
+    )
+    at.selectbox(key=CELL).set_value(("rnn", "tanh")).run()
     at.selectbox[1].set_value("fresh").run()
     at.selectbox[2].set_value("real").run()
     no_problems(at)
