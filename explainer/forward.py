@@ -270,9 +270,9 @@ def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
         why = (
             "At t = 0 nothing is predicted yet:<br>the image only sets h₀."
             if t == 0
-            else f"t = {t} reads “{figure_text(word(idx_to_word, trace.ids_in[t - 1]))}”: its target is "
-            "&lt;NULL&gt; (padding),"
-            "<br>so the model scores no next word here and the step adds no loss."
+            else f"t = {t} reads “{figure_text(word(idx_to_word, trace.ids_in[t - 1]))}”:"
+            "<br>its target is &lt;NULL&gt; (padding),"
+            "<br>so the model scores no next word here<br>and the step adds no loss."
         )
         note = {"text": why, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False}
         return {"x": [], "y": [], "text": [], "marker": {"color": []}}, {
@@ -316,7 +316,11 @@ def topk_view(trace, idx_to_word, k: int = 5) -> Stepped:
     # One height for every step (k words and the ground truth when it is outside them): a step then
     # redraws the bars, not the whole figure.
     base_layout(fig, "topk", height=70 + 32 * (k + 1))
-    fig.update_layout(annotations=first_layout["annotations"], title=first_layout["title"])
+    # A step with no bars shows its note alone: empty axes would show numbers that mean nothing.
+    axes = {axis: fig.layout[axis].to_plotly_json() for axis in ("xaxis", "yaxis")}
+    for bars, layout in parts:
+        layout.update({axis: {**value, "visible": bool(bars["x"])} for axis, value in axes.items()})
+    fig.update_layout(**first_layout)
     return Stepped(fig, [{"data": {0: bars}, "layout": layout} for bars, layout in parts])
 
 

@@ -120,10 +120,14 @@ def test_topk_figure_marks_ground_truth_and_explains_unscored_steps(trace):
     assert all(c == NEUTRAL for i, c in enumerate(colors) if i != target_index)
     assert "ground truth “red”" in spec["layout"]["title"]["text"]
     assert not spec["layout"].get("annotations")
+    assert spec["layout"]["xaxis"]["visible"] and spec["layout"]["yaxis"]["visible"]
     for t, why in ((0, "nothing is predicted yet"), (6, "its target is &lt;NULL&gt;")):
         unscored = figure_json(view.at(t))
         assert len(unscored["data"][0]["x"]) == 0
         assert why in unscored["layout"]["annotations"][0]["text"]
+        # the note alone: no empty axes with numbers, and lines short enough for the panel
+        assert not unscored["layout"]["xaxis"]["visible"] and not unscored["layout"]["yaxis"]["visible"]
+        assert max(len(line) for line in unscored["layout"]["annotations"][0]["text"].split("<br>")) <= 45
 
 
 def test_probabilities_read_as_numbers_never_si_prefixes():
