@@ -132,7 +132,8 @@ def test_relations_follow_the_geometry():
     assert check_caption("a red circle to the left of a blue square", s).ok
     assert check_caption("a blue square to the right of a small red circle", s).ok
     assert check_caption("a red circle next to a blue square", s).ok
-    assert not check_caption("a red circle to the right of a blue square", s).ok
+    wrong = check_caption("a red circle to the right of a blue square", s)
+    assert wrong.problems == ["says the red circle is right of the blue square, which is not true"]
     assert not check_caption("a red circle above a blue square", s).ok
     assert check_caption("a red circle above a blue square", vertical).ok
     assert check_caption("a blue square under a red circle", vertical).ok

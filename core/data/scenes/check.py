@@ -35,6 +35,8 @@ _REL_PATTERNS = (
     (("under",), "below"),
     (("beneath",), "below"),
 )
+# How a problem names a relation of spec.RELATIONS: "the square is left of the circle".
+RELATION_PHRASES = {"left": "left of", "right": "right of", "above": "above", "below": "below"}
 _POSITION_WORDS = {"top", "bottom", "left", "right", "middle", "center", "corner"}
 
 
@@ -206,7 +208,9 @@ def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool 
     for i, rel, j in parsed.relations:
         a, b = matched[i], matched[j]
         if a is not None and b is not None and not relation_holds(rel, a, b):
-            problems.append(f"says the {a.name()} is {rel} the {b.name()}, which is not true")
+            problems.append(
+                f"says the {a.name()} is {RELATION_PHRASES[rel]} the {b.name()}, which is not true"
+            )
     for axis, idxs in parsed.orders:
         objs = [matched[k] for k in idxs]
         if all(o is not None for o in objs):
