@@ -412,12 +412,14 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     if not caught:
         return "missed", (
             f"**Missed.** The bug “{title}” is in the code, yet every check that runs it agrees with "
-            f"{REFERENCE_DTYPE} finite differences: the test input never exercises it. "
-            + " ".join(n for r in applied for n in r.notes)
-        )
+            f"{REFERENCE_DTYPE} finite differences: the test input never exercises it. {BUGS[bug].unexercised}"
+        ).strip()
+    # The largest error of the checks that caught it: elsewhere it may be finite-difference noise (float32).
+    worst_caught = max(caught, key=lambda r: r.max_rel_error)
     text = (
         f"**Caught.** The bug “{title}” shows in: {_titles(caught)}: there the backward pass disagrees with "
-        f"finite differences even in {REFERENCE_DTYPE}, at every step h. Largest error {worst_text}."
+        f"finite differences even in {REFERENCE_DTYPE}, at every step h. Largest error there "
+        f"`d{worst_caught.worst.name}` of {LAYER_TITLES[worst_caught.layer]}: {worst_caught.worst.max_rel_error:.2e}."
     )
     if missed:
         text += f" It went unnoticed by: {_titles(missed)}."

@@ -39,6 +39,8 @@ class Bug:
     explanation: str
     edits: tuple
     checks: tuple
+    # When a check that runs the broken code cannot show it: the input for which it changes no gradient.
+    unexercised: str = ""
 
 
 BUGS = {
@@ -68,6 +70,7 @@ BUGS = {
             ),
         ),
         ("rnn_step", "rnn_sequence", "model"),
+        "It changes no gradient where f'(a) = 1 everywhere: a ReLU cell whose units are all on.",
     ),
     "no_carried_gradient": Bug(
         "no_carried_gradient",
@@ -83,6 +86,7 @@ BUGS = {
             ),
         ),
         ("rnn_sequence", "model"),
+        "It changes no gradient when T = 1: no later step carries gradient back.",
     ),
     "embedding_assign": Bug(
         "embedding_assign",
@@ -97,6 +101,8 @@ BUGS = {
             ),
         ),
         ("word_embedding", "model", "lstm_model"),
+        "It changes no gradient when no word id repeats in the input (the option “A word id repeats in the "
+        "embedding input” makes one repeat, where the input has more than one word).",
     ),
     "softmax_ignore_mask": Bug(
         "softmax_ignore_mask",
@@ -112,6 +118,7 @@ BUGS = {
             ),
         ),
         ("temporal_softmax",),
+        "It changes no gradient when no target is <NULL>.",
     ),
     "affine_bias_mean": Bug(
         "affine_bias_mean",
@@ -125,6 +132,7 @@ BUGS = {
             ),
         ),
         ("temporal_affine", "model", "lstm_model"),
+        "It changes no gradient when there is one position only (N · T = 1): the mean of one row is its sum.",
     ),
     "forget_gate_without_c_prev": Bug(
         "forget_gate_without_c_prev",

@@ -256,9 +256,26 @@ def test_verdicts(clean, buggy):
         )
     ]
     kind, text = gradcheck.verdict_markdown(missed, "embedding_assign")
-    assert kind == "missed" and "No word id repeats" in text
+    assert kind == "missed" and text.endswith(BUGS["embedding_assign"].unexercised)
+    # Missed for its own reason, said once, and nothing about another layer's input.
+    missed = [run_check("rnn_sequence", LabSizes(N=2, T=1, V=24), bug="no_carried_gradient", seed=3)]
+    kind, text = gradcheck.verdict_markdown(missed, "no_carried_gradient")
+    assert kind == "missed" and text.endswith("when T = 1: no later step carries gradient back.")
+    assert "word id" not in text
     kind, text = gradcheck.verdict_markdown([run_check("rnn_step", dtype="float32")], "none")
     assert kind == "failed" and "without any deliberate bug" in text and "engine itself" not in text
+
+
+def test_the_largest_error_of_a_caught_bug_is_one_of_the_checks_that_caught_it():
+    """In float32 the checks without the bug fail through the finite differences, sometimes by more than
+    the check that runs it: the verdict names the largest error where the bug is."""
+    results = run_all_checks(bug="softmax_ignore_mask", dtype="float32")
+    kind, text = gradcheck.verdict_markdown(results, "softmax_ignore_mask")
+    assert kind == "caught"
+    caught = [r for r in results if r.bug_applies and r.cause == BUG]
+    worst = max(caught, key=lambda r: r.max_rel_error)
+    assert f"Largest error there `d{worst.worst.name}` of {gradcheck.LAYER_TITLES[worst.layer]}: " in text
+    assert {r.layer for r in caught} == {"temporal_softmax"}
 
 
 def test_a_bug_is_caught_only_by_measurement_not_by_failing():
