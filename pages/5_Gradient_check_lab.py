@@ -65,11 +65,18 @@ def cell_fields(cell: str) -> list[url_state.Field]:
     ]
 
 
-def load_settings(notices: list[str]) -> list[url_state.Field]:
-    """Load the lab's URL fields (bad link values fall back to defaults, noted in `notices`); returns them."""
+def load_settings(notices: list[str], changes: list[str]) -> list[url_state.Field]:
+    """Load the lab's URL fields (bad link values fall back to defaults, noted in `notices`; a choice another
+    choice undid, in `changes`); returns them."""
     fields = base_fields()
     url_state.load(fields, notices)
     cell = url_state.get("cell")
+    bug = url_state.get("bug")
+    if bug in BUGS and bug not in bugs_of(cell):
+        changes.append(
+            f"The {CELL_TITLES[cell]} cell never runs the code of the bug “{BUGS[bug].title}”, so the lab now "
+            "runs without a deliberate bug."
+        )
     # Another cell keeps the learner's checks, each as its counterpart there (RNN step -> LSTM step). A bug
     # the new cell never runs falls back to "none" in load().
     url_state.reset_on_change("checks", cell, list(same_checks_for(url_state.get("checks", ()), cell)))
@@ -222,7 +229,10 @@ def page() -> None:
     )
     notice = st.empty()
     notices: list[str] = []
-    fields = load_settings(notices)
+    changes: list[str] = []
+    fields = load_settings(notices, changes)
+    for change in changes:
+        st.info(change, icon="ℹ️")
     settings = controls(fields)
     if not settings["layers"]:
         with notice:

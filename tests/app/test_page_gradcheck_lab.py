@@ -207,9 +207,14 @@ def test_the_bugs_offered_follow_the_cell():
     bug = widget(at, "selectbox", "Deliberate bug")
     assert len(bug.options) == len(bugs_of("lstm")) and bug.value == "none"
     assert at.query_params["bug"] == "none" and not other_html(at)
+    # said, not done silently
+    said = "The LSTM cell never runs the code of the bug “Drop the local derivative f'(a)"
+    assert [i.value for i in at.info if i.value.startswith(said)]
     bug.set_value("forget_gate_without_c_prev").run()
+    assert not [i.value for i in at.info if "never runs the code" in i.value]
     widget(at, "radio", "Cell").set_value("sigmoid").run()
     assert widget(at, "selectbox", "Deliberate bug").value == "none"
+    assert [i.value for i in at.info if i.value.startswith("The RNN · sigmoid cell never runs the code of")]
 
 
 def test_the_element_view_follows_the_chosen_checks():
