@@ -124,8 +124,9 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     if url_state.get("cell") == "lstm":
         url_state.set("activation", "tanh")  # the LSTM's gates fix their nonlinearities
     split = url_state.get("split")
-    fields.append(example_field(data, split))
-    url_state.load(fields[-1:], notices)
+    example = example_field(data, split)
+    fields.append(example)
+    url_state.load([example], notices)
     default = t_default
     if callable(t_default):
         default = t_default(split, int(url_state.get("example")))
@@ -140,13 +141,9 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     c1.radio("Images", SPLITS, format_func=_SPLIT_LABELS.get, horizontal=False, **url_state.bind("split"))
     with c2:
         inner, dice = st.columns([3, 1], vertical_alignment="bottom")
-        inner.number_input(
-            f"Example (0 … {count - 1})",
-            min_value=0,
-            max_value=count - 1,
-            step=1,
-            **url_state.bind("example"),
-        )
+        # No bounds of its own: a number past them is refused by the field with a message, and the box shows
+        # the example on screen again (a bounded box keeps the refused number, red, behind later choices).
+        inner.number_input(f"Example (0 … {count - 1})", step=1, **url_state.bind("example", field=example))
         dice.button(
             "",
             icon=":material/casino:",
@@ -175,6 +172,8 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
         **url_state.bind("model"),
     )
     c5.selectbox("Sizes", SIZE_CHOICES, format_func=SIZE_LABELS.get, **url_state.bind("sizes"))
+    if refused := url_state.refusal("example"):
+        st.warning(refused, icon="✋")
     settings = Settings(
         split=url_state.get("split"),
         index=int(url_state.get("example")),

@@ -105,6 +105,13 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     np.testing.assert_allclose(equation(at)[6], expected.h[3], rtol=1e-5)
     at.number_input[0].set_value(7).run()
     assert at.query_params["example"] == "7"
+    # A number past the split's examples is refused, said, and the box shows the example on screen again.
+    at.number_input[0].set_value(30000).run()
+    no_problems(at)
+    assert at.query_params["example"] == "7" and at.number_input[0].value == 7
+    (warning,) = at.warning
+    last = len(data["val_captions"]) - 1
+    assert warning.value == f"**example** = 30000 was not used: it must be between 0 and {last}."
     at.selectbox(key=CELL).set_value(("rnn", "relu")).run()
     assert at.query_params["activation"] == "relu"
     assert dict(at.query_params).items() >= {"split": "val", "example": "7", "t": "4"}.items()
