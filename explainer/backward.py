@@ -120,7 +120,8 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
                 hovertemplate=f"{label}<br>t = %{{x}}: %{{y:.3e}}<extra></extra>",
             )
         )
-    fig.update_xaxes(title="timestep t", dtick=1)
+    # The steps 0 … T and half a step either side (autorange padded the markers out to a "−1" and a "T + 1").
+    fig.update_xaxes(title="timestep t", dtick=1, range=[-0.5, steps[-1] + 0.5])
     axis = log_ticks(*norms.values()) if log_scale else {"type": "linear"}
     fig.update_yaxes(title="gradient norm", **axis)
     base_layout(fig, "norms", height=320, legend=LEGEND_ABOVE, shapes=[highlights.vline(0)])

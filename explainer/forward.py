@@ -178,6 +178,9 @@ def equation_rows(trace, t: int) -> list[tuple[str, str, np.ndarray]]:
     ]
 
 
+MIN_EQUATION_ROWS_HEIGHT = 110
+
+
 def _equation_step(trace, t: int, width: int, rows_of) -> tuple[dict, dict]:
     """The heatmap attributes and the layout keys of step t (rows padded with blanks to `width`)."""
     rows = rows_of(trace, t)
@@ -187,7 +190,8 @@ def _equation_step(trace, t: int, width: int, rows_of) -> tuple[dict, dict]:
     labels = [label for _, label, _ in rows]
     heatmap = {"z": grid, "y": labels, **diverging(*(values for _, _, values in rows))}
     layout = {
-        "height": 48 * len(rows) + 90,
+        # One row (h_0 at t = 0) is drawn taller: the colour bar spans the rows, and needs room for its labels.
+        "height": max(48 * len(rows), MIN_EQUATION_ROWS_HEIGHT) + 90,
         "yaxis": {
             "automargin": True,
             "autorange": "reversed",

@@ -137,7 +137,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])
 
-    c1, c2, c3, c4, c5 = st.columns([1.0, 1.3, 1.5, 1.6, 1.7], vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns([0.9, 1.4, 1.4, 1.3, 2.0], vertical_alignment="bottom")
     c1.radio("Images", SPLITS, format_func=_SPLIT_LABELS.get, horizontal=False, **url_state.bind("split"))
     with c2:
         inner, dice = st.columns([3, 1], vertical_alignment="bottom")

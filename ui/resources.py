@@ -36,8 +36,9 @@ FRESH_SIZES = {
     "real": (REAL_WORDVEC_DIM, REAL_HIDDEN_DIM),
 }
 SIZE_LABELS = {
-    "readable": "Readable: W = {}, H = {}".format(*FRESH_SIZES["readable"]),
-    "real": "Notebook's: W = {}, H = {}".format(*FRESH_SIZES["real"]),
+    # Short enough for the select box at 1280 px, where "Notebook's: W = 256, H = 512" lost its end.
+    "readable": "Readable: W {}, H {}".format(*FRESH_SIZES["readable"]),
+    "real": "Notebook's: W {}, H {}".format(*FRESH_SIZES["real"]),
 }
 MODEL_SEED = 0
 
