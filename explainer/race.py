@@ -281,8 +281,10 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
             if x1 > x0
         ]
         fig.update_xaxes(range=[float(finite_edges[0]), float(finite_edges[-1])], row=row, col=col)
-    # Titled on the bottom row only: above it, an axis title would run into the next row's panel titles.
-    fig.update_xaxes(title_text="hidden activation h", row=rows)
+    # Titled on each column's lowest panel only: above it, an axis title would run into the panel titles below.
+    for col in range(1, cols + 1):
+        lowest = (len(stats) - col) // cols + 1
+        fig.update_xaxes(title_text="hidden activation h", row=max(lowest, 1), col=col)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(title_text="share of values", col=1)
     fig.update_annotations(font_size=12)
