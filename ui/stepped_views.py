@@ -119,6 +119,8 @@ def _backprop_data(settings, wh_scale: float, forget_shift: float, param: str, l
         panels,
         direction=-1,
         label="Timestep t (backprop goes from the last word down to 0)",
+        # Played back from the start, it starts where backprop does: the later steps carry nothing.
+        restart=backward.last_scored_step(trace.forward.mask),
     )
 
 

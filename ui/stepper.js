@@ -1,7 +1,8 @@
 // The stepper: a timestep control and every view that depends on the timestep, stepped in the browser.
 //
 // data (see ui/stepper.py): trace (identity of the sequence), version (of the views), t, first, last,
-// direction (+1 forward in time, -1 backward), interval_ms, label, rows (panel ids per row, with widths)
+// restart (where Play starts again from the end), direction (+1 forward in time, -1 backward), interval_ms,
+// label, rows (panel ids per row, with widths)
 // and panels: {id: {kind: "plotly", base, patches} | {kind: "text", steps} | {kind: "html", steps}}.
 // A click paints the new step from data already here, then reports it (setStateValue("t")), so the server
 // keeps the URL and the page state in step without the learner waiting for it.
@@ -207,7 +208,7 @@ export default function (component) {
   play.onclick = () => {
     if (state.timer) return stopPlaying();
     const end = data.direction > 0 ? data.last : data.first;
-    if (state.t === end) show(data.direction > 0 ? data.first : data.last, true);
+    if (state.t === end) show(data.restart, true);
     play.textContent = "⏸ Pause";
     state.timer = setInterval(() => {
       if (state.t === end) return stopPlaying();

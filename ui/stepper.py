@@ -40,15 +40,20 @@ def payload(
     direction: int = 1,
     label: str = "",
     interval: float = 0.9,
+    restart: int | None = None,
 ) -> dict:
     """The stepper's data: `rows` of (panel id, width) pairs laid out left to right, `panels` {id: spec}
     where a spec is a Stepped figure's payload with kind "plotly", or {"kind": "text" | "html", "steps":
     [one string per step]}. `trace` names the sequence (a new one resets the step to the page's t);
-    "version" changes with any view."""
+    "version" changes with any view. Play, pressed at the end of its `direction`, starts again at `restart`
+    (by default the other end)."""
+    if restart is None:
+        restart = first if direction > 0 else last
     data = {
         "trace": trace,
         "first": int(first),
         "last": int(last),
+        "restart": int(restart),
         "direction": int(direction),
         "interval_ms": int(interval * 1000),
         "label": label,

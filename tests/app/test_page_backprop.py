@@ -42,6 +42,7 @@ def test_page_opens_on_the_last_scored_step_with_every_view(data):
     assert 0 < last < expected.forward.num_steps  # example 0 ends in <NULL> padding
     sent = stepper.sent(at, STEPPER)
     assert sent["t"] == last and sent["direction"] == -1 and at.query_params["t"] == str(last)
+    assert sent["restart"] == last  # Play back from t = 0 starts where backprop does, not in the padding
     assert stepper.trace_types(sent) <= stepper.bundled_trace_types()
     assert highlighted_row(at) == last
     panels = {"summary", "dh", "norms", "factor", "survival", "contrib_text", "contrib", "contrib_norms"}

@@ -83,6 +83,14 @@ def test_forward_pass_steps_in_the_browser_and_the_url_follows(projector_page, a
     stepper_click(page, "prev", last - 2)
     assert overflowing(page, FITS) == []
     save_screenshot(page, "2_backprop_through_time")
+    # Played back from t = 0, it starts again where backprop starts, not in the padding after the caption.
+    page.locator(f"{STEPPER} .rnn-range").focus()
+    page.keyboard.press("Home")
+    url_step(page, 0)
+    page.locator(f"{STEPPER} .rnn-play").click()
+    page.wait_for_function(f"Number(document.querySelector('{STEPPER}').dataset.painted) === {last}")
+    page.locator(f"{STEPPER} .rnn-play").click()
+    assert painted_step(page) <= last
 
 
 def test_the_lstm_cell_on_both_pages(projector_page, app_server):
