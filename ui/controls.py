@@ -126,7 +126,15 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     split = url_state.get("split")
     example = example_field(data, split)
     fields.append(example)
+    before = url_state.get("example")
     url_state.load([example], notices)
+    last_example = len(data[f"{split}_captions"]) - 1
+    if before is not None and int(before) > last_example:  # the other split has fewer examples
+        st.info(
+            f"Example {int(before)} is past the last of the {_SPLIT_LABELS[split].lower()} ({last_example}), "
+            f"so example {url_state.get('example')} is shown.",
+            icon="ℹ️",
+        )
     default = t_default
     if callable(t_default):
         default = t_default(split, int(url_state.get("example")))

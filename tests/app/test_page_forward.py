@@ -117,6 +117,21 @@ def test_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     assert dict(at.query_params).items() >= {"split": "val", "example": "7", "t": "4"}.items()
 
 
+def test_an_example_past_the_other_split_is_said_when_the_split_changes(data):
+    last = len(data["val_captions"]) - 1
+    at = open_page(PAGE, {"example": str(last + 10)})
+    assert at.number_input[0].value == last + 10 and not at.info
+    at.radio[0].set_value("val").run()
+    no_problems(at)
+    assert at.number_input[0].value == 0 and at.query_params["example"] == "0"
+    said = [i.value for i in at.info]
+    assert said == [
+        f"Example {last + 10} is past the last of the validation images ({last}), so example 0 is shown."
+    ]
+    at.run()
+    assert not at.info  # said once
+
+
 def test_switching_activation_changes_the_trace(data):
     at = open_page(PAGE, {"t": "3"})
     tanh_row = equation(at)
