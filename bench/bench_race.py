@@ -1,6 +1,7 @@
 """Wall time of one activation race, as the page runs it and as it could: threads, one thread, ticks, processes.
 
     python -m bench.bench_race [--rounds 5] [--iterations 100] [--lanes tanh sigmoid] [--only threads ...]
+    python -m bench.bench_race --redraws [--busy 2]
 
 The race is the page's default, the notebook's overfit run: 50 training captions of the app's dataset
 (load_coco_data: COCO if present, else the embedded one, V from its vocabulary), N = 25 per minibatch, T = 16
@@ -20,6 +21,10 @@ freed memory kept). Candidates, interleaved round by round so that they share th
 
 Reported per candidate: median, best and worst wall time of the race and its process CPU time (this process
 only; the workers' own for processes). Every candidate's losses are checked against the one-thread run.
+
+--redraws: what a redraw of the race page waits for while the race trains (RaceRunner.records(), every
+REDRAW_INTERVAL), with `--busy` processes spinning at normal priority beside it, as other learners' work
+would on a shared server; the race's workers run at the lower priority.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import multiprocessing
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -38,6 +45,8 @@ from core.data.coco_utils import load_coco_data
 from core.lab.race import Race, RaceConfig
 from ui.race_runner import RaceRunner, usable_cores
 
+REDRAW_INTERVAL = 0.25
+REDRAWS = 40
 # The previous page's schedule.
 TICK_BUDGET = 0.25
 TICK_INTERVAL = 0.5
@@ -107,6 +116,31 @@ def run_processes(race, report):
         worker.join()
 
 
+def measure_redraws(data, config, busy: int) -> None:
+    """Print the median and worst time of RaceRunner.records() while the race trains beside `busy` spinning
+    processes."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        runner = RaceRunner(Race(data, config))
+        runner.wanted = True
+        runner.start()
+        times = []
+        while len(times) < REDRAWS and not runner.race.done:
+            time.sleep(REDRAW_INTERVAL)
+            start = time.perf_counter()
+            runner.records()
+            times.append(time.perf_counter() - start)
+        runner.stop()
+        runner.join()
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+    print(
+        f"redraws with {busy} busy processes: records() median {1000 * statistics.median(times):.0f} ms, "
+        f"worst {1000 * max(times):.0f} ms ({len(times)} redraws, every {REDRAW_INTERVAL:g} s)"
+    )
+
+
 CANDIDATES = {
     "threads": "threads (ui.race_runner, the page)",
     "one": "one thread, lanes in turn",
@@ -123,6 +157,10 @@ def main(argv=None):
         "--lanes", nargs="+", default=["tanh", "sigmoid"], help="the lanes (default tanh sigmoid)"
     )
     parser.add_argument("--only", nargs="+", choices=tuple(CANDIDATES), help="run only these candidates")
+    parser.add_argument(
+        "--redraws", action="store_true", help="time the page's redraws while the race trains"
+    )
+    parser.add_argument("--busy", type=int, default=2, help="spinning processes beside --redraws (default 2)")
     args = parser.parse_args(argv)
     runtime.configure()
     data = load_coco_data()
@@ -134,6 +172,9 @@ def main(argv=None):
         f"before trimming; lanes {', '.join(args.lanes)}, {args.iterations} iterations, N = {config.batch_size}, "
         f"D = {data['train_features'].shape[1]}, W = {config.wordvec_dim}, H = {config.hidden_dim}"
     )
+    if args.redraws:
+        measure_redraws(data, config, args.busy)
+        return
     names = args.only or list(CANDIDATES)
     walls = {name: [] for name in names}
     cpus = {name: [] for name in names}

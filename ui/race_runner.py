@@ -11,8 +11,11 @@ from `records()` every fraction of a second; the lanes train in between, not ins
   of the machine than one with as many lanes as cores.
 - The workers run at a lower scheduling priority (on Linux, niceness +TRAINING_NICENESS): the threads that
   answer the learners' clicks come first, training takes the CPU time they leave.
-- Each lane has a lock: a worker holds it for one iteration, `records()` for the copy of that lane, so a
-  lane's losses, gradient norms and weights are always those of one iteration.
+- A lane publishes its state after every iteration (core.lab.race.LaneState), and `records()` copies what
+  each lane last published: a lane's losses, gradient norms and weights are always those of one iteration,
+  and the page never waits for an iteration in progress. (It did, with a lock per lane: with two busy
+  processes on the 2 cores, a redraw waited 0.2 s in the median and up to 1 s for a worker, which runs at
+  the lower priority, to finish its iteration; bench/README.md.)
 - The workers stop when paused, when the race is done, or when the page has not asked for records for
   IDLE_STOP_SECONDS (the learner left the page or closed the tab); `start` lets them go on.
 """
@@ -54,7 +57,6 @@ class RaceRunner:
         self.race = race
         self.workers = workers or min(len(race.lanes), usable_cores())
         self.wanted = False
-        self._locks = [threading.Lock() for _ in race.lanes]
         # Guards _busy, _threads and _stop: which lanes a worker holds, the workers (each with the stop event
         # it obeys) and the current workers' stop event.
         self._claim = threading.Lock()
@@ -98,16 +100,12 @@ class RaceRunner:
             thread.join(timeout)
 
     def records(self) -> list[LaneRecord]:
-        """A LaneRecord of every lane, each copied while its lane is between iterations; raises what a worker
-        raised, if one failed."""
+        """A LaneRecord of every lane, of what it published after its latest iteration; raises what a worker
+        raised, if one failed. One caller at a time (the page's session)."""
         self._seen = time.monotonic()
         if self._failure is not None:
             raise self._failure
-        records = []
-        for lane, lock in zip(self.race.lanes, self._locks, strict=True):
-            with lock:
-                records.append(self.race.record(lane))
-        return records
+        return [self.race.record(lane) for lane in self.race.lanes]
 
     def _take(self, stop: threading.Event) -> int | None:
         """The index of the lane this worker trains next (now its own), or None when it should end."""
@@ -126,8 +124,7 @@ class RaceRunner:
         _lower_priority()
         while (index := self._take(stop)) is not None:
             try:
-                with self._locks[index]:
-                    self.race.step_lane(self.race.lanes[index])
+                self.race.step_lane(self.race.lanes[index])
             except Exception as exc:  # the page shows it (records() raises it) instead of a silent stall
                 self._failure = exc
             finally:

@@ -7,10 +7,12 @@ are that same model's, so lanes differ only in their recurrent cell. Every solve
 lanes see identical minibatches in the same order, for the same number of iterations. A lane advances one
 iteration at a time (`step_lane`; `step` runs rounds of every lane in turn), so a page can train it live, and
 each lane records what the page shows: losses, gradient norms, milestones, hidden activation statistics and
-its caption for one training image as it learns. `record(lane)` copies all of it into a LaneRecord, which a
-page draws and `summary` reads while the lane may train on.
+its caption for one training image as it learns. After each iteration a lane publishes its state (LaneState:
+its weights and counts), and `record(lane)` copies what it published into a LaneRecord, which a page draws and
+`summary` reads while the lane trains on: a reader never waits for an iteration in progress.
 """
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -119,6 +121,19 @@ class HiddenStats:
     nonfinite: float = 0.0
 
 
+@dataclass(frozen=True)
+class LaneState:
+    """A lane as it was after one of its iterations, for readers while it trains on: its iteration count, its
+    weights (the arrays themselves: the solver's update makes new arrays and never changes them in place),
+    and its time, error and divergence as in Lane."""
+
+    iteration: int
+    params: dict
+    seconds: float
+    error: str | None
+    diverged_at: int | None
+
+
 @dataclass
 class Lane:
     """One lane's run: its model, solver, fingerprints of its initial weights and what it recorded.
@@ -126,7 +141,7 @@ class Lane:
     activation: the lane's name, one of LANE_NAMES ("lstm" for the LSTM lane); initial_fingerprint: of all
     its initial weights; shared_fingerprint: of those outside the cell (SHARED_PARAMS), equal in every lane;
     diverged_at: the iteration whose loss, gradients or update were not finite (the lane stopped there, with
-    `error` saying so, and kept the weights of the iteration before).
+    `error` saying so, and kept the weights of the iteration before); published: its last LaneState.
     """
 
     activation: str
@@ -138,6 +153,19 @@ class Lane:
     error: str | None = None
     shared_fingerprint: str = ""
     diverged_at: int | None = None
+    published: LaneState | None = None
+
+    def publish(self):
+        """Make the lane as it is now what its readers see (Race.record), until it publishes again."""
+        self.published = LaneState(
+            self.iteration, dict(self.model.params), self.seconds, self.error, self.diverged_at
+        )
+
+    def published_model(self, state):
+        """The lane's model with the weights of `state` (a LaneState; the arrays shared, not copied)."""
+        model = copy.copy(self.model)
+        model.params = state.params
+        return model
 
     @property
     def name(self):
@@ -160,11 +188,13 @@ class Lane:
         """(iterations,) minibatch loss of every iteration so far."""
         return np.asarray(self.solver.loss_history, dtype=np.float64)
 
-    def grad_norms(self, name=None):
-        """(iterations,) norm of the gradient of parameter `name`, or of all parameters together if None."""
+    def grad_norms(self, name=None, iterations=None):
+        """(iterations,) norm of the gradient of parameter `name`, or of all parameters together if None, of
+        the first `iterations` iterations (by default every one so far)."""
+        history = self.solver.history[:iterations]
         if name is None:
-            return np.array([np.sqrt(sum(v * v for v in r.grad_norms.values())) for r in self.solver.history])
-        return np.array([r.grad_norms[name] for r in self.solver.history])
+            return np.array([np.sqrt(sum(v * v for v in r.grad_norms.values())) for r in history])
+        return np.array([r.grad_norms[name] for r in history])
 
 
 @dataclass(frozen=True)
@@ -321,7 +351,9 @@ class Race:
             seed=c.seed,
         )
         shared = fingerprint({key: model.params[key] for key in SHARED_PARAMS})
-        return Lane(name, model, solver, fingerprint(model.params), shared_fingerprint=shared)
+        lane = Lane(name, model, solver, fingerprint(model.params), shared_fingerprint=shared)
+        lane.publish()
+        return lane
 
     # ------------------------------------------------------------------ progress
 
@@ -355,6 +387,7 @@ class Race:
             lane.error = f"{lane.activation}: {exc}"
             lane.diverged_at = lane.iteration + 1
         lane.seconds += time.perf_counter() - start
+        lane.publish()
         return True
 
     def step(self, rounds=1):
@@ -387,36 +420,42 @@ class Race:
 
     # ------------------------------------------------------------------ measurements
 
-    def record_sample(self, lane):
-        """Append the lane's greedy caption of the sample image if it changed since the last one."""
+    def record_sample(self, lane, state=None):
+        """Append the lane's greedy caption of the sample image, with the weights it published (or those of
+        `state`, a LaneState), if it changed since the last one. One reader at a time per lane."""
+        state = state or lane.published
         T = self.data["train_captions"].shape[1] - 1
-        ids = lane.model.sample(self.sample_feature[None], max_length=T)[0]
+        ids = lane.published_model(state).sample(self.sample_feature[None], max_length=T)[0]
         text = decode_captions(ids, self.data["idx_to_word"])
         if not lane.samples or lane.samples[-1].text != text:
-            lane.samples.append(CaptionSample(lane.iteration, text))
+            lane.samples.append(CaptionSample(state.iteration, text))
 
     def record(self, lane):
-        """LaneRecord of everything `lane` measured so far, after recording its current caption."""
-        self.record_sample(lane)
+        """LaneRecord of what `lane` last published (after its latest iteration), after recording its caption.
+        It does not wait for an iteration in progress on another thread."""
+        state = lane.published
+        self.record_sample(lane, state)
         return LaneRecord(
             activation=lane.activation,
             cell_type=lane.cell_type,
-            iteration=lane.iteration,
-            losses=lane.losses,
-            grad_norms=lane.grad_norms(),
-            wh_grad_norms=lane.grad_norms("Wh"),
+            iteration=state.iteration,
+            # one entry per iteration: those of the published one and before
+            losses=np.asarray(lane.solver.loss_history[: state.iteration], dtype=np.float64),
+            grad_norms=lane.grad_norms(iterations=state.iteration),
+            wh_grad_norms=lane.grad_norms("Wh", state.iteration),
             samples=tuple(lane.samples),
-            stats=self.hidden_stats(lane),
-            seconds=lane.seconds,
-            error=lane.error,
-            diverged_at=lane.diverged_at,
+            stats=self.hidden_stats(lane, state),
+            seconds=state.seconds,
+            error=state.error,
+            diverged_at=state.diverged_at,
             initial_fingerprint=lane.initial_fingerprint,
             shared_fingerprint=lane.shared_fingerprint,
         )
 
-    def hidden_stats(self, lane):
-        """HiddenStats of `lane` on the probe captions with its current weights."""
-        h, cache = lane.model.recurrent_forward(self.probe_features, self.probe_captions)
+    def hidden_stats(self, lane, state=None):
+        """HiddenStats of `lane` on the probe captions with the weights it published (or those of `state`)."""
+        state = state or lane.published
+        h, cache = lane.published_model(state).recurrent_forward(self.probe_features, self.probe_captions)
         mask = self.probe_captions[:, :-1] != self.data["word_to_idx"]["<NULL>"]
         values = h[mask].ravel().astype(np.float64)
         finite = np.isfinite(values)
@@ -450,7 +489,7 @@ class Race:
             edges=edges,
             saturated=float(np.mean(local_derivative < SATURATION_SHARE * peak)) if some else 0.0,
             mean_derivative=float(local_derivative.mean()) if some else 0.0,
-            iteration=lane.iteration,
+            iteration=state.iteration,
             mean_forget_gate=mean_forget_gate,
             nonfinite=nonfinite,
         )

@@ -1,5 +1,5 @@
 """ui.race_runner: a race's lanes trained on background threads give the race of one thread, stop when told
-or left alone, and let the page copy a lane only between its iterations."""
+or left alone, and let the page copy what each lane published after an iteration, without waiting for one."""
 
 import threading
 import time
@@ -112,6 +112,32 @@ def test_records_copy_each_lane_between_its_iterations(data):
                 record.losses.size == record.grad_norms.size == record.wh_grad_norms.size == record.iteration
             )
             assert record.stats.iteration == record.iteration
+    runner.stop()
+    runner.join(DEADLINE)
+
+
+def test_records_do_not_wait_for_an_iteration_in_progress(data, monkeypatch):
+    """A worker runs at a lower priority: on a busy server its iteration can take long. The page copies what
+    each lane published after its last iteration instead of waiting for the one in progress."""
+    race = Race(data, RaceConfig(**SMALL))
+    race.step(2)
+    started, go_on = threading.Event(), threading.Event()
+    step = race.step_lane
+
+    def slow(lane):
+        started.set()
+        go_on.wait(DEADLINE)
+        return step(lane)
+
+    monkeypatch.setattr(race, "step_lane", slow)
+    runner = RaceRunner(race, workers=1)
+    runner.start()
+    assert started.wait(DEADLINE)
+    begun = time.monotonic()
+    records = runner.records()
+    assert time.monotonic() - begun < DEADLINE / 4, "the page waited for the worker"
+    assert [r.iteration for r in records] == [2, 2] and [r.losses.size for r in records] == [2, 2]
+    go_on.set()
     runner.stop()
     runner.join(DEADLINE)
 

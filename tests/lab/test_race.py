@@ -103,9 +103,27 @@ def test_the_race_has_run_as_far_as_its_slowest_lane_that_did_not_diverge(data):
     race.step_lane(sigmoid)
     assert iterations_run([race.record(lane) for lane in race.lanes]) == 1
     sigmoid.error, sigmoid.diverged_at = "sigmoid: diverged", 2  # it stopped: tanh alone sets the progress
+    sigmoid.publish()
     assert iterations_run([race.record(lane) for lane in race.lanes]) == 3
     tanh.error, tanh.diverged_at = "tanh: diverged", 4  # every lane stopped: the furthest one
+    tanh.publish()
     assert iterations_run([race.record(lane) for lane in race.lanes]) == 3
+
+
+def test_a_published_state_stays_as_it_was_while_the_lane_trains_on(data):
+    """Readers copy a lane's published weights without a lock: the update must make new arrays."""
+    race = Race(data, RaceConfig(**SMALL))
+    tanh = race.lanes[0]
+    race.step_lane(tanh)
+    state = tanh.published
+    before = {name: value.copy() for name, value in state.params.items()}
+    race.step_lane(tanh)
+    assert state.iteration == 1 and tanh.published.iteration == 2
+    for name, value in state.params.items():
+        np.testing.assert_array_equal(value, before[name])
+    assert any(not np.array_equal(tanh.published.params[n], before[n]) for n in before)
+    record = race.record(tanh)
+    assert record.iteration == 2 and record.losses.size == record.grad_norms.size == 2
 
 
 def test_runs_to_the_target_then_extends(data):
