@@ -35,9 +35,9 @@ LSTM_BACKWARD_TERMS = {
     "dWh": "grad_w",
     "db": "grad_w",
 }
-# An assignment that computes something (not one that only allocates the array: np.empty..., np.zeros...).
 # How the equations write each activation f.
 ACTIVATION_SYMBOLS = {"tanh": "tanh", "sigmoid": "σ", "relu": "ReLU"}
+# An assignment that computes something (not one that only allocates the array: np.empty..., np.zeros...).
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*[-+*/]?=(?!=)(?!\s*np\.(empty|zeros))")
 
 

@@ -226,7 +226,7 @@ def ablation_text(ablation, top: int = 3) -> str:
 
 
 def check_text(check) -> str:
-    """A caption check (core.scenes.CaptionCheck) as a short line."""
+    """A caption check (core.data.scenes.check.CaptionCheck) as a short line."""
     if check is None:
         return ""
     if check.ok:
@@ -235,7 +235,7 @@ def check_text(check) -> str:
 
 
 def score_rows(scores: dict) -> list[dict]:
-    """Table rows from {model label: core.lab.trained_models.ValScore}."""
+    """Table rows from {model label: core.lab.metrics.ValScore}."""
     rows = []
     for label, score in scores.items():
         row = {"model": label, "BLEU-4 on val": round(score.bleu4, 3), "val images": score.n_images}

@@ -58,8 +58,3 @@ def encode(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def text_payload(texts: list[str]) -> list[str]:
-    """Per-step texts for the stepper: it renders **bold** and `code` and shows everything else as text."""
-    return [str(text) for text in texts]

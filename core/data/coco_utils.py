@@ -529,6 +529,9 @@ def first_captions_of_images(image_idxs, count: int) -> np.ndarray:
 def decode_captions(captions, idx_to_word):
     """Word ids to text, dropping ``<NULL>`` and ``<START>`` and stopping at ``<END>``.
 
+    Unlike the course's decode_captions, which keeps ``<START>`` and ``<END>`` in the text ("<START> a man
+    ... <END>"): the app shows captions as a reader sees them, and compares them with the ground truth so.
+
     Args:
         captions: (T,) or (N, T) integer word ids.
         idx_to_word: list of V words (or a dict id -> word).

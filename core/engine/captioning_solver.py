@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.engine.optim import UPDATE_RULES
+from core.engine.optim import DEFAULT_LEARNING_RATES, UPDATE_RULES
 from core.engine.validation import (
     require_array,
     require_dim,
@@ -219,7 +219,10 @@ def _checked_optim_config(optim_config, update_rule):
             f"optim_config must be a dict such as {{'learning_rate': 1e-3}}, got {optim_config!r}."
         )
     config = dict(optim_config or {})
-    learning_rate = config.get("learning_rate", 1e-3)
+    if not callable(update_rule):
+        # the rule's own default, set now so that the solver reports it before the first step too
+        config.setdefault("learning_rate", DEFAULT_LEARNING_RATES[update_rule])
+    learning_rate = config.get("learning_rate", DEFAULT_LEARNING_RATES["adam"])
     if not (_is_number(learning_rate) and 0 < learning_rate <= MAX_LEARNING_RATE):
         raise HyperparameterError(
             f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, got {learning_rate!r}."
@@ -258,4 +261,6 @@ def _without_trailing_padding(captions, word_to_idx):
     every row and add nothing to the loss or the gradients (on the embedded dataset, whose captions have at
     most 11 words, an iteration then runs 12 timesteps instead of 16)."""
     has_word = (captions != word_to_idx["<NULL>"]).any(axis=0)
+    if not has_word.any():  # every caption all <NULL>: nothing to score, keep the first step
+        return captions[:, :2]
     return captions[:, : max(np.flatnonzero(has_word)[-1] + 1, 2)]

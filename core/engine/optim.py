@@ -19,14 +19,14 @@ def _learning_rate(config, default):
 def sgd(w, dw, config=None, out=None):
     """Vanilla stochastic gradient descent: w - learning_rate * dw."""
     config = {} if config is None else config
-    lr = _learning_rate(config, 1e-2)
+    lr = _learning_rate(config, DEFAULT_LEARNING_RATES["sgd"])
     return np.subtract(w, np.multiply(dw, lr, dtype=w.dtype), out=out), config
 
 
 def sgd_momentum(w, dw, config=None, out=None):
     """SGD with momentum: v = momentum * v - lr * dw; w + v."""
     config = {} if config is None else config
-    lr = _learning_rate(config, 1e-2)
+    lr = _learning_rate(config, DEFAULT_LEARNING_RATES["sgd_momentum"])
     config.setdefault("momentum", 0.9)
     v = config.get("velocity")
     if v is None:
@@ -39,7 +39,7 @@ def sgd_momentum(w, dw, config=None, out=None):
 def rmsprop(w, dw, config=None, out=None):
     """RMSProp: a moving average of squared gradients scales the step of each weight."""
     config = {} if config is None else config
-    lr = _learning_rate(config, 1e-2)
+    lr = _learning_rate(config, DEFAULT_LEARNING_RATES["rmsprop"])
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
     cache = config.get("cache")
@@ -64,7 +64,7 @@ def adam(w, dw, config=None, out=None):
     Computed in place, block by block: 3x faster than the same formulas on whole arrays (bench/README.md).
     """
     config = {} if config is None else config
-    lr = _learning_rate(config, 1e-3)
+    lr = _learning_rate(config, DEFAULT_LEARNING_RATES["adam"])
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)
     config.setdefault("epsilon", 1e-8)
@@ -111,3 +111,5 @@ def _blocks(*arrays):
 
 
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}
+# The learning rate each rule takes when its config has none, as in the course.
+DEFAULT_LEARNING_RATES = {"sgd": 1e-2, "sgd_momentum": 1e-2, "rmsprop": 1e-2, "adam": 1e-3}

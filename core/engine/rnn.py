@@ -72,6 +72,7 @@ class CaptioningRNN:
     b_vocab (V,) with G = H for the RNN and G = 4H for the LSTM (its gates i, f, o, g side by side),
     initialised as the course does from np.random.default_rng(seed).
 
+    The arguments up to dtype are the course's, in its order; activation and seed come after them.
     activation: the vanilla cell's f in h_t = f(a_t) ("tanh", "sigmoid" or "relu"). The LSTM's gates fix
     their nonlinearities (σ for i, f, o; tanh for g and the cell), so an LSTM takes only "tanh", the
     default; anything else raises ActivationError.
@@ -84,8 +85,8 @@ class CaptioningRNN:
         wordvec_dim=128,
         hidden_dim=128,
         cell_type="rnn",
-        activation="tanh",
         dtype=np.float32,
+        activation="tanh",
         seed=None,
     ):
         if cell_type not in CELL_TYPES:
@@ -229,10 +230,6 @@ class CaptioningRNN:
             )
             record[f"{self.cell_type}_cache"] = cell_cache
         return loss, grads
-
-    def hidden_states(self, features, captions):
-        """Hidden states while reading captions[:, :-1]: (N, T, H). For activation histograms."""
-        return self.recurrent_forward(features, captions)[0]
 
     def recurrent_forward(self, features, captions):
         """The forward pass up to the recurrent layer while reading captions[:, :-1] (no scores, no loss).

@@ -1,7 +1,9 @@
 """The layers of the captioning RNN, with the names and signatures of the course's cs231n/rnn_layers.py.
 
-Every forward function returns (out, cache) and every backward function takes that cache. Caches are
-dataclasses with named fields, so the explainer shows what a forward pass saw. The course stores vectors
+Every forward function returns its outputs and a cache (out, cache; the LSTM step next_h, next_c, cache),
+and its backward function takes the upstream gradients and that cache and returns the gradients of the
+inputs; temporal_softmax_loss returns (loss, dx) in one function, as in the course. Caches are dataclasses
+with named fields, so the explainer shows what a forward pass saw. The course stores vectors
 as rows, so W_x·x_t is written x @ Wx. Sizes: N batch, T timesteps, D input, H hidden, V vocabulary.
 """
 

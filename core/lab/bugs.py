@@ -55,8 +55,9 @@ BUGS = {
         "drop_local_derivative",
         "Drop the local derivative f'(a) (the 1 - h² factor for tanh)",
         "The backward pass sends the gradient reaching h_t straight to the pre-activation: da = dnext_h "
-        "instead of dnext_h * f'(a). Every gradient of the RNN cell is then too large wherever the unit is "
-        "not at zero.",
+        "instead of dnext_h * f'(a). Every gradient of the RNN cell is then wrong wherever f'(a) is not 1: "
+        "for tanh wherever the unit is not at zero, for sigmoid (f' at most 1/4) everywhere, for ReLU where the "
+        "unit is off.",
         (
             Edit(
                 rnn_layers.rnn_step_backward,

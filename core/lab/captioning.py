@@ -44,11 +44,6 @@ class GeneratedCaption:
         """The caption without <END>."""
         return " ".join(w for w in self.words if w != "<END>")
 
-    @property
-    def log_probability(self):
-        """Sum of log p(chosen word) over the steps: how likely the model finds its own caption."""
-        return float(np.log(np.maximum(self.chosen_probs, 1e-300)).sum())
-
 
 def _check_k(k):
     if isinstance(k, bool) or not 1 <= int(k) <= MAX_K:

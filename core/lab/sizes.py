@@ -38,12 +38,13 @@ def rnn_memory_bytes(batch_size, num_steps, wordvec_dim, hidden_dim, vocab_size,
 
     Forward (the caches): the inputs x (N, T, W) and, per step, x Wx, h Wh, a and h (4 x N, T, H), and the
     hidden states the vocabulary layer reads (N, T, H); the scores (N, T, V) are made and consumed by the
-    loss. Backward: dscores (N, T, V), dh, da (2 x N, T, H) and what each step sends back (N, T + 1, H),
+    loss. Backward: dscores (N, T, V) and its rows gathered for the vocabulary layer's products (another
+    N, T, V: every target is a word), dh, da (2 x N, T, H), what each step sends back (N, T + 1, H) and
     dx (N, T, W).
     """
     N, T, W, H, V = batch_size, num_steps, wordvec_dim, hidden_dim, vocab_size
     forward = N * T * (W + 5 * H)
-    backward = N * T * (V + 2 * H + W) + N * (T + 1) * H
+    backward = N * T * (2 * V + 2 * H + W) + N * (T + 1) * H
     return _bytes(forward, backward, dtype)
 
 
@@ -52,12 +53,13 @@ def lstm_memory_bytes(batch_size, num_steps, wordvec_dim, hidden_dim, vocab_size
 
     Forward (the caches): the inputs x (N, T, W); per step x Wx, h Wh, the gates' pre-activations a and the
     gates i, f, o, g (4 x N, T, 4H); c_t, tanh(c_t) and h_t (3 x N, T, H); and the hidden states the
-    vocabulary layer reads (N, T, H). Backward: dscores (N, T, V), dh and dc (2 x N, T, H), da (N, T, 4H),
-    what each step sends back through h and along the cell (2 x N, T + 1, H), dx (N, T, W).
+    vocabulary layer reads (N, T, H). Backward: dscores (N, T, V) and its gathered rows (N, T, V), dh and dc
+    (2 x N, T, H), da (N, T, 4H), what each step sends back through h and along the cell (2 x N, T + 1, H),
+    dx (N, T, W).
     """
     N, T, W, H, V = batch_size, num_steps, wordvec_dim, hidden_dim, vocab_size
     forward = N * T * (W + 4 * 4 * H + 4 * H)
-    backward = N * T * (V + 2 * H + 4 * H + W) + 2 * N * (T + 1) * H
+    backward = N * T * (2 * V + 2 * H + 4 * H + W) + 2 * N * (T + 1) * H
     return _bytes(forward, backward, dtype)
 
 

@@ -66,7 +66,7 @@ def fake_scenes(monkeypatch):
 
 
 def check_consistent(d, split):
-    """Every caption's image row has the right feature row and URL (see tests/coco_fixtures.py)."""
+    """Every caption's image row has the right feature row and URL (see tests/helpers/coco_fixtures.py)."""
     caps, idxs = d[f"{split}_captions"], d[f"{split}_image_idxs"]
     feats, urls = d[f"{split}_features"], d[f"{split}_urls"]
     assert len(feats) == len(urls)

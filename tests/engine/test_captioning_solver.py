@@ -234,3 +234,33 @@ def test_trailing_padding_is_not_run_and_changes_nothing():
     expected_loss, _ = reference.loss(features, padded)
     (record,) = solver.step(1)
     assert record.loss == pytest.approx(expected_loss, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- course behaviour at the edges
+
+
+@pytest.mark.parametrize(
+    ("rule", "default"), [("sgd", 1e-2), ("sgd_momentum", 1e-2), ("rmsprop", 1e-2), ("adam", 1e-3)]
+)
+def test_without_a_learning_rate_each_rule_reports_its_own_default_from_the_start(rule, default):
+    _, solver = small_setup(update_rule=rule, optim_config={})
+    assert solver.learning_rate == default
+    (record,) = solver.step(1)
+    assert record.learning_rate == solver.learning_rate == default
+
+
+def test_a_minibatch_of_captions_without_words_trains_on_nothing():
+    """All <NULL>: the loss is 0 and no weight moves, as model.loss says (not an IndexError)."""
+    model, solver = small_setup()
+    solver.data = {**solver.data, "train_captions": np.zeros_like(solver.data["train_captions"])}
+    before = {name: value.copy() for name, value in model.params.items()}
+    (record,) = solver.step(1)
+    assert record.loss == 0.0 and all(norm == 0.0 for norm in record.grad_norms.values())
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_the_course_arguments_in_the_course_order():
+    """CaptioningRNN(word_to_idx, input_dim, wordvec_dim, hidden_dim, cell_type, dtype), as the course calls it."""
+    model = CaptioningRNN(make_vocab(10), 4, 3, 5, "rnn", np.float64)
+    assert model.dtype == np.float64 and model.activation == "tanh" and model.hidden_dim == 5

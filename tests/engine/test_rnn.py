@@ -102,7 +102,7 @@ def test_hidden_states_match_loss_forward():
     rng = np.random.default_rng(3)
     model = CaptioningRNN(make_vocab(15), 5, 4, 6, activation="sigmoid", seed=4)
     captions = random_captions(rng, 2, 7, 15)
-    h = model.hidden_states(rng.standard_normal((2, 5)), captions)
+    h = model.recurrent_forward(rng.standard_normal((2, 5)), captions)[0]
     assert h.shape == (2, 6, 6)
     assert np.all((h > 0) & (h < 1))
 

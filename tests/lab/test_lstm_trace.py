@@ -30,7 +30,7 @@ def test_lstm_traces_say_what_they_are(example):
     assert isinstance(trace.backward, LSTMBackwardTrace)
     assert trace.cell_type == trace.forward.cell_type == trace.backward.cell_type == "lstm"
     assert trace.forward.activation == "tanh"
-    np.testing.assert_allclose(model.hidden_states(feature[None], caption[None])[0], trace.forward.h)
+    np.testing.assert_allclose(model.recurrent_forward(feature[None], caption[None])[0][0], trace.forward.h)
 
 
 def test_forward_trace_gates_and_cell_compose(example):

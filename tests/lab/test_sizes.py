@@ -40,6 +40,8 @@ def test_memory_bytes_are_the_arrays_the_engine_keeps(dtype):
     cache = record["rnn_cache"]
     kept = [cache.x, cache.input_term, cache.carried_term, cache.a, cache.h, record["vocab_cache"].x_rows]
     made = [record["dscores"], record["dh"], record["da"], record["dprev_h"], record["dx"]]
+    # temporal_affine_backward gathers the rows of dscores with a word for its products: a copy
+    made.append(record["dscores"].reshape(N * T, -1)[record["vocab_cache"].rows])
     sizes = rnn_memory_bytes(N, T, W, H, V, dtype=dtype)
     assert sizes["forward"] == sum(a.nbytes for a in kept)
     assert sizes["backward"] == sum(a.nbytes for a in made)
@@ -87,6 +89,7 @@ def test_lstm_memory_bytes_are_the_arrays_the_engine_keeps(dtype):
     ]
     kept.append(record["vocab_cache"].x_rows)
     made = [record[k] for k in ("dscores", "dh", "dc", "da", "dprev_h", "dprev_c", "dx")]
+    made.append(record["dscores"].reshape(N * T, -1)[record["vocab_cache"].rows])  # gathered rows: a copy
     sizes = lstm_memory_bytes(N, T, W, H, V, dtype=dtype)
     assert sizes["forward"] == sum(a.nbytes for a in kept)
     assert sizes["backward"] == sum(a.nbytes for a in made)

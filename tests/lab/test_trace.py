@@ -56,7 +56,7 @@ def test_forward_trace_pieces_compose(example):
     np.testing.assert_allclose(f.h, activate(f.a, f.activation))
     np.testing.assert_allclose(f.h_prev[0], f.h0)
     np.testing.assert_allclose(f.h_prev[1:], f.h[:-1])
-    np.testing.assert_allclose(model.hidden_states(feature[None], caption[None])[0], f.h)
+    np.testing.assert_allclose(model.recurrent_forward(feature[None], caption[None])[0][0], f.h)
 
 
 def test_backward_contributions_sum_to_model_gradients(cell_example):

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds static/plotly.js-rnn-<version>.min.js, the Plotly.js of the stepper (ui/stepper.js), from plotly.js on
-# npm: its core (with scatter), bar and heatmap. The version must be plotly.py's
+# Builds static/plotly.js-rnn-<version>.min.js, the Plotly.js of every figure of the app (ui/plotly_loader.js,
+# whose BUNDLE names the file: change it with the version), from plotly.js on npm: its core (with scatter), bar
+# and heatmap. The version must be plotly.py's
 # (python -c "import plotly.offline as o; print(o.get_plotlyjs_version())"; tests/app/test_ui.py checks it).
 #
 # Why not a ready-made bundle: a fresh browser tab evaluates this one in about 0.15 s, the cartesian bundle
