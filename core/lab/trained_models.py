@@ -75,8 +75,8 @@ RECIPES: dict[str, dict] = {
         "hidden_dim": 192,
         # Generator v3 (features of spread 1, captions of at most 11 words), with the engine before issue 9:
         # 3e-3 gave val scene accuracy 0.534 (BLEU-4 0.593), 4e-3 0.512, 2e-3 0.518, 6e-3 with lr_decay 0.88
-        # 0.372. The same recipe on today's engine (another summation order) gives 0.504 (0.581):
-        # `python -m core.lab`.
+        # 0.372. The same recipe on today's engine (another summation order), on one BLAS thread as the
+        # server trains it, gives 0.528 (0.596): `python -m core.lab full` (2026-12-01; 0.500 (0.568) on two).
         "learning_rate": 3e-3,
         "lr_decay": 0.92,
         "batch_size": 100,
