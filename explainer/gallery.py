@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explainer.axes import log_ticks
 from explainer.colors import GROUND_TRUTH, HIGHLIGHT, LEGEND_ABOVE, NEUTRAL, base_layout
 from explainer.escape import MAX_SENTENCE, figure_text, plain
 from explainer.forward import probability_text
@@ -161,6 +162,7 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
     ablation: core.lab.captioning.Ablation.
     """
     words = [f"{t + 1}. {figure_text(w)}" for t, w in enumerate(ablation.with_image.words)]
+    probabilities = (ablation.word_probs_with, ablation.word_probs_without)
     fig = go.Figure(
         [
             go.Bar(
@@ -176,7 +178,8 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
             )
         ]
     )
-    fig.update_yaxes(type="log", title_text="p(word | words before)")
+    # Probabilities written out, not with SI prefixes ("100μ", "10n").
+    fig.update_yaxes(title_text="p(word | words before), temperature 1", **log_ticks(*probabilities))
     return base_layout(fig, uirevision, 340, barmode="group", legend=LEGEND_ABOVE)
 
 
@@ -221,6 +224,11 @@ def ablation_text(ablation, top: int = 3) -> str:
     else:
         text += (
             " No word of the caption is much likelier with the image than without: the model is not looking."
+        )
+    if ablation.with_image.temperature:
+        text += (
+            " These probabilities are the model's own, its softmax at temperature 1; the captions were drawn at "
+            f"temperature {ablation.with_image.temperature:g}, so a drawn word may be one the model found unlikely."
         )
     return text
 

@@ -1,5 +1,6 @@
 """explainer.gallery: the figures and sentences carry the numbers of the captions they were given."""
 
+import dataclasses
 from html.parser import HTMLParser
 
 import numpy as np
@@ -125,10 +126,19 @@ def test_ablation_figure_and_text_name_the_visual_words(greedy):
     np.testing.assert_allclose(decode(with_image["y"]), [0.9, 0.6, 0.7, 0.95])
     np.testing.assert_allclose(decode(without["y"]), [0.8, 0.006, 0.07, 0.9])
     assert with_image["x"] == ["1. a", "2. red", "3. circle", "4. &lt;END&gt;"]
-    assert spec["layout"]["yaxis"]["type"] == "log"
+    axis = spec["layout"]["yaxis"]
+    assert axis["type"] == "log" and axis["ticktext"][0] == "0.005"  # written out, no "5m"
+    assert axis["title"]["text"] == "p(word | words before), temperature 1"
     text = gallery.ablation_text(ablation)
     assert "With the image: “a red circle”" in text and "alone says: “a”" in text
     assert "“red” (×100), “circle” (×10)" in text
+    assert "temperature 1" not in text  # greedy: the probabilities are those the words were chosen from
+    sampled = dataclasses.replace(greedy, temperature=1.5)
+    text = gallery.ablation_text(dataclasses.replace(ablation, with_image=sampled))
+    assert text.endswith(
+        "These probabilities are the model's own, its softmax at temperature 1; the captions were drawn at "
+        "temperature 1.5, so a drawn word may be one the model found unlikely."
+    )
 
 
 def test_check_and_score_texts():
