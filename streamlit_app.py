@@ -80,8 +80,9 @@ def model_section(data: dict) -> None:
 def home() -> None:
     ui.page_title(ui.HOME)
     st.markdown(
-        "An interactive companion to the CS231n exercise *RNN_Captioning*: a recurrent network "
-        "(an Elman cell) that turns an image into a sentence, one word at a time. Every number you see "
+        "An interactive companion to the CS231n exercises *RNN_Captioning* and *LSTM_Captioning*: a recurrent "
+        "network (a vanilla Elman cell, or an LSTM) that turns an image into a sentence, one word at a time. "
+        "Every number you see "
         "is computed by the same NumPy code the exercise asks you to write. Follow the pages in order:"
     )
     lesson_links()

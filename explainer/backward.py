@@ -130,10 +130,11 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
 
 def step_unit_view(values, mask, name: str, formula: str, colorscale: str, uirevision: str) -> Stepped:
     """Heatmap of a per-step factor between 0 and 1, `values` (T, H), over t = 1 … T × hidden unit, the
-    current row outlined: `name` = `formula` in the title and hover."""
+    current row outlined: `name` = `formula` in the title and hover. The steps after the caption's end
+    (`mask` (T,) False) are left blank, as in the gradient's heatmap: no gradient passes through them."""
     fig = go.Figure(
         go.Heatmap(
-            z=values,
+            z=np.where(np.asarray(mask, dtype=bool)[:, None], values, np.nan),
             y=np.arange(1, values.shape[0] + 1),
             x=np.arange(values.shape[1]),
             colorscale=colorscale,

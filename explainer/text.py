@@ -138,7 +138,7 @@ def model_note(
         f"learning rate {recipe['learning_rate']:g}"
     )
     if recipe["max_train"] is None:
-        note = f"Trained model ({sizes}) on every training caption: {training}."
+        note = f"Trained model ({sizes}) on minibatches drawn from the whole training set: {training}."
     else:
         note = f"Trained model ({sizes}) on {recipe['max_train']} training captions, as in the notebook: {training}."
         if memorised:

@@ -174,7 +174,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
         "Model",
         MODEL_CHOICES,
         format_func=MODEL_LABELS.get,
-        help="Fresh: random weights (seed 0). Trained: at readable sizes on every training caption; at the "
+        help="Fresh: random weights (seed 0). Trained: at readable sizes on minibatches of the whole training set; at the "
         "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The vanilla "
         "cell's weights were learned with tanh; another activation reuses them.",
         **url_state.bind("model"),

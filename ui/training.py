@@ -30,8 +30,8 @@ from ui.dataset import freeze, get_dataset
 from ui.errors import show_error
 
 RECIPE_LABELS = {
-    "readable": "Readable sizes (W = H = 8), trained on the whole training set",
-    "full": "Trained on the whole training set",
+    "readable": "Vanilla RNN at readable sizes (W = H = 8), trained on the whole training set",
+    "full": "Vanilla RNN trained on the whole training set",
     "overfit": "Overfit: 50 training captions (the notebook's small-data model)",
     "lstm": "LSTM trained on the whole training set",
     "lstm_readable": "LSTM at readable sizes (W = H = 8), trained on the whole training set",
@@ -95,14 +95,14 @@ class TrainingJob:
     def _run(self, data: dict) -> None:
         try:
             with self._training_lock or contextlib.nullcontext():
-                self._set("training", 0.0, f"Preparing the {self.recipe} model…")
+                self._set("training", 0.0, f"Preparing: {RECIPE_LABELS[self.recipe]}…")
                 model = freeze(model_store.trained_model(data, recipe=self.recipe, progress=self._progress))
             with self._lock:
                 self._model = model
-                self._set("ready", 1.0, f"The {self.recipe} model is trained.")
+                self._set("ready", 1.0, f"Trained: {RECIPE_LABELS[self.recipe]}.")
         except Exception as exc:  # shown to the learner by the pages, who can start it again
             with self._lock:
-                self._set("failed", 0.0, f"Training the {self.recipe} model failed.", exc)
+                self._set("failed", 0.0, f"Training failed: {RECIPE_LABELS[self.recipe]}.", exc)
         finally:
             runtime.release_free_memory()  # what training freed, kept by malloc (core.runtime)
 

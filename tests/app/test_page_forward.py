@@ -167,7 +167,10 @@ def test_trained_readable_model_and_real_sizes():
     fresh_loss = float(next(m for m in at.metric).value)
     assert trained_loss < fresh_loss  # the trained model has learned something about captions
     at.selectbox[1].set_value("trained").run()
-    assert any("Trained model (W = 8, H = 8) on every training caption" in c.value for c in at.caption)
+    assert any(
+        "Trained model (W = 8, H = 8) on minibatches drawn from the whole training set" in c.value
+        for c in at.caption
+    )
     assert not any("were not trained for" in c.value for c in at.caption)
     at.selectbox(key=CELL).set_value(("rnn", "relu")).run()  # the tanh-trained weights, run with ReLU
     assert any(

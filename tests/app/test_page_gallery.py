@@ -60,7 +60,7 @@ def test_images_are_shown_next_to_generated_and_ground_truth_captions(data):
     at = open_gallery()
     (scores,) = tables(at)
     assert [row["model"] for row in scores] == [
-        "Trained on the whole training set",
+        "Vanilla RNN trained on the whole training set",
         "Overfit: 50 training captions (the notebook's small-data model)",
         "LSTM trained on the whole training set",
     ]

@@ -67,7 +67,7 @@ def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch
         bars = [p.proto.text for p in at.get("progress")]
         assert len(bars) == 4
         assert any("Readable sizes" in text for text in bars) and any("Overfit" in text for text in bars)
-        assert any(text.startswith("**Trained on the whole training set**") for text in bars)
+        assert any(text.startswith("**Vanilla RNN trained on the whole training set**") for text in bars)
         assert any(text.startswith("**LSTM trained on the whole training set**") for text in bars)
     finally:
         release.set()
