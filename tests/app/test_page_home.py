@@ -66,7 +66,8 @@ def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch
         assert len(page_links(at.main)) == 5 and any(m.value.startswith("Sizes:") for m in at.markdown)
         bars = [p.proto.text for p in at.get("progress")]
         assert len(bars) == 4
-        assert any("Readable sizes" in text for text in bars) and any("Overfit" in text for text in bars)
+        assert any("Vanilla RNN at readable sizes" in text for text in bars)
+        assert any("Overfit" in text for text in bars)
         assert any(text.startswith("**Vanilla RNN trained on the whole training set**") for text in bars)
         assert any(text.startswith("**LSTM trained on the whole training set**") for text in bars)
     finally:
@@ -74,7 +75,7 @@ def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch
     run_until_trained(at)
     no_problems(at)
     ready = [m.value for m in at.markdown if m.value.startswith("✅")]
-    assert len(ready) == 4 and all("model is trained" in text for text in ready)
+    assert len(ready) == 4 and all("Trained: " in text for text in ready)
 
 
 def test_sidebar_lists_every_page_from_the_registry_home_first():
