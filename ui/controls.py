@@ -57,9 +57,10 @@ class Settings:
 
 # The cell selector's options: the vanilla cell with each activation, and the LSTM.
 CELL_OPTIONS = {
-    ("rnn", "tanh"): "Vanilla RNN, tanh",
-    ("rnn", "sigmoid"): "Vanilla RNN, sigmoid",
-    ("rnn", "relu"): "Vanilla RNN, ReLU",
+    # Short enough for their box at 1280 px (the lab's cells read the same: core.lab.gradcheck_lab.CELL_TITLES).
+    ("rnn", "tanh"): "RNN · tanh",
+    ("rnn", "sigmoid"): "RNN · sigmoid",
+    ("rnn", "relu"): "RNN · ReLU",
     ("lstm", "tanh"): "LSTM",
 }
 _CELL_WIDGET = "controls.cell"
@@ -145,7 +146,7 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])
 
-    c1, c2, c3, c4, c5 = st.columns([0.9, 1.4, 1.4, 1.3, 2.0], vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns([0.85, 1.3, 1.4, 1.45, 2.0], vertical_alignment="bottom")
     c1.radio("Images", SPLITS, format_func=_SPLIT_LABELS.get, horizontal=False, **url_state.bind("split"))
     with c2:
         inner, dice = st.columns([3, 1], vertical_alignment="bottom")
@@ -167,14 +168,14 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
         format_func=CELL_OPTIONS.get,
         key=_CELL_WIDGET,
         on_change=_choose_cell,
-        help="The vanilla cell h = f(Wx·x + Wh·h + b) with its activation f, or the LSTM, whose gates decide "
+        help="The vanilla RNN's cell h = f(Wx·x + Wh·h + b) with its activation f, or the LSTM, whose gates decide "
         "what its cell state keeps, writes and shows.",
     )
     c4.selectbox(
         "Model",
         MODEL_CHOICES,
         format_func=MODEL_LABELS.get,
-        help="Fresh: random weights (seed 0). Trained: at readable sizes on minibatches of the whole training set; at the "
+        help="Untrained: random weights (seed 0). Trained: at readable sizes on minibatches of the whole training set; at the "
         "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The vanilla "
         "cell's weights were learned with tanh; another activation reuses them.",
         **url_state.bind("model"),

@@ -27,7 +27,7 @@ TRAINED_RECIPE = {
     ("lstm", "readable"): "lstm_readable",
     ("lstm", "real"): "lstm_overfit",
 }
-MODEL_LABELS = {"fresh": "Freshly initialised", "trained": "Trained"}
+MODEL_LABELS = {"fresh": "Untrained", "trained": "Trained"}
 # The notebook's sizes for the captioning RNN (wordvec_dim=256, hidden_dim=512).
 REAL_WORDVEC_DIM = 256
 REAL_HIDDEN_DIM = 512

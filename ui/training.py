@@ -95,14 +95,15 @@ class TrainingJob:
     def _run(self, data: dict) -> None:
         try:
             with self._training_lock or contextlib.nullcontext():
-                self._set("training", 0.0, f"Preparing: {RECIPE_LABELS[self.recipe]}…")
+                # Shown after the model's label (RECIPE_LABELS): the messages do not repeat it.
+                self._set("training", 0.0, "preparing…")
                 model = freeze(model_store.trained_model(data, recipe=self.recipe, progress=self._progress))
             with self._lock:
                 self._model = model
-                self._set("ready", 1.0, f"Trained: {RECIPE_LABELS[self.recipe]}.")
+                self._set("ready", 1.0, "ready.")
         except Exception as exc:  # shown to the learner by the pages, who can start it again
             with self._lock:
-                self._set("failed", 0.0, f"Training failed: {RECIPE_LABELS[self.recipe]}.", exc)
+                self._set("failed", 0.0, "training failed.", exc)
         finally:
             runtime.release_free_memory()  # what training freed, kept by malloc (core.runtime)
 

@@ -75,7 +75,7 @@ def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch
     run_until_trained(at)
     no_problems(at)
     ready = [m.value for m in at.markdown if m.value.startswith("✅")]
-    assert len(ready) == 4 and all("Trained: " in text for text in ready)
+    assert len(ready) == 4 and all(text.endswith("**: ready.") for text in ready)
 
 
 def test_sidebar_lists_every_page_from_the_registry_home_first():
