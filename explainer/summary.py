@@ -32,9 +32,10 @@ def _ratio(high: float, low: float) -> float | None:
     return float(shown(high)) / low_shown if low_shown > 0 else None
 
 
-def _times(ratio: float) -> str:
-    """A ratio as "2.5×", or without decimals and with thousands separators from 100 on ("52,338,530×")."""
-    return f"{ratio:.1f}×" if ratio < 100 else f"{ratio:,.0f}×"
+def times(ratio: float) -> str:
+    """A ratio as the explainer's sentences write it: one decimal below 10 ("2.5×"), whole up to 1000 ("466×"),
+    then in e-notation ("1.4e+07×")."""
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
 
 
 def _percent(share: float) -> int:
@@ -140,7 +141,7 @@ def _ranking(finished, some_diverged: bool) -> str:
             f"{among}{'the' if among else 'The'} lanes end within {100 * (CLOSE_RATIO - 1):.0f}% of each other "
             f"({shown(best.final_loss)} to {shown(worst.final_loss)}): no lane wins this race."
         )
-    by = f"{_times(ratio)} below" if ratio is not None else "far below"
+    by = f"{times(ratio)} below" if ratio is not None else "far below"
     text = (
         f"{among}**{best.activation}** ends lowest ({shown(best.final_loss)}), {by} **{worst.activation}** "
         f"({shown(worst.final_loss)})"
@@ -158,7 +159,7 @@ def _why(best, worst) -> str:
     )
     factor = _ratio(best.mean_derivative, worst.mean_derivative)
     if float(shown(worst.mean_derivative)) < float(shown(best.mean_derivative)):
-        amount = f"{_times(factor)} less" if factor is not None else "almost none"
+        amount = f"{times(factor)} less" if factor is not None else "almost none"
         text += (
             f", so at each step back f′(a) alone keeps {amount} of {worst.activation}'s gradient than of "
             f"{best.activation}'s ({PEAK_DERIVATIVE_TEXT[worst.activation]})."

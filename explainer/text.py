@@ -15,6 +15,7 @@ from core.lab.sizes import (
 from explainer.backward import contributions, last_scored_step, norms_by_step
 from explainer.forward import probability_text, topk_rows, word
 from explainer.lstm import gate_means
+from explainer.summary import times
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
 NOTEBOOK_BATCH_SIZE = 25
@@ -242,24 +243,19 @@ def forget_markdown(forward, forget_shift: float) -> str:
     )
 
 
-def _times(ratio: float) -> str:
-    """A ratio as the reach sentence writes it: one decimal below 10, whole up to 1000, then in e-notation."""
-    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
-
-
 def reach_markdown(lstm_reach, rnn_reach) -> str:
     """How much of the last word's gradient reaches the first step in each cell, and which keeps more."""
     lstm, rnn = lstm_reach.first_step, rnn_reach.first_step
     if lstm == rnn:
         verdict = "both carry the same share back"
-    elif min(lstm, rnn) > 0 and _times(max(lstm, rnn) / min(lstm, rnn)) == "1.0×":
+    elif min(lstm, rnn) > 0 and times(max(lstm, rnn) / min(lstm, rnn)) == "1.0×":
         verdict = "both carry about the same share back (within 5%)"
     elif min(lstm, rnn) == 0:
         verdict = f"only the {'LSTM' if lstm > rnn else 'vanilla cell'} carries any back"
     elif lstm > rnn:
-        verdict = f"the LSTM carries {_times(lstm / rnn)} as much back"
+        verdict = f"the LSTM carries {times(lstm / rnn)} as much back"
     else:
-        verdict = f"the vanilla cell carries {_times(rnn / lstm)} as much back"
+        verdict = f"the vanilla cell carries {times(rnn / lstm)} as much back"
     return (
         f"Of the gradient of the last scored word's loss, **{lstm:.2e}** reaches step 1 in the LSTM and "
         f"**{rnn:.2e}** in the vanilla RNN traced on the same example: {verdict}."
