@@ -19,7 +19,7 @@ from explainer import backward
 from explainer.escape import MAX_SENTENCE, plain
 from explainer.text import model_note
 from ui import url_state
-from ui.dataset import example
+from ui.dataset import example, get_dataset
 from ui.images import show_image
 from ui.resources import (
     CELL_CHOICES,
@@ -231,4 +231,4 @@ def link(fields: list[url_state.Field], target, label: str, step: int | None = N
 def last_scored_step(split: str, index: int) -> int:
     """Where backprop starts for caption `index` of `split`: its last step whose target is a word."""
     caption, _, _ = example(split, index)
-    return backward.last_scored_step(caption[1:] != 0)
+    return backward.last_scored_step(caption[1:] != get_dataset()["word_to_idx"]["<NULL>"])
