@@ -221,6 +221,9 @@ def equation_view(trace, rows_of=equation_rows) -> Stepped:
         go.Heatmap(
             **first,
             x=np.arange(width),
+            # Where every cell prints its value, the colour bar would only take the cells' room (their numbers
+            # were about 8 px at 1280 px, too small on a projector).
+            showscale=not annotate,
             colorbar={"title": {"text": "value"}},
             texttemplate="%{z:.2f}" if annotate else None,
             hovertemplate="%{y}<br>unit %{x}: %{z:.4f}<extra></extra>",
