@@ -148,7 +148,9 @@ def step_unit_view(values, mask, name: str, formula: str, colorscale: str, uirev
     fig.update_yaxes(
         title="timestep t", tickmode="array", tickvals=ticks, ticktext=texts, autorange="reversed"
     )
-    fig.update_xaxes(title="hidden unit")
+    # No grid lines: they would show through the blank rows.
+    fig.update_xaxes(title="hidden unit", showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False)
     title = {"text": f"{name} = {formula}"}
     base_layout(fig, uirevision, height=max(240, 18 * values.shape[0] + 90), title=title)
     patches = [

@@ -112,9 +112,10 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
         if len(vanilla) >= 2 and (_ratio(vanilla[-1].final_loss, vanilla[0].final_loss) or 0) >= CLOSE_RATIO:
             lines += ["", _why(vanilla[0], vanilla[-1])]
     lstm = next((lane for lane in trained if lane.mean_forget_gate is not None), None)
-    vanilla_trained = [lane for lane in trained if lane.activation in ACTIVATIONS]
-    if lstm is not None and vanilla_trained:
-        lines += ["", _lstm_sentence(lstm, vanilla_trained)]
+    # A vanilla lane that diverged stopped with the weights of its first iterations: not one to compare with.
+    vanilla_went_on = [lane for lane in went_on if lane.activation in ACTIVATIONS]
+    if lstm is not None and vanilla_went_on:
+        lines += ["", _lstm_sentence(lstm, vanilla_went_on)]
     captions = [
         f"{lane.activation} says “{plain(lane.caption, MAX_SENTENCE) if lane.caption else '(nothing)'}”"
         + (
@@ -187,7 +188,7 @@ def _why(best, worst) -> str:
 
 def _lstm_sentence(lstm, vanilla) -> str:
     """What the LSTM's cell path keeps per step (its mean forget gate) against the vanilla lane whose units
-    pass the most (its mean f′(a)); vanilla: the vanilla lanes that trained."""
+    pass the most (its mean f′(a)); vanilla: the vanilla lanes that trained and did not diverge."""
     top = max(vanilla, key=lambda lane: lane.mean_derivative)
     forget, derivative = shown(lstm.mean_forget_gate), shown(top.mean_derivative)
     if float(forget) > float(derivative):

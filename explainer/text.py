@@ -196,15 +196,16 @@ def backward_step_summary(backward, mask, t: int) -> str:
     share = backward.survival()[t - 1]
     if backward.cell_type == "lstm":
         return _lstm_backward_sentence(backward, norms, t, share)
-    if t == T:
-        carried = "nothing carried back (it is the last step)"
-    elif norms["carried"][t] == 0:
-        carried = "nothing carried back (no later step is scored)"
+    if norms["carried"][t] == 0:
+        nothing_later = "it is the last step" if t == T else "no later step is scored"
+        reaching = f"all of it from the loss at this step (nothing is carried back: {nothing_later})"
     else:
-        carried = f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
+        reaching = (
+            f"the length of the sum of two vectors: {norms['from_loss'][t]:.3e} from the loss at this step and "
+            f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
+        )
     return (
-        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, the length of the sum of two vectors: "
-        f"{norms['from_loss'][t]:.3e} from the loss at this step and {carried}. Multiplying by f'(a_{t}) and "
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {reaching}. Multiplying by f'(a_{t}) and "
         f"Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
     )
 
@@ -213,22 +214,25 @@ def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
     """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
     s, T = t - 1, len(norms["total"]) - 1
     nothing_later = "it is the last step" if t == T else "no later step is scored"
-    through_h = (
-        f"{norms['carried'][t]:.3e} carried back from t = {t + 1} through Wh"
-        if norms["carried"][t] > 0
-        else f"nothing carried back ({nothing_later})"
-    )
-    from_cell = (
-        f"{norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate f_{t + 1})"
-        if norms["cell"][t] > 0
-        else f"nothing from c_{t + 1} ({nothing_later})"
-    )
+    if norms["carried"][t] > 0:
+        into_h = (
+            f"the length of the sum of two vectors: {norms['from_loss'][t]:.3e} from the loss at this step and "
+            f"{norms['carried'][t]:.3e} carried back from t = {t + 1} through Wh"
+        )
+    else:
+        into_h = f"all of it from the loss at this step (nothing is carried back: {nothing_later})"
+    through_h = f"{np.linalg.norm(backward.dc_from_h[s]):.3e} through h_{t} = o ⊙ tanh(c_{t})"
+    if norms["cell"][t] > 0:
+        into_c = (
+            f"the length of the sum of {norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate "
+            f"f_{t + 1}) and {through_h}"
+        )
+    else:
+        into_c = f"all of it {through_h} (nothing comes from c_{t + 1}: {nothing_later})"
     return (
-        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, the length of the sum of two vectors: "
-        f"{norms['from_loss'][t]:.3e} from the loss at this step and {through_h}. Along the cell, "
-        f"‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}, the length of the sum of {from_cell} and "
-        f"{np.linalg.norm(backward.dc_from_h[s]):.3e} through h_{t} = o ⊙ tanh(c_{t}). Of what step {t} "
-        f"receives, **{share:.2f}×** reaches step {t - 1} (through h and along the cell together)."
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Along the cell, "
+        f"‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}, {into_c}. Of what step {t} receives, "
+        f"**{share:.2f}×** reaches step {t - 1} (through h and along the cell together)."
     )
 
 
@@ -277,5 +281,6 @@ def contribution_markdown(backward, mask, param: str, t: int) -> str:
     if t > last:
         return f"Step {t} is after the caption's end: it adds nothing, backprop starts at t = {last}. {check}"
     added = last - max(t, 1) + 1
+    steps = f"Step {last}" if added == 1 else f"Steps {last} … {max(t, 1)}"
     after = f"; steps {last + 1} … {T} add nothing" if last < T else ""
-    return f"Steps {last} … {max(t, 1)} added so far: {added} of the {last} scored steps{after}. {check}"
+    return f"{steps} added so far: {added} of the {last} scored steps{after}. {check}"

@@ -172,7 +172,7 @@ def forcing_view(item, model, settings) -> None:
 def ablation_view(item, model, settings) -> None:
     st.markdown(
         "Zero the image feature and the first hidden state becomes just the projection's bias: what is left "
-        "is the language model the RNN learned from the captions. Both captions are generated "
+        "is the language model the RNN learned from the captions. Both captions are generated the same way: "
         f"{gallery.sampling_text(settings['temperature'], settings['seed'])}."
     )
     ablation = image_ablation(model, item.feature, temperature=settings["temperature"], seed=settings["seed"])
