@@ -221,11 +221,11 @@ def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
         )
     else:
         into_h = f"all of it from the loss at this step (nothing is carried back: {nothing_later})"
-    through_h = f"{np.linalg.norm(backward.dc_from_h[s]):.3e} through h_{t} = o ⊙ tanh(c_{t})"
+    through_h = f"through h_{t} = o ⊙ tanh(c_{t})"
     if norms["cell"][t] > 0:
         into_c = (
             f"the length of the sum of {norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate "
-            f"f_{t + 1}) and {through_h}"
+            f"f_{t + 1}) and {np.linalg.norm(backward.dc_from_h[s]):.3e} {through_h}"
         )
     else:
         into_c = f"all of it {through_h} (nothing comes from c_{t + 1}: {nothing_later})"
