@@ -196,17 +196,27 @@ def backward_step_summary(backward, mask, t: int) -> str:
     share = backward.survival()[t - 1]
     if backward.cell_type == "lstm":
         return _lstm_backward_sentence(backward, norms, t, share)
-    if norms["carried"][t] == 0:
-        nothing_later = "it is the last step" if t == T else "no later step is scored"
-        reaching = f"all of it from the loss at this step (nothing is carried back: {nothing_later})"
-    else:
-        reaching = (
-            f"the length of the sum of two vectors: {norms['from_loss'][t]:.3e} from the loss at this step and "
-            f"{norms['carried'][t]:.3e} carried back from t = {t + 1}"
-        )
+    nothing_later = "it is the last step" if t == T else "no later step is scored"
+    into_h = _made_of(
+        (norms["from_loss"][t], "from the loss at this step"),
+        (norms["carried"][t], f"carried back from t = {t + 1}"),
+        f"nothing is carried back: {nothing_later}",
+    )
     return (
-        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {reaching}. Multiplying by f'(a_{t}) and "
+        f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Multiplying by f'(a_{t}) and "
         f"Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+    )
+
+
+def _made_of(here: tuple, later: tuple, nothing: str) -> str:
+    """What a gradient's length is made of: the part from this step (`here`: its norm and where it comes from)
+    and the part from the step after (`later`), two vectors that add; or all of the first when the second is
+    zero (`nothing` says why)."""
+    (here_norm, here_from), (later_norm, later_from) = here, later
+    if later_norm == 0:
+        return f"all of it {here_from} ({nothing})"
+    return (
+        f"the length of the sum of two vectors: {here_norm:.3e} {here_from} and {later_norm:.3e} {later_from}"
     )
 
 
@@ -214,21 +224,16 @@ def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
     """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
     s, T = t - 1, len(norms["total"]) - 1
     nothing_later = "it is the last step" if t == T else "no later step is scored"
-    if norms["carried"][t] > 0:
-        into_h = (
-            f"the length of the sum of two vectors: {norms['from_loss'][t]:.3e} from the loss at this step and "
-            f"{norms['carried'][t]:.3e} carried back from t = {t + 1} through Wh"
-        )
-    else:
-        into_h = f"all of it from the loss at this step (nothing is carried back: {nothing_later})"
-    through_h = f"through h_{t} = o ⊙ tanh(c_{t})"
-    if norms["cell"][t] > 0:
-        into_c = (
-            f"the length of the sum of {norms['cell'][t]:.3e} from c_{t + 1} (through the forget gate "
-            f"f_{t + 1}) and {np.linalg.norm(backward.dc_from_h[s]):.3e} {through_h}"
-        )
-    else:
-        into_c = f"all of it {through_h} (nothing comes from c_{t + 1}: {nothing_later})"
+    into_h = _made_of(
+        (norms["from_loss"][t], "from the loss at this step"),
+        (norms["carried"][t], f"carried back from t = {t + 1} through Wh"),
+        f"nothing is carried back: {nothing_later}",
+    )
+    into_c = _made_of(
+        (np.linalg.norm(backward.dc_from_h[s]), f"through h_{t} = o ⊙ tanh(c_{t})"),
+        (norms["cell"][t], f"from c_{t + 1} (through the forget gate f_{t + 1})"),
+        f"nothing comes from c_{t + 1}: {nothing_later}",
+    )
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Along the cell, "
         f"‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}, {into_c}. Of what step {t} receives, "
