@@ -95,7 +95,7 @@ class TrainingJob:
     def _run(self, data: dict) -> None:
         try:
             with self._training_lock or contextlib.nullcontext():
-                # Shown after the model's label (RECIPE_LABELS): the messages do not repeat it.
+                # These three messages are shown after the model's label (RECIPE_LABELS): they do not repeat it.
                 self._set("training", 0.0, "preparing…")
                 model = freeze(model_store.trained_model(data, recipe=self.recipe, progress=self._progress))
             with self._lock:

@@ -105,7 +105,7 @@ class CaptioningSolver:
 
     @property
     def learning_rate(self):
-        return next(iter(self.optim_configs.values())).get("learning_rate", 1e-3)
+        return next(iter(self.optim_configs.values())).get("learning_rate", DEFAULT_LEARNING_RATES["adam"])
 
     def sample_minibatch(self):
         """(captions (B, T + 1), features (B, D)) drawn with the solver's own generator."""
@@ -137,7 +137,9 @@ class CaptioningSolver:
         if self.iteration % self.iterations_per_epoch == 0:
             self.epoch += 1
             for config in self.optim_configs.values():
-                config["learning_rate"] = config.get("learning_rate", 1e-3) * self.lr_decay
+                config["learning_rate"] = (
+                    config.get("learning_rate", DEFAULT_LEARNING_RATES["adam"]) * self.lr_decay
+                )
         if self.verbose and self.print_every and self.iteration % self.print_every == 0:
             print(f"(Iteration {self.iteration} / {self.num_iterations}) loss: {loss:f}")
         return record
