@@ -42,8 +42,8 @@ def url_fields(max_train: int) -> list[url_state.Field]:
         url_state.number("decay", LIMITS["lr_decay"][2], *LIMITS["lr_decay"][:2], "learning-rate decay"),
         url_state.flag("relu", False, "ReLU lane"),
         url_state.flag("lstm", False, "LSTM lane"),
-        url_state.integer("seed", 0, 0, MAX_SEED, "seed"),
-        url_state.flag("log", True, "log-scale loss"),
+        url_state.integer("seed", 0, 0, MAX_SEED, "seed", key="race.seed"),
+        url_state.flag("log", True, "log-scale loss", key="race.log"),
     ]
 
 
@@ -59,7 +59,7 @@ def settings(max_train: int) -> RaceConfig:
         left.number_input("Iterations", *LIMITS["iterations"][:2], step=50, **url_state.bind("iterations"))
         middle.select_slider("Hidden size H", HIDDEN_CHOICES, **url_state.bind("hidden"))
         middle.select_slider("Word-vector size W", WORDVEC_CHOICES, **url_state.bind("wordvec"))
-        middle.number_input("Seed", 0, MAX_SEED, **url_state.bind("seed"))
+        middle.number_input("Seed", 0, MAX_SEED, **url_state.bind("race.seed"))
         right.select_slider(
             "Adam learning rate", LR_CHOICES, format_func="{:g}".format, **url_state.bind("lr")
         )
@@ -82,7 +82,7 @@ def settings(max_train: int) -> RaceConfig:
         lr_decay=float(url_state.get("decay")),
         batch_size=int(url_state.get("batch")),
         iterations=int(url_state.get("iterations")),
-        seed=int(url_state.get("seed")),
+        seed=int(url_state.get("race.seed")),
     )
 
 
@@ -248,7 +248,7 @@ def page() -> None:
     config = settings(len(data["train_captions"]))
     st.caption(settings_line(config))
     controls = st.columns([1.2, 1.1, 1.6, 1.1, 2.0], vertical_alignment="bottom")
-    log_y = controls[-1].toggle("Log-scale loss", **url_state.bind("log"))
+    log_y = controls[-1].toggle("Log-scale loss", **url_state.bind("race.log"))
     url_state.save(fields)
     runner = st.session_state.get(STATE_KEY)
     buttons(controls[:-1], data, config, runner)

@@ -49,7 +49,7 @@ def url_fields() -> list[url_state.Field]:
         url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
         url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
         url_state.number("temperature", 0.0, 0.0, 2.0, "temperature"),
-        url_state.integer("seed", 0, 0, MAX_SEED, "sampling seed"),
+        url_state.integer("seed", 0, 0, MAX_SEED, "sampling seed", key="gallery.seed"),
         url_state.integer("k", 5, 1, 10, "candidate words per step"),
         url_state.choice("view", "gallery", VIEWS, "view"),
     ]
@@ -92,11 +92,13 @@ def controls() -> dict:
         "Every view that generates a caption uses it.",
         **url_state.bind("temperature"),
     )
-    right.number_input("Sampling seed", 0, MAX_SEED, disabled=temperature == 0, **url_state.bind("seed"))
+    right.number_input(
+        "Sampling seed", 0, MAX_SEED, disabled=temperature == 0, **url_state.bind("gallery.seed")
+    )
     right.slider("Candidate words shown per step (k)", 1, 10, **url_state.bind("k"))
     return {
         "temperature": float(url_state.get("temperature")),
-        "seed": int(url_state.get("seed")),
+        "seed": int(url_state.get("gallery.seed")),
         "k": int(url_state.get("k")),
     }
 

@@ -47,10 +47,10 @@ def size_fields() -> list[url_state.Field]:
 def base_fields() -> list[url_state.Field]:
     """The URL fields whose choices depend on nothing else: cell, precision, step, seed, repeat, sizes."""
     return [
-        url_state.choice("cell", "tanh", CELLS, "cell"),
+        url_state.choice("cell", "tanh", CELLS, "cell", key="lab.cell"),
         url_state.choice("dtype", "float64", DTYPES, "precision"),
         url_state.choice("step", 1e-5, STEP_CHOICES, "finite-difference step h"),
-        url_state.integer("seed", 0, 0, MAX_SEED, "seed of the random inputs"),
+        url_state.integer("seed", 0, 0, MAX_SEED, "seed of the random inputs", key="lab.seed"),
         url_state.choice("repeat", "on", REPEAT, "repeated word id"),
         *size_fields(),
     ]
@@ -70,7 +70,7 @@ def load_settings(notices: list[str], changes: list[str]) -> list[url_state.Fiel
     choice undid, in `changes`); returns them."""
     fields = base_fields()
     url_state.load(fields, notices)
-    cell = url_state.get("cell")
+    cell = url_state.get("lab.cell")
     bug = url_state.get("bug")
     if bug in BUGS and bug not in bugs_of(cell):
         changes.append(
@@ -103,10 +103,10 @@ def size_inputs(fields: list[url_state.Field]) -> None:
 def controls(fields: list[url_state.Field]) -> dict:
     """Draw the lab's widgets, bound to the URL fields; the settings as keyword arguments of
     core.lab.gradcheck_lab.run_all_checks."""
-    cell = url_state.get("cell")
+    cell = url_state.get("lab.cell")
     by_name = {field.name: field for field in fields}
     left, right = st.columns([3, 2])
-    left.radio("Cell", CELLS, format_func=CELL_TITLES.get, horizontal=True, **url_state.bind("cell"))
+    left.radio("Cell", CELLS, format_func=CELL_TITLES.get, horizontal=True, **url_state.bind("lab.cell"))
     right.radio(
         "Precision",
         DTYPES,
@@ -135,14 +135,14 @@ def controls(fields: list[url_state.Field]) -> dict:
             f"Seed of the random inputs, 0–{MAX_SEED}",
             step=1,
             help=f"Any whole number from 0 to {MAX_SEED}; the same seed gives the same inputs.",
-            **url_state.bind("seed", field=by_name["seed"]),
+            **url_state.bind("lab.seed", field=by_name["seed"]),
         )
         st.toggle(
             "A word id repeats in the embedding input",
             help="An embedding backward that overwrites instead of adding is only visible if a word occurs twice.",
             **url_state.bind("repeat", labels=REPEAT),
         )
-    refused = [message for name in (*SIZE_LIMITS, "seed") if (message := url_state.refusal(name))]
+    refused = [message for name in (*SIZE_LIMITS, "lab.seed") if (message := url_state.refusal(name))]
     if refused:
         st.warning(" ".join(refused), icon="✋")
     st.multiselect(
@@ -157,7 +157,7 @@ def controls(fields: list[url_state.Field]) -> dict:
         "activation": CELLS[cell][1],
         "bug": url_state.get("bug"),
         "dtype": url_state.get("dtype"),
-        "seed": int(url_state.get("seed")),
+        "seed": int(url_state.get("lab.seed")),
         "step": float(url_state.get("step")),
         "repeat_word": REPEAT[url_state.get("repeat")],
     }

@@ -2,7 +2,10 @@
 
 Each piece of state is a :class:`Field` (query-parameter name, default, parser). The canonical value
 lives in ``st.session_state`` under a non-widget key, so it survives page switches (Streamlit drops
-the state of widgets that a page does not draw); widgets are bound to it with :func:`bind`.
+the state of widgets that a page does not draw); widgets are bound to it with :func:`bind`. Pages share a
+field's value when they use the same name with the same meaning (the forward and backprop pages' example);
+a field whose name another page uses for something else has a `key` of its own (the race's, the gallery's
+and the lab's seeds), which :func:`get`, :func:`set` and :func:`bind` take in place of the name.
 
 Typical page::
 
@@ -53,12 +56,19 @@ class Field:
     default: object
     parse: Callable[[str], object]
     label: str = ""
+    key: str = (
+        ""  # where the session keeps the value, if not under `name` (another page's field has the name)
+    )
+
+    @property
+    def state_name(self) -> str:
+        return self.key or self.name
 
     def format(self, value) -> str:
         return _text(value)
 
 
-def choice(name: str, default, choices: Sequence, label: str = "") -> Field:
+def choice(name: str, default, choices: Sequence, label: str = "", key: str = "") -> Field:
     """A value from a fixed list: strings, or numbers (matched by how the URL writes them, e.g. 1e-05)."""
     allowed = {_text(value): value for value in choices}
 
@@ -67,7 +77,7 @@ def choice(name: str, default, choices: Sequence, label: str = "") -> Field:
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return allowed[raw]
 
-    return Field(name, default, parse, label or name)
+    return Field(name, default, parse, label or name, key)
 
 
 def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str = "") -> Field:
@@ -86,7 +96,7 @@ def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str
     return Field(name, list(default), parse, label or name)
 
 
-def flag(name: str, default: bool, label: str = "") -> Field:
+def flag(name: str, default: bool, label: str = "", key: str = "") -> Field:
     """On or off (a checkbox, a toggle): 1 or 0 in the URL; true, false, on and off are read too."""
     words = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
@@ -95,20 +105,20 @@ def flag(name: str, default: bool, label: str = "") -> Field:
             raise ValueError("must be 1 (on) or 0 (off)")
         return words[raw.lower()]
 
-    return Field(name, bool(default), parse, label or name)
+    return Field(name, bool(default), parse, label or name, key)
 
 
-def integer(name: str, default: int, low: int, high: int, label: str = "") -> Field:
+def integer(name: str, default: int, low: int, high: int, label: str = "", key: str = "") -> Field:
     """An integer in [low, high]."""
-    return _bounded(name, min(max(default, low), high), low, high, label, int, "a whole number")
+    return _bounded(name, min(max(default, low), high), low, high, label, key, int, "a whole number")
 
 
-def number(name: str, default: float, low: float, high: float, label: str = "") -> Field:
+def number(name: str, default: float, low: float, high: float, label: str = "", key: str = "") -> Field:
     """A finite float in [low, high]."""
-    return _bounded(name, default, low, high, label, float, "a number")
+    return _bounded(name, default, low, high, label, key, float, "a number")
 
 
-def _bounded(name, default, low, high, label, convert, kind: str) -> Field:
+def _bounded(name, default, low, high, label, key, convert, kind: str) -> Field:
     """A value `convert` reads from the URL (int or float), finite and in [low, high]."""
 
     def parse(raw: str):
@@ -121,7 +131,7 @@ def _bounded(name, default, low, high, label, convert, kind: str) -> Field:
         return value
 
     show = str if convert is int else "{:g}".format
-    return Field(name, default, parse, label or name)
+    return Field(name, default, parse, label or name, key)
 
 
 def _state_key(name: str) -> str:
@@ -129,7 +139,7 @@ def _state_key(name: str) -> str:
 
 
 def get(name: str, default=None):
-    """The current value of a URL field (after :func:`load`)."""
+    """The current value of a URL field (after :func:`load`), by its name or its own key."""
     return st.session_state.get(_state_key(name), default)
 
 
@@ -156,11 +166,11 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
     notices = notices if collect else []
     values = {}
     for field in fields:
-        key = _state_key(field.name)
+        key = _state_key(field.state_name)
         raw = st.query_params.get(field.name)
-        if raw is not None and raw != st.session_state.get(_SYNCED_PREFIX + field.name):
+        if raw is not None and raw != st.session_state.get(_SYNCED_PREFIX + field.state_name):
             # Consumed now: if the page stops before save(), the stale URL must not override later changes.
-            st.session_state[_SYNCED_PREFIX + field.name] = raw
+            st.session_state[_SYNCED_PREFIX + field.state_name] = raw
             try:
                 st.session_state[key] = field.parse(raw)
             except ValueError as exc:
@@ -175,7 +185,7 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
                 st.session_state[key] = field.default
         else:
             st.session_state[key] = field.default
-        values[field.name] = st.session_state[key]
+        values[field.state_name] = st.session_state[key]
     if not collect:
         notify(notices)
     return values
@@ -195,15 +205,15 @@ def notify(notices: Sequence[str]) -> None:
 def save(fields: Sequence[Field]) -> None:
     """Write the current values of `fields` to the URL (call at the end of the page)."""
     for field in fields:
-        text = field.format(st.session_state.get(_state_key(field.name), field.default))
-        st.session_state[_SYNCED_PREFIX + field.name] = text
+        text = field.format(st.session_state.get(_state_key(field.state_name), field.default))
+        st.session_state[_SYNCED_PREFIX + field.state_name] = text
         if st.query_params.get(field.name) != text:
             st.query_params[field.name] = text
 
 
 def query(fields: Sequence[Field]) -> dict[str, str]:
     """The current values of `fields` as query parameters, e.g. for ``st.page_link(query_params=...)``."""
-    return {f.name: f.format(st.session_state.get(_state_key(f.name), f.default)) for f in fields}
+    return {f.name: f.format(st.session_state.get(_state_key(f.state_name), f.default)) for f in fields}
 
 
 def bind(name: str, labels: dict | None = None, options_of: str = "", field: Field | None = None) -> dict:

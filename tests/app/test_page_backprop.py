@@ -96,7 +96,7 @@ def test_weight_and_log_scale_live_in_the_link():
     assert at.radio(key="url_state_widget.weight").value == "Wx"
     assert figure(at, "norms")["layout"]["yaxis"]["type"] == "linear"
     assert "dWx" in stepper.text(at, STEPPER, "contrib_text")
-    at.radio(key="url_state_widget.log").set_value("on").run()
+    at.radio(key="url_state_widget.backprop.log").set_value("on").run()
     assert at.query_params["log"] == "on" and figure(at, "norms")["layout"]["yaxis"]["type"] == "log"
 
 

@@ -34,7 +34,7 @@ from tests.helpers.stepper import bundled_trace_types
 PAGE = "pages/4_Caption_gallery.py"
 # Widget keys of the URL-bound controls.
 MODEL, SPLIT, COUNT, TEMPERATURE, SEED, K = (
-    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "seed", "k")
+    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "gallery.seed", "k")
 )
 
 

@@ -162,7 +162,7 @@ def test_every_setting_comes_from_the_link_and_goes_back_to_it():
     # The learner changes settings: the link follows, and opening it sets up the same race.
     at.select_slider(key="url_state_widget.hidden").set_value(64).run()
     at.checkbox(key="url_state_widget.lstm").uncheck().run()
-    at.toggle(key="url_state_widget.log").set_value(True).run()
+    at.toggle(key="url_state_widget.race.log").set_value(True).run()
     assert dict(at.query_params) == {**link, "hidden": "64", "lstm": "0", "log": "1"}
     again = opened(dict(at.query_params))
     again.button(key="race.start").click().run()

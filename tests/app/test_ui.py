@@ -370,3 +370,32 @@ def test_the_gradient_checks_are_computed_once_for_every_learner():
     assert [r.max_rel_error for r in other] != [r.max_rel_error for r in shared]
     with pytest.raises(ValueError):  # read-only, as every cached object
         shared[0].params[0].analytic[...] = 0
+
+
+def test_a_name_two_pages_use_for_different_things_keeps_each_pages_value():
+    """The lab's cell (tanh, sigmoid, ReLU or LSTM) is not the explainer pages' cell (RNN or LSTM), and the
+    race's, the gallery's and the lab's seeds seed different things: switching pages keeps each one's."""
+    from tests.helpers.apptest import open_page
+
+    at = open_page("pages/5_Gradient_check_lab.py", {"cell": "relu", "seed": "7"})
+    at.switch_page("pages/1_Forward_pass.py")
+    at.query_params.clear()
+    at.run()
+    assert not at.exception and at.query_params["cell"] == "rnn"
+    at.switch_page("pages/3_Activation_race.py")
+    at.query_params.clear()
+    at.query_params.update({"seed": "77", "log": "0"})
+    at.run()
+    at.switch_page("pages/2_Backprop_through_time.py")
+    at.query_params.clear()
+    at.run()
+    assert at.query_params["log"] == "on"
+    at.switch_page("pages/5_Gradient_check_lab.py")
+    at.query_params.clear()
+    at.run()
+    assert not at.exception and not at.info
+    assert at.query_params["cell"] == "relu" and at.query_params["seed"] == "7"
+    at.switch_page("pages/3_Activation_race.py")
+    at.query_params.clear()
+    at.run()
+    assert at.query_params["seed"] == "77" and at.query_params["log"] == "0"
