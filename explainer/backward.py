@@ -90,7 +90,8 @@ def gradient_view(backward, mask) -> Stepped:
 
 def norms_view(backward, log_scale: bool = True) -> Stepped:
     """Lines over t of ||dL/dh_t||: the total, the part from the loss at t, the part carried from t + 1; for
-    the LSTM also ||dL/dc_t|| carried along the cell state.
+    the LSTM also the part of dL/dc_t carried along the cell state from c_{t+1} (not all of ||dL/dc_t||, which
+    the step's sentence gives).
 
     A log axis cannot show 0 (no loss at t = 0, nothing after the caption's end): those points are gaps. Its
     labels are written out in full (explainer.axes.log_ticks).
@@ -102,7 +103,7 @@ def norms_view(backward, log_scale: bool = True) -> Stepped:
         "total": "total ||dL/dh_t||",
         "from_loss": "from the loss at t",
         "carried": "carried back from t + 1",
-        "cell": "||dL/dc_t|| carried along the cell from t + 1",
+        "cell": "carried along the cell from c_t+1 to c_t",
     }
     for key, label in ((key, names[key]) for key in norms):
         values = np.where(norms[key] > 0, norms[key], np.nan) if log_scale else norms[key]

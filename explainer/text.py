@@ -160,7 +160,7 @@ def model_note(
 def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
     """What the spectral radius of the scaled Wh means for gradients, with the activation's bound."""
     bound = PEAK_DERIVATIVE[activation]
-    effective = radius * bound
+    effective = round(radius, 3) * bound  # the printed ρ times the bound (1 or 0.25: exact in binary)
     if effective < 0.9:
         verdict = "carried gradients tend to **vanish** as they travel back"
     elif effective > 1.1:
@@ -173,7 +173,7 @@ def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
         verdict = "carried gradients roughly keep their size"
     return (
         f"Spectral radius ρ({wh_scale:g}·Wh) = **{radius:.3f}**. Each step back multiplies the gradient by "
-        f"Whᵀ and by f'(a) ≤ {bound:g} for {activation}, so with ρ·max f' = {effective:.2f} {verdict}."
+        f"Whᵀ and by f'(a) ≤ {bound:g} for {activation}, so with ρ·max f' = {effective:.5g} {verdict}."
     )
 
 
@@ -183,10 +183,11 @@ def backward_step_summary(backward, mask, t: int) -> str:
     T = len(norms["total"]) - 1
     if t == 0:
         last = last_scored_step(mask)
+        losses = "the loss at t = 1" if last == 1 else f"the losses at t = 1 … {last}"
         return (
             f"**t = 0: the image projection.** ‖dL/dh₀‖ = {norms['total'][0]:.3e}, all of it carried back "
-            f"from t = {last}, the last scored step, through {last} step{'s' * (last != 1)}; this is what "
-            "trains W_proj."
+            f"from t = 1: no loss scores h₀, so it is what {losses} sent back through the steps in between "
+            "(a later loss through more of them); this is what trains W_proj."
         )
     if norms["total"][t] == 0:
         return (
@@ -254,7 +255,8 @@ def forget_markdown(forward, forget_shift: float) -> str:
 
 def reach_markdown(lstm_reach, rnn_reach) -> str:
     """How much of the last word's gradient reaches the first step in each cell, and which keeps more."""
-    lstm, rnn = lstm_reach.first_step, rnn_reach.first_step
+    # Compared and divided as printed (.2e), so that the ratio is the ratio of the two numbers beside it.
+    lstm, rnn = (float(f"{reach.first_step:.2e}") for reach in (lstm_reach, rnn_reach))
     if lstm == rnn:
         verdict = "both carry the same share back"
     elif min(lstm, rnn) > 0 and times(max(lstm, rnn) / min(lstm, rnn)) == "1.0×":

@@ -160,7 +160,7 @@ def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(d
         trace_values(figure(at, "factor"))[scored], expected.forward.f[scored], rtol=1e-5
     )
     norms = {trace["name"]: trace for trace in figure(at, "norms")["data"]}
-    cell = trace_values({"data": [norms["||dL/dc_t|| carried along the cell from t + 1"]]}, field="y")
+    cell = trace_values({"data": [norms["carried along the cell from c_t+1 to c_t"]]}, field="y")
     carried = np.linalg.norm(expected.backward.dc_carried, axis=1)
     # A log axis cannot show 0 (nothing carried from beyond the last scored word): those points are gaps.
     np.testing.assert_allclose(cell[1:], np.where(carried > 0, carried, np.nan), rtol=1e-4)

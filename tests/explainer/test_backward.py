@@ -98,8 +98,12 @@ def test_sentences_count_the_scored_steps_not_the_padded_ones():
     """A caption that ends at t = 2 of 5: its gradient travels back 2 steps, and only 2 steps add to dWh."""
     trace = make_trace_of(np.array([1, 3, 2, 0, 0, 0]))
     bwd, mask = trace.backward, trace.forward.mask
-    assert "carried back from t = 2, the last scored step, through 2 steps" in text.backward_step_summary(
-        bwd, mask, 0
+    # No loss scores h_0: all of its gradient is what step 1 sends back, from the losses at t = 1 and 2.
+    norms = backward.norms_by_step(bwd)
+    assert norms["from_loss"][0] == 0 and norms["carried"][0] == norms["total"][0] > 0
+    assert (
+        "all of it carried back from t = 1: no loss scores h₀, so it is what the losses at t = 1 … 2 sent back"
+        in text.backward_step_summary(bwd, mask, 0)
     )
     said = text.contribution_markdown(bwd, mask, "Wh", 1)
     assert said.startswith("Steps 2 … 1 added so far: 2 of the 2 scored steps; steps 3 … 5 add nothing.")
@@ -108,7 +112,6 @@ def test_sentences_count_the_scored_steps_not_the_padded_ones():
         "Step 2 added so far: 1 of the 2 scored steps"
     )
     # At the last scored step nothing is carried back: all of ‖dL/dh‖ comes from the loss there.
-    norms = backward.norms_by_step(bwd)
     assert norms["carried"][2] == 0 and norms["total"][2] == pytest.approx(norms["from_loss"][2])
     last = text.backward_step_summary(bwd, mask, 2)
     assert "all of it from the loss at this step (nothing is carried back: no later step is scored)" in last
@@ -166,6 +169,10 @@ def test_texts_quote_the_gradients(bwd):
     assert "explode" in text.spectral_markdown(2.5, 2.0, "tanh")
     # sigmoid's derivative is at most 1/4, so the same radius vanishes for it.
     assert "vanish" in text.spectral_markdown(2.5, 2.0, "sigmoid")
+    # The product is that of the numbers printed: ρ = 0.975 (0.974996) with f' ≤ 1 is 0.975, not 0.97.
+    said = text.spectral_markdown(0.974996, 1.0, "tanh")
+    assert "**0.975**" in said and "ρ·max f' = 0.975 " in said
+    assert "ρ·max f' = 0.24375 " in text.spectral_markdown(0.974996, 1.0, "sigmoid")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])

@@ -76,6 +76,8 @@ def test_reach_view_and_text_compare_the_cells_on_one_example(traced):
         (0.341, 0.360, "the vanilla cell carries 1.1× as much back"),
         (0.35, 0.36, "both carry about the same share back (within 5%)"),
         (0.2, 0.05, "the LSTM carries 4.0× as much back"),
+        # Printed 1.11e-01 and 2.39e-04: their ratio is 464×, not that of the unrounded values (466×).
+        (0.11147, 0.00023903, "the LSTM carries 464× as much back"),
     ],
 )
 def test_the_reach_verdict_follows_from_its_numbers(traced, lstm_share, rnn_share, verdict):
