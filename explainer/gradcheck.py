@@ -402,10 +402,17 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
         return "failed", text
     title = BUGS[bug].title
     applied = [r for r in results if r.bug_applies]
+    hidden = [r for r in results if r.layer in BUGS[bug].hidden_in]
+    showing = ", ".join(LAYER_TITLES[layer] for layer in BUGS[bug].checks)
+    if not applied and hidden:
+        return "missed", (
+            f"**Missed.** {_titles(hidden)} run{'s' * (len(hidden) == 1)} the code the bug “{title}” breaks but "
+            f"cannot show it: {BUGS[bug].hidden_because}. The checks that can: {showing}."
+        )
     if not applied:
         return "missed", (
             f"**Not run.** None of the chosen checks runs the code the bug “{title}” breaks; the checks that do: "
-            f"{', '.join(LAYER_TITLES[layer] for layer in BUGS[bug].checks)}."
+            f"{showing}."
         )
     caught = [r for r in applied if r.cause == BUG]
     missed = [r for r in applied if r.cause != BUG]
@@ -423,7 +430,9 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     )
     if missed:
         text += f" It went unnoticed by: {_titles(missed)}."
-    clean = [r for r in results if not r.bug_applies]
+    if hidden:
+        text += f" {_titles(hidden)} run{'s' * (len(hidden) == 1)} it too but cannot show it: {BUGS[bug].hidden_because}."
+    clean = [r for r in results if not r.bug_applies and r.layer not in BUGS[bug].hidden_in]
     if clean and all(r.passed for r in clean):
         text += " Checks that do not run the broken code still pass, which tells you where to look."
     elif clean and all(r.cause != BUG for r in clean):

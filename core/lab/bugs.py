@@ -32,7 +32,8 @@ class Edit:
 
 @dataclass(frozen=True)
 class Bug:
-    """A deliberate mistake: its edits of engine functions and the lab checks that run the broken code."""
+    """A deliberate mistake: its edits of engine functions and the lab checks that run the broken code and can
+    show it (`checks`), and those that run it but never can (`hidden_in`, with the reason `hidden_because`)."""
 
     key: str
     title: str
@@ -41,6 +42,8 @@ class Bug:
     checks: tuple
     # When a check that runs the broken code cannot show it: the input for which it changes no gradient.
     unexercised: str = ""
+    hidden_in: tuple = ()
+    hidden_because: str = ""
 
 
 BUGS = {
@@ -120,6 +123,9 @@ BUGS = {
         ),
         ("temporal_softmax",),
         "It changes no gradient when no target is <NULL>.",
+        hidden_in=("model", "lstm_model"),
+        hidden_because="its vocabulary layer never scores the <NULL> positions, so the gradient the bug sends "
+        "from them goes nowhere",
     ),
     "affine_bias_mean": Bug(
         "affine_bias_mean",

@@ -325,6 +325,8 @@ def _repeat_note(ids):
     if repeated.size == 0:
         return "No word id repeats in this input, so an embedding backward that overwrites rows would go unnoticed."
     listed = ", ".join(str(int(v)) for v in repeated)
+    if repeated.size == 1:
+        return f"Word id {listed} occurs more than once in this input, so its gradient rows must be summed."
     return f"Word ids {listed} occur more than once in this input, so their gradient rows must be summed."
 
 

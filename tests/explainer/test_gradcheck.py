@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from core.lab.bugs import BUGS
+from core.lab.bugs import BUGS, engine_with_bug
 from core.lab.gradcheck_lab import (
     BUG,
     CELLS,
@@ -312,3 +312,22 @@ def test_bug_code_wraps_its_lines_instead_of_scrolling():
     assert "white-space:pre-wrap" in html and "overflow-x" not in html
     assert html.count('data-bug="wrong"') == 1
     assert "da_f[t] = dc[t] * sigmoid_derivative(f[t])" in html
+
+
+def test_a_check_that_runs_a_bug_it_cannot_show_is_not_said_not_to_run_it():
+    """The whole model calls the softmax loss the bug breaks, but its vocabulary layer never scores the <NULL>
+    positions: its gradients agree, and the verdict says why instead of "not run"."""
+    broken = engine_with_bug("softmax_ignore_mask")
+    assert broken.model_loss.__globals__["temporal_softmax_loss"] is broken.temporal_softmax_loss
+    assert broken.temporal_softmax_loss is not engine_with_bug("none").temporal_softmax_loss
+    alone = run_all_checks(bug="softmax_ignore_mask", layers=("model",))
+    assert all(r.passed for r in alone)
+    kind, text = gradcheck.verdict_markdown(alone, "softmax_ignore_mask")
+    assert kind == "missed" and text.startswith("**Missed.** Whole model (CaptioningRNN.loss) runs the code")
+    assert "cannot show it" in text and "Not run" not in text
+    kind, text = gradcheck.verdict_markdown(
+        run_all_checks(bug="softmax_ignore_mask", layers=("temporal_softmax", "model", "rnn_step")),
+        "softmax_ignore_mask",
+    )
+    assert kind == "caught" and "Whole model (CaptioningRNN.loss) runs it too but cannot show it" in text
+    assert text.endswith("Checks that do not run the broken code still pass, which tells you where to look.")

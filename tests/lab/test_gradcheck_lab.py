@@ -152,7 +152,7 @@ def test_carried_gradient_bug_is_invisible_to_a_single_step():
 def test_embedding_overwrite_needs_a_repeated_word_to_be_seen():
     caught = run_check("word_embedding", bug="embedding_assign", repeat_word=True)
     assert caught.by_name("W_embed").verdict == "wrong"
-    assert "occur more than once" in caught.notes[0]
+    assert "more than once in this input" in caught.notes[0]
     sizes = LabSizes(N=1, T=3, V=24)
     missed = run_check("word_embedding", sizes, bug="embedding_assign", repeat_word=False, seed=3)
     assert missed.passed
@@ -353,3 +353,11 @@ def test_a_bug_is_blamed_on_the_bug_at_any_step_and_precision(bug, dtype, step):
                 assert check.diagnosis.reference_error >= PASS_BOUND
                 assert min(check.diagnosis.reference_scan.errors) >= PASS_BOUND
                 assert check.diagnosis.reference_scan.dtype == "float64"
+
+
+def test_the_repeat_note_names_the_repeated_ids_in_a_sentence_that_agrees_with_their_number():
+    from core.lab.gradcheck_lab import _repeat_note
+
+    assert _repeat_note(np.array([[3, 1, 1]])).startswith("Word id 1 occurs more than once")
+    assert _repeat_note(np.array([[3, 1, 1, 3]])).startswith("Word ids 1, 3 occur more than once")
+    assert _repeat_note(np.array([[3, 1]])).startswith("No word id repeats")
