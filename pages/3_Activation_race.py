@@ -135,13 +135,15 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
 
 def metrics(records) -> None:
     """Each lane's latest minibatch loss (the table and the summary give the mean of the last 5), its change
-    over the last 10 iterations, and whether it diverged."""
+    over the last 10 iterations (or all there are), and whether it diverged."""
     for column, record in zip(st.columns(len(records)), records, strict=True):
         last, change = record.final_loss(1), record.loss_change(10)
         column.metric(
             f"{record.activation} loss on minibatch {record.iteration}",
             f"{last:.3f}" if last is not None else "–",
-            f"{change:+.3f} over 10 it." if change is not None and not record.diverged_at else None,
+            f"{change[0]:+.3f} over {change[1]} it."
+            if change is not None and not record.diverged_at
+            else None,
             delta_color="inverse",
         )
         if record.diverged_at:

@@ -230,9 +230,13 @@ class LaneRecord:
         return float(self.losses[-window:].mean()) if self.losses.size else None
 
     def loss_change(self, iterations=10):
-        """Latest loss minus the loss `iterations` iterations earlier (or the first one), or None before two."""
+        """(latest loss minus the loss `iterations` iterations earlier, or the first one; the iterations between
+        them), or None before two losses."""
         losses = self.losses
-        return float(losses[-1] - losses[max(losses.size - 1 - iterations, 0)]) if losses.size > 1 else None
+        if losses.size < 2:
+            return None
+        span = min(iterations, losses.size - 1)
+        return float(losses[-1] - losses[-1 - span]), span
 
     @property
     def caption(self):
@@ -241,7 +245,9 @@ class LaneRecord:
 
     @property
     def seconds_per_iteration(self):
-        return self.seconds / self.iteration if self.iteration else None
+        """Seconds per iteration run: `seconds` holds the time of the iteration that diverged too."""
+        run = self.iteration + (1 if self.diverged_at else 0)
+        return self.seconds / run if run else None
 
 
 def iterations_run(records):
@@ -388,6 +394,8 @@ class Race:
             lane.diverged_at = lane.iteration + 1
         lane.seconds += time.perf_counter() - start
         lane.publish()
+        if not lane.diverged_at:
+            self.record_sample(lane)  # after every iteration, so that no change of caption is missed
         return True
 
     def step(self, rounds=1):
@@ -420,10 +428,10 @@ class Race:
 
     # ------------------------------------------------------------------ measurements
 
-    def record_sample(self, lane, state=None):
-        """Append the lane's greedy caption of the sample image, with the weights it published (or those of
-        `state`, a LaneState), if it changed since the last one. One reader at a time per lane."""
-        state = state or lane.published
+    def record_sample(self, lane):
+        """Append the lane's greedy caption of the sample image, with the weights it published, if it changed
+        since the last one. The lane's own thread calls it, after each of its iterations (step_lane)."""
+        state = lane.published
         T = self.data["train_captions"].shape[1] - 1
         ids = lane.published_model(state).sample(self.sample_feature[None], max_length=T)[0]
         text = decode_captions(ids, self.data["idx_to_word"])
@@ -431,10 +439,11 @@ class Race:
             lane.samples.append(CaptionSample(state.iteration, text))
 
     def record(self, lane):
-        """LaneRecord of what `lane` last published (after its latest iteration), after recording its caption.
-        It does not wait for an iteration in progress on another thread."""
+        """LaneRecord of what `lane` last published (after its latest iteration). It does not wait for an
+        iteration in progress on another thread."""
         state = lane.published
-        self.record_sample(lane, state)
+        # the captions up to the published iteration (the lane may have sampled a later one meanwhile)
+        samples = tuple(s for s in tuple(lane.samples) if s.iteration <= state.iteration)
         return LaneRecord(
             activation=lane.activation,
             cell_type=lane.cell_type,
@@ -443,7 +452,7 @@ class Race:
             losses=np.asarray(lane.solver.loss_history[: state.iteration], dtype=np.float64),
             grad_norms=lane.grad_norms(iterations=state.iteration),
             wh_grad_norms=lane.grad_norms("Wh", state.iteration),
-            samples=tuple(lane.samples),
+            samples=samples,
             stats=self.hidden_stats(lane, state),
             seconds=state.seconds,
             error=state.error,

@@ -239,11 +239,22 @@ def test_a_race_runs_to_the_end_and_says_what_happened_from_its_numbers():
     assert text == race_summary(race.summary(), (1.0, 0.1))
     assert "After **30 iterations** on 20 training captions (H = 32)" in text
     assert any(m.value.startswith("Ground truth: “") for m in at.markdown)
+    # Each lane's change is that of its last 10 losses.
+    for metric, lane in zip(at.metric, race.lanes, strict=True):
+        losses = lane.solver.loss_history
+        assert metric.delta == f"{losses[-1] - losses[-11]:+.3f} over 10 it."
     # Finished: the page stops redrawing by itself, and nothing trains any more.
     at.run()
     assert race.iteration == 30 and not runner.training
     with pytest.raises(KeyError):
         at.button(key="race.pause")
+
+
+def test_a_race_shorter_than_ten_iterations_says_over_how_many_its_loss_changed():
+    at = finished(started({**SMALL, "iterations": "5"}))
+    for metric, lane in zip(at.metric, runner_of(at).race.lanes, strict=True):
+        losses = lane.solver.loss_history
+        assert metric.delta == f"{losses[-1] - losses[0]:+.3f} over 4 it."
 
 
 def test_the_lstm_lane_races_with_its_curve_milestones_and_sentence():

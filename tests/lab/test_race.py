@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.engine.rnn import CaptioningRNN
+from core.data.coco_utils import decode_captions
 from core.errors import ActivationError, HyperparameterError
 from core.lab.race import (
     LANE_NAMES,
@@ -151,8 +152,9 @@ def test_milestones_are_first_iterations_below_the_thresholds(data):
     assert record.first_below(0.1) == 4
     assert record.first_below(0.01) is None
     assert record.final_loss(window=2) == pytest.approx(0.275)
-    assert record.loss_change(2) == pytest.approx(0.5 - 1.2)
-    assert record.loss_change(10) == pytest.approx(0.5 - 3.0)
+    assert record.loss_change(2) == (pytest.approx(0.5 - 1.2), 2)
+    # fewer losses than asked for: the change since the first, over the iterations there are
+    assert record.loss_change(10) == (pytest.approx(0.5 - 3.0), record.losses.size - 1)
     # The record is a copy: the lane going on does not change it.
     race.step_lane(lane)
     assert record.losses.size == 5 and record.iteration == 5 and lane.iteration == 6
@@ -183,15 +185,25 @@ def test_samples_record_caption_changes_for_the_sample_image(data):
     race = Race(data, RaceConfig(**SMALL))
     assert [len(lane.samples) for lane in race.lanes] == [1, 1]
     assert race.lanes[0].samples[0].iteration == 0
-    for _ in range(SMALL["iterations"]):
-        race.step(1)
-        records = [race.record(lane) for lane in race.lanes]
+    race.step(SMALL["iterations"])  # no record in between: the lanes sample after each of their iterations
+    records = [race.record(lane) for lane in race.lanes]
     assert [r.caption for r in records] == [lane.samples[-1].text for lane in race.lanes]
-    for lane in race.lanes:
+    for lane, record in zip(race.lanes, records, strict=True):
         iterations = [s.iteration for s in lane.samples]
         assert iterations == sorted(iterations)
         texts = [s.text for s in lane.samples]
         assert all(a != b for a, b in zip(texts, texts[1:], strict=False))
+        # every change, at the iteration it happened: the greedy caption of the weights after each iteration
+        replay = Race(data, RaceConfig(**SMALL)).lanes[race.lanes.index(lane)]
+        changes = [(0, texts[0])]
+        T = data["train_captions"].shape[1] - 1
+        for i in range(1, SMALL["iterations"] + 1):
+            replay.solver.step(1)
+            ids = replay.model.sample(race.sample_feature[None], max_length=T)[0]
+            text = decode_captions(ids, data["idx_to_word"])
+            if text != changes[-1][1]:
+                changes.append((i, text))
+        assert [(s.iteration, s.text) for s in record.samples] == changes
     assert race.sample_truth and all(isinstance(t, str) and t for t in race.sample_truth)
     assert race.sample_url.startswith("https://example.invalid/train/")
 
@@ -205,6 +217,9 @@ def test_diverging_lane_stops_alone(data):
     assert race.lanes[0].iteration == 3 and race.lanes[0].diverged_at is None
     summary = race.summary()
     assert summary.lanes[1].error and summary.lanes[1].diverged_at == 1
+    # The iteration that diverged ran: its time counts, per iteration run.
+    record = race.record(race.lanes[1])
+    assert record.seconds > 0 and record.seconds_per_iteration == record.seconds / 1
 
 
 def test_tanh_learns_faster_than_sigmoid(data):
