@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from core.engine.rnn import CaptioningRNN
 from core.data.coco_utils import decode_captions
+from core.engine.rnn import CaptioningRNN
 from core.errors import ActivationError, HyperparameterError
 from core.lab.race import (
     LANE_NAMES,
