@@ -69,7 +69,8 @@ def loss_figure(
             go.Scatter(
                 x=iterations,
                 y=values,
-                mode="lines",
+                # a lane with one loss so far (or one before it diverged) is a point, not an invisible line
+                mode="lines" if np.isfinite(values).sum() > 1 else "lines+markers",
                 name=activation,
                 line={"color": lane_color(activation), "width": 2},
                 hovertemplate=f"{activation}<br>iteration %{{x}}<br>loss %{{y:.4f}}<extra></extra>",
@@ -119,7 +120,7 @@ def _mark_divergence(
     fig: go.Figure, activation: str, values: np.ndarray, at: int, order: int, target: int | None
 ) -> None:
     """A cross at the last finite loss of a lane that diverged at iteration `at`, a dotted line at `at`, and
-    its label at the top inside the plot (`order`: the lane's rank among those that diverged, each label a
+    its label (without a background, over the curves) at the top inside the plot (`order`: the lane's rank among those that diverged, each label a
     line lower; on the side of the line with more room, `target` being the axis's end)."""
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size:
@@ -146,7 +147,7 @@ def _mark_divergence(
         showarrow=False,
         xanchor="left" if target is None or at <= target / 2 else "right",
         yanchor="top",
-        bgcolor="rgba(255, 255, 255, 0.8)",
+        # no background: the curves it crosses stay visible through the text
         font={"color": DIVERGED_COLOR, "size": 12},
     )
 

@@ -196,9 +196,16 @@ def draw_hidden(runner: RaceRunner, data: dict) -> None:
     """The hidden activations, the sample image's captions and, once done, what happened."""
     race = runner.race
     records = runner.records()
+    lstm = any(r.cell_type == "lstm" for r in records)
     st.markdown(
         "**Hidden activations on the training captions** (shaded: saturated, where f′(a) is below a tenth of "
-        "its peak)"
+        "its peak"
+        + (
+            "; the LSTM's panel has no shading, since its o·tanh′(c) is not a function of h: its title gives "
+            "the share below a tenth)"
+            if lstm
+            else ")"
+        )
     )
     ui.plotly_figure(figures.histogram_figure([r.stats for r in records]), key="race.hist")
 

@@ -19,7 +19,7 @@ def records():
 
 
 def lines_of(spec) -> dict:
-    return {t["name"]: t for t in spec["data"] if t["mode"] == "lines"}
+    return {t["name"]: t for t in spec["data"] if t["mode"].startswith("lines")}
 
 
 def test_loss_figure_has_every_lane_loss_and_milestone_markers():
@@ -93,6 +93,15 @@ def test_labels_of_lanes_that_diverged_stand_one_below_the_other():
     labels = divergence_labels(spec)
     assert [a["text"] for a in labels] == ["sigmoid diverged at iteration 2", "relu diverged at iteration 1"]
     assert labels[0]["y"] > labels[1]["y"] and {a["xanchor"] for a in labels} == {"left"}
+
+
+def test_a_lane_with_one_loss_is_a_point_and_the_label_hides_no_curve():
+    losses = {"tanh": np.array([5.0, 3.0, 2.0]), "relu": np.array([5.0, np.inf])}
+    spec = figure_json(figures.loss_figure(losses, diverged={"relu": 2}, target=30))
+    lines = lines_of(spec)
+    assert lines["relu"]["mode"] == "lines+markers" and lines["tanh"]["mode"] == "lines"
+    (label,) = divergence_labels(spec)
+    assert "bgcolor" not in label
 
 
 def test_a_lane_that_diverged_before_any_loss_still_gets_its_label():
