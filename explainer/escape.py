@@ -22,15 +22,22 @@ _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 # a zero-width space after "scheme:", "www" and "@" keeps https://…, www.… and e-mail addresses as text.
 _AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)", re.IGNORECASE)
 _ZERO_WIDTH_SPACE = "\u200b"
-# Line breaks and other control characters would start new Markdown blocks (or hide text): shown as spaces.
-# Bidirectional overrides could reorder what is shown: dropped.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _visible(character: str) -> str:
+    """Line breaks and other control characters would start new Markdown blocks (or hide text): a space.
+    Invisible format characters (bidirectional overrides, which could reorder what is shown, zero-width
+    spaces and joiners) are written as their code, so that a message quoting a value shows all of it."""
+    category = unicodedata.category(character)
+    if category == "Cc":
+        return " "
+    return f"\\u{ord(character):04x}" if category == "Cf" else character
 
 
 def shorten(value, limit: int | None = MAX_SHOWN) -> str:
-    """str(value) on one line, control characters as spaces, cut to `limit` characters with an ellipsis
-    (no cut with limit None)."""
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(value)).translate(_BIDI)
+    """str(value) on one line, control characters as spaces and invisible ones as their codes (\\u202e),
+    cut to `limit` characters with an ellipsis (no cut with limit None)."""
+    text = "".join(map(_visible, str(value)))
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text

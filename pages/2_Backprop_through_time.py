@@ -32,7 +32,7 @@ def page() -> None:
         st.slider(
             "Wh scale s (the trace uses s·Wh)",
             *controls.WH_SCALE_RANGE,
-            step=0.05,
+            step=controls.WH_SCALE_STEP,
             help="Multiply the recurrent weights to change how much gradient they carry back. Use the cell "
             "selector above to compare tanh, sigmoid, ReLU and the LSTM at the same scale.",
             **url_state.bind("wh"),
@@ -41,7 +41,7 @@ def page() -> None:
             st.slider(
                 "Forget-gate bias shift (added to b_f)",
                 *controls.FORGET_SHIFT_RANGE,
-                step=0.5,
+                step=controls.FORGET_SHIFT_STEP,
                 help="Above 0 the forget gates open (f near 1: the cell keeps its state, and its gradient "
                 "travels far back); below 0 they shut.",
                 **url_state.bind("forget"),

@@ -21,6 +21,7 @@ HIDDEN_INTERVAL = 3.0
 HIDDEN_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 WORDVEC_CHOICES = (8, 16, 32, 64, 128, 256)
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
+LR_DECAY_STEP = 0.01
 MAX_SEED = 10_000
 
 
@@ -39,7 +40,9 @@ def url_fields(max_train: int) -> list[url_state.Field]:
         url_state.choice("hidden", LIMITS["hidden_dim"][2], HIDDEN_CHOICES, "hidden size H"),
         url_state.choice("wordvec", LIMITS["wordvec_dim"][2], WORDVEC_CHOICES, "word-vector size W"),
         url_state.choice("lr", LIMITS["learning_rate"][2], LR_CHOICES, "learning rate"),
-        url_state.number("decay", LIMITS["lr_decay"][2], *LIMITS["lr_decay"][:2], "learning-rate decay"),
+        url_state.number(
+            "decay", LIMITS["lr_decay"][2], *LIMITS["lr_decay"][:2], LR_DECAY_STEP, "learning-rate decay"
+        ),
         url_state.flag("relu", False, "ReLU lane"),
         url_state.flag("lstm", False, "LSTM lane"),
         url_state.integer("seed", 0, 0, MAX_SEED, "seed", key="race.seed"),
@@ -64,7 +67,10 @@ def settings(max_train: int) -> RaceConfig:
             "Adam learning rate", LR_CHOICES, format_func="{:g}".format, **url_state.bind("lr")
         )
         right.slider(
-            "Learning-rate decay per epoch", *LIMITS["lr_decay"][:2], step=0.01, **url_state.bind("decay")
+            "Learning-rate decay per epoch",
+            *LIMITS["lr_decay"][:2],
+            step=LR_DECAY_STEP,
+            **url_state.bind("decay"),
         )
         right.checkbox("Add a ReLU lane", **url_state.bind("relu"))
         right.checkbox(

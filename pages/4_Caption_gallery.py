@@ -24,6 +24,7 @@ from ui import url_state
 TRAINING_ORDER = ("overfit", "full", "lstm")
 RECIPES = ("full", "overfit", "lstm")
 SPLITS = ("train", "val")
+TEMPERATURE_STEP = 0.1
 VIEWS = {
     "gallery": "Gallery",
     "words": "Word by word",
@@ -48,7 +49,7 @@ def url_fields() -> list[url_state.Field]:
         url_state.choice("split", "train", SPLITS, "images from"),
         url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
         url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
-        url_state.number("temperature", 0.0, 0.0, 2.0, "temperature"),
+        url_state.number("temperature", 0.0, 0.0, 2.0, TEMPERATURE_STEP, "temperature"),
         url_state.integer("seed", 0, 0, MAX_SEED, "sampling seed", key="gallery.seed"),
         url_state.integer("k", 5, 1, 10, "candidate words per step"),
         url_state.choice("view", "gallery", VIEWS, "view"),
@@ -87,7 +88,7 @@ def controls() -> dict:
         "Temperature (0 = greedy)",
         0.0,
         2.0,
-        step=0.1,
+        step=TEMPERATURE_STEP,
         help="Greedy takes the most probable word each step; a temperature above 0 draws it from the softmax. "
         "Every view that generates a caption uses it.",
         **url_state.bind("temperature"),

@@ -34,8 +34,10 @@ from ui.resources import (
 SPLITS = ("train", "val")
 # Scales of Wh the backprop page offers: wide enough to see both vanishing and exploding gradients.
 WH_SCALE_RANGE = (0.1, 3.0)
+WH_SCALE_STEP = 0.05
 # Shifts of the LSTM forget gate's bias: from a gate nearly shut (σ(-5) ≈ 0.007) to nearly open (0.993).
 FORGET_SHIFT_RANGE = (-5.0, 5.0)
+FORGET_SHIFT_STEP = 0.5
 
 # The splits as the learner sees them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
@@ -100,12 +102,12 @@ def timestep_field(data: dict, split: str, default: int = 0) -> url_state.Field:
 
 
 def wh_field() -> url_state.Field:
-    return url_state.number("wh", 1.0, *WH_SCALE_RANGE, "Wh scale")
+    return url_state.number("wh", 1.0, *WH_SCALE_RANGE, WH_SCALE_STEP, "Wh scale")
 
 
 def forget_field() -> url_state.Field:
     """The shift of the LSTM forget gate's bias the backprop page traces with."""
-    return url_state.number("forget", 0.0, *FORGET_SHIFT_RANGE, "forget-gate bias shift")
+    return url_state.number("forget", 0.0, *FORGET_SHIFT_RANGE, FORGET_SHIFT_STEP, "forget-gate bias shift")
 
 
 def _random_example(count: int) -> None:
@@ -122,8 +124,13 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     notices: list[str] = []
     fields = base_fields() + list(extra_fields)
     url_state.load(fields, notices)
-    if url_state.get("cell") == "lstm":
-        url_state.set("activation", "tanh")  # the LSTM's gates fix their nonlinearities
+    if url_state.get("cell") == "lstm" and url_state.get("activation") != "tanh":
+        # Only a link can pair them (the cell selector sets both): the LSTM's gates fix their nonlinearities.
+        notices.append(
+            f"**activation** = “{url_state.get('activation')}” is the vanilla cell's; the LSTM's gates fix "
+            "their nonlinearities (σ and tanh)"
+        )
+        url_state.set("activation", "tanh")
     split = url_state.get("split")
     example = example_field(data, split)
     fields.append(example)

@@ -35,6 +35,9 @@ _SYNCED_PREFIX = "url_state_synced."
 _WIDGET_PREFIX = "url_state_widget."
 _SEEN_PREFIX = "url_state_seen."
 _REFUSED_PREFIX = "url_state_refused."
+# The link values refused since the page last ran to its end, {name: (raw value, notice)}: a page that stops
+# before save() (waiting for a model) says them again on its next run, while the address still holds them.
+_PENDING = "url_state_pending"
 
 
 def _text(value) -> str:
@@ -71,11 +74,15 @@ class Field:
 def choice(name: str, default, choices: Sequence, label: str = "", key: str = "") -> Field:
     """A value from a fixed list: strings, or numbers (matched by how the URL writes them, e.g. 1e-05)."""
     allowed = {_text(value): value for value in choices}
+    numbers = {value for value in choices if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
     def parse(raw: str):
-        if raw not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return allowed[raw]
+        if raw in allowed:
+            return allowed[raw]
+        try:  # a number written another way: 5e-3 or 0.0050 for 0.005
+            return next(value for value in numbers if value == float(raw))
+        except (ValueError, StopIteration):
+            raise ValueError(f"must be one of {', '.join(allowed)}") from None
 
     return Field(name, default, parse, label or name, key)
 
@@ -113,9 +120,20 @@ def integer(name: str, default: int, low: int, high: int, label: str = "", key: 
     return _bounded(name, min(max(default, low), high), low, high, label, key, int, "a whole number")
 
 
-def number(name: str, default: float, low: float, high: float, label: str = "", key: str = "") -> Field:
-    """A finite float in [low, high]."""
-    return _bounded(name, default, low, high, label, key, float, "a number")
+def number(
+    name: str, default: float, low: float, high: float, step: float, label: str = "", key: str = ""
+) -> Field:
+    """A float in [low, high] on the grid low + k·step of its slider (a slider can show no other value)."""
+    parse_bounded = _bounded(name, default, low, high, label, key, float, "a number").parse
+
+    def parse(raw: str) -> float:
+        value = parse_bounded(raw)
+        steps = round((value - low) / step)
+        if not math.isclose(value, low + steps * step, rel_tol=0, abs_tol=1e-9 * max(1.0, abs(value))):
+            raise ValueError(f"must be between {low:g} and {high:g} in steps of {step:g}")
+        return round(low + steps * step, 10)  # the grid's value, without the float sum's last digits
+
+    return Field(name, default, parse, label or name, key)
 
 
 def _bounded(name, default, low, high, label, key, convert, kind: str) -> Field:
@@ -125,6 +143,8 @@ def _bounded(name, default, low, high, label, key, convert, kind: str) -> Field:
         try:
             value = convert(raw)
         except ValueError:
+            if convert is int and raw.strip().lstrip("+-").isdigit():  # too many digits for int()
+                raise ValueError(f"must be between {show(low)} and {show(high)}") from None
             raise ValueError(f"must be {kind}") from None
         if not math.isfinite(value) or not low <= value <= high:
             raise ValueError(f"must be between {show(low)} and {show(high)}")
@@ -175,7 +195,9 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
                 st.session_state[key] = field.parse(raw)
             except ValueError as exc:
                 # The raw value comes from whoever wrote the link: shown as text, cut, never as Markdown.
-                notices.append(f"**{field.label}** = “{plain(raw)}” {exc}")
+                notice = f"**{field.label}** = “{plain(raw)}” {exc}"
+                notices.append(notice)
+                st.session_state.setdefault(_PENDING, {})[field.name] = (raw, notice)
                 st.session_state[key] = field.default
         elif key in st.session_state:
             try:
@@ -192,7 +214,14 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
 
 
 def notify(notices: Sequence[str]) -> None:
-    """One gentle ``st.info`` listing the link values that could not be used (nothing if none)."""
+    """One gentle ``st.info`` listing the link values that could not be used (nothing if none): `notices`, and
+    those refused on a run that stopped before :func:`save` whose values the address still holds. Once a run."""
+    pending = st.session_state.get(_PENDING, {})
+    notices = [*notices] + [
+        notice
+        for name, (raw, notice) in pending.items()
+        if st.query_params.get(name) == raw and notice not in notices
+    ]
     if notices:
         st.info(
             "Some settings in the link could not be used, so their defaults are shown instead: "
@@ -204,6 +233,7 @@ def notify(notices: Sequence[str]) -> None:
 
 def save(fields: Sequence[Field]) -> None:
     """Write the current values of `fields` to the URL (call at the end of the page)."""
+    st.session_state.pop(_PENDING, None)  # the page ran to its end: its notices were shown
     for field in fields:
         text = field.format(st.session_state.get(_state_key(field.state_name), field.default))
         st.session_state[_SYNCED_PREFIX + field.state_name] = text

@@ -43,12 +43,14 @@ CELL_TYPES = ("rnn", "lstm")
 GATES = {"rnn": 1, "lstm": 4}
 # Upper bounds of the sizes, so that a typo cannot ask for terabytes: D up to VGG's 4096-d fc7 features,
 # W and H up to 2048 (the course uses 256 and 512), a vocabulary of up to 100,000 words, captions of up to
-# 100 words when sampling, temperatures up to 100.
+# 100 words when sampling, temperatures up to 100. A temperature above 0 is at least MIN_TEMPERATURE: far below
+# it, scores / temperature overflows float32 to inf and the probabilities are NaN (the draw is greedy anyway).
 MAX_INPUT_DIM = 4096
 MAX_HIDDEN_DIM = 2048
 MAX_VOCAB_SIZE = 100_000
 MAX_SAMPLE_LENGTH = 100
 MAX_TEMPERATURE = 100.0
+MIN_TEMPERATURE = 0.01
 
 
 @dataclass
@@ -252,13 +254,19 @@ class CaptioningRNN:
         """Caption each feature row word by word, feeding each word back in.
 
         features: (N, D) -> Generation with ids (N, max_length), max_length in 1..MAX_SAMPLE_LENGTH.
-        temperature 0 is greedy (argmax); above 0 (up to MAX_TEMPERATURE), each word is drawn from
+        temperature 0 is greedy (argmax); from MIN_TEMPERATURE to MAX_TEMPERATURE, each word is drawn from
         softmax(scores / temperature) with `rng` (np.random.Generator).
         """
         self.check_features(features)
         if self._start is None or self._end is None:
             raise VocabularyError("Sampling needs '<START>' and '<END>' in word_to_idx.")
         temperature = require_number("temperature", temperature, 0.0, MAX_TEMPERATURE)
+        if 0 < temperature < MIN_TEMPERATURE:
+            raise HyperparameterError(
+                f"temperature must be 0 (greedy) or from {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}, got "
+                f"{temperature:g}: below {MIN_TEMPERATURE:g} the scores divided by it can overflow. For "
+                "greedy captions pass 0."
+            )
         max_length = require_integer("max_length", max_length, 1, MAX_SAMPLE_LENGTH)
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise HyperparameterError(f"rng must be a np.random.Generator or None, got {type(rng).__name__}.")

@@ -248,3 +248,7 @@ def test_the_lstm_cell_shows_its_gates_and_cell_state_step_by_step(data):
     at = open_page(PAGE, {"cell": "lstm", "activation": "relu"})
     no_problems(at)
     assert at.selectbox(key=CELL).value == ("lstm", "tanh") and at.query_params["activation"] == "tanh"
+    (notice,) = [i.value for i in at.info]
+    assert (
+        "**activation** = “relu” is the vanilla cell's; the LSTM's gates fix their nonlinearities" in notice
+    )

@@ -85,7 +85,7 @@ def finished(at):
 
 def loss_lines(at) -> dict:
     spec = chart(at, "race.loss")
-    return {t["name"]: decode(t["y"]) for t in spec["data"] if t["mode"] == "lines"}
+    return {t["name"]: decode(t["y"]) for t in spec["data"] if t["mode"].startswith("lines")}
 
 
 def summary_text(at) -> str:

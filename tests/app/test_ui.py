@@ -20,7 +20,7 @@ def url_state_app():
     fields = [
         url_state.choice("split", "train", ("train", "val")),
         url_state.integer("t", 2, 0, 9),
-        url_state.number("wh", 1.0, 0.1, 3.0),
+        url_state.number("wh", 1.0, 0.1, 3.0, 0.05),
     ]
     url_state.load(fields)
     st.radio("split", ["train", "val"], **url_state.bind("split"))
@@ -61,6 +61,48 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice():
     assert at.query_params["split"] == "train"  # the URL is corrected, so the link can be shared again
 
 
+def test_a_number_off_its_sliders_grid_is_refused_as_the_slider_could_not_show_it():
+    at = AppTest.from_function(url_state_app, default_timeout=TIMEOUT)
+    at.query_params.update({"wh": "1.23456789", "t": "1" + "0" * 5000})
+    at.run()
+    notice = at.info[0].value
+    assert "between 0.1 and 3 in steps of 0.05" in notice
+    # 5001 digits are a whole number, too large (int() refuses more than 4300 digits)
+    assert "**t** = “1000" in notice and "must be between 0 and 9" in notice and "whole number" not in notice
+    assert at.slider[1].value == 1.0 and at.query_params["wh"] == "1"
+    at.query_params.update({"wh": "0.15000000000000002"})  # on the grid, written with a float sum's digits
+    at.run()
+    assert not at.info and at.slider[1].value == 0.15 and at.query_params["wh"] == "0.15"
+
+
+def waiting_app():
+    """A page that stops on its first run before save(), as one waiting for a model does."""
+    import streamlit as st
+
+    from ui import url_state
+
+    fields = [url_state.integer("t", 2, 0, 9)]
+    url_state.load(fields)
+    st.session_state.setdefault("runs", 0)
+    st.session_state.runs += 1
+    if st.session_state.runs == 1:
+        st.stop()
+    st.markdown(f"t = {url_state.get('t')}")
+    url_state.save(fields)
+
+
+def test_a_refused_link_value_is_said_again_after_a_run_that_stopped_before_the_end():
+    at = AppTest.from_function(waiting_app, default_timeout=TIMEOUT)
+    at.query_params.update({"t": "99"})
+    at.run()
+    assert "**t** = “99” must be between 0 and 9" in at.info[0].value
+    at.run()  # the page's rerun once its model is ready: the link still says t = 99
+    assert "**t** = “99” must be between 0 and 9" in at.info[0].value
+    assert at.markdown[0].value == "t = 2" and at.query_params["t"] == "2"
+    at.run()  # the page ran to its end and corrected the address: said once is enough
+    assert not at.info
+
+
 def choices_app():
     import streamlit as st
 
@@ -96,6 +138,10 @@ def test_numbers_and_subsets_round_trip_through_the_url():
     again.query_params.update(dict(at.query_params))
     again.run()
     assert again.markdown[0].value == "state: 0.01 [] 2" and not again.info
+    # the same number written another way is the same choice
+    again.query_params.update({"step": "0.00001"})
+    again.run()
+    assert not again.info and again.query_params["step"] == "1e-05"
 
 
 def test_bad_numbers_and_subsets_in_a_link_fall_back_with_a_notice():

@@ -53,3 +53,10 @@ def test_figure_text_escapes_only_what_plotly_reads_as_markup():
     )
     assert figure_text("<START>") == "&lt;START&gt;"
     assert figure_text("[x](y) *z*") == "[x](y) *z*"  # Plotly does not read Markdown
+
+
+def test_invisible_characters_are_shown_by_their_codes():
+    """A bidirectional override or a zero-width space in a link's value is shown, not dropped: a message
+    quoting “\\u202eWh” must not read as if it quoted “Wh”."""
+    assert shorten("\u202eWh") == "\\u202eWh" and shorten("W\u200bh") == "W\\u200bh"
+    assert unescape(plain("\u202eWh")) == "\\u202eWh"

@@ -215,6 +215,11 @@ MODEL_FAULTS = {
         HyperparameterError,
         ["temperature", "-0.5"],
     ),
+    "sample at a temperature that overflows the scores": (
+        lambda m: m.sample(FEATURES, temperature=1e-300),
+        HyperparameterError,
+        ["temperature", "1e-300", "0 (greedy)", "from 0.01 to 100", "overflow", "pass 0"],
+    ),
     "sample with a random generator of the wrong type": (
         lambda m: m.sample(FEATURES, temperature=1.0, rng=42),
         HyperparameterError,
