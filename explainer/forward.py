@@ -294,7 +294,8 @@ def _topk_step(trace, idx_to_word, t: int, k: int) -> tuple[dict, dict]:
         "text": [probability_text(r["probability"]) for r in rows],
         "marker": {"color": [GROUND_TRUTH if r["is_target"] else NEUTRAL for r in rows]},
     }
-    title = {"text": f"Next word after t = {t}: ground truth “{target}” in green", "font": {"size": 14}}
+    # Two lines: in its two-fifths of a 1280-pixel page, one line of both was cut at its ends.
+    title = {"text": f"Next word after t = {t}<br>ground truth “{target}” in green", "font": {"size": 14}}
     return bars, {"annotations": [], "title": title}
 
 
@@ -322,7 +323,7 @@ def topk_view(trace, idx_to_word, k: int = 5) -> Stepped:
     fig.update_xaxes(range=[0, min(1.0, 1.3 * top) or 1.0], title="probability")
     # One height for every step (k words and the ground truth when it is outside them): a step then
     # redraws the bars, not the whole figure.
-    base_layout(fig, "topk", height=70 + 32 * (k + 1))
+    base_layout(fig, "topk", height=90 + 32 * (k + 1), margin={"t": 60})
     # A step with no bars shows its note alone: empty axes would show numbers that mean nothing.
     axes = {axis: fig.layout[axis].to_plotly_json() for axis in ("xaxis", "yaxis")}
     for bars, layout in parts:
@@ -338,7 +339,8 @@ def loss_view(trace) -> Stepped:
     """Per-step loss −log p(target) as bars over t = 1 … T, with the running total as a line.
 
     ``<NULL>`` targets are drawn as grey hatched stubs labelled "masked"; they add nothing to the total.
-    Bar values sit inside the bars, clear of the line. The current step's bar is outlined.
+    Bar values sit inside the bars (above a bar too short for its value). The current step's bar is outlined,
+    with a dotted line behind the bars.
     """
     T = trace.num_steps
     steps = np.arange(1, T + 1)
@@ -355,7 +357,8 @@ def loss_view(trace) -> Stepped:
                 "pattern": {"shape": ["" if m else "/" for m in trace.mask]},
             },
             text=[f"{v:.2f}" if m else "masked" for v, m in zip(trace.step_loss, trace.mask, strict=True)],
-            textposition="inside",
+            # inside from the bottom where it fits, else above the bar (Plotly shrank it to an unreadable dot)
+            textposition="auto",
             insidetextanchor="start",
             textangle=-90,
             hovertext=[
@@ -375,6 +378,7 @@ def loss_view(trace) -> Stepped:
             name="running total",
             mode="lines+markers",
             line={"color": SERIES_COLORS["total"]},
+            marker={"size": 5},  # small, to cover less of the values in the bars
             hovertemplate="total up to t = %{x}: %{y:.3f}<extra></extra>",
         ),
         secondary_y=True,
@@ -387,7 +391,9 @@ def loss_view(trace) -> Stepped:
     heights = np.where(trace.mask, trace.step_loss, stub)
 
     def cursor(t):
-        return [highlights.bar_outline(t, float(heights[t - 1])), highlights.vline(t, "dot")] if t else []
+        # the line behind the bars, so that it does not strike through the step's value
+        line = {**highlights.vline(t, "dot"), "layer": "below"}
+        return [highlights.bar_outline(t, float(heights[t - 1])), line] if t else []
 
     fig.update_layout(shapes=cursor(0))
     return Stepped(fig, [{"layout": {"shapes": cursor(t)}} for t in range(T + 1)])

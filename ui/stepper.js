@@ -138,6 +138,9 @@ export default function (component) {
   const range = root.querySelector(".rnn-range");
   const [prev, next, play] = ["prev", "next", "play"].map((name) => root.querySelector(`.rnn-${name}`));
   const playLabel = data.direction > 0 ? "▶ Play" : "▶ Play back";
+  // Backprop goes from the last word down to 0: its next step is t − 1, on the left as on the slider.
+  [prev.textContent, next.textContent] =
+    data.direction > 0 ? ["‹ Previous", "Next ›"] : ["‹ Next (t − 1)", "Previous (t + 1) ›"];
 
   if (state.version !== data.version) {
     state.version = data.version;

@@ -79,6 +79,9 @@ def test_forward_pass_steps_in_the_browser_and_the_url_follows(projector_page, a
     summary = stepper_panel(page, "summary").inner_text()
     assert summary.startswith(f"t = {last}: ‖dL/dh_{last}‖") and "0.000e+00" not in summary
     url_step(page, last)
+    # Backprop's next step is t - 1: the button that goes there says so.
+    assert page.locator(f"{STEPPER} .rnn-prev").inner_text() == "‹ Next (t − 1)"
+    assert page.locator(f"{STEPPER} .rnn-next").inner_text() == "Previous (t + 1) ›"
     stepper_click(page, "prev", last - 1)
     stepper_click(page, "prev", last - 2)
     assert overflowing(page, FITS) == []

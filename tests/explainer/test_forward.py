@@ -142,12 +142,13 @@ def test_loss_figure_bars_are_step_losses_and_null_is_masked(trace):
     np.testing.assert_allclose(heights[trace.mask], trace.step_loss[trace.mask], rtol=1e-6)
     assert bars["text"][-2:] == ["masked", "masked"]
     assert bars["marker"]["pattern"]["shape"][-1] == "/"
-    # Values sit inside their bars, clear of the running-total line.
-    assert bars["textposition"] == "inside"
+    # Values sit inside their bars where they fit (else above), the step's dotted line behind them.
+    assert bars["textposition"] == "auto" and bars["insidetextanchor"] == "start"
     np.testing.assert_allclose(decode(line["y"]), trace.running_loss, rtol=1e-6)
     assert decode(line["y"])[-1] == pytest.approx(trace.loss, rel=1e-6)
     outline, cursor = spec["layout"]["shapes"]
     assert (outline["x0"] + outline["x1"]) / 2 == pytest.approx(3) and cursor["x0"] == 3
+    assert cursor["layer"] == "below"
     assert outline["y1"] == pytest.approx(float(trace.step_loss[2]))
     assert "shapes" not in figure_json(forward.loss_view(trace).at(0))["layout"]
 
