@@ -50,19 +50,36 @@ def url_fields(max_train: int) -> list[url_state.Field]:
     ]
 
 
-def settings(max_train: int) -> RaceConfig:
+# The number boxes, by URL field: label and step. Their bounds are the fields' (url_fields), not the browser's:
+# a value past them is refused with a message and the box shows the value in use again (url_state.bind).
+NUMBER_BOXES = {
+    "captions": ("Training captions", 10),
+    "batch": ("Batch size", 5),
+    "iterations": ("Iterations", 50),
+    "seed": ("Seed", 1),
+}
+
+
+def _number_box(column, field: url_state.Field, low: int, high: int) -> None:
+    label, step = NUMBER_BOXES[field.name]
+    column.number_input(f"{label}, {low}–{high}", step=step, **url_state.bind(field.state_name, field=field))
+
+
+def settings(fields: list[url_state.Field], max_train: int) -> RaceConfig:
     """The settings widgets, bound to the URL fields -> RaceConfig."""
+    by_name = {field.name: field for field in fields}
     with st.expander("Settings (the notebook's values by default)", expanded=False):
         left, middle, right = st.columns(3)
-        low, high, _ = LIMITS["num_train"]
-        left.number_input(
-            "Training captions", low, min(high, max_train), step=10, **url_state.bind("captions")
-        )
-        left.number_input("Batch size", *LIMITS["batch_size"][:2], step=5, **url_state.bind("batch"))
-        left.number_input("Iterations", *LIMITS["iterations"][:2], step=50, **url_state.bind("iterations"))
+        for name, limits in (
+            ("captions", "num_train"),
+            ("batch", "batch_size"),
+            ("iterations", "iterations"),
+        ):
+            low, high, _ = LIMITS[limits]
+            _number_box(left, by_name[name], low, min(high, max_train) if name == "captions" else high)
         middle.select_slider("Hidden size H", HIDDEN_CHOICES, **url_state.bind("hidden"))
         middle.select_slider("Word-vector size W", WORDVEC_CHOICES, **url_state.bind("wordvec"))
-        middle.number_input("Seed", 0, MAX_SEED, **url_state.bind("race.seed"))
+        _number_box(middle, by_name["seed"], 0, MAX_SEED)
         right.select_slider(
             "Adam learning rate", LR_CHOICES, format_func="{:g}".format, **url_state.bind("lr")
         )
@@ -78,6 +95,11 @@ def settings(max_train: int) -> RaceConfig:
             help="An LSTM captioner with the same weights outside its cell, on the same minibatches.",
             **url_state.bind("lstm"),
         )
+        refused = [
+            message for name in NUMBER_BOXES if (message := url_state.refusal(by_name[name].state_name))
+        ]
+        if refused:
+            st.warning(" ".join(refused), icon="✋")
     lanes = ("tanh", "sigmoid") + ("relu",) * url_state.get("relu") + ("lstm",) * url_state.get("lstm")
     return RaceConfig(
         activations=lanes,
@@ -260,7 +282,7 @@ def page() -> None:
     data = ui.get_dataset()
     fields = url_fields(len(data["train_captions"]))
     url_state.load(fields)
-    config = settings(len(data["train_captions"]))
+    config = settings(fields, len(data["train_captions"]))
     st.caption(settings_line(config))
     controls = st.columns([1.2, 1.1, 1.6, 1.1, 2.0], vertical_alignment="bottom")
     log_y = controls[-1].toggle("Log-scale loss", **url_state.bind("race.log"))

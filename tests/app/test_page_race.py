@@ -129,10 +129,10 @@ def test_every_setting_comes_from_the_link_and_goes_back_to_it():
         w.label: w.value for w in [*at.number_input, *at.select_slider, *at.slider, *at.checkbox, *at.toggle]
     }
     assert values == {
-        "Training captions": 40,
-        "Batch size": 10,
-        "Iterations": 7,
-        "Seed": 3,
+        "Training captions, 10–1000": 40,
+        "Batch size, 1–100": 10,
+        "Iterations, 1–1000": 7,
+        "Seed, 0–10000": 3,
         "Hidden size H": 32,
         "Word-vector size W": 16,
         "Adam learning rate": 0.02,
@@ -170,6 +170,19 @@ def test_every_setting_comes_from_the_link_and_goes_back_to_it():
         linked, activations=("tanh", "sigmoid", "relu"), hidden_dim=64
     )
     runner_of(again).stop()
+
+
+def test_a_number_typed_past_its_limits_is_refused_and_the_box_shows_the_value_in_use():
+    at = opened()
+    box = next(b for b in at.number_input if b.label.startswith("Batch size"))
+    box.set_value(0).run()
+    (refused,) = [w.value for w in at.warning]
+    assert refused == "**batch size** = 0 was not used: it must be between 1 and 100."
+    box = next(b for b in at.number_input if b.label.startswith("Batch size"))
+    assert box.value == 25 and at.query_params["batch"] == "25"
+    assert "batch 25" in at.caption[0].value
+    box.set_value(30).run()
+    assert not at.warning and at.query_params["batch"] == "30" and "batch 30" in at.caption[0].value
 
 
 def test_bad_link_values_fall_back_to_the_defaults_with_one_notice():
