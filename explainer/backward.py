@@ -225,7 +225,8 @@ def contributions_view(backward, param: str) -> Stepped:
     colors = diverging(*(part[key][:r, :c] for part in parts for key in ("step", "so_far", "total")))
 
     def titles(t):
-        return [f"step t = {max(t, 1)}{crop}", f"sum of steps {T} … {max(t, 1)}", f"total d{param}{crop}"]
+        step = "step t = 1 (t = 0 adds nothing)" if t == 0 else f"step t = {t}"
+        return [f"{step}{crop}", f"sum of steps {T} … {max(t, 1)}{crop}", f"total d{param}{crop}"]
 
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles(0), horizontal_spacing=0.06)
     for i, key in enumerate(("step", "so_far", "total"), start=1):

@@ -111,9 +111,9 @@ def sizes_markdown(model, num_steps: int) -> str:
             "",
             cell_line,
             f"- **Whole captioning model** (with projection, embedding and vocabulary layers): {total:,} parameters.",
-            f"- **Forward pass keeps** (for backward): {human_bytes(one['forward'])} for this caption, "
+            f"- **Forward pass keeps** (for backward): {human_bytes(one['forward'])} for one caption, "
             f"{human_bytes(batch['forward'])} for a minibatch of N = {NOTEBOOK_BATCH_SIZE}.",
-            f"- **Backward pass allocates**: {human_bytes(one['backward'])} for this caption, "
+            f"- **Backward pass allocates**: {human_bytes(one['backward'])} for one caption, "
             f"{human_bytes(batch['backward'])} for N = {NOTEBOOK_BATCH_SIZE}. Memory grows linearly with T: "
             "every step's inputs and states must be kept until backprop reaches it.",
         ]

@@ -141,7 +141,11 @@ def test_large_matrices_are_cropped():
     bwd = trace_example(model, np.ones(6), CAPTION).backward
     spec = figure_json(backward.contributions_view(bwd, "Wh").at(2))
     assert decode(spec["data"][0]["z"]).shape == (backward.MAX_MATRIX_UNITS, backward.MAX_MATRIX_UNITS)
-    assert "first 32×32" in spec["layout"]["annotations"][0]["text"]
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert all("first 32×32" in title for title in titles), titles
+    # At t = 0 (the image projection, no step of Wh) the first panel says which step it shows, and why.
+    at_zero = figure_json(backward.contributions_view(bwd, "Wh").at(0))["layout"]["annotations"][0]["text"]
+    assert at_zero.startswith("step t = 1 (t = 0 adds nothing)")
 
 
 def test_contribution_norms_highlight_current_step(bwd):
