@@ -309,6 +309,7 @@ def page() -> None:
             # A full rerun stops the timers (run_every=None), draws both parts at the end and swaps Pause for
             # the finished controls.
             current.wanted = False
+            url_state.keep_notices()
             st.rerun()
 
     @st.fragment(run_every=HIDDEN_INTERVAL if running else None)

@@ -26,6 +26,7 @@ from core import runtime
 from core.engine.rnn import CaptioningRNN
 from core.lab import trained_models as model_store
 from explainer.escape import MAX_MESSAGE, plain
+from ui import url_state
 from ui.dataset import freeze, get_dataset
 from ui.errors import show_error
 
@@ -171,6 +172,7 @@ def show_training(recipes, quiet_when_ready: bool = False) -> list[TrainingJob]:
     def live() -> None:
         # One more model ready: the page reruns to use it (it was drawn with the others' progress).
         if ready() != drawn_ready:
+            url_state.keep_notices()  # a rerun the learner did not ask for: the link's notices stay
             st.rerun(scope="app")
         st.caption(
             "Each model is trained once for everyone using this app, in the background, then cached on disk. "

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explainer.escape import plain
 
@@ -35,9 +36,31 @@ _SYNCED_PREFIX = "url_state_synced."
 _WIDGET_PREFIX = "url_state_widget."
 _SEEN_PREFIX = "url_state_seen."
 _REFUSED_PREFIX = "url_state_refused."
-# The link values refused since the page last ran to its end, {name: (raw value, notice)}: a page that stops
-# before save() (waiting for a model) says them again on its next run, while the address still holds them.
+# The link values this page refused: {"page": its script, "notices": {name: notice}, "shown": whether a run
+# drew them to its end}. Said again on the runs the page starts by itself (keep_notices: a model ready, a race
+# finished) and after a run that stopped before save() (waiting for a model); gone once the learner changes a
+# setting, a link brings a value that is used, or another page opens.
 _PENDING = "url_state_pending"
+
+
+def _page() -> str:
+    """The page running now (its script's hash; "" outside a Streamlit run)."""
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
+
+
+def _pending() -> dict:
+    """This page's entry of _PENDING (a new one on another page)."""
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending["page"] != _page():
+        pending = st.session_state[_PENDING] = {"page": _page(), "notices": {}, "shown": False}
+    return pending
+
+
+def keep_notices() -> None:
+    """Say the refused link values again on the next run: call it before an ``st.rerun`` the page starts by
+    itself, which the learner did not ask for."""
+    _pending()["shown"] = False
 
 
 def _text(value) -> str:
@@ -193,11 +216,13 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
             st.session_state[_SYNCED_PREFIX + field.state_name] = raw
             try:
                 st.session_state[key] = field.parse(raw)
+                _pending()["notices"].pop(field.name, None)
             except ValueError as exc:
                 # The raw value comes from whoever wrote the link: shown as text, cut, never as Markdown.
                 notice = f"**{field.label}** = “{plain(raw)}” {exc}"
                 notices.append(notice)
-                st.session_state.setdefault(_PENDING, {})[field.name] = (raw, notice)
+                _pending()["notices"][field.name] = notice
+                _pending()["shown"] = False
                 st.session_state[key] = field.default
         elif key in st.session_state:
             try:
@@ -215,13 +240,10 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
 
 def notify(notices: Sequence[str]) -> None:
     """One gentle ``st.info`` listing the link values that could not be used (nothing if none): `notices`, and
-    those refused on a run that stopped before :func:`save` whose values the address still holds. Once a run."""
-    pending = st.session_state.get(_PENDING, {})
-    notices = [*notices] + [
-        notice
-        for name, (raw, notice) in pending.items()
-        if st.query_params.get(name) == raw and notice not in notices
-    ]
+    those this page refused on an earlier run that the learner has not moved on from. Once a run."""
+    pending = _pending()
+    if not pending["shown"]:
+        notices = [*notices] + [notice for notice in pending["notices"].values() if notice not in notices]
     if notices:
         st.info(
             "Some settings in the link could not be used, so their defaults are shown instead: "
@@ -233,7 +255,7 @@ def notify(notices: Sequence[str]) -> None:
 
 def save(fields: Sequence[Field]) -> None:
     """Write the current values of `fields` to the URL (call at the end of the page)."""
-    st.session_state.pop(_PENDING, None)  # the page ran to its end: its notices were shown
+    _pending()["shown"] = True  # the page ran to its end with its notices on screen
     for field in fields:
         text = field.format(st.session_state.get(_state_key(field.state_name), field.default))
         st.session_state[_SYNCED_PREFIX + field.state_name] = text
@@ -264,6 +286,7 @@ def bind(name: str, labels: dict | None = None, options_of: str = "", field: Fie
     values = {label: value for value, label in (labels or {}).items()}
 
     def copy_back() -> None:
+        _pending()["notices"].clear()  # the learner has moved on from the link
         chosen = st.session_state[widget_key]
         chosen = values[chosen] if labels else chosen
         if field is not None:
