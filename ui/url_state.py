@@ -82,9 +82,8 @@ class Field:
     default: object
     parse: Callable[[str], object]
     label: str = ""
-    key: str = (
-        ""  # where the session keeps the value, if not under `name` (another page's field has the name)
-    )
+    # Where the session keeps the value, if not under `name` (another page has a field of that name).
+    key: str = ""
 
     @property
     def state_name(self) -> str:

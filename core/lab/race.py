@@ -430,7 +430,7 @@ class Race:
 
     def record_sample(self, lane):
         """Append the lane's greedy caption of the sample image, with the weights it published, if it changed
-        since the last one. The lane's own thread calls it, after each of its iterations (step_lane)."""
+        since the last one: at the start (Race()), then on the lane's own thread after each of its iterations."""
         state = lane.published
         T = self.data["train_captions"].shape[1] - 1
         ids = lane.published_model(state).sample(self.sample_feature[None], max_length=T)[0]
