@@ -25,16 +25,27 @@ LR_DECAY_STEP = 0.01
 MAX_SEED = 10_000
 
 
+def box_limits(max_train: int) -> dict[str, tuple[int, int]]:
+    """(low, high) of each number box's URL field: core.lab.race.LIMITS, and no more captions than there are."""
+    low, high, _ = LIMITS["num_train"]
+    return {
+        "captions": (low, min(high, max_train)),
+        "batch": LIMITS["batch_size"][:2],
+        "iterations": LIMITS["iterations"][:2],
+        "seed": (0, MAX_SEED),
+    }
+
+
 def url_fields(max_train: int) -> list[url_state.Field]:
     """Every setting of the race and the loss axis, so that a link sets up the same race (core.lab.race.LIMITS)."""
+    limits = box_limits(max_train)
 
-    def bounded(name, url_name, label, high=None):
-        low, top, default = LIMITS[name]
-        top = min(top, high) if high is not None else top
-        return url_state.integer(url_name, min(default, top), low, top, label)
+    def bounded(name, url_name, label):
+        low, high = limits[url_name]
+        return url_state.integer(url_name, min(LIMITS[name][2], high), low, high, label)
 
     return [
-        bounded("num_train", "captions", "training captions", max_train),
+        bounded("num_train", "captions", "training captions"),
         bounded("batch_size", "batch", "batch size"),
         bounded("iterations", "iterations", "iterations"),
         url_state.choice("hidden", LIMITS["hidden_dim"][2], HIDDEN_CHOICES, "hidden size H"),
@@ -45,7 +56,7 @@ def url_fields(max_train: int) -> list[url_state.Field]:
         ),
         url_state.flag("relu", False, "ReLU lane"),
         url_state.flag("lstm", False, "LSTM lane"),
-        url_state.integer("seed", 0, 0, MAX_SEED, "seed", key="race.seed"),
+        url_state.integer("seed", 0, *limits["seed"], "seed", key="race.seed"),
         url_state.flag("log", True, "log-scale loss", key="race.log"),
     ]
 
@@ -60,9 +71,11 @@ NUMBER_BOXES = {
 }
 
 
-def _number_box(column, field: url_state.Field, low: int, high: int) -> None:
+def _number_box(column, field: url_state.Field, limits: tuple[int, int]) -> None:
     label, step = NUMBER_BOXES[field.name]
-    column.number_input(f"{label}, {low}–{high}", step=step, **url_state.bind(field.state_name, field=field))
+    column.number_input(
+        f"{label}, {limits[0]}–{limits[1]}", step=step, **url_state.bind(field.state_name, field=field)
+    )
 
 
 def settings(fields: list[url_state.Field], max_train: int) -> RaceConfig:
@@ -70,16 +83,12 @@ def settings(fields: list[url_state.Field], max_train: int) -> RaceConfig:
     by_name = {field.name: field for field in fields}
     with st.expander("Settings (the notebook's values by default)", expanded=False):
         left, middle, right = st.columns(3)
-        for name, limits in (
-            ("captions", "num_train"),
-            ("batch", "batch_size"),
-            ("iterations", "iterations"),
-        ):
-            low, high, _ = LIMITS[limits]
-            _number_box(left, by_name[name], low, min(high, max_train) if name == "captions" else high)
+        limits = box_limits(max_train)
+        for name in ("captions", "batch", "iterations"):
+            _number_box(left, by_name[name], limits[name])
         middle.select_slider("Hidden size H", HIDDEN_CHOICES, **url_state.bind("hidden"))
         middle.select_slider("Word-vector size W", WORDVEC_CHOICES, **url_state.bind("wordvec"))
-        _number_box(middle, by_name["seed"], 0, MAX_SEED)
+        _number_box(middle, by_name["seed"], limits["seed"])
         right.select_slider(
             "Adam learning rate", LR_CHOICES, format_func="{:g}".format, **url_state.bind("lr")
         )
