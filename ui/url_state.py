@@ -150,10 +150,11 @@ def number(
 
     def parse(raw: str) -> float:
         value = parse_bounded(raw)
-        steps = round((value - low) / step)
-        if not math.isclose(value, low + steps * step, rel_tol=0, abs_tol=1e-9 * max(1.0, abs(value))):
+        on_grid = round(low + round((value - low) / step) * step, 10)  # without the float sum's last digits
+        # The same number as the URL writes it (6 significant digits): 0.15000000000000002 is 0.15, 1e-300 is not 0.
+        if _text(value) != _text(on_grid):
             raise ValueError(f"must be between {low:g} and {high:g} in steps of {step:g}")
-        return round(low + steps * step, 10)  # the grid's value, without the float sum's last digits
+        return on_grid
 
     return Field(name, default, parse, label or name, key)
 

@@ -70,6 +70,12 @@ def test_a_number_off_its_sliders_grid_is_refused_as_the_slider_could_not_show_i
     # 5001 digits are a whole number, too large (int() refuses more than 4300 digits)
     assert "**t** = “1000" in notice and "must be between 0 and 9" in notice and "whole number" not in notice
     assert at.slider[1].value == 1.0 and at.query_params["wh"] == "1"
+    at.query_params.update({"wh": "0.1000000000000000000001"})  # below 0.1 by less than a double can hold
+    at.run()
+    assert not at.info and at.query_params["wh"] == "0.1"
+    at.query_params.update({"wh": "1.02"})  # in range, but not a value of the slider
+    at.run()
+    assert f"**wh** = “{plain('1.02')}” must be between 0.1 and 3 in steps of 0.05" in at.info[0].value
     at.query_params.update({"wh": "0.15000000000000002"})  # on the grid, written with a float sum's digits
     at.run()
     assert not at.info and at.slider[1].value == 0.15 and at.query_params["wh"] == "0.15"
