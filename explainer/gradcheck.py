@@ -403,11 +403,12 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     title = BUGS[bug].title
     applied = [r for r in results if r.bug_applies]
     hidden = [r for r in results if r.layer in BUGS[bug].hidden_in]
+    hidden_run = f"{_titles(hidden)} run{'s' * (len(hidden) == 1)}"  # "Whole model runs", "… run"
     showing = ", ".join(LAYER_TITLES[layer] for layer in BUGS[bug].checks)
     if not applied and hidden:
         return "missed", (
-            f"**Missed.** {_titles(hidden)} run{'s' * (len(hidden) == 1)} the code the bug “{title}” breaks but "
-            f"cannot show it: {BUGS[bug].hidden_because}. The checks that can: {showing}."
+            f"**Missed.** {hidden_run} the code the bug “{title}” breaks but cannot show it: "
+            f"{BUGS[bug].hidden_because}. The checks that can: {showing}."
         )
     if not applied:
         return "missed", (
@@ -431,7 +432,7 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     if missed:
         text += f" It went unnoticed by: {_titles(missed)}."
     if hidden:
-        text += f" {_titles(hidden)} run{'s' * (len(hidden) == 1)} it too but cannot show it: {BUGS[bug].hidden_because}."
+        text += f" {hidden_run} it too but cannot show it: {BUGS[bug].hidden_because}."
     clean = [r for r in results if not r.bug_applies and r.layer not in BUGS[bug].hidden_in]
     if clean and all(r.passed for r in clean):
         text += " Checks that do not run the broken code still pass, which tells you where to look."

@@ -120,8 +120,9 @@ def _mark_divergence(
     fig: go.Figure, activation: str, values: np.ndarray, at: int, order: int, target: int | None
 ) -> None:
     """A cross at the last finite loss of a lane that diverged at iteration `at`, a dotted line at `at`, and
-    its label (without a background, over the curves) at the top inside the plot (`order`: the lane's rank among those that diverged, each label a
-    line lower; on the side of the line with more room, `target` being the axis's end)."""
+    its label at the top inside the plot, without a background over the curves (`order`: the lane's rank
+    among those that diverged, each label a line lower; on the side of the line with more room, `target`
+    being the axis's end)."""
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size:
         last = int(finite[-1])

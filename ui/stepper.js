@@ -123,11 +123,11 @@ export default function (component) {
     root.className = "rnn-stepper";
     root.innerHTML = `
       <div class="rnn-controls">
-        <button type="button" class="rnn-prev">‹ Previous</button>
+        <button type="button" class="rnn-prev"></button>
         <label class="rnn-slider"><span class="rnn-label"></span>
           <span class="rnn-track"><input type="range" class="rnn-range" step="1" />
           <output class="rnn-value"></output></span></label>
-        <button type="button" class="rnn-next">Next ›</button>
+        <button type="button" class="rnn-next"></button>
         <button type="button" class="rnn-play"></button>
       </div>
       <div class="rnn-panels"></div>`;
