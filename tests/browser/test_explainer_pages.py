@@ -35,6 +35,8 @@ def test_forward_pass_steps_in_the_browser_and_the_url_follows(projector_page, a
     assert equation_rows(page) == ["h_0 = W_proj·feature + b_proj"]
     assert overflowing(page, FITS) == []
 
+    assert page.locator(f"{STEPPER} .rnn-prev").inner_text() == "‹ Previous"
+    assert page.locator(f"{STEPPER} .rnn-next").inner_text() == "Next ›"
     stepper_click(page, "next", 1)
     stepper_click(page, "next", 2)
     stepper_click(page, "prev", 1)
