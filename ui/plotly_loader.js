@@ -33,6 +33,19 @@ function inView(element) {
   return box.bottom > 0 && box.top < window.innerHeight && box.width > 0;
 }
 
+// Resolves once `element` is entirely outside the browser window, for instance pushed below the fold by
+// elements appearing above it; stop() ends the watch.
+function whenOutOfView(element) {
+  let observer;
+  const promise = new Promise((resolve) => {
+    observer = new IntersectionObserver((entries) => {
+      if (!entries[entries.length - 1].isIntersecting) resolve();
+    });
+    observer.observe(element);
+  });
+  return { promise, stop: () => observer.disconnect() };
+}
+
 // Redraw a drawn figure at its container's new width: the window resized, or the sidebar opened or closed
 // (Plotly.js's own `responsive` follows only the window, and redraws even when the width is unchanged).
 function followWidth(element) {

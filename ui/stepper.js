@@ -56,43 +56,58 @@ function makePanel(id, spec, container) {
   container.append(element);
   if (spec.kind === "plotly") {
     let shown = null; // the step on screen
+    let waiting = 0; // drawings asked for and not done yet (Plotly.js may still be loading)
     const hasData = (i) => Object.keys((spec.patches[i] || {}).data || {}).length > 0;
     // Its room is kept before it is drawn, so the page does not jump and what is in view is known.
     if (spec.base.layout.height) element.style.minHeight = `${spec.base.layout.height}px`;
     followWidth(element);
+    const show = (i) => {
+      waiting += 1;
+      return whenPlotly().then((Plotly) => {
+        if (shown === null || hasData(i) || hasData(shown)) {
+          const { data, layout } = stepFigure(spec, i);
+          shown = i;
+          return Plotly.react(element, data, layout, CONFIG);
+        }
+        // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
+        const before = (spec.patches[shown] || {}).layout || {};
+        const after = (spec.patches[i] || {}).layout || {};
+        const update = {};
+        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+          const value = key in after ? after[key] : spec.base.layout[key];
+          update[key] = value === undefined ? null : value;
+        }
+        shown = i;
+        return Plotly.relayout(element, update);
+      }).catch((error) => {
+        shown = null;
+        element.textContent = `This figure could not be drawn: ${error.message}`;
+        throw error; // the step is not marked painted
+      }).finally(() => (waiting -= 1));
+    };
     return {
       drawn: () => shown !== null,
-      due: () => shown !== null || inView(element),
-      show: (i) =>
-        whenPlotly().then((Plotly) => {
-          if (shown === null || hasData(i) || hasData(shown)) {
-            const { data, layout } = stepFigure(spec, i);
-            shown = i;
-            return Plotly.react(element, data, layout, CONFIG);
-          }
-          // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
-          const before = (spec.patches[shown] || {}).layout || {};
-          const after = (spec.patches[i] || {}).layout || {};
-          const update = {};
-          for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-            const value = key in after ? after[key] : spec.base.layout[key];
-            update[key] = value === undefined ? null : value;
-          }
-          shown = i;
-          return Plotly.relayout(element, update);
-        }).catch((error) => {
-          shown = null;
-          element.textContent = `This figure could not be drawn: ${error.message}`;
-          throw error; // the step is not marked painted
-        }),
+      // A figure on screen or on its way follows every step, so that it ends on the step shown.
+      due: () => shown !== null || waiting > 0 || inView(element),
+      show,
+      // What a step waits for. A figure's first drawing waits for Plotly.js; when the elements appearing
+      // above it meanwhile push it out of view, the step no longer waits for it (it is drawn all the same).
+      painted: (i) => {
+        const drawing = show(i);
+        if (shown !== null || window.Plotly) return drawing;
+        const away = whenOutOfView(element);
+        drawing.then(away.stop, away.stop);
+        return Promise.race([drawing, away.promise]);
+      },
     };
   }
   const always = { drawn: () => true, due: () => true };
-  if (spec.kind === "html") {
-    // Built by the explainer from escaped text: trusted markup, not data.
-    return { ...always, show: (i) => { element.innerHTML = spec.steps[i] ?? ""; } };
-  }
-  return { ...always, show: (i) => renderInline(element, spec.steps[i] ?? "") };
+  // Built by the explainer from escaped text: trusted markup, not data.
+  const show =
+    spec.kind === "html"
+      ? (i) => { element.innerHTML = spec.steps[i] ?? ""; }
+      : (i) => renderInline(element, spec.steps[i] ?? "");
+  return { ...always, show, painted: show };
 }
 
 function build(root, data) {
@@ -173,7 +188,7 @@ export default function (component) {
     next.disabled = t >= data.last;
     root.dataset.step = String(t);
     const i = t - data.first;
-    Promise.all(state.panels.filter((panel) => panel.due()).map((panel) => panel.show(i))).then(
+    Promise.all(state.panels.filter((panel) => panel.due()).map((panel) => panel.painted(i))).then(
       () => {
         if (state.t === t) root.dataset.painted = String(t);
         state.drawTheRest();

@@ -23,10 +23,12 @@ import streamlit as st
 from ui import url_state
 
 _HERE = Path(__file__).parent
+# The component's code: the shared Plotly.js loader, then the stepper (its default export).
+SCRIPT = (_HERE / "plotly_loader.js").read_text() + (_HERE / "stepper.js").read_text()
 _COMPONENT = st.components.v2.component(
     "rnn_explainer.stepper",
     css=(_HERE / "stepper.css").read_text(),
-    js=(_HERE / "plotly_loader.js").read_text() + (_HERE / "stepper.js").read_text(),
+    js=SCRIPT,
     isolate_styles=False,  # Plotly.js styles its charts with the page's global stylesheet
 )
 

@@ -1,0 +1,84 @@
+"""The stepper component (ui/stepper.js) on its own, in Chromium, with Plotly.js held back as on a first visit.
+
+A page opened in a new tab mounts the stepper before the elements above it have appeared, so its first figure
+may be in view for a moment and then pushed below the fold; meanwhile Plotly.js is still loading.
+"""
+
+import json
+from pathlib import Path
+
+from ui import stepper
+
+ORIGIN = "http://stepper.test"
+PLOTLY = Path(__file__).resolve().parents[2] / "static" / "plotly.js-rnn-4.1.1.min.js"
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<div id="above" style="height:0"></div><div id="host"></div></body></html>"""
+
+# Mounts the component as Streamlit does: its code as a module, called with the data and the element.
+MOUNT = """async ([script, data]) => {
+  const url = URL.createObjectURL(new Blob([script], { type: "text/javascript" }));
+  const mount = (await import(url)).default;
+  window.__reported = [];
+  mount({ parentElement: document.getElementById("host"), data: [data],
+          setStateValue: (name, value) => window.__reported.push([name, value]) });
+}"""
+
+
+def figure_panel(steps):
+    """A one-bar figure whose title names the step it shows."""
+    base = {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 300}}
+    return {
+        "kind": "plotly",
+        "base": base,
+        "patches": [{"layout": {"title": {"text": f"step {t}"}}} for t in steps],
+    }
+
+
+def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_the_step_shown(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    held = []
+    context.route(f"{ORIGIN}/", lambda route: route.fulfill(body=PAGE, content_type="text/html"))
+    context.route(f"{ORIGIN}/app/static/**", lambda route: held.append(route))  # Plotly.js: answered later
+    page = context.new_page()
+    try:
+        page.goto(f"{ORIGIN}/")
+        data = stepper.payload(
+            "caption",
+            0,
+            2,
+            rows=[[("figure", 1)], [("text", 1)]],
+            panels={"figure": figure_panel(range(3)), "text": {"kind": "text", "steps": ["t0", "t1", "t2"]}},
+        )
+        data["t"] = 0
+        page.evaluate(MOUNT, [stepper.SCRIPT, json.loads(json.dumps(data))])
+        root = page.locator(".rnn-stepper")
+        page.wait_for_function("document.querySelector('.rnn-stepper')?.dataset.step === '0'")
+
+        # In view, the figure holds the step until Plotly.js is here.
+        page.wait_for_timeout(400)
+        assert held, "the stepper asked for Plotly.js"
+        assert root.get_attribute("data-painted") is None
+
+        # The elements above appear and push it below the fold: the step is painted without it.
+        page.evaluate("document.getElementById('above').style.height = '2000px'")
+        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '0'", timeout=5000)
+        assert page.evaluate("window.Plotly") is None
+        assert root.locator(".rnn-panel-text").inner_text() == "t0"
+
+        # A step taken meanwhile is painted at once, and the figure still on its way follows it.
+        root.locator(".rnn-next").evaluate("(button) => button.click()")
+        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '1'", timeout=5000)
+        assert root.locator(".rnn-panel-text").inner_text() == "t1"
+        assert page.evaluate("window.__reported") == [["t", 1]]
+
+        held[0].fulfill(path=PLOTLY, content_type="text/javascript")
+        title = root.locator(".rnn-panel-plotly .gtitle")
+        title.wait_for(timeout=10_000)
+        page.wait_for_function(
+            "document.querySelector('.rnn-panel-plotly .gtitle')?.textContent === 'step 1'", timeout=10_000
+        )
+        page.wait_for_timeout(300)  # every drawing asked for has run: the figure stays on the step shown
+        assert title.text_content() == "step 1"
+    finally:
+        context.close()
