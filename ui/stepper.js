@@ -102,10 +102,9 @@ function makePanel(id, spec, container) {
     };
   }
   const always = { drawn: () => true, due: () => true };
-  // Built by the explainer from escaped text: trusted markup, not data.
   const show =
     spec.kind === "html"
-      ? (i) => { element.innerHTML = spec.steps[i] ?? ""; }
+      ? (i) => { element.innerHTML = spec.steps[i] ?? ""; } // built by the explainer from escaped text
       : (i) => renderInline(element, spec.steps[i] ?? "");
   return { ...always, show, painted: show };
 }
