@@ -22,7 +22,11 @@ import numpy as np
 
 from core.engine import rnn_layers
 from core.engine.activations import check_activation
-from core.engine.gradient_check import elementwise_rel_error, eval_numerical_gradient
+from core.engine.gradient_check import (
+    elementwise_rel_error,
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+)
 from core.engine.rnn import CaptioningRNN
 from core.errors import HyperparameterError
 from core.lab.bugs import BUGS, check_bug, engine_with_bug
@@ -333,24 +337,33 @@ def _repeat_note(ids):
 @dataclass
 class _Gradient:
     """A gradient a check computed (`analytic`, of the input `x`) and what finite differences check it
-    against: the scalar f() of the current contents of x, which they perturb in place."""
+    against, of the current contents of x (which they perturb in place), as the notebooks do: a scalar
+    `loss()`, or the arrays `outputs()` with the upstream gradients `douts`, one per output."""
 
     name: str
     analytic: np.ndarray
-    f: Callable[[], float]
     x: np.ndarray
+    loss: Callable[[], float] | None = None
+    outputs: Callable[[], tuple] | None = None
+    douts: tuple = ()
 
     def numeric(self, step, index=None):
-        """eval_numerical_gradient of f at x with step h: of every element, or of x[index] alone (an array of
-        one element, computed the very same way, so equal to that element of the whole)."""
+        """The numeric gradient at x with step h, of every element or of x[index] alone (an array of one
+        element, computed the very same way, so equal to that element of the whole): eval_numerical_gradient
+        of the loss, or eval_numerical_gradient_array of each output with its upstream gradient, summed."""
         target = self.x if index is None else self.x[tuple(slice(i, i + 1) for i in index)]
-        return eval_numerical_gradient(lambda _: self.f(), target, verbose=False, h=step)
+        if self.loss is not None:
+            return eval_numerical_gradient(lambda _: self.loss(), target, verbose=False, h=step)
+        return sum(
+            eval_numerical_gradient_array(lambda _, k=k: self.outputs()[k], target, dout, h=step)
+            for k, dout in enumerate(self.douts)
+        )
 
 
 def _check_layer(c, forward, backward, shapes, scales=None, **options):
     """The gradients of backward for random inputs named and shaped by `shapes` (standard normal, times
-    scales[name] where given), each checked against finite differences of sum(out * dout) over forward's
-    outputs.
+    scales[name] where given), each checked as the notebooks do: eval_numerical_gradient_array of each of
+    forward's outputs with its random upstream gradient dout, summed over the outputs.
 
     forward(**inputs, **options) -> (*outs, cache), one output or more (the LSTM step: next_h, next_c);
     backward(*douts, cache) -> one gradient per input, in the order of `shapes`. Finite differences perturb
@@ -363,11 +376,13 @@ def _check_layer(c, forward, backward, shapes, scales=None, **options):
     douts = c.normal(*(out.shape for out in outs))
     analytic = dict(zip(inputs, backward(*douts, cache), strict=True))
 
-    def weighted_outputs():
-        outs = forward(**inputs, **options)[:-1]
-        return sum(np.sum(out * dout) for out, dout in zip(outs, douts, strict=True))
+    def outputs():
+        return forward(**inputs, **options)[:-1]
 
-    gradients = [_Gradient(name, analytic[name], weighted_outputs, value) for name, value in inputs.items()]
+    gradients = [
+        _Gradient(name, analytic[name], value, outputs=outputs, douts=tuple(douts))
+        for name, value in inputs.items()
+    ]
     return gradients, None, ()
 
 
@@ -423,10 +438,11 @@ def _check_word_embedding(c):
     (dout,) = c.normal(out.shape)
     dW = c.engine.word_embedding_backward(dout, cache)
 
-    def weighted_output():
-        return np.sum(rnn_layers.word_embedding_forward(ids, W_embed)[0] * dout)
+    def outputs():
+        return rnn_layers.word_embedding_forward(ids, W_embed)[:1]
 
-    return [_Gradient("W_embed", dW, weighted_output, W_embed)], None, (_repeat_note(ids),)
+    gradient = _Gradient("W_embed", dW, W_embed, outputs=outputs, douts=(dout,))
+    return [gradient], None, (_repeat_note(ids),)
 
 
 def _check_temporal_affine(c):
@@ -459,7 +475,7 @@ def _check_temporal_softmax(c):
     captions = _random_captions(c)
     y, mask = captions[:, 1:], captions[:, 1:] != 0
     loss, dx = c.engine.temporal_softmax_loss(x, y, mask)
-    return [_Gradient("x", dx, lambda: rnn_layers.temporal_softmax_loss(x, y, mask)[0], x)], loss, ()
+    return [_Gradient("x", dx, x, loss=lambda: rnn_layers.temporal_softmax_loss(x, y, mask)[0])], loss, ()
 
 
 def _vocabulary(V):
@@ -488,7 +504,7 @@ def _check_model(c, cell_type="rnn"):
     def model_loss():
         return model.loss(features, captions)[0]
 
-    gradients = [_Gradient(name, grads[name], model_loss, value) for name, value in model.params.items()]
+    gradients = [_Gradient(name, grads[name], value, loss=model_loss) for name, value in model.params.items()]
     return gradients, loss, (_repeat_note(captions[:, :-1]),)
 
 

@@ -121,7 +121,7 @@ def test_lstm_step_gradients():
         assert rel_error(analytic[k], numeric) < LAYER_TOLERANCE, k
 
 
-def check_sequence_gradients(x, h0, Wx, Wh, b, dh):
+def check_sequence_gradients(x, h0, Wx, Wh, b, dh, tolerance=LAYER_TOLERANCE):
     _, cache = lstm_forward(x, h0, Wx, Wh, b)
     analytic = lstm_backward(dh, cache)
     args = [x, h0, Wx, Wh, b]
@@ -132,7 +132,7 @@ def check_sequence_gradients(x, h0, Wx, Wh, b, dh):
 
         numeric = eval_numerical_gradient_array(forward, value, dh)
         assert analytic[k].shape == value.shape, k
-        assert rel_error(analytic[k], numeric) < LAYER_TOLERANCE, k
+        assert rel_error(analytic[k], numeric) < tolerance, k
     return analytic
 
 
@@ -152,7 +152,10 @@ def test_lstm_sequence_gradients_when_captions_end_early():
     dh[0, 2:] = 0
     dh[1, 4:] = 0
     dh[2, 3:] = 0
-    dx, *_ = check_sequence_gradients(x, h0, *lstm_weights(rng, D, H), dh)
+    # dWh's smallest entry here (4.1e-5) carries the finite differences' round-off at h = 1e-5 (1.2e-11): a
+    # relative error of 1.5e-7 with the course's eval_numerical_gradient_array (at h = 1e-4 the truncation is
+    # 7e-11 and shrinks 100x from there). Rows of the padding handled wrongly would be off by order 1.
+    dx, *_ = check_sequence_gradients(x, h0, *lstm_weights(rng, D, H), dh, tolerance=1e-6)
     np.testing.assert_array_equal(dx[0, 2:], 0)
     np.testing.assert_array_equal(dx[1, 4:], 0)
 

@@ -226,6 +226,21 @@ def test_word_embedding_gradient_sums_repeated_words():
     np.testing.assert_allclose(dW, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_the_notebooks_word_embedding_check_meets_its_bound():
+    """RNN_Captioning's "Word embedding: backward" cell, as written (np.random.seed(231)): "The error should be
+    around e-11 or less". Met only when the numeric gradient subtracts the outputs before weighting them, as the
+    course's eval_numerical_gradient_array does (two weighted sums subtracted gave 6e-10 here)."""
+    np.random.seed(231)
+    N, T, V, D = 50, 3, 5, 6
+    x = np.random.randint(V, size=(N, T))
+    W = np.random.randn(V, D)
+    out, cache = word_embedding_forward(x, W)
+    dout = np.random.randn(*out.shape)
+    dW = word_embedding_backward(dout, cache)
+    dW_num = eval_numerical_gradient_array(lambda W: word_embedding_forward(x, W)[0], W, dout)
+    assert rel_error(dW, dW_num) < 1e-11
+
+
 def test_word_embedding_gradient_of_unused_words_is_zero():
     x = np.asarray([[1, 1, 3]])
     _, cache = word_embedding_forward(x, np.ones((6, 2)))
