@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.engine.optim import DEFAULT_LEARNING_RATES, UPDATE_RULES
+from core.engine.seeding import generator
 from core.engine.validation import (
     require_array,
     require_dim,
@@ -40,11 +41,13 @@ class CaptioningSolver:
 
     data: dict with train_captions (N_cap, T + 1), train_image_idxs (N_cap,), train_features (N_img, D).
     Each iteration samples `batch_size` captions with a generator seeded by `seed`, so two solvers with the
-    same seed and data see identical minibatches. The learning rate is multiplied by `lr_decay` after
+    same seed and data see identical minibatches (seed None: seeded from NumPy's global random state, so
+    np.random.seed makes the run repeatable, as in the course). The learning rate is multiplied by `lr_decay` after
     every epoch. `step(n)` advances n iterations (for live pages); `train()` runs to the end.
 
     Bounds: batch_size 1..MAX_BATCH_SIZE, num_iterations (or num_epochs x iterations per epoch) and
-    print_every 0..MAX_ITERATIONS, learning_rate in (0, MAX_LEARNING_RATE]; optim_config holds only the
+    print_every 0..MAX_ITERATIONS, learning_rate in (0, MAX_LEARNING_RATE], lr_decay in (0, 1] (the course
+    takes any number; a larger one would grow the learning rate every epoch); optim_config holds only the
     settings of its update rule (RULE_SETTINGS). Anything else raises a CaptioningError naming it.
 
     An iteration is committed only if its loss, its gradients and the updated weights are all finite:
@@ -92,7 +95,7 @@ class CaptioningSolver:
         self._reset()
 
     def _reset(self):
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = generator(self.seed)
         self.epoch = 0
         self.iteration = 0
         self.loss_history = []
@@ -140,7 +143,8 @@ class CaptioningSolver:
                 config["learning_rate"] = (
                     config.get("learning_rate", DEFAULT_LEARNING_RATES["adam"]) * self.lr_decay
                 )
-        if self.verbose and self.print_every and self.iteration % self.print_every == 0:
+        # As the course: the first iteration's loss, then every print_every iterations (1, 11, 21, ...).
+        if self.verbose and self.print_every and (self.iteration - 1) % self.print_every == 0:
             print(f"(Iteration {self.iteration} / {self.num_iterations}) loss: {loss:f}")
         return record
 

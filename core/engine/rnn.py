@@ -26,6 +26,7 @@ from core.engine.rnn_layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from core.engine.seeding import generator
 from core.engine.validation import (
     require_dim,
     require_finite,
@@ -72,7 +73,8 @@ class CaptioningRNN:
     W = wordvec_dim and H = hidden_dim (1..MAX_HIDDEN_DIM).
     params: W_proj (D, H), b_proj (H,), W_embed (V, W), Wx (W, G), Wh (H, G), b (G,), W_vocab (H, V),
     b_vocab (V,) with G = H for the RNN and G = 4H for the LSTM (its gates i, f, o, g side by side),
-    initialised as the course does from np.random.default_rng(seed).
+    initialised at the course's scales from core.engine.seeding.generator(seed) (seed None: from NumPy's global
+    random state, so np.random.seed makes it repeatable).
 
     The arguments up to dtype are the course's, in its order; activation and seed come after them.
     activation: the vanilla cell's f in h_t = f(a_t) ("tanh", "sigmoid" or "relu"). The LSTM's gates fix
@@ -110,7 +112,7 @@ class CaptioningRNN:
         W = require_integer("wordvec_dim", wordvec_dim, 1, MAX_HIDDEN_DIM)
         H = require_integer("hidden_dim", hidden_dim, 1, MAX_HIDDEN_DIM)
         G = GATES[cell_type] * H
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         self.params = {
             "W_proj": rng.standard_normal((D, H)) / np.sqrt(D),
             "b_proj": np.zeros(H),

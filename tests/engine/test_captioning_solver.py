@@ -102,6 +102,23 @@ def test_minibatches_follow_the_solver_seed():
     assert not np.array_equal(captions_a, c.sample_minibatch()[0])
 
 
+def test_without_a_seed_the_courses_np_random_seed_makes_a_run_repeatable():
+    """The notebooks call np.random.seed(231) and build the model and the solver without a seed."""
+    data = synthetic_data(40, 10, 6, 20, length=8, seed=5)
+    runs = []
+    for global_seed in (231, 231, 232):
+        np.random.seed(global_seed)
+        model = CaptioningRNN(data["word_to_idx"], input_dim=6, wordvec_dim=5, hidden_dim=7)
+        solver = CaptioningSolver(
+            model, data, update_rule="adam", batch_size=8, num_iterations=3, verbose=False
+        )
+        solver.train()
+        runs.append((model.params["Wh"], solver.loss_history))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    assert runs[0][1] != runs[2][1]
+
+
 def test_step_resumes_exactly_like_one_train():
     model_a, whole = small_setup(solver_seed=7)
     model_b, stepped = small_setup(solver_seed=7)
@@ -158,12 +175,16 @@ def test_learning_rate_decays_once_per_epoch():
 
 
 def test_num_iterations_overrides_epochs_and_verbose_prints(capsys):
-    _, solver = small_setup(solver_seed=0, num_iterations=4, print_every=2)
+    _, solver = small_setup(solver_seed=0, num_iterations=10, print_every=3)
     solver.verbose = True
     solver.train()
-    assert solver.iteration == 4 and solver.done
+    assert solver.iteration == 10 and solver.done
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(")")[0] for line in lines] == ["(Iteration 2 / 4", "(Iteration 4 / 4"]
+    # As the course's solver: the first iteration, then every print_every (it prints when t % print_every == 0,
+    # numbering the iteration t + 1).
+    printed = [line.split(")")[0] for line in lines]
+    assert printed == ["(Iteration 1 / 10", "(Iteration 4 / 10", "(Iteration 7 / 10", "(Iteration 10 / 10"]
+    assert lines[0].endswith(f"loss: {solver.loss_history[0]:f}")
 
 
 # --------------------------------------------------------------------------- divergence
