@@ -59,10 +59,12 @@ def test_adam_matches_notebook():
 
 
 def test_adam_first_step_moves_every_weight_by_the_learning_rate():
-    """With zero moments, bias correction makes the first Adam step lr * sign(dw) (up to epsilon)."""
+    """With zero moments, bias correction makes the first Adam step lr * dw / (|dw| + epsilon / sqrt(1 - beta2)):
+    lr * sign(dw) up to epsilon, which the course's step size alpha leaves uncorrected."""
     w, dw = _w_dw()
     next_w, config = adam(w.copy(), dw, {"learning_rate": 1e-3})
-    np.testing.assert_allclose(next_w, w - 1e-3 * np.sign(dw), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(next_w, w - 1e-3 * dw / (np.abs(dw) + 1e-8 / np.sqrt(1 - 0.999)), rtol=1e-12)
+    np.testing.assert_allclose(next_w, w - 1e-3 * np.sign(dw), rtol=0, atol=1e-7)
     assert config["t"] == 1
 
 
@@ -88,15 +90,15 @@ def test_non_positive_learning_rate_is_refused(name, learning_rate):
 
 
 def course_adam(w, dw, config):
-    """Adam as the course writes it, on whole float64 arrays: the reference of the blocked adam."""
+    """Adam as the course's cs231n/optim.py (assignment 3) writes it, on whole float64 arrays: the reference of
+    the blocked adam."""
     config = {**config, "t": config.get("t", 0) + 1}
     m = config.get("m", np.zeros_like(w))
     v = config.get("v", np.zeros_like(w))
     config["m"] = 0.9 * m + 0.1 * dw
     config["v"] = 0.999 * v + 0.001 * dw**2
-    m_hat = config["m"] / (1 - 0.9 ** config["t"])
-    v_hat = config["v"] / (1 - 0.999 ** config["t"])
-    return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + 1e-8), config
+    alpha = config["learning_rate"] * np.sqrt(1 - 0.999 ** config["t"]) / (1 - 0.9 ** config["t"])
+    return w - alpha * (config["m"] / (np.sqrt(config["v"]) + 1e-8)), config
 
 
 @pytest.mark.parametrize("shape", [(300, 400), (400,), (70000,), (3, 5)])
