@@ -45,6 +45,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b, activation="tanh"):
     """One timestep of the vanilla RNN: next_h = f(x Wx + prev_h Wh + b).
 
     x: (N, D), prev_h: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> next_h: (N, H), RNNStepCache.
+    activation: f, "tanh" (the course's cell, the default), "sigmoid" or "relu" (core.engine.activations).
     """
     check_rnn_arguments(x, prev_h, Wx, Wh, b, activation)
     input_term = x @ Wx
@@ -86,6 +87,8 @@ def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     """The RNN over a whole sequence: rnn_step_forward's lines once per timestep.
 
     x: (N, T, D), h0: (N, H), Wx: (D, H), Wh: (H, H), b: (H,) -> h: (N, T, H), RNNCache.
+    activation: f of every step, as in rnn_step_forward. h is a view of the cache's time-major cache.h, not a
+    copy: change a copy of it, or rnn_backward sees the change.
     """
     require_sequence("x", x)
     check_rnn_arguments(x[:, 0], h0, Wx, Wh, b, activation, h_name="h0")
@@ -309,6 +312,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     """The LSTM over a whole sequence from h0 and c0 = 0: lstm_step_forward's lines once per timestep.
 
     x: (N, T, D), h0: (N, H), Wx: (D, 4H), Wh: (H, 4H), b: (4H,) -> h: (N, T, H), LSTMCache.
+    h is a view of the cache's time-major cache.h, not a copy: change a copy of it, or lstm_backward sees the
+    change.
     """
     require_sequence("x", x)
     check_lstm_arguments(x[:, 0], h0, np.zeros_like(h0), Wx, Wh, b, h_name="h0")

@@ -80,6 +80,21 @@ def test_every_recipe_is_stored_in_the_same_format(embedded_data):
     assert all(np.array_equal(loaded.params[k], v) for k, v in model.params.items())
 
 
+# The overfit cells of RNN_Captioning and LSTM_Captioning: CaptioningSolver(update_rule="adam", num_epochs=50,
+# batch_size=25, optim_config={"learning_rate": 5e-3}, lr_decay=...) on 50 captions, W = 256, H = 512.
+NOTEBOOK_OVERFIT = {"learning_rate": 5e-3, "batch_size": 25, "num_iterations": 50 * 2, "max_train": 50}
+
+
+@pytest.mark.parametrize(
+    ("recipe", "cell_type", "lr_decay"), [("overfit", "rnn", 0.95), ("lstm_overfit", "lstm", 0.995)]
+)
+def test_the_overfit_recipes_are_the_notebooks_runs(recipe, cell_type, lr_decay):
+    config = store.recipe_config(recipe)
+    assert {key: config[key] for key in NOTEBOOK_OVERFIT} == NOTEBOOK_OVERFIT
+    assert (config["wordvec_dim"], config["hidden_dim"]) == (256, 512)
+    assert config["lr_decay"] == lr_decay and store.recipe_cell_type(recipe) == cell_type
+
+
 def test_overfit_recipe_uses_fifty_captions(embedded_data):
     config = store.recipe_config("overfit")
     assert (config["max_train"], config["hidden_dim"], config["wordvec_dim"], config["batch_size"]) == (
