@@ -2,10 +2,10 @@
 //
 // data (see ui/stepper.py): trace (identity of the sequence), version (of the views), t, first, last,
 // restart (where Play starts again from the end), direction (+1 forward in time, -1 backward), interval_ms,
-// label, rows (panel ids per row, with widths)
+// label, rows (panel ids per row, with widths), from_url (how many times the page's t came from the URL)
 // and panels: {id: {kind: "plotly", base, patches} | {kind: "text", steps} | {kind: "html", steps}}.
-// A click paints the new step from data already here, then reports it (setStateValue("t")), so the server
-// keeps the URL and the page state in step without the learner waiting for it.
+// A click paints the new step from data already here, then reports it (setStateValue("step"), with an id of
+// its own), so the server keeps the URL and the page state in step without the learner waiting for it.
 
 // CONFIG, whenPlotly(), inView() and followWidth() come from plotly_loader.js, which ui/stepper.py puts
 // before this file.
@@ -160,12 +160,11 @@ export default function (component) {
     state.version = data.version;
     state.panels = build(root, data);
   }
-  let adopted = false;
-  if (state.trace !== data.trace) {
-    // Another sequence opens on the page's step; tell the server if it differs from our last report.
+  if (state.trace !== data.trace || state.fromUrl !== data.from_url) {
+    // Another sequence opens on the page's step, or the page's step came from the URL (Back or Forward).
     state.trace = data.trace;
+    state.fromUrl = data.from_url;
     state.t = data.t;
-    adopted = state.reported !== undefined && state.reported !== data.t;
   }
   root.querySelector(".rnn-label").textContent = data.label;
   range.min = data.first;
@@ -194,10 +193,7 @@ export default function (component) {
       },
       () => {}, // said in the panel
     );
-    if (report) {
-      state.reported = t;
-      setStateValue("t", t);
-    }
+    if (report) setStateValue("step", { t, id: Math.random() });
   };
 
   // The figures not drawn yet, one per task from the top, each at the step shown when its turn comes (kept
@@ -233,5 +229,5 @@ export default function (component) {
     }, data.interval_ms);
   };
   if (!state.timer) play.textContent = playLabel;
-  show(state.t, adopted);
+  show(state.t, false);
 }

@@ -84,19 +84,22 @@ def stepped_view(
     goes to the URL without rerunning the rest of the page. `below()` is drawn after it in the same
     fragment (e.g. a link carrying the current step)."""
     # The page's step goes in with the views: fragment reruns then pass the very same data (cached by the
-    # browser), while the component keeps the step it is on.
-    _stepper_fragment({**data, "t": int(url_state.get(name))}, tuple(fields), below, name, key)
+    # browser), while the component keeps the step it is on, unless the step came from the URL again since
+    # (the browser's Back or Forward button): `from_url` counts those.
+    step = {"t": int(url_state.get(name)), "from_url": url_state.times_from_url(name)}
+    _stepper_fragment({**data, **step}, tuple(fields), below, name, key)
 
 
 @st.fragment
 def _stepper_fragment(data, fields, below, name, key):
-    result = _mount(key, data, on_t_change=lambda: None)
-    # The component keeps its last report across reruns: only a new one is the learner moving. (The page
-    # may have moved t since, e.g. to another example's default step; a stale report must not undo that.)
-    reported, seen = getattr(result, "t", None), f"{key}.reported"
-    if reported is not None and reported != st.session_state.get(seen):
-        st.session_state[seen] = reported
-        url_state.set(name, min(max(int(reported), data["first"]), data["last"]))
+    result = _mount(key, data, on_step_change=lambda: None)
+    # The component keeps its last report across reruns, and each report has an id of its own: only a new id is
+    # the learner moving. (The page may have moved t since, to another example's first step or with the
+    # browser's Back button; a stale report must not undo that, and a new one to the same step must count.)
+    report, seen = getattr(result, "step", None), f"{key}.reported"
+    if report is not None and report["id"] != st.session_state.get(seen):
+        st.session_state[seen] = report["id"]
+        url_state.set(name, min(max(int(report["t"]), data["first"]), data["last"]))
     url_state.save(list(fields))
     if below is not None:
         below()

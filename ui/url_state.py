@@ -36,6 +36,8 @@ _SYNCED_PREFIX = "url_state_synced."
 _WIDGET_PREFIX = "url_state_widget."
 _SEEN_PREFIX = "url_state_seen."
 _REFUSED_PREFIX = "url_state_refused."
+# How many times a field's value came from the URL (a link opened, or the browser's Back and Forward buttons).
+_FROM_URL_PREFIX = "url_state_from_url."
 # The link values this page refused: {"page": its script, "notices": {name: notice}, "shown": whether a run
 # drew them to its end}. Said again on the runs the page starts by itself (keep_notices: a model ready, a race
 # finished) and after a run that stopped before save() (waiting for a model); gone once the learner changes a
@@ -196,6 +198,13 @@ def set(name: str, value) -> None:  # noqa: A001 - mirrors get(); module-qualifi
     st.session_state[_state_key(name)] = value
 
 
+def times_from_url(name: str) -> int:
+    """How many times :func:`load` took the field's value from the URL in this session: a link opened, or
+    the browser's Back or Forward button (Streamlit reruns the page with that entry's query string). A
+    component holding its own copy of the value (the stepper) takes the page's value when this changes."""
+    return st.session_state.get(_FROM_URL_PREFIX + name, 0)
+
+
 def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
     """Bring URL values into the session and return {name: value} for `fields`.
 
@@ -214,6 +223,7 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
         if raw is not None and raw != st.session_state.get(_SYNCED_PREFIX + field.state_name):
             # Consumed now: if the page stops before save(), the stale URL must not override later changes.
             st.session_state[_SYNCED_PREFIX + field.state_name] = raw
+            st.session_state[_FROM_URL_PREFIX + field.state_name] = times_from_url(field.state_name) + 1
             try:
                 st.session_state[key] = field.parse(raw)
                 _pending()["notices"].pop(field.name, None)
@@ -254,13 +264,17 @@ def notify(notices: Sequence[str]) -> None:
 
 
 def save(fields: Sequence[Field]) -> None:
-    """Write the current values of `fields` to the URL (call at the end of the page)."""
+    """Write the current values of `fields` to the URL (call at the end of the page), in one change: the
+    browser gets one history entry per run that changed them (Back then undoes that run's change)."""
     _pending()["shown"] = True  # the page ran to its end with its notices on screen
+    changed = {}
     for field in fields:
         text = field.format(st.session_state.get(_state_key(field.state_name), field.default))
         st.session_state[_SYNCED_PREFIX + field.state_name] = text
         if st.query_params.get(field.name) != text:
-            st.query_params[field.name] = text
+            changed[field.name] = text
+    if changed:
+        st.query_params.update(changed)
 
 
 def query(fields: Sequence[Field]) -> dict[str, str]:

@@ -121,3 +121,32 @@ def test_the_lstm_cell_on_both_pages(projector_page, app_server):
     stepper_click(page, "prev", last - 1)
     assert overflowing(page, FITS) == []
     save_screenshot(page, "2_backprop_through_time_lstm")
+
+
+def test_back_and_forward_take_the_stepper_to_the_step_in_the_url(projector_page, app_server):
+    """Each step is one entry of the browser's history (the page writes its URL in one change a run), and Back
+    and Forward move the stepper with the URL."""
+    page = projector_page
+
+    def shows(t):
+        page.wait_for_function(
+            f"document.querySelector('{STEPPER}')?.dataset.painted === '{t}'", timeout=20_000
+        )
+        assert page.locator(f"{STEPPER} .rnn-value").inner_text() == f"t = {t}"
+
+    open_app(page, f"{app_server.url}/Forward_pass?example=3&t=0")
+    assert painted_step(page) == 0
+    stepper_click(page, "next", 1)
+    stepper_click(page, "next", 2)
+    page.go_back()
+    url_step(page, 1)
+    shows(1)
+    page.go_back()
+    url_step(page, 0)
+    shows(0)
+    page.go_forward()
+    url_step(page, 1)
+    shows(1)
+    # A step taken from there is a new step, stored as usual.
+    stepper_click(page, "next", 2)
+    assert re.search(r"[?&]example=3(&|$)", page.url)

@@ -70,7 +70,8 @@ def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_th
         root.locator(".rnn-next").evaluate("(button) => button.click()")
         page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '1'", timeout=5000)
         assert root.locator(".rnn-panel-text").inner_text() == "t1"
-        assert page.evaluate("window.__reported") == [["t", 1]]
+        ((name, report),) = page.evaluate("window.__reported")
+        assert name == "step" and report["t"] == 1
 
         held[0].fulfill(path=PLOTLY, content_type="text/javascript")
         title = root.locator(".rnn-panel-plotly .gtitle")

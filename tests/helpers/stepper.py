@@ -1,6 +1,7 @@
 """The stepper component of a page in AppTest (ui/stepper.py): what the page sent it, and what it does when
 the learner moves to another step in the browser."""
 
+import itertools
 import re
 from pathlib import Path
 
@@ -8,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.helpers.apptest import components
 from tests.helpers.plotly_json import stepped_figure
+
+_REPORT_IDS = itertools.count(1)
 
 
 def sent(at: AppTest, key: str) -> dict:
@@ -18,9 +21,9 @@ def sent(at: AppTest, key: str) -> dict:
 
 
 def report(at: AppTest, key: str, t: int) -> AppTest:
-    """What the stepper does when the learner moves to step t in the browser: it reports t, and Streamlit
-    reruns."""
-    at.session_state[key] = {"t": t}
+    """What the stepper does when the learner moves to step t in the browser: it reports t with an id of its
+    own, and Streamlit reruns."""
+    at.session_state[key] = {"step": {"t": t, "id": next(_REPORT_IDS)}}
     return at.run()
 
 
