@@ -165,6 +165,7 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
         extra = extend_by.number_input("More iterations", 1, room, min(100, room), step=50, key="race.extra")
         if extend.button("➕ Extend", key="race.extend"):
             race.extend(int(extra))
+            url_state.set("iterations", race.target)  # the settings, the URL and a copied link follow
             runner.wanted = True
             runner.start()
             st.rerun()

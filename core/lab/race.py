@@ -15,7 +15,7 @@ its weights and counts), and `record(lane)` copies what it published into a Lane
 import copy
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,9 +37,11 @@ LIMITS = {
     "learning_rate": (1e-4, 1.0, 5e-3),
     "lr_decay": (0.5, 1.0, 0.95),
     "batch_size": (1, 100, 25),
-    "iterations": (1, 1000, 100),
+    "iterations": (1, 2000, 100),
 }
-MAX_ITERATIONS = 2000
+# The most iterations a race runs, extended or not: a race extended to its target is the race its settings
+# (and a link) set up with that many iterations.
+MAX_ITERATIONS = LIMITS["iterations"][1]
 MILESTONES = (1.0, 0.1)
 DEFAULT_ACTIVATIONS = ("tanh", "sigmoid")
 # The names a lane can have: a vanilla cell's activation, or the LSTM.
@@ -413,7 +415,8 @@ class Race:
         return done_rounds
 
     def extend(self, extra):
-        """Raise every lane's iteration target by `extra` (up to MAX_ITERATIONS in all)."""
+        """Raise every lane's iteration target by `extra` (up to MAX_ITERATIONS in all); the race's config then
+        reads that many iterations, as a race set up with them would."""
         extra = int(extra)
         if extra < 1:
             raise HyperparameterError(f"Extend by a positive number of iterations, got {extra}.")
@@ -425,6 +428,7 @@ class Race:
             )
         for lane in self.lanes:
             lane.solver.num_iterations = target
+        self.config = replace(self.config, iterations=target)
 
     # ------------------------------------------------------------------ measurements
 

@@ -131,7 +131,7 @@ def test_every_setting_comes_from_the_link_and_goes_back_to_it():
     assert values == {
         "Training captions, 10–1000": 40,
         "Batch size, 1–100": 10,
-        "Iterations, 1–1000": 7,
+        "Iterations, 1–2000": 7,
         "Seed, 0–10000": 3,
         "Hidden size H": 32,
         "Word-vector size W": 16,
@@ -327,6 +327,11 @@ def test_pause_resume_extend_and_reset():
     at.number_input(key="race.extra").set_value(10)
     at.button(key="race.extend").click().run()
     assert runner.race.target == 1010 and runner.wanted
+    # The settings, their line and the URL say the race on screen: a copied link sets up a 1010-iteration race.
+    assert at.query_params["iterations"] == "1010"
+    assert "1010 iterations" in at.caption[0].value
+    assert at.number_input(key="url_state_widget.iterations").value == 1010
+    assert not any("settings changed" in i.value for i in at.info)
     at.button(key="race.reset").click().run()
     assert "race" not in at.session_state
     assert at.button(key="race.start")

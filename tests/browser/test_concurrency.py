@@ -195,7 +195,7 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
 
             for i, iterations in RACE_ITERATIONS.items():
                 pages[i].get_by_text("Settings (the notebook's values by default)").click()
-                set_number(pages[i], "Iterations, 1–1000", iterations)
+                set_number(pages[i], "Iterations, 1–2000", iterations)
             for i in RACE_ITERATIONS:
                 click_key(pages[i], "race.start")
             # Measure while both races train steadily, past their start-up: each has drawn 20 iterations.

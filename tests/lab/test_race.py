@@ -136,6 +136,12 @@ def test_runs_to_the_target_then_extends(data):
     assert not race.done and race.target == SMALL["iterations"] + 5
     race.step(10)
     assert race.iteration == SMALL["iterations"] + 5
+    # Extended, it is the race its settings would set up with that many iterations: the same losses.
+    assert race.config == RaceConfig(**{**SMALL, "iterations": SMALL["iterations"] + 5}).validated()
+    again = Race(data, race.config)
+    again.step(100)
+    for lane, fresh in zip(race.lanes, again.lanes, strict=True):
+        np.testing.assert_array_equal(lane.solver.loss_history, fresh.solver.loss_history)
     with pytest.raises(HyperparameterError, match=str(MAX_ITERATIONS)):
         race.extend(MAX_ITERATIONS)
     with pytest.raises(HyperparameterError):
