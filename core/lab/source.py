@@ -58,5 +58,7 @@ def _instructions(code, docstring=True):
     of the functions and comprehensions inside it. A function's first constant is its docstring (CPython puts
     it there, or None): left out, as the pages leave it out."""
     consts = code.co_consts[1:] if docstring else code.co_consts
-    inner = tuple(_instructions(const, docstring=False) if inspect.iscode(const) else const for const in consts)
+    inner = tuple(
+        _instructions(const, docstring=False) if inspect.iscode(const) else const for const in consts
+    )
     return code.co_code, code.co_names, code.co_varnames, inner
