@@ -49,16 +49,21 @@ TRAINING_ORDER = ("readable", "overfit", "full", "lstm")
 def model_section(data: dict) -> None:
     st.subheader("The models")
     (small_w, small_h), (real_w, real_h) = FRESH_SIZES["readable"], FRESH_SIZES["real"]
+    readable = recipe_config(TRAINED_RECIPE["rnn", "readable"])
     overfit = recipe_config(TRAINED_RECIPE["rnn", "real"])
+    lstm_overfit = recipe_config(TRAINED_RECIPE["lstm", "real"])
     st.markdown(
         "Every model is a captioner with a vanilla RNN (Elman) cell or an LSTM cell: image feature → h₀, then "
         "one step per word. The explainer pages (1 and 2) let you choose the cell and the model they trace:\n"
         "- **Freshly initialised** (seed 0): what the network computes before any training.\n"
-        f"- **Trained**: with *readable* sizes (W = {small_w}, H = {small_h}) it is trained on every training "
-        "caption in a second or two on first use, so every number fits on screen; at the *notebook's* sizes "
-        f"(W = {real_w}, H = {real_h}) it is the notebook's own run, the overfit model below: "
+        f"- **Trained**: with *readable* sizes (W = {small_w}, H = {small_h}) it is trained on "
+        f"{readable['num_iterations']} minibatches of {readable['batch_size']} captions drawn from the whole "
+        "training set, in a second or two on first use, so every number fits on screen; at the *notebook's* "
+        f"sizes (W = {real_w}, H = {real_h}) it is the notebook's own run, the overfit model below: "
         f"{overfit['max_train']} captions, {overfit['num_iterations']} iterations. With the LSTM cell they are "
-        "the same recipes for an LSTM, trained when the LSTM is first chosen there."
+        "the same runs with an LSTM, trained when the LSTM is first chosen there; at the notebook's sizes it is "
+        f"LSTM_Captioning's run, whose learning rate decays by {lstm_overfit['lr_decay']:g} an epoch (by "
+        f"{overfit['lr_decay']:g} in RNN_Captioning's)."
     )
     num_steps = data["train_captions"].shape[1] - 1
     readable, real = st.columns(2)

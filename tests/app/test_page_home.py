@@ -48,6 +48,15 @@ def test_home_describes_the_models_with_their_sizes():
     sizes = [m.value for m in at.markdown if m.value.startswith("Sizes:")]
     assert any("W = 8 (word vector), H = 8 (hidden)" in s for s in sizes)
     assert any("H = 512 (hidden)" in s and "512·(256 + 512 + 1) = **393,728**" in s for s in sizes)
+    # What it says about how each trained model is trained is its recipe (as this test run has them).
+    (models,) = [m.value for m in at.markdown if m.value.startswith("Every model is a captioner")]
+    recipes = core.lab.trained_models.RECIPES
+    readable, overfit = recipes["readable"], recipes["overfit"]
+    assert f"{readable['num_iterations']} minibatches of {readable['batch_size']} captions drawn" in models
+    assert f"{overfit['max_train']} captions, {overfit['num_iterations']} iterations" in models
+    lstm_decay, rnn_decay = recipes["lstm_overfit"]["lr_decay"], overfit["lr_decay"]
+    assert f"decays by {lstm_decay:g} an epoch (by {rnn_decay:g} in RNN_Captioning's)" in models
+    assert lstm_decay != rnn_decay
 
 
 def test_home_starts_training_in_the_background_and_shows_its_status(monkeypatch):
