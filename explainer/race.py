@@ -294,7 +294,13 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
 
 
 def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
-    """Table rows (one per lane) of a core.lab.race.RaceSummary: iterations, losses and milestones."""
+    """Table rows (one per lane) of a core.lab.race.RaceSummary: iterations, losses and milestones.
+
+    "saturated" is the share of hidden values whose local derivative is below a tenth of its peak: f′(a) for a
+    vanilla lane, o·tanh′(c) for the LSTM's, which the column's name then says."""
+    saturated = "saturated"
+    if any(lane.activation == "lstm" for lane in summary.lanes):
+        saturated = "saturated (LSTM: o·tanh′(c) < 0.1)"
     rows = []
     for lane in summary.lanes:
         row = {
@@ -306,7 +312,7 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
         for threshold in thresholds:
             first = lane.first_below.get(threshold)
             row[f"first below {threshold:g}"] = "not yet" if first is None else f"iteration {first}"
-        row["saturated"] = f"{100 * lane.saturated:.0f}%"
+        row[saturated] = f"{100 * lane.saturated:.0f}%"
         row["ms / iteration"] = (
             None if lane.seconds_per_iteration is None else round(1000 * lane.seconds_per_iteration, 1)
         )

@@ -194,6 +194,11 @@ def test_milestone_rows_and_sample_rows(records):
     assert rows[0]["first below 1"] == "iteration 30" and rows[0]["first below 0.1"] == "iteration 69"
     assert rows[0]["loss now (last 5)"] == 0.08 and rows[0]["ms / iteration"] == 25.0
     assert (rows[0]["diverged (not finite)"], rows[1]["diverged (not finite)"]) == ("no", "at iteration 3")
+    assert rows[0]["saturated"] == "10%"
+    # With an LSTM lane the column says what it counts for that lane, as the LSTM's histogram title does.
+    lstm = LaneSummary("lstm", 100, 45.0, 1.0, 0.9, {1.0: 80, 0.1: None}, 0.44, 0.3, "", False, 0.07, None)
+    rows = figures.milestone_rows(RaceSummary([tanh, lstm], 50, 512, True))
+    assert [row["saturated (LSTM: o·tanh′(c) < 0.1)"] for row in rows] == ["10%", "44%"]
     samples = figures.sample_rows(records)
     assert len(samples) == sum(len(r.samples) for r in records)
     assert samples[0]["iteration"] >= samples[-1]["iteration"]
