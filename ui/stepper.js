@@ -184,6 +184,8 @@ export default function (component) {
     root.querySelector(".rnn-value").textContent = `t = ${t}`;
     prev.disabled = t <= data.first;
     next.disabled = t >= data.last;
+    // A button just disabled drops the keyboard focus to the page: keep it in the stepper, on the slider.
+    if ([prev, next].some((button) => button.disabled && document.activeElement === button)) range.focus();
     root.dataset.step = String(t);
     const i = t - data.first;
     Promise.all(state.panels.filter((panel) => panel.due()).map((panel) => panel.painted(i))).then(
@@ -215,9 +217,14 @@ export default function (component) {
     }, 0);
   };
 
-  prev.onclick = () => show(state.t - 1, true);
-  next.onclick = () => show(state.t + 1, true);
-  range.oninput = () => show(Number(range.value), true);
+  // A step the learner takes stops Play.
+  const step = (t) => {
+    stopPlaying();
+    show(t, true);
+  };
+  prev.onclick = () => step(state.t - 1);
+  next.onclick = () => step(state.t + 1);
+  range.oninput = () => step(Number(range.value));
   play.onclick = () => {
     if (state.timer) return stopPlaying();
     const end = data.direction > 0 ? data.last : data.first;

@@ -83,3 +83,38 @@ def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_th
         assert title.text_content() == "step 1"
     finally:
         context.close()
+
+
+def test_a_step_taken_during_play_stops_it_and_the_keyboard_focus_stays_in_the_stepper(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.route(f"{ORIGIN}/", lambda route: route.fulfill(body=PAGE, content_type="text/html"))
+    page = context.new_page()
+    try:
+        page.goto(f"{ORIGIN}/")
+        steps = [f"t{t}" for t in range(6)]
+        data = stepper.payload(
+            "caption", 0, 5, [[("text", 1)]], {"text": {"kind": "text", "steps": steps}}, interval=0.2
+        )
+        data["t"] = 0
+        page.evaluate(MOUNT, [stepper.SCRIPT, json.loads(json.dumps(data))])
+        root = page.locator(".rnn-stepper")
+        root.locator(".rnn-play").click()
+        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '2'", timeout=5000)
+        root.locator(".rnn-prev").click()
+        stopped = root.get_attribute("data-step")
+        page.wait_for_timeout(700)  # more than three Play ticks
+        assert root.get_attribute("data-step") == stopped
+        assert root.locator(".rnn-play").inner_text() == "▶ Play"
+
+        # Enter on Next up to the last step: Next is disabled there, and the focus moves to the slider, not
+        # to the top of the page.
+        root.locator(".rnn-next").focus()
+        for _ in range(6):
+            page.keyboard.press("Enter")
+        assert root.get_attribute("data-step") == "5"
+        assert root.locator(".rnn-next").is_disabled()
+        assert page.evaluate("document.activeElement.className") == "rnn-range"
+        page.keyboard.press("ArrowLeft")
+        assert root.get_attribute("data-step") == "4"
+    finally:
+        context.close()
