@@ -82,6 +82,18 @@ def candidates_html(caption, idx_to_word) -> str:
     )
 
 
+# The width of the gallery's figures at 1280 px (the projector's), in px, and a word's width per letter (in
+# font sizes): the grid's words are as large as the longest fits in its cell there, between 8 and 13 px.
+# (Left to itself Plotly.js shrinks them all to about 7 px.)
+GRID_WIDTH_PX = 720
+LETTER_WIDTH = 0.6
+
+
+def word_font_size(columns: int, longest: int) -> int:
+    """The font size (px) of a word grid of `columns` cells whose longest word has `longest` letters."""
+    return int(min(13, max(8, GRID_WIDTH_PX / columns / (LETTER_WIDTH * longest))))
+
+
 def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
     """Teacher forcing against free sampling, step by step.
 
@@ -108,6 +120,7 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
             grid[2, t] = 1 if div.free.words[t] == truth else 0
             text[2][t] = figure_text(div.free.words[t])
     steps = np.arange(1, width + 1)
+    words = [*div.truth_words, *div.forced_best_words, *div.free.words]
     fig.add_trace(
         go.Heatmap(
             z=grid,
@@ -115,6 +128,7 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
             y=labels,
             text=text,
             texttemplate="%{text}",
+            textfont={"size": word_font_size(width, max(map(len, words), default=1))},
             colorscale=[[0, "#fecaca"], [1, "#bbf7d0"]],
             zmin=0,
             zmax=1,

@@ -100,6 +100,8 @@ def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(gr
     heat, bars = spec["data"]
     assert heat["text"][0] == ["a", "blue", "square", "&lt;END&gt;"]
     assert heat["text"][2] == ["a", "red", "circle", "&lt;END&gt;"]
+    # Words as large as the longest ("square", "circle", "<END>": 6 letters) fits in one of 4 cells, at most 13 px.
+    assert heat["textfont"]["size"] == 13
     z = decode(heat["z"])
     np.testing.assert_array_equal(z[1], [1, 0, 1, 1])
     np.testing.assert_array_equal(z[2], [1, 0, 0, 1])
@@ -110,6 +112,12 @@ def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(gr
     assert "**step 2**" in text and "“red” where the caption has “blue”" in text
     assert "predicts 75% of its words" in text
     assert "p = 0.30" in text
+
+
+def test_the_word_grid_is_as_large_as_its_longest_word_fits():
+    assert gallery.word_font_size(12, 8) == 12  # a 12-word scene caption at 1280 px, "triangle" the longest
+    assert gallery.word_font_size(17, 13) == 8  # a long COCO caption: no smaller than 8 px
+    assert gallery.word_font_size(2, 3) == 13
 
 
 def test_divergence_text_when_everything_agrees(greedy):
