@@ -1,6 +1,8 @@
 """The caption gallery: trained models caption train and val images; how sampling, teacher forcing and
 the image itself shape what they say; compose a scene and have it captioned."""
 
+import math
+
 import streamlit as st
 
 import ui
@@ -35,6 +37,7 @@ VIEWS = {
 MAX_IMAGES = 12
 MAX_SEED = 10_000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
+MAX_OBJECTS = len(DEFAULT_POSITIONS)
 
 
 def recipe_field(ready: tuple) -> url_state.Field:
@@ -54,6 +57,55 @@ def url_fields() -> list[url_state.Field]:
         url_state.integer("k", 5, 1, 10, "candidate words per step"),
         url_state.choice("view", "gallery", VIEWS, "view"),
     ]
+
+
+def scene_text(background: str, objects) -> str:
+    """A composed scene as the URL writes it: the background, then each object's shape, colour, size, x and y,
+    e.g. "grey;triangle,purple,large,0.3,0.4;square,blue,small,0.7,0.6"."""
+    return ";".join([background, *(f"{o.shape},{o.colour},{o.size},{o.x:g},{o.y:g}" for o in objects)])
+
+
+def parse_scene(raw: str) -> tuple[str, list[SceneObject]]:
+    """(background, objects) of a scene_text, or ValueError saying what is wrong."""
+    background, *objects = raw.split(";")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"must start with a background: {', '.join(BACKGROUNDS)}")
+    if not 1 <= len(objects) <= MAX_OBJECTS:
+        raise ValueError(f"must have 1 to {MAX_OBJECTS} objects after the background, separated by ;")
+    parsed = []
+    for text in objects:
+        parts = text.split(",")
+        if len(parts) != 5 or parts[0] not in SHAPES or parts[1] not in COLOURS or parts[2] not in SIZES:
+            raise ValueError(
+                f"has an object “{text}”: write shape,colour,size,x,y with a shape of {', '.join(SHAPES)}, a "
+                f"colour of {', '.join(COLOURS)} and a size of {', '.join(SIZES)}"
+            )
+        try:
+            x, y = (float(value) for value in parts[3:])
+        except ValueError:
+            x = y = math.nan
+        if not all(0.1 <= v <= 0.9 and round(v, 2) == v for v in (x, y)):
+            raise ValueError(
+                f"has an object “{text}” whose x and y are not numbers from 0.1 to 0.9 in steps of 0.01"
+            )
+        parsed.append(SceneObject(*parts[:3], x=x, y=y))
+    return background, parsed
+
+
+def scene_field() -> url_state.Field:
+    """The scene of "Compose a scene" (scene_text, kept as that text), so that a link opens the same scene."""
+    default = [
+        SceneObject(
+            SHAPES[i % len(SHAPES)], list(COLOURS)[(2 * i) % len(COLOURS)], SIZES[i % len(SIZES)], x, y
+        )
+        for i, (x, y) in enumerate(DEFAULT_POSITIONS[:2])
+    ]
+    return url_state.Field(
+        "scene",
+        scene_text(list(BACKGROUNDS)[0], default),
+        lambda raw: scene_text(*parse_scene(raw)),
+        "composed scene",
+    )
 
 
 def _next_page() -> None:
@@ -190,25 +242,22 @@ def compose_view(model, settings, data) -> None:
             "pixels by this project. The COCO features come from VGG-16, which is not part of the app."
         )
         return
-    count = st.radio("Objects", (1, 2, 3), index=1, horizontal=True, key="compose.count")
+    seed_scene_widgets()
+    count = st.radio("Objects", range(1, MAX_OBJECTS + 1), horizontal=True, key="compose.count")
     background = st.selectbox("Background", list(BACKGROUNDS), key="compose.background")
     objects = []
     for i in range(count):
         shape, colour, size, x, y = st.columns(5)
-        default_x, default_y = DEFAULT_POSITIONS[i]
         objects.append(
             SceneObject(
-                shape=shape.selectbox(
-                    f"Shape {i + 1}", SHAPES, index=i % len(SHAPES), key=f"compose.shape.{i}"
-                ),
-                colour=colour.selectbox(
-                    f"Colour {i + 1}", list(COLOURS), index=(2 * i) % len(COLOURS), key=f"compose.colour.{i}"
-                ),
-                size=size.selectbox(f"Size {i + 1}", SIZES, index=i % len(SIZES), key=f"compose.size.{i}"),
-                x=x.slider(f"x {i + 1} (left → right)", 0.1, 0.9, default_x, key=f"compose.x.{i}"),
-                y=y.slider(f"y {i + 1} (top → bottom)", 0.1, 0.9, default_y, key=f"compose.y.{i}"),
+                shape=shape.selectbox(f"Shape {i + 1}", SHAPES, key=f"compose.shape.{i}"),
+                colour=colour.selectbox(f"Colour {i + 1}", list(COLOURS), key=f"compose.colour.{i}"),
+                size=size.selectbox(f"Size {i + 1}", SIZES, key=f"compose.size.{i}"),
+                x=x.slider(f"x {i + 1} (left → right)", 0.1, 0.9, key=f"compose.x.{i}"),
+                y=y.slider(f"y {i + 1} (top → bottom)", 0.1, 0.9, key=f"compose.y.{i}"),
             )
         )
+    url_state.set("scene", scene_text(background, objects))
     composed = caption_scene(
         model,
         Scene(tuple(objects), background=background),
@@ -224,6 +273,28 @@ def compose_view(model, settings, data) -> None:
         st.markdown(gallery.check_text(composed.check))
         st.caption("Overlapping shapes are drawn on top of each other; the training scenes never overlap.")
     st.html(gallery.candidates_html(composed.caption, data["idx_to_word"]))
+
+
+def seed_scene_widgets() -> None:
+    """Put the URL's scene into the composing widgets when it came from the URL (a link, Back or Forward), and
+    give every object's widgets a value (the defaults' for those the scene has not)."""
+    if st.session_state.get("compose.from_url") == url_state.times_from_url("scene"):
+        return
+    st.session_state["compose.from_url"] = url_state.times_from_url("scene")
+    background, objects = parse_scene(url_state.get("scene"))
+    st.session_state["compose.count"] = len(objects)
+    st.session_state["compose.background"] = background
+    for i, (x, y) in enumerate(DEFAULT_POSITIONS):
+        shown = objects[i] if i < len(objects) else None
+        values = {
+            "shape": shown.shape if shown else SHAPES[i % len(SHAPES)],
+            "colour": shown.colour if shown else list(COLOURS)[(2 * i) % len(COLOURS)],
+            "size": shown.size if shown else SIZES[i % len(SIZES)],
+            "x": shown.x if shown else x,
+            "y": shown.y if shown else y,
+        }
+        for name, value in values.items():
+            st.session_state[f"compose.{name}.{i}"] = value
 
 
 def waiting_for(recipe: str, models: dict) -> None:
@@ -269,7 +340,8 @@ def page() -> None:
     url_state.load(fields[-1:], notices)
     chosen = items[int(url_state.get("image"))]
     fields.append(url_state.integer("truth", 0, 0, len(chosen.truths) - 1, "ground-truth caption"))
-    url_state.load(fields[-1:], notices)
+    fields.append(scene_field())
+    url_state.load(fields[-2:], notices)
     url_state.reset_on_change("truth", (split, chosen.row), 0)
     url_state.notify(notices)
 
@@ -300,7 +372,8 @@ def page() -> None:
     with tabs["compose"], ui.friendly_errors("the scene"):
         if tabs["compose"].open:
             compose_view(model, settings, data)
-    url_state.save(fields)
+    # The scene goes in the URL while it is composed (a link to another view does not carry one).
+    url_state.save([f for f in fields if f.name != "scene" or url_state.get("view") == "compose"])
 
 
 ui.setup_page(ui.GALLERY)

@@ -43,12 +43,13 @@ def data():
     return load_coco_data()
 
 
-def open_gallery(query: dict | None = None) -> AppTest:
+def open_gallery(query: dict | None = None, problems: bool = True) -> AppTest:
     at = page_app(PAGE, 180)
     at.query_params.update(query or {})
     at.run()
     run_until_trained(at)
-    no_problems(at)
+    if problems:
+        no_problems(at)
     return at
 
 
@@ -195,6 +196,33 @@ def test_compose_a_scene():
     assert composed
     assert any(m.value.startswith(("✅", "❌")) for m in at.markdown)
     assert len(other_html(at)) == 1  # its word-by-word table
+
+
+def test_a_composed_scene_is_in_the_link_and_a_link_opens_it():
+    at = open_gallery({"view": "compose"})
+    at.radio(key="compose.count").set_value(3).run()
+    at.selectbox(key="compose.shape.2").set_value("cross")
+    at.selectbox(key="compose.colour.2").set_value("orange")
+    at.slider(key="compose.x.2").set_value(0.4).run()
+    no_problems(at)
+    link = at.query_params["scene"]
+    assert link.endswith(";cross,orange,small,0.4,0.75") and link.count(";") == 3
+    (composed,) = model_captions(at)
+
+    # The link opens the same scene, captioned the same, in a new session.
+    again = open_gallery({"view": "compose", "scene": link})
+    assert again.radio(key="compose.count").value == 3
+    assert again.selectbox(key="compose.shape.2").value == "cross"
+    assert again.slider(key="compose.x.2").value == 0.4
+    assert model_captions(again) == [composed]
+    assert again.query_params["scene"] == link
+
+    # A scene the link gets wrong is named, and the default scene shown.
+    bad = open_gallery({"view": "compose", "scene": "grey;hexagon,red,small,0.5,0.5"}, problems=False)
+    assert any("composed scene" in i.value and "hexagon" in i.value for i in bad.info)
+    assert bad.radio(key="compose.count").value == 2
+    # Another view's link carries no scene.
+    assert "scene" not in open_gallery({"view": "gallery"}).query_params
 
 
 def test_shuffle_shows_other_images():
