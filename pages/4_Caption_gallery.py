@@ -92,17 +92,19 @@ def parse_scene(raw: str) -> tuple[str, list[SceneObject]]:
     return background, parsed
 
 
+def default_object(i: int) -> SceneObject:
+    """The composer's object i before the learner changes it."""
+    x, y = DEFAULT_POSITIONS[i]
+    return SceneObject(
+        SHAPES[i % len(SHAPES)], list(COLOURS)[(2 * i) % len(COLOURS)], SIZES[i % len(SIZES)], x, y
+    )
+
+
 def scene_field() -> url_state.Field:
     """The scene of "Compose a scene" (scene_text, kept as that text), so that a link opens the same scene."""
-    default = [
-        SceneObject(
-            SHAPES[i % len(SHAPES)], list(COLOURS)[(2 * i) % len(COLOURS)], SIZES[i % len(SIZES)], x, y
-        )
-        for i, (x, y) in enumerate(DEFAULT_POSITIONS[:2])
-    ]
     return url_state.Field(
         "scene",
-        scene_text(list(BACKGROUNDS)[0], default),
+        scene_text(list(BACKGROUNDS)[0], [default_object(0), default_object(1)]),
         lambda raw: scene_text(*parse_scene(raw)),
         "composed scene",
     )
@@ -284,17 +286,10 @@ def seed_scene_widgets() -> None:
     background, objects = parse_scene(url_state.get("scene"))
     st.session_state["compose.count"] = len(objects)
     st.session_state["compose.background"] = background
-    for i, (x, y) in enumerate(DEFAULT_POSITIONS):
-        shown = objects[i] if i < len(objects) else None
-        values = {
-            "shape": shown.shape if shown else SHAPES[i % len(SHAPES)],
-            "colour": shown.colour if shown else list(COLOURS)[(2 * i) % len(COLOURS)],
-            "size": shown.size if shown else SIZES[i % len(SIZES)],
-            "x": shown.x if shown else x,
-            "y": shown.y if shown else y,
-        }
-        for name, value in values.items():
-            st.session_state[f"compose.{name}.{i}"] = value
+    for i in range(MAX_OBJECTS):
+        shown = objects[i] if i < len(objects) else default_object(i)
+        for name in ("shape", "colour", "size", "x", "y"):
+            st.session_state[f"compose.{name}.{i}"] = getattr(shown, name)
 
 
 def waiting_for(recipe: str, models: dict) -> None:
