@@ -43,14 +43,19 @@ def function_source(function):
 def _definition_now(code):
     """The code object of the definition named like `code` in its file as the file is now, or None."""
     linecache.checkcache(code.co_filename)
-    text = "".join(linecache.getlines(code.co_filename))
-    pending = [compile(text, code.co_filename, "exec")]
+    pending = [_compiled(code.co_filename, "".join(linecache.getlines(code.co_filename)))]
     while pending:
         found = pending.pop()
         if found.co_qualname == code.co_qualname:
             return found
         pending.extend(const for const in found.co_consts if inspect.iscode(const))
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(filename, text):
+    """The module code of `text`, compiled once for all the functions shown from that file as it is."""
+    return compile(text, filename, "exec")
 
 
 def _instructions(code, docstring=True):
