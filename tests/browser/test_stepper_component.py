@@ -6,11 +6,14 @@ may be in view for a moment and then pushed below the fold; meanwhile Plotly.js 
 
 import json
 from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
 
 from ui import stepper
 
 ORIGIN = "http://stepper.test"
-PLOTLY = Path(__file__).resolve().parents[2] / "static" / "plotly.js-rnn-4.1.1.min.js"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
 <div id="above" style="height:0"></div><div id="host"></div></body></html>"""
@@ -25,6 +28,30 @@ MOUNT = """async ([script, data]) => {
 }"""
 
 
+@pytest.fixture
+def component_page(browser):
+    """A blank page at 1280x720 and the requests for the app's static files (Plotly.js), held unanswered."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    held = []
+    context.route(f"{ORIGIN}/", lambda route: route.fulfill(body=PAGE, content_type="text/html"))
+    context.route(f"{ORIGIN}/app/static/**", lambda route: held.append(route))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/")
+    yield page, held
+    context.close()
+
+
+def mount(page, data, t=0):
+    """The stepper with `data` (ui.stepper.payload) at step t, as Streamlit mounts it; its root element."""
+    page.evaluate(MOUNT, [stepper.SCRIPT, json.loads(json.dumps({**data, "t": t}))])
+    return page.locator(".rnn-stepper")
+
+
+def answer(route):
+    """Answer a held request for a static file with the file."""
+    route.fulfill(path=STATIC / Path(urlparse(route.request.url).path).name, content_type="text/javascript")
+
+
 def figure_panel(steps):
     """A one-bar figure whose title names the step it shows."""
     base = {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"height": 300}}
@@ -35,86 +62,68 @@ def figure_panel(steps):
     }
 
 
-def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_the_step_shown(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    held = []
-    context.route(f"{ORIGIN}/", lambda route: route.fulfill(body=PAGE, content_type="text/html"))
-    context.route(f"{ORIGIN}/app/static/**", lambda route: held.append(route))  # Plotly.js: answered later
-    page = context.new_page()
-    try:
-        page.goto(f"{ORIGIN}/")
-        data = stepper.payload(
-            "caption",
-            0,
-            2,
-            rows=[[("figure", 1)], [("text", 1)]],
-            panels={"figure": figure_panel(range(3)), "text": {"kind": "text", "steps": ["t0", "t1", "t2"]}},
-        )
-        data["t"] = 0
-        page.evaluate(MOUNT, [stepper.SCRIPT, json.loads(json.dumps(data))])
-        root = page.locator(".rnn-stepper")
-        page.wait_for_function("document.querySelector('.rnn-stepper')?.dataset.step === '0'")
+def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_the_step_shown(component_page):
+    page, held = component_page
+    data = stepper.payload(
+        "caption",
+        0,
+        2,
+        rows=[[("figure", 1)], [("text", 1)]],
+        panels={"figure": figure_panel(range(3)), "text": {"kind": "text", "steps": ["t0", "t1", "t2"]}},
+    )
+    root = mount(page, data)
+    page.wait_for_function("document.querySelector('.rnn-stepper')?.dataset.step === '0'")
 
-        # In view, the figure holds the step until Plotly.js is here.
-        page.wait_for_timeout(400)
-        assert held, "the stepper asked for Plotly.js"
-        assert root.get_attribute("data-painted") is None
+    # In view, the figure holds the step until Plotly.js is here.
+    page.wait_for_timeout(400)
+    assert held, "the stepper asked for Plotly.js"
+    assert root.get_attribute("data-painted") is None
 
-        # The elements above appear and push it below the fold: the step is painted without it.
-        page.evaluate("document.getElementById('above').style.height = '2000px'")
-        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '0'", timeout=5000)
-        assert page.evaluate("window.Plotly") is None
-        assert root.locator(".rnn-panel-text").inner_text() == "t0"
+    # The elements above appear and push it below the fold: the step is painted without it.
+    page.evaluate("document.getElementById('above').style.height = '2000px'")
+    page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '0'", timeout=5000)
+    assert page.evaluate("window.Plotly") is None
+    assert root.locator(".rnn-panel-text").inner_text() == "t0"
 
-        # A step taken meanwhile is painted at once, and the figure still on its way follows it.
-        root.locator(".rnn-next").evaluate("(button) => button.click()")
-        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '1'", timeout=5000)
-        assert root.locator(".rnn-panel-text").inner_text() == "t1"
-        ((name, report),) = page.evaluate("window.__reported")
-        assert name == "step" and report["t"] == 1
+    # A step taken meanwhile is painted at once, and the figure still on its way follows it.
+    root.locator(".rnn-next").evaluate("(button) => button.click()")
+    page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '1'", timeout=5000)
+    assert root.locator(".rnn-panel-text").inner_text() == "t1"
+    ((name, report),) = page.evaluate("window.__reported")
+    assert name == "step" and report["t"] == 1
 
-        held[0].fulfill(path=PLOTLY, content_type="text/javascript")
-        title = root.locator(".rnn-panel-plotly .gtitle")
-        title.wait_for(timeout=10_000)
-        page.wait_for_function(
-            "document.querySelector('.rnn-panel-plotly .gtitle')?.textContent === 'step 1'", timeout=10_000
-        )
-        page.wait_for_timeout(300)  # every drawing asked for has run: the figure stays on the step shown
-        assert title.text_content() == "step 1"
-    finally:
-        context.close()
+    answer(held[0])
+    title = root.locator(".rnn-panel-plotly .gtitle")
+    title.wait_for(timeout=10_000)
+    page.wait_for_function(
+        "document.querySelector('.rnn-panel-plotly .gtitle')?.textContent === 'step 1'", timeout=10_000
+    )
+    page.wait_for_timeout(300)  # every drawing asked for has run: the figure stays on the step shown
+    assert title.text_content() == "step 1"
 
 
-def test_a_step_taken_during_play_stops_it_and_the_keyboard_focus_stays_in_the_stepper(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    context.route(f"{ORIGIN}/", lambda route: route.fulfill(body=PAGE, content_type="text/html"))
-    page = context.new_page()
-    try:
-        page.goto(f"{ORIGIN}/")
-        steps = [f"t{t}" for t in range(6)]
-        data = stepper.payload(
-            "caption", 0, 5, [[("text", 1)]], {"text": {"kind": "text", "steps": steps}}, interval=0.2
-        )
-        data["t"] = 0
-        page.evaluate(MOUNT, [stepper.SCRIPT, json.loads(json.dumps(data))])
-        root = page.locator(".rnn-stepper")
-        root.locator(".rnn-play").click()
-        page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '2'", timeout=5000)
-        root.locator(".rnn-prev").click()
-        stopped = root.get_attribute("data-step")
-        page.wait_for_timeout(700)  # more than three Play ticks
-        assert root.get_attribute("data-step") == stopped
-        assert root.locator(".rnn-play").inner_text() == "▶ Play"
+def test_a_step_taken_during_play_stops_it_and_the_keyboard_focus_stays_in_the_stepper(component_page):
+    page, _ = component_page
+    steps = [f"t{t}" for t in range(6)]
+    data = stepper.payload(
+        "caption", 0, 5, [[("text", 1)]], {"text": {"kind": "text", "steps": steps}}, interval=0.2
+    )
+    root = mount(page, data)
+    root.locator(".rnn-play").click()
+    page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '2'", timeout=5000)
+    root.locator(".rnn-prev").click()
+    stopped = root.get_attribute("data-step")
+    page.wait_for_timeout(700)  # more than three Play ticks
+    assert root.get_attribute("data-step") == stopped
+    assert root.locator(".rnn-play").inner_text() == "▶ Play"
 
-        # Enter on Next up to the last step: Next is disabled there, and the focus moves to the slider, not
-        # to the top of the page.
-        root.locator(".rnn-next").focus()
-        for _ in range(6):
-            page.keyboard.press("Enter")
-        assert root.get_attribute("data-step") == "5"
-        assert root.locator(".rnn-next").is_disabled()
-        assert page.evaluate("document.activeElement.className") == "rnn-range"
-        page.keyboard.press("ArrowLeft")
-        assert root.get_attribute("data-step") == "4"
-    finally:
-        context.close()
+    # Enter on Next up to the last step: Next is disabled there, and the focus moves to the slider, not to the
+    # top of the page.
+    root.locator(".rnn-next").focus()
+    for _ in range(6):
+        page.keyboard.press("Enter")
+    assert root.get_attribute("data-step") == "5"
+    assert root.locator(".rnn-next").is_disabled()
+    assert page.evaluate("document.activeElement.className") == "rnn-range"
+    page.keyboard.press("ArrowLeft")
+    assert root.get_attribute("data-step") == "4"
