@@ -2,6 +2,7 @@
 
     python -m bench.bench_race [--rounds 5] [--iterations 100] [--lanes tanh sigmoid] [--only threads ...]
     python -m bench.bench_race --redraws [--busy 2]
+    python -m bench.bench_race --crowd 6 [--rounds 3]
 
 The race is the page's default, the notebook's overfit run: 50 training captions of the app's dataset
 (load_coco_data: COCO if present, else the embedded one, V from its vocabulary), N = 25 per minibatch, T = 16
@@ -25,6 +26,12 @@ only; the workers' own for processes). Every candidate's losses are checked agai
 --redraws: what a redraw of the race page waits for while the race trains (RaceRunner.records(), every
 REDRAW_INTERVAL), with `--busy` processes spinning at normal priority beside it, as other learners' work
 would on a shared server; the race's workers run at the lower priority.
+
+--crowd K: K learners' races of these settings started at once, as K race pages of one server would, trained by
+the server's one crew of workers (ui.race_runner.WORKERS, the page) and by a crew of their own each (one worker per
+lane up to the cores, as before the shared crew); each run in a spawned process of its own. Reported per
+schedule: the time until every race is done, and how much the process's resident memory grew from before the
+races started to its peak (sampled every CROWD_SAMPLE_S).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ import numpy as np
 from core import runtime
 from core.data.coco_utils import load_coco_data
 from core.lab.race import Race, RaceConfig
-from ui.race_runner import RaceRunner, usable_cores
+from ui.race_runner import RaceRunner, Workers, usable_cores
 
 REDRAW_INTERVAL = 0.25
 REDRAWS = 40
@@ -51,6 +58,7 @@ REDRAWS = 40
 TICK_BUDGET = 0.25
 TICK_INTERVAL = 0.5
 ROUNDS_PER_TICK = 10
+CROWD_SAMPLE_S = 0.02
 
 
 def run_threads(race):
@@ -116,6 +124,56 @@ def run_processes(race, report):
         worker.join()
 
 
+def _resident_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**2
+
+
+def _crowd_process(config, count, shared):
+    """In a fresh process: `count` races of `config` at once, trained by the server's crew if `shared`, else by
+    a crew of their own each; returns (seconds until all are done, peak resident MiB less the MiB before)."""
+    runtime.configure()
+    data = load_coco_data()
+    runners = [
+        RaceRunner(Race(data, config), crew=None if shared else Workers(usable_cores())) for _ in range(count)
+    ]
+    runtime.release_free_memory()
+    before = peak = _resident_mib()
+    start = time.perf_counter()
+    for runner in runners:
+        runner.start()
+    while not all(runner.race.done for runner in runners):
+        for runner in runners:
+            runner.records()  # as each page does while its race runs; raises what a worker raised
+        peak = max(peak, _resident_mib())
+        time.sleep(CROWD_SAMPLE_S)
+    seconds = time.perf_counter() - start
+    for runner in runners:
+        runner.join()
+    return seconds, peak - before
+
+
+def measure_crowd(config, count, rounds):
+    """Print the time and the memory growth of `count` races at once, with one crew and with a crew each."""
+    schedules = {"one crew for the server (the page)": True, "a crew per race (before)": False}
+    results = {name: [] for name in schedules}
+    context = multiprocessing.get_context("spawn")
+    for round_index in range(rounds):
+        for name, shared in schedules.items():
+            with context.Pool(1) as pool:
+                results[name].append(pool.apply(_crowd_process, (config, count, shared)))
+            seconds, grown = results[name][-1]
+            print(f"round {round_index + 1}, {name}: {seconds:.2f} s, +{grown:.0f} MiB")
+    print(
+        f"\n{count} races at once: {'schedule':36s} {'median s':>9s} {'median +MiB':>12s} {'most +MiB':>10s}"
+    )
+    for name, runs in results.items():
+        print(
+            f"{'':18s}{name:36s} {statistics.median(s for s, _ in runs):9.2f} "
+            f"{statistics.median(m for _, m in runs):12.0f} {max(m for _, m in runs):10.0f}"
+        )
+
+
 def measure_redraws(data, config, busy: int) -> None:
     """Print the median and worst time of RaceRunner.records() while the race trains beside `busy` spinning
     processes."""
@@ -161,6 +219,7 @@ def main(argv=None):
         "--redraws", action="store_true", help="time the page's redraws while the race trains"
     )
     parser.add_argument("--busy", type=int, default=2, help="spinning processes beside --redraws (default 2)")
+    parser.add_argument("--crowd", type=int, help="time this many races at once, and their memory")
     args = parser.parse_args(argv)
     runtime.configure()
     data = load_coco_data()
@@ -174,6 +233,9 @@ def main(argv=None):
     )
     if args.redraws:
         measure_redraws(data, config, args.busy)
+        return
+    if args.crowd:
+        measure_crowd(config, args.crowd, args.rounds)
         return
     names = args.only or list(CANDIDATES)
     walls = {name: [] for name in names}

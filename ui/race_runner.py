@@ -1,14 +1,20 @@
-"""Trains the lanes of one learner's race (core.lab.race.Race) on background threads while the page draws it.
+"""Trains the lanes of every learner's race (core.lab.race.Race) on the server's background threads while the
+pages draw them.
 
-The page holds one RaceRunner per browser session (st.session_state) and, while the race runs, redraws it
+Each page holds one RaceRunner per browser session (st.session_state) and, while the race runs, redraws it
 from `records()` every fraction of a second; the lanes train in between, not inside the page's script run.
 
 - Threads, not processes: NumPy releases the GIL in the matrix products that make most of an iteration,
   so lanes on threads of the server run side by side on the cores, with the data and the weights where the
   page reads them (bench/bench_race.py measures this against the other schedules).
-- At most one worker per core per race: a free worker takes the unfinished lane with the fewest iterations
-  that no other worker holds, so the lanes stay close, and a race with more lanes than cores takes no more
-  of the machine than one with as many lanes as cores.
+- One crew of workers for the whole server (WORKERS), at most one per core, shared by every race: a free
+  worker serves the races in turn, and in a race the unfinished lane with the fewest iterations that no other
+  worker holds, so the lanes stay close. A race alone gets a core per lane, up to the cores; two races share the cores
+  iteration by iteration, as they would share them with a crew each. The number of iterations in progress
+  is then at most the number of cores, and so is the memory they hold: each worker thread keeps what its
+  iterations allocate in a malloc arena of its own (core.runtime). With a crew per race, six races of the
+  default settings at once took 242 MiB more than before they started, with this one 137 MiB, and ended
+  sooner (bench/README.md, "Ten learners at once").
 - The workers run at a lower scheduling priority (on Linux, niceness +TRAINING_NICENESS): the threads that
   answer the learners' clicks come first, training takes the CPU time they leave.
 - A lane publishes its state after every iteration (core.lab.race.LaneState), and `records()` copies what
@@ -16,8 +22,8 @@ from `records()` every fraction of a second; the lanes train in between, not ins
   and the page never waits for an iteration in progress. (It did, with a lock per lane: with two busy
   processes on the 2 cores, a redraw waited 0.2 s in the median and up to 1 s for a worker, which runs at
   the lower priority, to finish its iteration; bench/README.md.)
-- The workers stop when paused, when the race is done, or when the page has not asked for records for
-  IDLE_STOP_SECONDS (the learner left the page or closed the tab); `start` lets them go on.
+- A race is served until it is paused, done or failed, or until its page has not asked for records for
+  IDLE_STOP_SECONDS (the learner left the page or closed the tab); `start` lets it go on.
 """
 
 from __future__ import annotations
@@ -50,54 +56,112 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, thread, min(niceness + TRAINING_NICENESS, 19))
 
 
-class RaceRunner:
-    """The race, its workers and the learner's intent (`wanted`: started and not paused)."""
+class Workers:
+    """A crew of at most `size` worker threads that train the lanes of the races it serves, in turn.
 
-    def __init__(self, race: Race, workers: int | None = None):
+    Its condition guards the races served and every RaceRunner's lanes in hand (`_busy`); it is notified
+    whenever a lane is handed back or a race leaves, for `RaceRunner.join`.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.changed = threading.Condition()
+        self._served: list[RaceRunner] = []  # the races that want training, the next to serve first
+        self._alive = 0
+
+    def serve(self, runner: RaceRunner) -> None:
+        """Train `runner`'s lanes with the others', starting workers up to what the races can use."""
+        with self.changed:
+            if runner not in self._served:
+                self._served.append(runner)
+            wanted = sum(min(r.workers, sum(not lane.done for lane in r.race.lanes)) for r in self._served)
+            for _ in range(self._alive, min(self.size, wanted)):
+                self._alive += 1
+                threading.Thread(target=self._work, name=f"race-{self._alive}", daemon=True).start()
+
+    def forget(self, runner: RaceRunner) -> None:
+        """Take no more lanes of `runner` (those in hand finish their iteration)."""
+        with self.changed:
+            if runner in self._served:
+                self._served.remove(runner)
+            self.changed.notify_all()
+
+    def serving(self, runner: RaceRunner) -> bool:
+        """Whether `runner` is served (with `changed` held)."""
+        return runner in self._served
+
+    def _next(self) -> tuple[RaceRunner, int] | None:
+        """The race and lane to train next, now in hand, or None when no race has a lane to give (with
+        `changed` held). Races that no longer want training leave; the race served goes to the back."""
+        for runner in list(self._served):
+            if not runner._wants_training():
+                self._served.remove(runner)
+                self.changed.notify_all()
+                continue
+            index = runner._free_lane()
+            if index is not None:
+                runner._busy.add(index)
+                self._served.remove(runner)
+                self._served.append(runner)
+                return runner, index
+        return None
+
+    def _work(self) -> None:
+        _lower_priority()
+        while True:
+            with self.changed:
+                job = self._next()
+                if job is None:
+                    self._alive -= 1
+                    break
+            runner, index = job
+            runner._train(index)
+            with self.changed:
+                runner._busy.discard(index)
+                self.changed.notify_all()
+        runtime.release_free_memory()  # the memory of the iterations, kept by malloc meanwhile (core.runtime)
+
+
+class RaceRunner:
+    """The race, the lanes a worker holds and the learner's intent (`wanted`: started and not paused).
+
+    workers: how many of its lanes may train at once (by default one per lane, up to the cores); crew: the
+    Workers that train them (by default the server's, WORKERS).
+    """
+
+    def __init__(self, race: Race, workers: int | None = None, crew: Workers | None = None):
         self.race = race
         self.workers = workers or min(len(race.lanes), usable_cores())
         self.wanted = False
-        # Guards _busy, _threads and _stop: which lanes a worker holds, the workers (each with the stop event
-        # it obeys) and the current workers' stop event.
-        self._claim = threading.Lock()
-        self._busy: set[int] = set()
-        self._threads: list[tuple[threading.Thread, threading.Event]] = []
-        self._stop = threading.Event()
+        self._crew = crew or WORKERS
+        self._busy: set[int] = set()  # the lanes a worker holds (guarded by the crew's condition)
+        self._stopped = False
         self._seen = time.monotonic()
         self._failure: BaseException | None = None
 
     @property
     def training(self) -> bool:
-        """Whether a worker is training now."""
-        return any(thread.is_alive() for thread, _ in self._threads)
+        """Whether the race is served or a worker is training one of its lanes now."""
+        with self._crew.changed:
+            return self._training()
 
     def start(self) -> None:
-        """Let `workers` workers train until the race is done (nothing if the race is done or has failed)."""
+        """Have the race trained until it is done (nothing if the race is done or has failed)."""
         self._seen = time.monotonic()
-        with self._claim:
-            if self.race.done or self._failure is not None:
-                return
-            # Workers of a pause that are still finishing their iteration obey the old event and end.
-            if self._stop.is_set():
-                self._stop = threading.Event()
-            self._threads = [(thread, stop) for thread, stop in self._threads if thread.is_alive()]
-            current = sum(stop is self._stop for _, stop in self._threads)
-            for i in range(current, self.workers):
-                thread = threading.Thread(
-                    target=self._work, args=(self._stop,), name=f"race-{i}", daemon=True
-                )
-                self._threads.append((thread, self._stop))
-                thread.start()
+        if self.race.done or self._failure is not None:
+            return
+        self._stopped = False
+        self._crew.serve(self)
 
     def stop(self) -> None:
-        """Stop the workers after their current iteration (without waiting for it)."""
-        with self._claim:
-            self._stop.set()
+        """Stop training after the iterations in progress (without waiting for them)."""
+        self._stopped = True
+        self._crew.forget(self)
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait until no worker trains (they end by themselves when the race is done or stopped)."""
-        for thread, _ in list(self._threads):
-            thread.join(timeout)
+        """Wait until no worker trains the race (it ends by itself when the race is done or stopped)."""
+        with self._crew.changed:
+            self._crew.changed.wait_for(lambda: not self._training(), timeout)
 
     def records(self) -> list[LaneRecord]:
         """A LaneRecord of every lane, of what it published after its latest iteration; raises what a worker
@@ -107,27 +171,28 @@ class RaceRunner:
             raise self._failure
         return [self.race.record(lane) for lane in self.race.lanes]
 
-    def _take(self, stop: threading.Event) -> int | None:
-        """The index of the lane this worker trains next (now its own), or None when it should end."""
-        with self._claim:
-            idle = time.monotonic() - self._seen > IDLE_STOP_SECONDS
-            if stop.is_set() or idle or self._failure is not None:
-                return None
-            free = [i for i, lane in enumerate(self.race.lanes) if not lane.done and i not in self._busy]
-            if not free:
-                return None
-            chosen = min(free, key=lambda i: self.race.lanes[i].iteration)
-            self._busy.add(chosen)
-            return chosen
+    # The crew's side, called with its condition held (but _train).
 
-    def _work(self, stop: threading.Event) -> None:
-        _lower_priority()
-        while (index := self._take(stop)) is not None:
-            try:
-                self.race.step_lane(self.race.lanes[index])
-            except Exception as exc:  # the page shows it (records() raises it) instead of a silent stall
-                self._failure = exc
-            finally:
-                with self._claim:
-                    self._busy.discard(index)
-        runtime.release_free_memory()  # the memory of the iterations, kept by malloc meanwhile (core.runtime)
+    def _training(self) -> bool:
+        return bool(self._busy) or self._crew.serving(self)
+
+    def _wants_training(self) -> bool:
+        idle = time.monotonic() - self._seen > IDLE_STOP_SECONDS
+        return not (self._stopped or idle or self._failure is not None or self.race.done)
+
+    def _free_lane(self) -> int | None:
+        """The unfinished lane with the fewest iterations that no worker holds, within `workers` at once."""
+        if len(self._busy) >= self.workers:
+            return None
+        free = [i for i, lane in enumerate(self.race.lanes) if not lane.done and i not in self._busy]
+        return min(free, key=lambda i: self.race.lanes[i].iteration) if free else None
+
+    def _train(self, index: int) -> None:
+        try:
+            self.race.step_lane(self.race.lanes[index])
+        except Exception as exc:  # the page shows it (records() raises it) instead of a silent stall
+            self._failure = exc
+
+
+# The server's crew, for every learner's race.
+WORKERS = Workers(usable_cores())

@@ -1,5 +1,6 @@
 """ui.race_runner: a race's lanes trained on background threads give the race of one thread, stop when told
-or left alone, and let the page copy what each lane published after an iteration, without waiting for one."""
+or left alone, and let the page copy what each lane published after an iteration, without waiting for one;
+the races of a server share one crew of workers and take turns."""
 
 import threading
 import time
@@ -72,6 +73,45 @@ def test_no_more_workers_than_asked_and_the_lane_furthest_behind_goes_first(data
     # relu (0 iterations) and sigmoid (1) were behind tanh (2): they were taken first.
     assert {taken[0], taken[1]} == {("relu", 0), ("sigmoid", 1)}
     assert RaceRunner(race).workers == min(3, race_runner.usable_cores())
+
+
+def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, monkeypatch):
+    crew = race_runner.Workers(2)
+    config = RaceConfig(activations=("tanh", "sigmoid"), **SMALL)
+    races = [Race(data, config), Race(data, config)]
+    order, running, most, threads = [], [0], [0], [0]
+    guard = threading.Lock()
+    for k, race in enumerate(races):
+
+        def counted(lane, step=race.step_lane, k=k):
+            with guard:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+                threads[0] = max(threads[0], sum(t.name.startswith("race-") for t in threading.enumerate()))
+                order.append(k)
+            try:
+                return step(lane)
+            finally:
+                with guard:
+                    running[0] -= 1
+
+        monkeypatch.setattr(race, "step_lane", counted)
+    runners = [RaceRunner(race, crew=crew) for race in races]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(DEADLINE)
+    assert all(runner.race.done and not runner.training for runner in runners)
+    # Four lanes, two workers: never more than two iterations at once, nor more than two worker threads.
+    assert most[0] <= 2 and threads[0] <= 2
+    # Turns: in the first half of the iterations each race had nearly its half (the first race started first).
+    half = order[: len(order) // 2]
+    assert min(half.count(0), half.count(1)) >= len(half) // 2 - 4, half
+    alone = Race(data, config)
+    alone.step(SMALL["iterations"])
+    for runner in runners:
+        for lane, reference in zip(runner.race.lanes, alone.lanes, strict=True):
+            np.testing.assert_array_equal(lane.losses, reference.losses)
 
 
 def test_pause_stops_after_the_current_iteration_and_start_goes_on(data):

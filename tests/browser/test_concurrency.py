@@ -97,6 +97,7 @@ class RssSampler:
     pid: int
     interval_s: float = 0.2
     peak_bytes: int = 0
+    first_bytes: int = 0
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -109,7 +110,9 @@ class RssSampler:
     def run(self):
         while not self._stop.is_set():
             try:
-                self.peak_bytes = max(self.peak_bytes, self.read())
+                rss = self.read()
+                self.first_bytes = self.first_bytes or rss
+                self.peak_bytes = max(self.peak_bytes, rss)
                 self.samples += 1
             except FileNotFoundError:
                 return
@@ -247,7 +250,7 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
 
     report_measurement(
         f"concurrency: {SESSIONS} sessions, peak server RSS {rss.peak_bytes / 1024**2:.0f} MiB "
-        f"({rss.samples} samples)"
+        f"({rss.first_bytes / 1024**2:.0f} MiB when it began, {rss.samples} samples)"
     )
     answers, shown = [a for a, _ in during], [s for _, s in during]
     report_measurement(
