@@ -39,8 +39,9 @@ WH_SCALE_STEP = 0.05
 FORGET_SHIFT_RANGE = (-5.0, 5.0)
 FORGET_SHIFT_STEP = 0.5
 
-# The splits as the learner sees them.
+# The splits as the learner sees them, and as the "Images" choice names them.
 _SPLIT_LABELS = {"train": "Training images", "val": "Validation images"}
+_SPLIT_CHOICES = {"train": "Training", "val": "Validation"}
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,15 @@ class Settings:
 
 # The cell selector's options: the vanilla cell with each activation, and the LSTM.
 CELL_OPTIONS = {
-    # Short enough for their box at 1280 px (the lab's cells read the same: core.lab.gradcheck_lab.CELL_TITLES).
+    # Short enough for their box (CONTROL_WIDTHS; the lab's cells read the same: core.lab.gradcheck_lab.CELL_TITLES).
     ("rnn", "tanh"): "RNN · tanh",
     ("rnn", "sigmoid"): "RNN · sigmoid",
     ("rnn", "relu"): "RNN · ReLU",
     ("lstm", "tanh"): "LSTM",
 }
 _CELL_WIDGET = "controls.cell"
+# Pixels of each select box of the controls' row: its longest choice and the arrow.
+CONTROL_WIDTHS = {"cell": 138, "model": 110, "sizes": 210}
 
 
 def base_fields() -> list[url_state.Field]:
@@ -153,41 +156,53 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])
 
-    c1, c2, c3, c4, c5 = st.columns([0.85, 1.3, 1.4, 1.45, 2.0], vertical_alignment="bottom")
-    c1.radio("Images", SPLITS, format_func=_SPLIT_LABELS.get, horizontal=False, **url_state.bind("split"))
-    with c2:
-        inner, dice = st.columns([3, 1], vertical_alignment="bottom")
-        # No bounds of its own: a number past them is refused by the field with a message, and the box shows
-        # the example on screen again (a bounded box keeps the refused number, red, behind later choices).
-        inner.number_input(f"Example (0 … {count - 1})", step=1, **url_state.bind("example", field=example))
-        dice.button(
-            "",
-            icon=":material/casino:",
-            help="A random example",
-            on_click=_random_example,
-            args=(count,),
-            key="explain.random",
+    # One row of controls of fixed widths, each wide enough for its longest choice, that wraps onto a second row
+    # where the page is narrower (a 1024 px screen, or a projector's zoom) instead of cutting the labels short.
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="controls.row"):
+        st.radio("Images", SPLITS, format_func=_SPLIT_CHOICES.get, width="content", **url_state.bind("split"))
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="small", width="content"):
+            # No bounds of its own: a number past them is refused by the field with a message, and the box
+            # shows the example on screen again (a bounded box keeps the refused number, red, behind later
+            # choices).
+            st.number_input(
+                f"Example (0 … {count - 1})", step=1, width=140, **url_state.bind("example", field=example)
+            )
+            st.button(
+                "",
+                icon=":material/casino:",
+                help="A random example",
+                on_click=_random_example,
+                args=(count,),
+                key="explain.random",
+            )
+        st.session_state[_CELL_WIDGET] = _cell_choice()
+        st.selectbox(
+            "Cell",
+            list(CELL_OPTIONS),
+            format_func=CELL_OPTIONS.get,
+            key=_CELL_WIDGET,
+            on_change=_choose_cell,
+            width=CONTROL_WIDTHS["cell"],
+            help="The vanilla RNN's cell h = f(Wx·x + Wh·h + b) with its activation f, or the LSTM, whose gates "
+            "decide what its cell state keeps, writes and shows.",
         )
-    st.session_state[_CELL_WIDGET] = _cell_choice()
-    c3.selectbox(
-        "Cell",
-        list(CELL_OPTIONS),
-        format_func=CELL_OPTIONS.get,
-        key=_CELL_WIDGET,
-        on_change=_choose_cell,
-        help="The vanilla RNN's cell h = f(Wx·x + Wh·h + b) with its activation f, or the LSTM, whose gates decide "
-        "what its cell state keeps, writes and shows.",
-    )
-    c4.selectbox(
-        "Model",
-        MODEL_CHOICES,
-        format_func=MODEL_LABELS.get,
-        help="Untrained: random weights (seed 0). Trained: at readable sizes on minibatches of the whole training set; at the "
-        "notebook's sizes on 50 captions, as the notebook does. Trained once, then cached. The vanilla "
-        "cell's weights were learned with tanh; another activation reuses them.",
-        **url_state.bind("model"),
-    )
-    c5.selectbox("Sizes", SIZE_CHOICES, format_func=SIZE_LABELS.get, **url_state.bind("sizes"))
+        st.selectbox(
+            "Model",
+            MODEL_CHOICES,
+            format_func=MODEL_LABELS.get,
+            width=CONTROL_WIDTHS["model"],
+            help="Untrained: random weights (seed 0). Trained: at readable sizes on minibatches of the whole "
+            "training set; at the notebook's sizes on 50 captions, as the notebook does. Trained once, then "
+            "cached. The vanilla cell's weights were learned with tanh; another activation reuses them.",
+            **url_state.bind("model"),
+        )
+        st.selectbox(
+            "Sizes",
+            SIZE_CHOICES,
+            format_func=SIZE_LABELS.get,
+            width=CONTROL_WIDTHS["sizes"],
+            **url_state.bind("sizes"),
+        )
     if refused := url_state.refusal("example"):
         st.warning(refused, icon="✋")
     settings = Settings(

@@ -200,3 +200,11 @@ def projector_page(browser, app_server):
     context, tab = _page(browser, 1280, 720)
     yield tab
     context.close()
+
+
+@pytest.fixture
+def small_screen_page(browser, app_server):
+    """A fresh browser context the size of a small laptop screen or an older projector, 1024×768."""
+    context, tab = _page(browser, 1024, 768)
+    yield tab
+    context.close()

@@ -254,6 +254,16 @@ def overflowing(page: Page, selector: str) -> list[str]:
     )
 
 
+def wrapped(page: Page, selector: str) -> list[str]:
+    """Texts of the elements matching `selector` that take more than one line."""
+    return page.evaluate(
+        f"""[...document.querySelectorAll({selector!r})]
+            .filter(e => e.offsetParent !== null
+                && e.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(e).lineHeight))
+            .map(e => e.innerText.slice(0, 80))"""
+    )
+
+
 # What must never be cut at 1280 px (a projector): buttons, select values, the stepper's controls, code lines.
 FITS = ", ".join(
     [

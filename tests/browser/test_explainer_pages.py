@@ -19,7 +19,10 @@ from .streamlit_helpers import (
     stepper_click,
     stepper_panel,
     url_step,
+    wrapped,
 )
+
+CONTROLS = ".st-key-controls-row"
 
 
 def equation_rows(page) -> list[str]:
@@ -121,6 +124,28 @@ def test_the_lstm_cell_on_both_pages(projector_page, app_server):
     stepper_click(page, "prev", last - 1)
     assert overflowing(page, FITS) == []
     save_screenshot(page, "2_backprop_through_time_lstm")
+
+
+def control_rows(page) -> int:
+    """How many rows the example, cell, model and sizes controls take (each row aligns them at the bottom)."""
+    return page.evaluate(
+        f"new Set([...document.querySelector('{CONTROLS}').children]"
+        ".map(e => Math.round(e.getBoundingClientRect().bottom))).size"
+    )
+
+
+def test_the_controls_read_whole_on_a_projector_and_wrap_on_a_small_screen(
+    projector_page, small_screen_page, app_server
+):
+    """The longest choices (RNN · sigmoid, the notebook's sizes) in full, every label on one line: in one row at
+    1280 px, in two at 1024 px rather than cut short."""
+    for page, rows in ((projector_page, 1), (small_screen_page, 2)):
+        open_app(page, f"{app_server.url}/Backprop_through_time?activation=sigmoid&sizes=real")
+        expect_images(page, 1)
+        assert overflowing(page, FITS) == []
+        labels = f'{CONTROLS} [data-testid="stWidgetLabel"] p, {CONTROLS} [role="radiogroup"] label p'
+        assert page.locator(labels).count() >= 7 and wrapped(page, labels) == []
+        assert control_rows(page) == rows
 
 
 def test_back_and_forward_take_the_stepper_to_the_step_in_the_url(projector_page, app_server):
