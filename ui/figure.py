@@ -17,9 +17,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 _HERE = Path(__file__).parent
+# The component's code, as the browser runs it.
+SCRIPT = (_HERE / "plotly_loader.js").read_text() + (_HERE / "figure.js").read_text()
 _COMPONENT = st.components.v2.component(
     "rnn_explainer.figure",
-    js=(_HERE / "plotly_loader.js").read_text() + (_HERE / "figure.js").read_text(),
+    js=SCRIPT,
     isolate_styles=False,  # Plotly.js styles its charts with the page's global stylesheet
 )
 

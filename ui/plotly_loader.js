@@ -27,6 +27,11 @@ function whenPlotly() {
   return window.__rnnPlotly;
 }
 
+// Runs `task` in a task of its own after the browser's next frame: what is on the page now is painted first.
+function afterNextFrame(task) {
+  requestAnimationFrame(() => setTimeout(task, 0));
+}
+
 // Whether `element` is at least partly inside the browser window now.
 function inView(element) {
   const box = element.getBoundingClientRect();

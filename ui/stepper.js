@@ -7,12 +7,12 @@
 // A click paints the new step from data already here, then reports it (setStateValue("step"), with an id of
 // its own), so the server keeps the URL and the page state in step without the learner waiting for it.
 
-// CONFIG, whenPlotly(), inView() and followWidth() come from plotly_loader.js, which ui/stepper.py puts
-// before this file.
+// CONFIG, whenPlotly(), afterNextFrame(), inView() and followWidth() come from plotly_loader.js, which
+// ui/stepper.py puts before this file.
 //
-// A figure is first drawn with the step when it is in view, else in a task of its own just after (about 0.1 s
-// each): a new tab answers the learner before every figure below the fold is drawn. Once drawn, a figure
-// follows every step. data-painted is the step every drawn figure shows.
+// A figure is first drawn with the step when it is in view, else in a task of its own after the next frame
+// (about 0.1 s each): a new tab answers the learner before every figure below the fold is drawn. Once drawn,
+// a figure follows every step. data-painted is the step every drawn figure shows.
 
 // **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
 // nothing is parsed as HTML.
@@ -198,15 +198,16 @@ export default function (component) {
     if (report) setStateValue("step", { t, id: Math.random() });
   };
 
-  // The figures not drawn yet, one per task from the top, each at the step shown when its turn comes (kept
-  // in state: the chain outlives this call when new data arrive).
+  // The figures not drawn yet, one per task from the top after a frame each (the step shown is painted
+  // first), each at the step shown when its turn comes (kept in state: the chain outlives this call when new
+  // data arrive).
   state.first = data.first;
   state.drawTheRest = () => {
     if (state.drawing) return;
     const panel = state.panels.find((candidate) => !candidate.drawn());
     if (!panel) return;
     state.drawing = true;
-    setTimeout(() => {
+    afterNextFrame(() => {
       panel.show(state.t - state.first).then(
         () => {
           state.drawing = false;
@@ -214,7 +215,7 @@ export default function (component) {
         },
         () => (state.drawing = false), // said in the panel; the next step tries again
       );
-    }, 0);
+    });
   };
 
   // A step the learner takes stops Play.

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from ui import stepper
+from ui import figure, stepper
 
 ORIGIN = "http://stepper.test"
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -100,6 +100,54 @@ def test_a_figure_pushed_out_of_view_no_longer_holds_the_step_and_is_drawn_at_th
     )
     page.wait_for_timeout(300)  # every drawing asked for has run: the figure stays on the step shown
     assert title.text_content() == "step 1"
+
+
+# As Streamlit reveals a new tab's elements: the stepper and the sidebar's Plotly.js preloader (ui/figure.py) mounted
+# in one task. The page counts its frames, and records the frame in which the stepper marked its step painted and
+# the one in which Plotly.js was asked for (its script element added).
+MOUNT_WITH_PRELOADER = """async ([stepperScript, figureScript, data]) => {
+  const load = async (script) =>
+    (await import(URL.createObjectURL(new Blob([script], { type: "text/javascript" })))).default;
+  const [mountStepper, mountFigure] = [await load(stepperScript), await load(figureScript)];
+  window.__frames = 0;
+  const tick = () => { window.__frames += 1; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  new MutationObserver(() => {
+    window.__askedAt ??= window.__frames;
+  }).observe(document.head, { childList: true });
+  const sidebar = document.createElement("div");
+  document.body.append(sidebar);
+  new MutationObserver(() => {
+    if (document.querySelector(".rnn-stepper")?.dataset.painted === "0") window.__paintedAt ??= window.__frames;
+  }).observe(document.getElementById("host"), { attributes: true, subtree: true });
+  mountStepper({ parentElement: document.getElementById("host"), data: [data], setStateValue: () => {} });
+  mountFigure({ parentElement: sidebar, data: [{ preload: true }] });
+}"""
+
+
+def test_with_no_figure_in_view_the_step_is_painted_a_frame_before_plotly_is_asked_for(component_page):
+    """A first visit evaluates Plotly.js in one task of 0.3-0.4 s: it comes after the step is on screen."""
+    page, held = component_page
+    page.evaluate("document.getElementById('above').style.height = '2000px'")
+    data = stepper.payload(
+        "caption",
+        0,
+        2,
+        rows=[[("text", 1)], [("figure", 1)]],
+        panels={"figure": figure_panel(range(3)), "text": {"kind": "text", "steps": ["t0", "t1", "t2"]}},
+    )
+    page.evaluate(
+        MOUNT_WITH_PRELOADER, [stepper.SCRIPT, figure.SCRIPT, json.loads(json.dumps({**data, "t": 0}))]
+    )
+    page.wait_for_function("window.__askedAt !== undefined", timeout=5000)
+    painted, asked = page.evaluate("[window.__paintedAt, window.__askedAt]")
+    assert painted is not None, "the step was painted"
+    assert asked > painted, "Plotly.js was asked for before a frame showed the step"
+    # The figure below the fold is drawn once Plotly.js is here.
+    answer(held[0])
+    page.wait_for_function(
+        "document.querySelector('.rnn-panel-plotly .gtitle')?.textContent === 'step 0'", timeout=10_000
+    )
 
 
 def test_a_step_taken_during_play_stops_it_and_the_keyboard_focus_stays_in_the_stepper(component_page):
