@@ -9,11 +9,11 @@ from `records()` every fraction of a second; the lanes train in between, not ins
   page reads them (bench/bench_race.py measures this against the other schedules).
 - One crew of workers for the whole server (WORKERS), at most one per core, shared by every race: a free
   worker serves the races in turn, and in a race the unfinished lane with the fewest iterations that no other
-  worker holds, so the lanes stay close. A race alone gets a core per lane, up to the cores; two races share the cores
-  iteration by iteration, as they would share them with a crew each. The number of iterations in progress
-  is then at most the number of cores, and so is the memory they hold: each worker thread keeps what its
+  worker holds, so the lanes stay close. A race alone gets a core per lane, up to the cores; two races share
+  the cores iteration by iteration, as they would share them with a crew each. The iterations in progress are
+  then at most as many as the cores, and so is the memory they hold: each worker thread keeps what its
   iterations allocate in a malloc arena of its own (core.runtime). With a crew per race, six races of the
-  default settings at once took 242 MiB more than before they started, with this one 137 MiB, and ended
+  default settings at once took 248 MiB more than before they started, with this one 139 MiB, and ended
   sooner (bench/README.md, "Ten learners at once").
 - The workers run at a lower scheduling priority (on Linux, niceness +TRAINING_NICENESS): the threads that
   answer the learners' clicks come first, training takes the CPU time they leave.
