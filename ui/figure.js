@@ -1,7 +1,7 @@
 // One Plotly figure, drawn in the page with the app's Plotly.js.
 //
 // data (see ui/figure.py): {figure: {data, layout}, version} where version changes with the figure, or
-// {preload: true} to start loading Plotly.js early. CONFIG, whenPlotly(), afterNextFrame(), inView() and
+// {preload: true} to start loading Plotly.js early. draw(), whenPlotly(), afterNextFrame(), inView() and
 // followWidth() come from plotly_loader.js, which ui/figure.py puts before this file. When the figure is on
 // screen, the element's data-drawn is its version.
 
@@ -31,10 +31,10 @@ export default function (component) {
     const turn = inView(element) ? Promise.resolve() : new Promise((resolve) => afterNextFrame(resolve));
     turn
       .then(whenPlotly)
-      .then((Plotly) => {
+      .then(() => {
         // A newer figure sent meanwhile is drawn instead, by its own call.
         if (element.dataset.version === data.version) {
-          return Plotly.react(element, data.figure.data, data.figure.layout, CONFIG);
+          return draw(element, data.figure.data, data.figure.layout);
         }
       })
       .then(

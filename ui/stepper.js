@@ -7,8 +7,8 @@
 // A click paints the new step from data already here, then reports it (setStateValue("step"), with an id of
 // its own), so the server keeps the URL and the page state in step without the learner waiting for it.
 
-// CONFIG, whenPlotly(), afterNextFrame(), inView() and followWidth() come from plotly_loader.js, which
-// ui/stepper.py puts before this file.
+// draw(), fitTitle(), whenPlotly(), afterNextFrame(), inView() and followWidth() come from plotly_loader.js,
+// which ui/stepper.py puts before this file.
 //
 // A figure is first drawn with the step when it is in view, else in a task of its own after the next frame
 // (about 0.1 s each): a new tab answers the learner before every figure below the fold is drawn. Once drawn,
@@ -67,7 +67,7 @@ function makePanel(id, spec, container) {
         if (shown === null || hasData(i) || hasData(shown)) {
           const { data, layout } = stepFigure(spec, i);
           shown = i;
-          return Plotly.react(element, data, layout, CONFIG);
+          return draw(element, data, layout);
         }
         // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
         const before = (spec.patches[shown] || {}).layout || {};
@@ -78,7 +78,7 @@ function makePanel(id, spec, container) {
           update[key] = value === undefined ? null : value;
         }
         shown = i;
-        return Plotly.relayout(element, update);
+        return Plotly.relayout(element, update).then(() => fitTitle(element));
       }).catch((error) => {
         shown = null;
         element.textContent = `This figure could not be drawn: ${error.message}`;

@@ -264,6 +264,19 @@ def wrapped(page: Page, selector: str) -> list[str]:
     )
 
 
+def cut_titles(page: Page) -> list[str]:
+    """The titles of drawn Plotly figures that reach past their figure's edges (Plotly.js cuts them there)."""
+    return page.evaluate(
+        """[...document.querySelectorAll('.js-plotly-plot')].flatMap((plot) => {
+          const box = plot.getBoundingClientRect();
+          return [...plot.querySelectorAll('.gtitle')].filter((title) => {
+            const r = title.getBoundingClientRect();
+            return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1);
+          }).map((title) => title.textContent);
+        })"""
+    )
+
+
 # What must never be cut at 1280 px (a projector): buttons, select values, the stepper's controls, code lines.
 FITS = ", ".join(
     [

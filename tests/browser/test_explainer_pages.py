@@ -8,9 +8,12 @@ import time
 
 from .streamlit_helpers import (
     FITS,
+    STEP_PAINTED,
     STEPPER,
     act_and_wait,
     choose,
+    cut_titles,
+    expect_charts,
     expect_images,
     open_app,
     overflowing,
@@ -146,6 +149,23 @@ def test_the_controls_read_whole_on_a_projector_and_wrap_on_a_small_screen(
         labels = f'{CONTROLS} [data-testid="stWidgetLabel"] p, {CONTROLS} [role="radiogroup"] label p'
         assert page.locator(labels).count() >= 7 and wrapped(page, labels) == []
         assert control_rows(page) == rows
+
+
+def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_server):
+    """At 1024 px the longest titles (the LSTM's forget-gate heatmap, the lab's comparison of a gradient) are whole:
+    their font shrinks to the figure's width, as Plotly.js would cut them at its edges."""
+    page = small_screen_page
+    open_app(page, f"{app_server.url}/Backprop_through_time?cell=lstm")
+    page.wait_for_function(STEP_PAINTED)
+    titles = page.locator(f"{STEPPER} .gtitle").all_text_contents()
+    assert any(title.startswith("f_t = σ(a_f)") for title in titles), titles
+    assert cut_titles(page) == []
+    open_app(page, f"{app_server.url}/Gradient_check_lab")
+    expect_charts(page, 3)
+    assert any(
+        title.endswith(": analytic vs numeric") for title in page.locator(".gtitle").all_text_contents()
+    )
+    assert cut_titles(page) == []
 
 
 def test_back_and_forward_take_the_stepper_to_the_step_in_the_url(projector_page, app_server):
