@@ -59,30 +59,35 @@ function followWidth(element) {
     if (element.clientWidth === width) return;
     width = element.clientWidth;
     if (!window.Plotly || !element._fullLayout) return;
-    window.Plotly.Plots.resize(element).then(() => fitTitle(element));
+    window.Plotly.Plots.resize(element).then(
+      () => fitTitle(element),
+      () => {}, // hidden meanwhile: drawn at its width when shown
+    );
   }).observe(element);
 }
 
-// Plotly.js draws `layout` into `element` (Plotly.react), its title fitted to the figure's width.
+// Plotly.js draws `layout` into `element` (Plotly.react), its title fitted to the figure's width after this
+// and every later redraw.
 function draw(element, data, layout) {
   return window.Plotly.react(element, data, layout, CONFIG).then(() => {
-    element.__titleSize = element._fullLayout.title.font.size; // the size the layout asks for
-    return fitTitle(element);
+    if (!element.__fitsTitle) {
+      element.__fitsTitle = true;
+      element.on("plotly_afterplot", () => fitTitle(element));
+    }
+    fitTitle(element);
   });
 }
 
 // Plotly.js does not wrap a title, and cuts one wider than its figure at both edges (a 1024 px screen, a
-// projector's zoom): its font shrinks until it fits, down to TITLE_MIN_SIZE, and grows back with the width.
+// projector's zoom): its text is drawn smaller until it fits, down to TITLE_MIN_SIZE px. Only the drawn text
+// changes, not the layout, so each redraw starts again from the layout's size.
 const TITLE_MIN_SIZE = 10;
 function fitTitle(element) {
   const title = element.querySelector(".gtitle");
-  const size = element._fullLayout?.title.font.size;
-  if (!title || !size || element.__titleSize === undefined) return;
-  const natural = title.getBBox().width * (element.__titleSize / size); // its width at the layout's size
+  const size = element._fullLayout?.title?.font?.size;
   const room = element.clientWidth - 16;
-  const fitted = Math.max(
-    TITLE_MIN_SIZE,
-    Math.min(element.__titleSize, Math.floor((element.__titleSize * room) / natural)),
-  );
-  if (fitted !== size) return window.Plotly.relayout(element, { "title.font.size": fitted });
+  if (!title || !size || room <= 0) return;
+  title.style.fontSize = `${size}px`;
+  const width = title.getBBox().width;
+  if (width > room) title.style.fontSize = `${Math.max(TITLE_MIN_SIZE, Math.floor((size * room) / width))}px`;
 }

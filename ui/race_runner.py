@@ -8,13 +8,14 @@ from `records()` every fraction of a second; the lanes train in between, not ins
   so lanes on threads of the server run side by side on the cores, with the data and the weights where the
   page reads them (bench/bench_race.py measures this against the other schedules).
 - One crew of workers for the whole server (WORKERS), at most one per core, shared by every race: a free
-  worker serves the races in turn, and in a race the unfinished lane with the fewest iterations that no other
-  worker holds, so the lanes stay close. A race alone gets a core per lane, up to the cores; two races share
-  the cores iteration by iteration, as they would share them with a crew each. The iterations in progress are
-  then at most as many as the cores, and so is the memory they hold: each worker thread keeps what its
-  iterations allocate in a malloc arena of its own (core.runtime). With a crew per race, six races of the
-  default settings at once took 248 MiB more than before they started, with this one 139 MiB, and ended
-  sooner (bench/README.md, "Ten learners at once").
+  worker takes a lane of the race that has had the least of the crew's time, and in that race the unfinished
+  lane with the fewest iterations that no other worker holds, so the lanes stay close. A race alone gets a
+  core per lane, up to the cores; races together share the cores' time evenly, as they would with a crew each.
+  The iterations in progress are then at most as many as the cores, and so is the memory they hold: each
+  worker thread keeps what its iterations allocate in a malloc arena of its own (core.runtime). With a crew per
+  race, six races of the default settings at once took 248 MiB more than before they started, with this one
+  139 MiB, and ended sooner (bench/README.md, "Ten learners at once"). A worker gives the memory malloc kept
+  back to the system when the crew has nothing left to train.
 - The workers run at a lower scheduling priority (on Linux, niceness +TRAINING_NICENESS): the threads that
   answer the learners' clicks come first, training takes the CPU time they leave.
 - A lane publishes its state after every iteration (core.lab.race.LaneState), and `records()` copies what
@@ -57,27 +58,36 @@ def _lower_priority() -> None:
 
 
 class Workers:
-    """A crew of at most `size` worker threads that train the lanes of the races it serves, in turn.
+    """A crew of at most `size` worker threads, named `name`-1, -2…, that train the lanes of the races it serves.
 
-    Its condition guards the races served and every RaceRunner's lanes in hand (`_busy`); it is notified
-    whenever a lane is handed back or a race leaves, for `RaceRunner.join`.
+    The next lane goes to the race served that has had the least of the crew's time since it was last started
+    (a race joining starts level with the least served), so a small race beside a large one trains at its own
+    pace, not at the large one's. Its condition guards the races served, their time and every RaceRunner's lanes
+    in hand (`_busy`); it is notified whenever a lane is handed back or a race leaves, for `RaceRunner.join`.
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, name: str = "race"):
         self.size = size
+        self.name = name
         self.changed = threading.Condition()
-        self._served: list[RaceRunner] = []  # the races that want training, the next to serve first
+        self._served: list[RaceRunner] = []  # the races that want training
         self._alive = 0
+        self._started = 0
 
     def serve(self, runner: RaceRunner) -> None:
-        """Train `runner`'s lanes with the others', starting workers up to what the races can use."""
+        """Train `runner`'s lanes with the others', starting workers up to what the races can use (nothing if
+        it no longer wants training: done, failed or stopped meanwhile)."""
         with self.changed:
             if runner not in self._served:
+                if not runner._wants_training():
+                    return
+                runner._crew_seconds = min((r._crew_seconds for r in self._served), default=0.0)
                 self._served.append(runner)
             wanted = sum(min(r.workers, sum(not lane.done for lane in r.race.lanes)) for r in self._served)
-            for _ in range(self._alive, min(self.size, wanted)):
-                self._alive += 1
-                threading.Thread(target=self._work, name=f"race-{self._alive}", daemon=True).start()
+            while self._alive < min(self.size, wanted):
+                self._started += 1
+                threading.Thread(target=self._work, name=f"{self.name}-{self._started}", daemon=True).start()
+                self._alive += 1  # once started: a thread that could not start is not counted
 
     def forget(self, runner: RaceRunner) -> None:
         """Take no more lanes of `runner` (those in hand finish their iteration)."""
@@ -92,33 +102,43 @@ class Workers:
 
     def _next(self) -> tuple[RaceRunner, int] | None:
         """The race and lane to train next, now in hand, or None when no race has a lane to give (with
-        `changed` held). Races that no longer want training leave; the race served goes to the back."""
-        for runner in list(self._served):
-            if not runner._wants_training():
-                self._served.remove(runner)
-                self.changed.notify_all()
-                continue
+        `changed` held). Races that no longer want training leave."""
+        for runner in [r for r in self._served if not r._wants_training()]:
+            self._served.remove(runner)
+            self.changed.notify_all()
+        for runner in sorted(self._served, key=lambda r: r._crew_seconds):
             index = runner._free_lane()
             if index is not None:
                 runner._busy.add(index)
-                self._served.remove(runner)
-                self._served.append(runner)
                 return runner, index
         return None
 
     def _work(self) -> None:
-        _lower_priority()
-        while True:
-            with self.changed:
-                job = self._next()
-                if job is None:
+        counted = True  # in _alive until this worker leaves
+        try:
+            _lower_priority()
+            while True:
+                with self.changed:
+                    job = self._next()
+                    if job is None:
+                        # Leaving and finding no work are one step: a race served meanwhile starts a worker.
+                        self._alive -= 1
+                        counted = False
+                        break
+                runner, index = job
+                start = time.monotonic()
+                try:
+                    runner._train(index)
+                finally:  # the lane goes back whatever happened, so that no race waits for it forever
+                    with self.changed:
+                        runner._busy.discard(index)
+                        runner._crew_seconds += time.monotonic() - start
+                        self.changed.notify_all()
+        finally:
+            if counted:
+                with self.changed:
                     self._alive -= 1
-                    break
-            runner, index = job
-            runner._train(index)
-            with self.changed:
-                runner._busy.discard(index)
-                self.changed.notify_all()
+                    self.changed.notify_all()
         runtime.release_free_memory()  # the memory of the iterations, kept by malloc meanwhile (core.runtime)
 
 
@@ -135,6 +155,7 @@ class RaceRunner:
         self.wanted = False
         self._crew = crew or WORKERS
         self._busy: set[int] = set()  # the lanes a worker holds (guarded by the crew's condition)
+        self._crew_seconds = 0.0  # the crew's time spent on it while served (guarded likewise)
         self._stopped = False
         self._seen = time.monotonic()
         self._failure: BaseException | None = None

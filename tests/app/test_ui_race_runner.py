@@ -75,8 +75,13 @@ def test_no_more_workers_than_asked_and_the_lane_furthest_behind_goes_first(data
     assert RaceRunner(race).workers == min(3, race_runner.usable_cores())
 
 
+def crew_threads(name):
+    """The crew `name`'s worker threads alive now."""
+    return [thread for thread in threading.enumerate() if thread.name.startswith(f"{name}-")]
+
+
 def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, monkeypatch):
-    crew = race_runner.Workers(2)
+    crew = race_runner.Workers(2, name="shared")
     config = RaceConfig(activations=("tanh", "sigmoid"), **SMALL)
     races = [Race(data, config), Race(data, config)]
     order, running, most, threads = [], [0], [0], [0]
@@ -87,7 +92,7 @@ def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, 
             with guard:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-                threads[0] = max(threads[0], sum(t.name.startswith("race-") for t in threading.enumerate()))
+                threads[0] = max(threads[0], len(crew_threads("shared")))
                 order.append(k)
             try:
                 return step(lane)
@@ -112,6 +117,73 @@ def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, 
     for runner in runners:
         for lane, reference in zip(runner.race.lanes, alone.lanes, strict=True):
             np.testing.assert_array_equal(lane.losses, reference.losses)
+
+
+def test_a_small_race_beside_a_large_one_trains_at_its_own_pace(data, monkeypatch):
+    """The crew shares its time, not its turns: a race whose iterations take 30 ms longer does not hold back one
+    beside it to its own pace."""
+    crew = race_runner.Workers(1, name="paced")
+    config = RaceConfig(activations=("tanh",), **SMALL)
+    small, large = Race(data, config), Race(data, config)
+    step = large.step_lane
+
+    def slow(lane):
+        time.sleep(0.03)
+        return step(lane)
+
+    monkeypatch.setattr(large, "step_lane", slow)
+    runners = [RaceRunner(large, crew=crew), RaceRunner(small, crew=crew)]
+    for runner in runners:
+        runner.start()
+    runners[1].join(DEADLINE)
+    assert small.done
+    # Taking turns by iteration, the large race would have run as many iterations as the small one's 25.
+    assert large.lanes[0].iteration <= SMALL["iterations"] // 2, large.lanes[0].iteration
+    runners[0].stop()
+    runners[0].join(DEADLINE)
+
+
+class Interrupted(BaseException):
+    """Escapes `except Exception`, as nothing in a training step should."""
+
+
+def test_a_worker_that_dies_or_cannot_start_leaves_the_crew_able_to_train(data, monkeypatch):
+    crew = race_runner.Workers(1, name="sturdy")
+    broken = Race(data, RaceConfig(**SMALL))
+
+    def interrupted(lane):
+        raise Interrupted
+
+    monkeypatch.setattr(broken, "step_lane", interrupted)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the dying worker's report
+    runner = RaceRunner(broken, crew=crew)
+    runner.start()
+    runner.stop()
+    runner.join(DEADLINE)
+    assert not runner.training, "the lane in hand went back"
+    wait_until(lambda: not crew_threads("sturdy"))
+    # A thread that cannot start is not counted as a worker.
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: (_ for _ in ()).throw(RuntimeError("no")))
+    other = RaceRunner(Race(data, RaceConfig(**SMALL)), crew=crew)
+    with pytest.raises(RuntimeError):
+        other.start()
+    monkeypatch.setattr(threading.Thread, "start", start)
+    other.start()
+    other.join(DEADLINE)
+    assert other.race.done and not other.training
+
+
+def test_a_race_done_meanwhile_is_not_served(data):
+    crew = race_runner.Workers(2, name="late")
+    race = Race(data, RaceConfig(**{**SMALL, "iterations": 2}))
+    race.step(2)
+    runner = RaceRunner(race, crew=crew)
+    crew.serve(
+        runner
+    )  # as start() does after finding the race not done, when its last iteration ends between
+    assert not runner.training
+    runner.join(1)
 
 
 def test_pause_stops_after_the_current_iteration_and_start_goes_on(data):
@@ -210,7 +282,8 @@ def test_workers_run_at_a_lower_priority(data, monkeypatch):
         seen.append(race_runner.os.getpriority(race_runner.os.PRIO_PROCESS, thread))
 
     monkeypatch.setattr(race_runner, "_lower_priority", recording)
-    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 3})), workers=2)
+    crew = race_runner.Workers(2, name="niced")
+    runner = RaceRunner(Race(data, RaceConfig(**{**SMALL, "iterations": 3})), workers=2, crew=crew)
     runner.start()
     runner.join(DEADLINE)
     mine = race_runner.os.getpriority(race_runner.os.PRIO_PROCESS, threading.get_native_id())

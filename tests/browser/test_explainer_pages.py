@@ -160,6 +160,19 @@ def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_serve
     titles = page.locator(f"{STEPPER} .gtitle").all_text_contents()
     assert any(title.startswith("f_t = σ(a_f)") for title in titles), titles
     assert cut_titles(page) == []
+    last = painted_step(page)
+    stepper_click(page, "prev", last - 1)
+    stepper_click(page, "prev", last - 2)
+    assert cut_titles(page) == []
+    # Wider again, the title is drawn at its own size (the layout's, which the fitting never changed).
+    forget = f"{STEPPER} .js-plotly-plot:has(.gtitle[data-unformatted^='f_t'])"
+    shrunk = page.locator(f"{forget} .gtitle").evaluate("(title) => parseFloat(title.style.fontSize)")
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.wait_for_function(
+        f'(() => {{ const plot = document.querySelector("{forget}");'
+        " return parseFloat(plot.querySelector('.gtitle').style.fontSize) === plot._fullLayout.title.font.size; })()"
+    )
+    assert shrunk < page.locator(forget).evaluate("(plot) => plot._fullLayout.title.font.size")
     open_app(page, f"{app_server.url}/Gradient_check_lab")
     expect_charts(page, 3)
     assert any(
