@@ -45,34 +45,33 @@ def test_threads_train_every_lane_to_the_end_exactly_as_one_thread_does(data):
     assert [r.iteration for r in records] == [SMALL["iterations"]] * 4
 
 
-def test_no_more_workers_than_asked_and_the_lane_furthest_behind_goes_first(data, monkeypatch):
-    race = Race(data, RaceConfig(activations=("tanh", "sigmoid", "relu"), **SMALL))
-    race.step_lane(race.lanes[0])
-    race.step_lane(race.lanes[0])
-    race.step_lane(race.lanes[1])
-    runner = RaceRunner(race, workers=2)
-    taken, running, most = [], [0], [0]
-    step = race.step_lane
-    guard = threading.Lock()
+class StepWatch:
+    """Wraps the races' step_lane to record every iteration taken, as (race index, lane, its iteration), the most
+    iterations in progress at once and the most worker threads of crew `crew` alive meanwhile."""
 
-    def counted(lane):
-        with guard:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-            taken.append((lane.activation, lane.iteration))
-        try:
-            return step(lane)
-        finally:
-            with guard:
-                running[0] -= 1
+    def __init__(self, monkeypatch, races, crew=None):
+        self.crew = crew
+        self.taken, self.most, self.threads = [], 0, 0
+        self._running = 0
+        self._guard = threading.Lock()
+        for k, race in enumerate(races):
+            monkeypatch.setattr(race, "step_lane", self._counted(k, race.step_lane))
 
-    monkeypatch.setattr(race, "step_lane", counted)
-    runner.start()
-    runner.join(DEADLINE)
-    assert race.done and most[0] <= 2
-    # relu (0 iterations) and sigmoid (1) were behind tanh (2): they were taken first.
-    assert {taken[0], taken[1]} == {("relu", 0), ("sigmoid", 1)}
-    assert RaceRunner(race).workers == min(3, race_runner.usable_cores())
+    def _counted(self, k, step):
+        def counted(lane):
+            with self._guard:
+                self._running += 1
+                self.most = max(self.most, self._running)
+                if self.crew:
+                    self.threads = max(self.threads, len(crew_threads(self.crew)))
+                self.taken.append((k, lane.activation, lane.iteration))
+            try:
+                return step(lane)
+            finally:
+                with self._guard:
+                    self._running -= 1
+
+        return counted
 
 
 def crew_threads(name):
@@ -80,27 +79,26 @@ def crew_threads(name):
     return [thread for thread in threading.enumerate() if thread.name.startswith(f"{name}-")]
 
 
-def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, monkeypatch):
+def test_no_more_workers_than_asked_and_the_lane_furthest_behind_goes_first(data, monkeypatch):
+    race = Race(data, RaceConfig(activations=("tanh", "sigmoid", "relu"), **SMALL))
+    race.step_lane(race.lanes[0])
+    race.step_lane(race.lanes[0])
+    race.step_lane(race.lanes[1])
+    runner = RaceRunner(race, workers=2)
+    watch = StepWatch(monkeypatch, [race])
+    runner.start()
+    runner.join(DEADLINE)
+    assert race.done and watch.most <= 2
+    # relu (0 iterations) and sigmoid (1) were behind tanh (2): they were taken first.
+    assert {watch.taken[0][1:], watch.taken[1][1:]} == {("relu", 0), ("sigmoid", 1)}
+    assert RaceRunner(race).workers == min(3, race_runner.usable_cores())
+
+
+def test_races_share_one_crew_and_its_time_each_as_it_would_train_alone(data, monkeypatch):
     crew = race_runner.Workers(2, name="shared")
     config = RaceConfig(activations=("tanh", "sigmoid"), **SMALL)
     races = [Race(data, config), Race(data, config)]
-    order, running, most, threads = [], [0], [0], [0]
-    guard = threading.Lock()
-    for k, race in enumerate(races):
-
-        def counted(lane, step=race.step_lane, k=k):
-            with guard:
-                running[0] += 1
-                most[0] = max(most[0], running[0])
-                threads[0] = max(threads[0], len(crew_threads("shared")))
-                order.append(k)
-            try:
-                return step(lane)
-            finally:
-                with guard:
-                    running[0] -= 1
-
-        monkeypatch.setattr(race, "step_lane", counted)
+    watch = StepWatch(monkeypatch, races, crew="shared")
     runners = [RaceRunner(race, crew=crew) for race in races]
     for runner in runners:
         runner.start()
@@ -108,10 +106,12 @@ def test_races_share_one_crew_and_take_turns_each_as_it_would_train_alone(data, 
         runner.join(DEADLINE)
     assert all(runner.race.done and not runner.training for runner in runners)
     # Four lanes, two workers: never more than two iterations at once, nor more than two worker threads.
-    assert most[0] <= 2 and threads[0] <= 2
-    # Turns: in the first half of the iterations each race had nearly its half (the first race started first).
-    half = order[: len(order) // 2]
-    assert min(half.count(0), half.count(1)) >= len(half) // 2 - 4, half
+    assert watch.most <= 2 and watch.threads <= 2
+    # They share the crew's time: when the first of them takes its last iteration, the other has had half of its
+    # own at least (served one after the other, it would have had none).
+    order = [k for k, _, _ in watch.taken]
+    first_done = min(len(order) - order[::-1].index(k) for k in (0, 1))
+    assert min(order[:first_done].count(k) for k in (0, 1)) >= order.count(0) // 2, order
     alone = Race(data, config)
     alone.step(SMALL["iterations"])
     for runner in runners:
