@@ -58,11 +58,8 @@ function followWidth(element) {
   new ResizeObserver(() => {
     if (element.clientWidth === width) return;
     width = element.clientWidth;
-    if (!window.Plotly || !element._fullLayout) return;
-    window.Plotly.Plots.resize(element).then(
-      () => fitTitle(element),
-      () => {}, // hidden meanwhile: drawn at its width when shown
-    );
+    // Its title is fitted again after the redraw (draw() has it follow every one).
+    if (window.Plotly && element._fullLayout) window.Plotly.Plots.resize(element).catch(() => {}); // hidden
   }).observe(element);
 }
 
