@@ -205,10 +205,12 @@ def contributions(backward, t: int, param: str) -> dict[str, np.ndarray]:
 
     Stepping backward from T, "so far" reaches the total at t = 1. Shapes (H, H) for Wh, (W, H) for Wx.
     """
-    steps = backward.dWh_steps if param == "Wh" else backward.dWx_steps
+    left, da = backward.steps(param)
     total = backward.dWh if param == "Wh" else backward.dWx
     s = max(t, 1) - 1
-    return {"step": steps[s], "so_far": steps[s:].sum(axis=0), "total": total}
+    # Step t's share is the outer product of its factors; the sum of the shares of steps T … t is the product
+    # of their stacked factors.
+    return {"step": np.outer(left[s], da[s]), "so_far": left[s:].T @ da[s:], "total": total}
 
 
 def contributions_view(backward, param: str) -> Stepped:
@@ -217,7 +219,7 @@ def contributions_view(backward, param: str) -> Stepped:
     Matrices with more than MAX_MATRIX_UNITS rows or columns show their top-left block (stated in the titles).
     One colour scale for every step: the largest |value| of any share, sum or total.
     """
-    T = backward.dWh_steps.shape[0]
+    T = backward.da.shape[0]
     rows, cols = contributions(backward, 1, param)["total"].shape
     r, c = min(rows, MAX_MATRIX_UNITS), min(cols, MAX_MATRIX_UNITS)
     crop = "" if (r, c) == (rows, cols) else f" (first {r}×{c})"
@@ -257,7 +259,7 @@ def contributions_view(backward, param: str) -> Stepped:
 
 def contribution_norms_view(backward) -> Stepped:
     """Bars over t = 1 … T of the Frobenius norm of each step's contribution to dWh and dWx."""
-    T = backward.dWh_steps.shape[0]
+    T = backward.da.shape[0]
     steps = np.arange(1, T + 1)
     series = (
         ("dWh", backward.dWh_steps, SERIES_COLORS["carried"]),

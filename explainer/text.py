@@ -282,7 +282,7 @@ def contribution_check(backward, param: str) -> float:
 def contribution_markdown(backward, mask, param: str, t: int) -> str:
     """How many steps are summed so far when stepping backward (from the last scored step: the later ones add
     nothing), and the check that all of them give the total."""
-    T = backward.dWh_steps.shape[0]
+    T = backward.da.shape[0]
     last = last_scored_step(mask)
     check = f"Summing all {T} steps gives d{param} to within {contribution_check(backward, param):.1e} (float32 rounding)."
     if t > last:

@@ -96,19 +96,39 @@ class LSTMForwardTrace(ForwardTrace):
 
 @dataclass
 class GradientThroughTime:
-    """What both backward traces hold (their docstrings say what each field is in that cell)."""
+    """What both backward traces hold (their docstrings say what each field is in that cell).
+
+    Step t's contributions to dWx and dWh are the outer products x_tᵀ da_t and h_{t-1}ᵀ da_t. The trace keeps
+    their factors, x (T, W) and h_prev (T, H) beside da, and forms a contribution where it is read
+    (dWx_steps, dWh_steps, steps()): kept whole, a notebook-size LSTM trace held 96 MiB of them.
+    """
 
     dh_from_loss: np.ndarray
     dh_carried: np.ndarray
     dh_total: np.ndarray
     da: np.ndarray
-    dWx_steps: np.ndarray
-    dWh_steps: np.ndarray
+    x: np.ndarray
+    h_prev: np.ndarray
     db_steps: np.ndarray
     dWx: np.ndarray
     dWh: np.ndarray
     db: np.ndarray
     dh0: np.ndarray
+
+    def steps(self, param):
+        """The factors of each step's contribution to d`param` ("Wh" or "Wx"): (left (T, H or W), da (T, G)),
+        with step t's contribution np.outer(left[t], da[t])."""
+        return (self.h_prev if param == "Wh" else self.x), self.da
+
+    @property
+    def dWx_steps(self):
+        """(T, W, G) each step's contribution to dWx (formed now from x and da; summing over t gives dWx)."""
+        return np.einsum("tw,tg->twg", self.x, self.da)
+
+    @property
+    def dWh_steps(self):
+        """(T, H, G) each step's contribution to dWh (formed now from h_prev and da; summing over t gives dWh)."""
+        return np.einsum("tk,tg->tkg", self.h_prev, self.da)
 
     def norms(self):
         """Per-step L2 norms of the gradient at h_t: dict of (T,) arrays for from_loss, carried and total."""
@@ -129,8 +149,9 @@ class BackwardTrace(GradientThroughTime):
 
     dh_from_loss: (T, H) gradient reaching h_t from the loss at t; dh_carried: (T, H) gradient reaching h_t
     from step t+1 (0 at the last step); dh_total = their sum; local_derivative: (T, H) f'(a_t);
-    da: (T, H) = dh_total * f'(a_t); dWx_steps: (T, W, H), dWh_steps: (T, H, H), db_steps: (T, H) each
-    step's contribution (summing over t gives dWx, dWh, db); dh0: (H,) gradient reaching the image projection.
+    da: (T, H) = dh_total * f'(a_t); x: (T, W) and h_prev: (T, H) the inputs and the states each step received;
+    dWx_steps: (T, W, H), dWh_steps: (T, H, H), db_steps: (T, H) each step's contribution (summing over t gives
+    dWx, dWh, db; the first two formed when read); dh0: (H,) gradient reaching the image projection.
     """
 
     local_derivative: np.ndarray
@@ -157,8 +178,10 @@ class LSTMBackwardTrace(GradientThroughTime):
     Along the cell state: dc_carried (T, H), the gradient reaching c_t from step t+1 through its forget gate,
     dc_{t+1} * f_{t+1} (0 at the last step); dc_from_h (T, H) = dh_total * o_t * (1 - tanh²(c_t)), the part
     that comes through h_t; dc = their sum, the whole gradient of c_t.
-    da: (T, 4H) the gradients of the gates' pre-activations [i | f | o | g] (by gate: gate_gradients()); dWx_steps: (T, W, 4H), dWh_steps: (T, H, 4H), db_steps: (T, 4H) each step's
-    contribution (summing over t gives dWx, dWh, db); dh0: (H,) gradient reaching the image projection.
+    da: (T, 4H) the gradients of the gates' pre-activations [i | f | o | g] (by gate: gate_gradients()); x: (T, W)
+    and h_prev: (T, H) the inputs and the states each step received; dWx_steps: (T, W, 4H), dWh_steps: (T, H, 4H),
+    db_steps: (T, 4H) each step's contribution (summing over t gives dWx, dWh, db; the first two formed when read);
+    dh0: (H,) gradient reaching the image projection.
     """
 
     dc_carried: np.ndarray
@@ -339,10 +362,11 @@ def _lstm_forward_trace(traced, feature, captions, record, loss):
 
 
 def _step_contributions(forward, da, grads):
-    """Each step's share of dWx, dWh and db (they sum to the model's gradients) and the gradients themselves."""
+    """The factors of each step's share of dWx and dWh, its share of db (they sum to the model's gradients) and
+    the gradients themselves."""
     return {
-        "dWx_steps": np.einsum("tw,tg->twg", forward.x, da),
-        "dWh_steps": np.einsum("tk,tg->tkg", forward.h_prev, da),
+        "x": forward.x,
+        "h_prev": forward.h_prev,
         "db_steps": da.copy(),
         "dWx": grads["Wx"],
         "dWh": grads["Wh"],

@@ -1,6 +1,8 @@
 """Per-timestep traces: the forward numbers are the model's, the backward pieces add up to its gradients.
 (test_lstm_trace.py has the LSTM's own; the tests of what every cell's trace does alike run for it here.)"""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -72,6 +74,13 @@ def test_backward_contributions_sum_to_model_gradients(cell_example):
     np.testing.assert_allclose(b.dWh, grads["Wh"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(b.db, grads["b"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(np.outer(feature, b.dh0), grads["W_proj"], rtol=1e-10, atol=1e-14)
+    # The trace keeps the factors of each step's contributions, never the (T, ·, G) stacks: at the notebook's sizes
+    # an LSTM trace held 96 MiB of them.
+    kept = [getattr(b, field.name) for field in dataclasses.fields(b)]
+    assert all(value.ndim <= 2 for value in kept if isinstance(value, np.ndarray))
+    for param, stack in (("Wh", b.dWh_steps), ("Wx", b.dWx_steps)):
+        left, da = b.steps(param)
+        np.testing.assert_array_equal(stack[2], np.outer(left[2], da[2]))
 
 
 def test_backward_flow_through_h(cell_example):
