@@ -205,7 +205,7 @@ def contributions(backward, t: int, param: str) -> dict[str, np.ndarray]:
 
     Stepping backward from T, "so far" reaches the total at t = 1. Shapes (H, H) for Wh, (W, H) for Wx.
     """
-    left, da = backward.steps(param)
+    left, da = backward.contribution_factors(param)
     total = backward.dWh if param == "Wh" else backward.dWx
     s = max(t, 1) - 1
     # Step t's share is the outer product of its factors; the sum of the shares of steps T … t is the product

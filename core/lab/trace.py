@@ -100,7 +100,7 @@ class GradientThroughTime:
 
     Step t's contributions to dWx and dWh are the outer products x_tᵀ da_t and h_{t-1}ᵀ da_t. The trace keeps
     their factors, x (T, W) and h_prev (T, H) beside da, and forms a contribution where it is read
-    (dWx_steps, dWh_steps, steps()): kept whole, a notebook-size LSTM trace held 96 MiB of them.
+    (dWx_steps, dWh_steps, contribution_factors()): kept whole, a notebook-size LSTM trace held 96 MiB of them.
     """
 
     dh_from_loss: np.ndarray
@@ -115,7 +115,7 @@ class GradientThroughTime:
     db: np.ndarray
     dh0: np.ndarray
 
-    def steps(self, param):
+    def contribution_factors(self, param):
         """The factors of each step's contribution to d`param` ("Wh" or "Wx"): (left (T, H or W), da (T, G)),
         with step t's contribution np.outer(left[t], da[t])."""
         return (self.h_prev if param == "Wh" else self.x), self.da

@@ -79,7 +79,7 @@ def test_backward_contributions_sum_to_model_gradients(cell_example):
     kept = [getattr(b, field.name) for field in dataclasses.fields(b)]
     assert all(value.ndim <= 2 for value in kept if isinstance(value, np.ndarray))
     for param, stack in (("Wh", b.dWh_steps), ("Wx", b.dWx_steps)):
-        left, da = b.steps(param)
+        left, da = b.contribution_factors(param)
         np.testing.assert_array_equal(stack[2], np.outer(left[2], da[2]))
 
 
