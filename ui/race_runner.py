@@ -114,7 +114,6 @@ class Workers:
         return None
 
     def _work(self) -> None:
-        counted = True  # in _alive until this worker leaves
         try:
             _lower_priority()
             while True:
@@ -123,7 +122,6 @@ class Workers:
                     if job is None:
                         # Leaving and finding no work are one step: a race served meanwhile starts a worker.
                         self._alive -= 1
-                        counted = False
                         break
                 runner, index = job
                 start = time.monotonic()
@@ -134,11 +132,11 @@ class Workers:
                         runner._busy.discard(index)
                         runner._crew_seconds += time.monotonic() - start
                         self.changed.notify_all()
-        finally:
-            if counted:
-                with self.changed:
-                    self._alive -= 1
-                    self.changed.notify_all()
+        except BaseException:  # a worker that dies leaves the count too
+            with self.changed:
+                self._alive -= 1
+                self.changed.notify_all()
+            raise
         runtime.release_free_memory()  # the memory of the iterations, kept by malloc meanwhile (core.runtime)
 
 
@@ -167,10 +165,9 @@ class RaceRunner:
             return self._training()
 
     def start(self) -> None:
-        """Have the race trained until it is done (nothing if the race is done or has failed)."""
+        """Have the race trained until it is done (nothing if the race is done or has failed: the crew serves only a
+        race that wants training)."""
         self._seen = time.monotonic()
-        if self.race.done or self._failure is not None:
-            return
         self._stopped = False
         self._crew.serve(self)
 
