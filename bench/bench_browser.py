@@ -2,7 +2,7 @@
 
     python -m bench.bench_browser [--actions 10] [--home DIR]
 
-Starts the app as the learner does (``streamlit run streamlit_app.py``, one server, one learner) and drives
+Starts the app as the learner does (``python serve.py``, one server, one learner) and drives
 headless Chromium as the browser suite does (tests/browser). The data home defaults to a folder kept
 between runs, so the data are warm after the first run; every page is opened and stepped a few times
 before anything is timed.
@@ -90,7 +90,7 @@ _RECORDER = """
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
+    command = [sys.executable, "serve.py", "--server.headless", "true"]
     command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
     process = start(command, ROOT, env, home / "bench-server.log")
     url = f"http://127.0.0.1:{port}"

@@ -31,7 +31,7 @@ def readme_commands():
     assert len(commands) == 2, f"README's Quick start should hold exactly two commands, found {commands}"
     for command in commands:
         assert "\n" not in command, f"each README command is one line: {command!r}"
-    app = [c for c in commands if "streamlit run" in c]
+    app = [c for c in commands if "serve.py" in c]
     tests = [c for c in commands if "pytest" in c]
     assert len(app) == 1 and len(tests) == 1, f"expected one app and one test command, found {commands}"
     return app[0], tests[0]
@@ -48,7 +48,7 @@ def split_install(command):
 
 def test_readme_commands_are_the_ones_ci_runs():
     app, tests = readme_commands()
-    assert split_install(app)[1].startswith("streamlit run streamlit_app.py")
+    assert split_install(app)[1].startswith("python serve.py")
     assert split_install(tests)[1].startswith("python -m pytest")
     assert tests in (REPO / ".ci" / "run").read_text(), ".ci/run must run the README's test command verbatim"
 

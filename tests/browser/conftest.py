@@ -1,6 +1,6 @@
 """Real-browser fixtures: one Streamlit server and one headless Chromium for the whole session.
 
-The server is the learner's own command (`streamlit run streamlit_app.py`) on a free loopback port,
+The server is the learner's own command (`python serve.py`) on a free loopback port,
 with its data home in a temporary folder, so the first page load really generates the embedded
 dataset as it does on a fresh machine.
 """
@@ -105,16 +105,13 @@ def _wait_healthy(server):
 
 
 def _start_server(home: Path, log_path: Path) -> AppServer:
-    """`streamlit run streamlit_app.py` on 127.0.0.1:<free port> with `home` as its data home, healthy."""
+    """`python serve.py` on 127.0.0.1:<free port> with `home` as its data home, healthy."""
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     env.pop(COCO_DIR_ENV, None)
     command = [
         sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
+        "serve.py",
         "--server.headless",
         "true",
         "--server.address",
