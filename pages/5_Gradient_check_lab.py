@@ -32,6 +32,8 @@ SIZE_MEANINGS = {
     "H": "hidden",
     "V": "vocabulary",
 }
+# px: the longest size label ("W: word vector, 1–16") on one line beside the box's steppers.
+SIZE_BOX_WIDTH = 150
 KIND_STYLE = {"success": st.success, "caught": st.error, "missed": st.warning, "failed": st.warning}
 KIND_ICON = {"success": "✅", "caught": "🐞", "missed": "🙈", "failed": "⚠️"}
 
@@ -86,18 +88,19 @@ def load_settings(notices: list[str], changes: list[str]) -> list[url_state.Fiel
 
 
 def size_inputs(fields: list[url_state.Field]) -> None:
-    """A box per size, its limits in its label. The boxes have no bounds of their own: a value past a limit is
-    refused by its URL field with a message, instead of sitting unused behind a red border."""
+    """A box per size, its limits in its label, in a row that wraps: three boxes a row at 1280 px, two at 1024
+    px, each label on one line. The boxes have no bounds of their own: a value past a limit is refused by its URL
+    field with a message, instead of sitting unused behind a red border."""
     by_name = {field.name: field for field in fields}
-    columns = st.columns(3)
-    for i, (name, (low, high)) in enumerate(SIZE_LIMITS.items()):
-        columns[i % 3].number_input(
-            f"{name}: {SIZE_MEANINGS[name]}, {low}–{high}",
-            step=1,
-            help=f"From {low} to {high}: finite differences cost two forward passes per number, so the lab "
-            "keeps the sizes small.",
-            **url_state.bind(name, field=by_name[name]),
-        )
+    with st.container(horizontal=True, key="lab.sizes"):
+        for name, (low, high) in SIZE_LIMITS.items():
+            st.number_input(
+                f"{name}: {SIZE_MEANINGS[name]}, {low}–{high}",
+                step=1,
+                width=SIZE_BOX_WIDTH,
+                **url_state.bind(name, field=by_name[name]),
+            )
+    st.caption("Finite differences cost two forward passes per number, so the lab keeps the sizes small.")
 
 
 def controls(fields: list[url_state.Field]) -> dict:
@@ -132,14 +135,16 @@ def controls(fields: list[url_state.Field]) -> dict:
             **url_state.bind("step"),
         )
         st.number_input(
-            f"Seed of the random inputs, 0–{MAX_SEED}",
+            f"Seed, 0–{MAX_SEED}",
             step=1,
-            help=f"Any whole number from 0 to {MAX_SEED}; the same seed gives the same inputs.",
+            help=f"The seed of the random inputs: any whole number from 0 to {MAX_SEED}; the same seed gives the "
+            "same inputs.",
             **url_state.bind("lab.seed", field=by_name["seed"]),
         )
         st.toggle(
-            "A word id repeats in the embedding input",
-            help="An embedding backward that overwrites instead of adding is only visible if a word occurs twice.",
+            "Repeat a word id",
+            help="Make a word id occur twice in the embedding input: an embedding backward that overwrites instead of "
+            "adding is only visible then.",
             **url_state.bind("repeat", labels=REPEAT),
         )
     refused = [message for name in (*SIZE_LIMITS, "lab.seed") if (message := url_state.refusal(name))]

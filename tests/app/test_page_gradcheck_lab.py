@@ -127,7 +127,7 @@ def test_every_url_field_round_trips():
     assert widget(at, "radio", "Precision").value == "float32"
     assert widget(at, "select_slider", "Finite-difference step").value == 1e-3
     assert widget(at, "number_input", "Seed").value == 7
-    assert widget(at, "toggle", "A word id repeats").value is False
+    assert widget(at, "toggle", "Repeat a word id").value is False
     for name in "NTDWHV":
         assert widget(at, "number_input", f"{name}:").value == int(OTHER_VIEW[name])
     assert widget(at, "multiselect", "Checks").value == ["lstm_model", "lstm_step"]

@@ -151,6 +151,25 @@ def test_the_controls_read_whole_on_a_projector_and_wrap_on_a_small_screen(
         assert control_rows(page) == rows
 
 
+def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
+    projector_page, small_screen_page, app_server
+):
+    """Every label of the lab's controls on one line and every box with its steppers, its sizes three a row at
+    1280 px and two at 1024 px."""
+    sizes = '[class*="st-key-lab-sizes"] [data-testid="stNumberInput"]'
+    for page, per_row in ((projector_page, 3), (small_screen_page, 2)):
+        open_app(page, f"{app_server.url}/Gradient_check_lab")
+        expect_charts(page, 3)
+        labels = '[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] label p'
+        assert page.locator(labels).count() >= 12 and wrapped(page, labels) == []
+        assert overflowing(page, labels) == []
+        assert page.locator(f'{sizes} button[data-testid="stNumberInputStepUp"]:visible').count() == 6
+        tops = page.locator(sizes).evaluate_all(
+            "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
+        )
+        assert [tops.count(top) for top in sorted(set(tops))] == [per_row] * (6 // per_row)
+
+
 def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_server):
     """At 1024 px the longest titles (the LSTM's forget-gate heatmap, the lab's comparison of a gradient) are whole:
     their font shrinks to the figure's width, as Plotly.js would cut them at its edges."""
