@@ -294,17 +294,18 @@ def histogram_figure(stats: list, uirevision: str = "race.hist") -> go.Figure:
 
 
 def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
-    """Table rows (one per lane) of a core.lab.race.RaceSummary: iterations, losses and milestones.
+    """Table rows of a core.lab.race.RaceSummary, one per measure (iterations, losses, milestones), with a
+    column per lane: {"": measure, lane: value}. The lanes side by side fit a 1024 px screen, where the eight
+    measures side by side did not.
 
     "saturated" is the share of hidden values whose local derivative is below a tenth of its peak: f′(a) for a
-    vanilla lane, o·tanh′(c) for the LSTM's, which the column's name then says."""
+    vanilla lane, o·tanh′(c) for the LSTM's, which the row's name then says."""
     saturated = "saturated"
     if any(lane.activation == "lstm" for lane in summary.lanes):
         saturated = "saturated (LSTM: o·tanh′(c) < 0.1)"
-    rows = []
+    lanes = {}
     for lane in summary.lanes:
         row = {
-            "lane": lane.activation,
             "iterations": lane.iterations,
             "loss now (last 5)": None if lane.final_loss is None else round(lane.final_loss, 4),
             "best loss": None if lane.best_loss is None else round(lane.best_loss, 4),
@@ -319,8 +320,9 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
         # Diverged as the solver stops a lane: a loss, gradient or update no longer finite (a loss that only grows
         # is in the loss columns).
         row["diverged (not finite)"] = f"at iteration {lane.diverged_at}" if lane.diverged_at else "no"
-        rows.append(row)
-    return rows
+        lanes[lane.activation] = row
+    measures = dict.fromkeys(measure for row in lanes.values() for measure in row)
+    return [{"": measure, **{name: row[measure] for name, row in lanes.items()}} for measure in measures]
 
 
 def sample_rows(records) -> list[dict]:

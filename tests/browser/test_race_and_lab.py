@@ -79,6 +79,10 @@ def test_race_trains_both_lanes_live_until_the_summary(projector_page, app_serve
     assert f"iterations={ITERATIONS}" in page.url
     expect_charts(page, 3)
     save_screenshot(page, "3_activation_race")
+    # On a 1024 px screen the tables still fit the page (the milestones: a row per measure, a column per lane).
+    page.set_viewport_size({"width": 1024, "height": 768})
+    assert page.locator('[data-testid="stHtml"] table').count() == 2
+    assert overflowing(page, '[data-testid="stHtml"], [data-testid="stHtml"] div') == []
 
 
 def shown_gradient(page) -> str:

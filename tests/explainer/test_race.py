@@ -191,14 +191,24 @@ def test_milestone_rows_and_sample_rows(records):
     )
     tanh = LaneSummary("tanh", 100, 45.0, 0.08, 0.07, {1.0: 30, 0.1: 69}, 0.1, 0.5, "", False, 0.025, None)
     rows = figures.milestone_rows(RaceSummary([tanh, lane], 50, 512, True))
-    assert rows[0]["first below 1"] == "iteration 30" and rows[0]["first below 0.1"] == "iteration 69"
-    assert rows[0]["loss now (last 5)"] == 0.08 and rows[0]["ms / iteration"] == 25.0
-    assert (rows[0]["diverged (not finite)"], rows[1]["diverged (not finite)"]) == ("no", "at iteration 3")
-    assert rows[0]["saturated"] == "10%"
-    # With an LSTM lane the column says what it counts for that lane, as the LSTM's histogram title does.
+    # A row per measure, a column per lane, in the race's order.
+    by_measure = {row[""]: row for row in rows}
+    assert [list(row) for row in rows] == [["", "tanh", "relu"]] * 8
+    assert by_measure["iterations"] == {"": "iterations", "tanh": 100, "relu": 2}
+    assert by_measure["first below 1"]["tanh"] == "iteration 30"
+    assert by_measure["first below 0.1"] == {"": "first below 0.1", "tanh": "iteration 69", "relu": "not yet"}
+    assert by_measure["loss now (last 5)"]["tanh"] == 0.08 and by_measure["ms / iteration"]["tanh"] == 25.0
+    assert by_measure["diverged (not finite)"] == {
+        "": "diverged (not finite)",
+        "tanh": "no",
+        "relu": "at iteration 3",
+    }
+    assert by_measure["saturated"]["tanh"] == "10%"
+    # With an LSTM lane the row says what it counts for that lane, as the LSTM's histogram title does.
     lstm = LaneSummary("lstm", 100, 45.0, 1.0, 0.9, {1.0: 80, 0.1: None}, 0.44, 0.3, "", False, 0.07, None)
     rows = figures.milestone_rows(RaceSummary([tanh, lstm], 50, 512, True))
-    assert [row["saturated (LSTM: o·tanh′(c) < 0.1)"] for row in rows] == ["10%", "44%"]
+    (saturated,) = [row for row in rows if row[""] == "saturated (LSTM: o·tanh′(c) < 0.1)"]
+    assert (saturated["tanh"], saturated["lstm"]) == ("10%", "44%")
     samples = figures.sample_rows(records)
     assert len(samples) == sum(len(r.samples) for r in records)
     assert samples[0]["iteration"] >= samples[-1]["iteration"]
