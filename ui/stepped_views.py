@@ -10,6 +10,8 @@ from ui import stepper
 from ui.dataset import get_dataset
 from ui.resources import get_trace
 
+# px: the forward equation's heatmap, its row labels and 8 units with their numbers at 12 px.
+EQUATION_MIN_WIDTH = 470
 REACH_TITLE = (
     "**How far back does the last word's gradient reach?** The share of the gradient of the last scored "
     "word's loss that reaches the state of each earlier step: the LSTM (h and c together) against the vanilla "
@@ -51,7 +53,7 @@ def _forward_data(settings) -> dict:
         [("network", 1)],
         [("formula", 1)],
         [("summary", 1)],
-        [("equation", 3), ("topk", 2)],
+        [("equation", 3, EQUATION_MIN_WIDTH), ("topk", 2)],
         [("loss", 1)],
     ]
     return stepper.payload(

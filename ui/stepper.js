@@ -117,10 +117,11 @@ function build(root, data) {
     const line = document.createElement("div");
     line.className = "rnn-row";
     container.append(line);
-    for (const { id, width } of row) {
+    for (const { id, width, min_width } of row) {
       const cell = document.createElement("div");
       cell.className = "rnn-cell";
       cell.style.flex = `${width} 1 0`;
+      cell.style.minWidth = `min(100%, ${min_width}px)`; // narrower, it takes a line of its own (.rnn-row wraps)
       line.append(cell);
       panels.push(makePanel(id, data.panels[id], cell));
     }

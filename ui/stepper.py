@@ -24,6 +24,9 @@ from ui import url_state
 
 _HERE = Path(__file__).parent
 # The component's code: the shared Plotly.js loader, then the stepper (its default export).
+# px: below this a panel takes a line of its own instead of sharing its row (a 1024 px screen), so that two
+# figures side by side are not each squeezed to a few hundred pixels.
+PANEL_MIN_WIDTH = 300
 SCRIPT = (_HERE / "plotly_loader.js").read_text() + (_HERE / "stepper.js").read_text()
 _COMPONENT = st.components.v2.component(
     "rnn_explainer.stepper",
@@ -44,7 +47,8 @@ def payload(
     interval: float = 0.9,
     restart: int | None = None,
 ) -> dict:
-    """The stepper's data: `rows` of (panel id, width) pairs laid out left to right, `panels` {id: spec}
+    """The stepper's data: `rows` of (panel id, width[, minimum width in px]) laid out left to right, a panel
+    narrower than its minimum (PANEL_MIN_WIDTH by default) on a line of its own, `panels` {id: spec}
     where a spec is a Stepped figure's payload with kind "plotly", or {"kind": "text" | "html", "steps":
     [one string per step]}. `trace` names the sequence (a new one resets the step to the page's t);
     "version" changes with any view. Play, pressed at the end of its `direction`, starts again at `restart`
@@ -59,11 +63,15 @@ def payload(
         "direction": int(direction),
         "interval_ms": int(interval * 1000),
         "label": label,
-        "rows": [[{"id": panel, "width": width} for panel, width in row] for row in rows],
+        "rows": [[_cell(*panel) for panel in row] for row in rows],
         "panels": panels,
     }
     data["version"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return data
+
+
+def _cell(panel: str, width: float, min_width: int = PANEL_MIN_WIDTH) -> dict:
+    return {"id": panel, "width": width, "min_width": min_width}
 
 
 def _mount(key: str, data: dict, **callbacks):

@@ -277,6 +277,20 @@ def cut_titles(page: Page) -> list[str]:
     )
 
 
+def overlapping_cell_numbers(page: Page) -> list[str]:
+    """The numbers written in drawn heatmaps' cells that run into another number of the same heatmap."""
+    return page.evaluate(
+        """[...document.querySelectorAll('g.hm')].flatMap((heatmap) => {
+          const labels = [...heatmap.querySelectorAll('g.heatmap-label text')];
+          const boxes = labels.map((label) => label.getBoundingClientRect());
+          const meet = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5
+            && b.top < a.bottom - 0.5;
+          return labels.filter((_, i) => boxes.some((box, j) => j !== i && meet(boxes[i], box)))
+            .map((label) => label.textContent);
+        })"""
+    )
+
+
 # What must never be cut at 1280 px (a projector): buttons, select values, the stepper's controls, code lines.
 FITS = ", ".join(
     [

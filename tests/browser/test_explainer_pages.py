@@ -17,6 +17,7 @@ from .streamlit_helpers import (
     expect_images,
     open_app,
     overflowing,
+    overlapping_cell_numbers,
     painted_step,
     save_screenshot,
     stepper_click,
@@ -149,6 +150,24 @@ def test_the_controls_read_whole_on_a_projector_and_wrap_on_a_small_screen(
         labels = f'{CONTROLS} [data-testid="stWidgetLabel"] p, {CONTROLS} [role="radiogroup"] label p'
         assert page.locator(labels).count() >= 7 and wrapped(page, labels) == []
         assert control_rows(page) == rows
+
+
+def test_the_steppers_figures_share_a_row_on_a_projector_and_take_a_line_each_on_a_small_screen(
+    projector_page, small_screen_page, app_server
+):
+    """Side by side at 1280 px; at 1024 px each figure of a row on a line of its own, so that the forward page's
+    equation keeps its numbers apart (squeezed beside the next word's chart, they ran into each other)."""
+    pairs = {"Forward_pass": ("equation", "topk"), "Backprop_through_time": ("dh", "norms")}
+    for page, side_by_side in ((projector_page, True), (small_screen_page, False)):
+        for path, (left, right) in pairs.items():
+            open_app(page, f"{app_server.url}/{path}")
+            page.wait_for_function(STEP_PAINTED)
+            tops = [stepper_panel(page, panel).bounding_box()["y"] for panel in (left, right)]
+            assert (tops[0] == tops[1]) == side_by_side, (path, tops)
+        open_app(page, f"{app_server.url}/Forward_pass")  # t = 0: the one row of h_0, the widest numbers
+        numbers = page.locator(f"{STEPPER} g.hm g.heatmap-label text")
+        numbers.nth(7).wait_for(state="attached")
+        assert numbers.count() == 8 and overlapping_cell_numbers(page) == []
 
 
 def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
