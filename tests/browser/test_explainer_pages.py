@@ -174,7 +174,7 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
     projector_page, small_screen_page, app_server
 ):
     """Every label of the lab's controls on one line and every box with its steppers, its sizes three a row at
-    1280 px and two at 1024 px."""
+    1280 px and two at 1024 px; its results table fits the page, no error broken across lines."""
     sizes = '[class*="st-key-lab-sizes"] [data-testid="stNumberInput"]'
     for page, per_row in ((projector_page, 3), (small_screen_page, 2)):
         open_app(page, f"{app_server.url}/Gradient_check_lab")
@@ -187,6 +187,13 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
             "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
         )
         assert [tops.count(top) for top in sorted(set(tops))] == [per_row] * (6 // per_row)
+        assert overflowing(page, '[data-testid="stHtml"], [data-testid="stHtml"] div') == []
+        # The max relative errors (e.g. 6.54e-11), each one line of text (a cell is as tall as its row).
+        lines = page.locator('[data-testid="stHtml"] td:nth-child(4)').evaluate_all(
+            "(cells) => cells.map((cell) => { const range = document.createRange();"
+            " range.selectNodeContents(cell); return new Set([...range.getClientRects()].map((r) => r.top)).size; })"
+        )
+        assert len(lines) >= 20 and set(lines) == {1}, lines
 
 
 def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_server):
