@@ -1,5 +1,5 @@
-"""Start the app: `python serve.py [Streamlit's options]` runs `streamlit run streamlit_app.py [options]`
-from this folder, with glibc's malloc keeping two pools of memory (arenas) for all its threads.
+"""Start the app: `python serve.py [Streamlit's options]` runs `streamlit run streamlit_app.py [options]` with
+glibc's malloc keeping two pools of memory (arenas) for all its threads.
 
 glibc gives every thread that allocates an arena of its own, up to eight per core, and each arena keeps
 what its threads held at their peak. The server runs every learner's script in a thread of its own, and
@@ -12,22 +12,23 @@ already in the environment is kept. `streamlit run streamlit_app.py` still start
 """
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
+# The app's entry point, named by its full path: Streamlit then reads .streamlit/config.toml beside it from
+# whichever folder the command is given.
+APP = Path(__file__).resolve().parent / "streamlit_app.py"
 MALLOC_ARENAS = "2"
 
 
 def main() -> None:
     os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
-    # Streamlit reads .streamlit/config.toml from the folder it is started in.
-    os.chdir(HERE)
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", *sys.argv[1:]]
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), *sys.argv[1:]]
     if os.name == "posix":
         os.execv(sys.executable, command)  # the server takes this process's place, its id and its signals
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches Streamlit too, which then stops itself
     sys.exit(subprocess.call(command))
 
 

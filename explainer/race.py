@@ -318,7 +318,7 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
             None if lane.seconds_per_iteration is None else round(1000 * lane.seconds_per_iteration, 1)
         )
         # Diverged as the solver stops a lane: a loss, gradient or update no longer finite (a loss that only grows
-        # is in the loss columns).
+        # is in the loss rows).
         row["diverged (not finite)"] = f"at iteration {lane.diverged_at}" if lane.diverged_at else "no"
         lanes[lane.activation] = row
     measures = dict.fromkeys(measure for row in lanes.values() for measure in row)

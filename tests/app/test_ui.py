@@ -300,6 +300,20 @@ def stepper_app():
     )
 
 
+def test_stepper_rows_give_each_panel_a_width_and_a_minimum():
+    from ui import stepper
+
+    panels = {name: {"kind": "text", "steps": ["", ""]} for name in ("a", "b", "c")}
+    data = stepper.payload("rows", 0, 1, [[("a", 3, 470), ("b", 2)], [("c", 1)]], panels)
+    assert data["rows"] == [
+        [
+            {"id": "a", "width": 3, "min_width": 470},
+            {"id": "b", "width": 2, "min_width": stepper.PANEL_MIN_WIDTH},
+        ],
+        [{"id": "c", "width": 1, "min_width": stepper.PANEL_MIN_WIDTH}],
+    ]
+
+
 def test_stepper_sends_every_step_and_stores_the_reported_one_in_the_url():
     from tests.helpers import stepper
 

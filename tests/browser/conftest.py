@@ -109,6 +109,7 @@ def _start_server(home: Path, log_path: Path) -> AppServer:
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     env.pop(COCO_DIR_ENV, None)
+    env.pop("MALLOC_ARENA_MAX", None)  # as serve.py sets it on a machine that does not
     command = [
         sys.executable,
         "serve.py",

@@ -176,9 +176,10 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
     wait_for_trained_models(browser, app_server.url)
     # The process measured is the server as the README starts it: serve.py became Streamlit, arenas limited.
     command = Path(f"/proc/{app_server.pid}/cmdline").read_bytes().split(b"\0")
-    assert command[1:5] == [b"-m", b"streamlit", b"run", b"streamlit_app.py"], command
+    assert command[1:5] == [b"-m", b"streamlit", b"run", str(serve.APP).encode()], command
     environ = Path(f"/proc/{app_server.pid}/environ").read_bytes().split(b"\0")
-    assert f"MALLOC_ARENA_MAX={serve.MALLOC_ARENAS}".encode() in environ
+    arenas = [item for item in environ if item.startswith(b"MALLOC_ARENA_MAX=")]
+    assert arenas == [f"MALLOC_ARENA_MAX={serve.MALLOC_ARENAS}".encode()], f"the server ran with {arenas}"
     with RssSampler(app_server.pid) as rss:
         contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(SESSIONS)]
         try:

@@ -197,27 +197,36 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
 
 
 def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_server):
-    """At 1024 px the longest titles (the LSTM's forget-gate heatmap, the lab's comparison of a gradient) are whole:
-    their font shrinks to the figure's width, as Plotly.js would cut them at its edges."""
+    """The longest titles (the LSTM's forget-gate heatmap, the lab's comparison of a gradient) are whole at 1024 px,
+    and narrower than a title (a phone, a projector's zoom) its font shrinks to the figure's width, as Plotly.js
+    would cut it at its edges."""
     page = small_screen_page
     open_app(page, f"{app_server.url}/Backprop_through_time?cell=lstm")
     page.wait_for_function(STEP_PAINTED)
     titles = page.locator(f"{STEPPER} .gtitle").all_text_contents()
     assert any(title.startswith("f_t = σ(a_f)") for title in titles), titles
     assert cut_titles(page) == []
+    forget = f"{STEPPER} .js-plotly-plot:has(.gtitle[data-unformatted^='f_t'])"
+    own_size = page.locator(forget).evaluate("(plot) => plot._fullLayout.title.font.size")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.wait_for_function(
+        f'(() => {{ const plot = document.querySelector("{forget}");'
+        " return parseFloat(plot.querySelector('.gtitle').style.fontSize) < plot._fullLayout.title.font.size; })()"
+    )
+    assert cut_titles(page) == []
     last = painted_step(page)
     stepper_click(page, "prev", last - 1)
     stepper_click(page, "prev", last - 2)
     assert cut_titles(page) == []
     # Wider again, the title is drawn at its own size (the layout's, which the fitting never changed).
-    forget = f"{STEPPER} .js-plotly-plot:has(.gtitle[data-unformatted^='f_t'])"
     shrunk = page.locator(f"{forget} .gtitle").evaluate("(title) => parseFloat(title.style.fontSize)")
     page.set_viewport_size({"width": 1600, "height": 900})
     page.wait_for_function(
         f'(() => {{ const plot = document.querySelector("{forget}");'
         " return parseFloat(plot.querySelector('.gtitle').style.fontSize) === plot._fullLayout.title.font.size; })()"
     )
-    assert shrunk < page.locator(forget).evaluate("(plot) => plot._fullLayout.title.font.size")
+    assert shrunk < own_size == page.locator(forget).evaluate("(plot) => plot._fullLayout.title.font.size")
+    page.set_viewport_size({"width": 1024, "height": 768})
     open_app(page, f"{app_server.url}/Gradient_check_lab")
     expect_charts(page, 3)
     assert any(
