@@ -30,10 +30,10 @@ def html_table(rows: list[dict], empty: str = "—") -> str:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     values = {column: [row.get(column) for row in rows] for column in columns}
     align = {column: "right" if _numeric(values[column]) else "left" for column in columns}
-    short = {
-        column: all(len(str(v)) <= _SHORT for v in values[column] if v is not None) for column in columns
+    white_space = {
+        column: "nowrap" if all(len(str(v)) <= _SHORT for v in values[column] if v is not None) else "normal"
+        for column in columns
     }
-    white_space = {column: "nowrap" if short[column] else "normal" for column in columns}
     head = "".join(
         f'<th style="{_HEAD}text-align:{align[c]}">{figure_text(c, MAX_SENTENCE)}</th>' for c in columns
     )

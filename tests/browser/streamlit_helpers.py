@@ -277,6 +277,10 @@ def cut_titles(page: Page) -> list[str]:
     )
 
 
+# The boxes of st.html elements (the app's tables), which scroll sideways when a table is wider than the page.
+HTML_BOXES = '[data-testid="stHtml"], [data-testid="stHtml"] div'
+
+
 def overlapping_cell_numbers(page: Page) -> list[str]:
     """The numbers written in drawn heatmaps' cells that run into another number of the same heatmap."""
     return page.evaluate(

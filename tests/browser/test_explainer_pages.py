@@ -8,6 +8,7 @@ import time
 
 from .streamlit_helpers import (
     FITS,
+    HTML_BOXES,
     STEP_PAINTED,
     STEPPER,
     act_and_wait,
@@ -187,7 +188,7 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
             "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
         )
         assert [tops.count(top) for top in sorted(set(tops))] == [per_row] * (6 // per_row)
-        assert overflowing(page, '[data-testid="stHtml"], [data-testid="stHtml"] div') == []
+        assert overflowing(page, HTML_BOXES) == []
         # The max relative errors (e.g. 6.54e-11), each one line of text (a cell is as tall as its row).
         lines = page.locator('[data-testid="stHtml"] td:nth-child(4)').evaluate_all(
             "(cells) => cells.map((cell) => { const range = document.createRange();"

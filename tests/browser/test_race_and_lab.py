@@ -2,6 +2,7 @@
 
 from .streamlit_helpers import (
     ERROR_ALERT,
+    HTML_BOXES,
     act_and_wait,
     assert_healthy,
     choose,
@@ -82,7 +83,7 @@ def test_race_trains_both_lanes_live_until_the_summary(projector_page, app_serve
     # On a 1024 px screen the tables still fit the page (the milestones: a row per measure, a column per lane).
     page.set_viewport_size({"width": 1024, "height": 768})
     assert page.locator('[data-testid="stHtml"] table').count() == 2
-    assert overflowing(page, '[data-testid="stHtml"], [data-testid="stHtml"] div') == []
+    assert overflowing(page, HTML_BOXES) == []
 
 
 def shown_gradient(page) -> str:
