@@ -181,16 +181,21 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
         open_app(page, f"{app_server.url}/Gradient_check_lab")
         expect_charts(page, 3)
         labels = '[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] label p'
-        assert page.locator(labels).count() >= 12 and wrapped(page, labels) == []
+        # Streamlit shows a widget once its code has loaded, which in a fresh browser can follow the figures.
+        page.locator(labels).nth(11).wait_for()
+        assert wrapped(page, labels) == []
         assert overflowing(page, labels) == []
         assert page.locator(f'{sizes} button[data-testid="stNumberInputStepUp"]:visible').count() == 6
         tops = page.locator(sizes).evaluate_all(
             "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
         )
         assert [tops.count(top) for top in sorted(set(tops))] == [per_row] * (6 // per_row)
+        # The results table fits the page, its max relative errors (e.g. 6.54e-11) each one line of text (a cell
+        # is as tall as its row).
+        errors = page.locator('[data-testid="stHtml"] td:nth-child(4)')
+        errors.nth(19).wait_for()
         assert overflowing(page, HTML_BOXES) == []
-        # The max relative errors (e.g. 6.54e-11), each one line of text (a cell is as tall as its row).
-        lines = page.locator('[data-testid="stHtml"] td:nth-child(4)').evaluate_all(
+        lines = errors.evaluate_all(
             "(cells) => cells.map((cell) => { const range = document.createRange();"
             " range.selectNodeContents(cell); return new Set([...range.getClientRects()].map((r) => r.top)).size; })"
         )
