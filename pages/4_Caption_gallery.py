@@ -255,8 +255,10 @@ def compose_view(model, settings, data) -> None:
                 shape=shape.selectbox(f"Shape {i + 1}", SHAPES, key=f"compose.shape.{i}"),
                 colour=colour.selectbox(f"Colour {i + 1}", list(COLOURS), key=f"compose.colour.{i}"),
                 size=size.selectbox(f"Size {i + 1}", SIZES, key=f"compose.size.{i}"),
-                x=x.slider(f"x {i + 1} (left → right)", 0.1, 0.9, key=f"compose.x.{i}"),
-                y=y.slider(f"y {i + 1} (top → bottom)", 0.1, 0.9, key=f"compose.y.{i}"),
+                # The arrows say which way a position grows (left to right, top to bottom) in a label that stays
+                # on one line in a fifth of a 1024 px page.
+                x=x.slider(f"x {i + 1} →", 0.1, 0.9, key=f"compose.x.{i}", help="0.1 left … 0.9 right"),
+                y=y.slider(f"y {i + 1} ↓", 0.1, 0.9, key=f"compose.y.{i}", help="0.1 top … 0.9 bottom"),
             )
         )
     url_state.set("scene", scene_text(background, objects))

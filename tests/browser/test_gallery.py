@@ -11,6 +11,7 @@ from .streamlit_helpers import (
     open_app,
     overflowing,
     save_screenshot,
+    wrapped,
 )
 
 # Only the open view is drawn (the others run when opened): count what the learner can see.
@@ -52,3 +53,13 @@ def test_gallery_captions_images_and_explains_one(projector_page, app_server):
     page.locator(f"{TAB} .st-key-gallery-divergence .main-svg").first.wait_for(state="visible")
     assert re.search(r"[?&]view=forcing(&|$)", page.url)
     assert overflowing(page, FITS) == []
+
+
+def test_compose_a_scene_reads_whole_on_a_small_screen(small_screen_page, app_server):
+    """At 1024 px each object's five controls share a row, every label on one line, so that the rows line up."""
+    page = small_screen_page
+    open_app(page, f"{app_server.url}/Caption_gallery?view=compose")
+    labels = f"{TAB} [data-testid='stWidgetLabel'] p"
+    page.locator(f"{TAB} [data-testid='stSlider']").nth(3).wait_for()  # x and y of the two default objects
+    assert page.locator(labels).count() >= 12 and wrapped(page, labels) == []
+    assert overflowing(page, labels) == []
