@@ -23,10 +23,10 @@ import streamlit as st
 from ui import url_state
 
 _HERE = Path(__file__).parent
-# The component's code: the shared Plotly.js loader, then the stepper (its default export).
 # px: below this a panel takes a line of its own instead of sharing its row (a 1024 px screen), so that two
 # figures side by side are not each squeezed to a few hundred pixels.
 PANEL_MIN_WIDTH = 300
+# The component's code: the shared Plotly.js loader, then the stepper (its default export).
 SCRIPT = (_HERE / "plotly_loader.js").read_text() + (_HERE / "stepper.js").read_text()
 _COMPONENT = st.components.v2.component(
     "rnn_explainer.stepper",
