@@ -1,19 +1,29 @@
-"""Start the app: `python serve.py [Streamlit's options]` runs `streamlit run streamlit_app.py [options]` with
-glibc's malloc keeping two pools of memory (arenas) for all its threads.
+"""Start the app: `python serve.py [Streamlit's options]` runs `streamlit run streamlit_app.py [options]` in a
+server process set up for a class on a small machine. `streamlit run streamlit_app.py` starts the same app
+without these two settings.
 
-glibc gives every thread that allocates an arena of its own, up to eight per core, and each arena keeps
-what its threads held at their peak. The server runs every learner's script in a thread of its own, and
-the race's workers and the training jobs in others: with ten learners and two races on 2 cores, the
-server peaked at 321-422 MiB with the default arenas and at 261-273 MiB with two (bench/README.md, "Ten
-learners at once"), answering clicks as fast: Python threads allocate while holding the interpreter's
-lock, so they seldom wait for each other's arena. glibc reads MALLOC_ARENA_MAX only when a process starts,
-before any of the app's code runs, hence this launcher; other C libraries ignore the variable. A value
-already in the environment is kept. `streamlit run streamlit_app.py` still starts the same app.
+- **Two malloc arenas** (`MALLOC_ARENA_MAX=2`). glibc gives every thread that allocates an arena of its
+  own, up to eight per core, and each arena keeps what its threads held at their peak. The server runs
+  every learner's script in a thread of its own, and the race's workers and the training jobs in others:
+  with ten learners and two races on 2 cores, the server peaked at 321-422 MiB with the default arenas and
+  at 242-261 MiB with two (bench/README.md, "Ten learners at once"), answering clicks as fast: Python
+  threads allocate while holding the interpreter's lock, so they seldom wait for each other's arena.
+  glibc reads the variable only when a process starts, so serve.py sets it and starts itself again
+  (`exec`: the same process id and signals). A value already in the environment is kept; other C
+  libraries ignore the variable.
+- **Every response sent at once** (`TCP_NODELAY`). Streamlit 1.67 binds its listening socket itself, as
+  `socket.socket(family)`, whose protocol number is 0; asyncio switches Nagle's algorithm off only on
+  sockets whose protocol is `IPPROTO_TCP`, so it stays on. The server writes a response's headers and its
+  body separately, and on a connection the browser keeps open for its next request the body then waits
+  for the browser's delayed acknowledgement of the headers: 40 ms on Linux, for every file after a
+  connection's first. A page's first visit fetches about 170 files over six connections (bench/README.md,
+  "In the browser"). The option set on the listening socket is inherited by every connection it accepts
+  (Linux; tests/test_serve.py checks it).
 """
 
+import functools
 import os
-import signal
-import subprocess
+import socket
 import sys
 from pathlib import Path
 
@@ -24,12 +34,39 @@ MALLOC_ARENAS = "2"
 
 
 def main() -> None:
-    os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), *sys.argv[1:]]
-    if os.name == "posix":
-        os.execv(sys.executable, command)  # the server takes this process's place, its id and its signals
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches Streamlit too, which then stops itself
-    sys.exit(subprocess.call(command))
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        os.environ["MALLOC_ARENA_MAX"] = MALLOC_ARENAS
+        if os.name == "posix":
+            # The same command again, interpreter options included, in a process that starts with the variable.
+            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    send_responses_at_once()
+    # Imported only now: the first process of a start does not need Streamlit.
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    cli.main(prog_name="streamlit")
+
+
+def send_responses_at_once() -> None:
+    """Switch Nagle's algorithm off on the socket Streamlit's server listens on, and so on every connection."""
+    from streamlit.web.server.starlette import starlette_server
+
+    bind = getattr(starlette_server, "_bind_socket", None)
+    if bind is None:
+        print(
+            "serve.py: this Streamlit has no starlette_server._bind_socket; its responses may each wait "
+            "40 ms for the browser (see serve.py's docstring).",
+            file=sys.stderr,
+        )
+        return
+
+    @functools.wraps(bind)
+    def bind_without_delay(*args, **kwargs):
+        sock = bind(*args, **kwargs)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    starlette_server._bind_socket = bind_without_delay
 
 
 if __name__ == "__main__":

@@ -1,31 +1,45 @@
-"""serve.py, the README's start command: Streamlit's own command, started with glibc's arenas limited."""
+"""serve.py, the README's start command: Streamlit's own command in a process started with glibc's arenas
+limited, whose connections send every response at once."""
 
 import os
-import signal
+import select
+import socket
 import sys
 
 import pytest
+from streamlit.web import cli
+from streamlit.web.server.starlette import starlette_server
 
 import serve
 from tests.helpers.paths import REPO
 
 
 class Started(Exception):
-    """Raised in place of os.execv: the command serve.py would have become."""
+    """Raised in place of os.execv or Streamlit's command line: what serve.py would have run."""
 
 
 @pytest.fixture
 def started(monkeypatch, tmp_path):
-    """Run serve.main() from another folder with os.execv caught; returns a function of argv and environ."""
+    """Run serve.main() from another folder with os.execv and Streamlit's command line caught; returns a
+    function of (argv, environ, os name) giving what serve.py ran: ("exec", path, args, environ) or
+    ("streamlit", sys.argv, environ, starlette_server._bind_socket)."""
 
     def execv(path, args):
-        raise Started(path, args, dict(os.environ))
+        raise Started("exec", path, args, dict(os.environ))
 
-    def run(argv, environ):
+    def streamlit_main(prog_name):
+        assert prog_name == "streamlit"
+        raise Started("streamlit", list(sys.argv), dict(os.environ), starlette_server._bind_socket)
+
+    def run(argv, environ, os_name="posix"):
         monkeypatch.chdir(tmp_path)
         monkeypatch.setattr(sys, "argv", ["serve.py", *argv])
-        monkeypatch.setattr(os, "name", "posix")
+        monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", "serve.py", *argv])
+        monkeypatch.setattr(os, "name", os_name)
         monkeypatch.setattr(os, "execv", execv)
+        monkeypatch.setattr(cli, "main", streamlit_main)
+        # Put back after the test: serve.py replaces it for the process it runs in.
+        monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
         # Set, then deleted: monkeypatch puts back whatever the variable was, absent included, after the test.
         monkeypatch.setenv("MALLOC_ARENA_MAX", "unset by the test")
         monkeypatch.delenv("MALLOC_ARENA_MAX")
@@ -38,31 +52,52 @@ def started(monkeypatch, tmp_path):
     return run
 
 
-def test_it_becomes_streamlit_run_of_the_app_with_two_arenas(started):
-    path, args, environ = started(["--server.port", "8600"], {})
+def test_it_starts_itself_again_with_two_arenas(started):
+    how, path, args, environ = started(["--server.port", "8600"], {})
+    assert how == "exec"
+    # The same command, the interpreter's options included, run by this interpreter.
     assert path == sys.executable
-    app = str(REPO / "streamlit_app.py")  # by its full path, so that its .streamlit/config.toml is read
-    assert args == [sys.executable, "-m", "streamlit", "run", app, "--server.port", "8600"]
+    assert args == [sys.executable, "-X", "dev", "serve.py", "--server.port", "8600"]
     assert environ["MALLOC_ARENA_MAX"] == "2"
 
 
+def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
+    bind_socket = starlette_server._bind_socket
+    how, argv, environ, bind = started(["--server.port", "8600"], {"MALLOC_ARENA_MAX": "2"})
+    assert how == "streamlit"
+    app = str(REPO / "streamlit_app.py")  # by its full path, so that its .streamlit/config.toml is read
+    assert argv == ["streamlit", "run", app, "--server.port", "8600"]
+    assert bind.__wrapped__ is bind_socket  # wrapped: the option is set on the socket it binds
+
+
 def test_an_operators_own_arena_count_is_kept(started):
-    _, _, environ = started([], {"MALLOC_ARENA_MAX": "4"})
+    how, _, environ, _ = started([], {"MALLOC_ARENA_MAX": "4"})
+    assert how == "streamlit"
     assert environ["MALLOC_ARENA_MAX"] == "4"
 
 
-def test_elsewhere_it_runs_streamlit_as_a_child_and_exits_with_its_code(monkeypatch):
-    calls = []
-    monkeypatch.setattr(sys, "argv", ["serve.py"])
-    monkeypatch.setattr(os, "name", "nt")
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
-    monkeypatch.setattr(serve.signal, "signal", lambda number, handler: calls.append((number, handler)))
-    monkeypatch.setattr(serve.subprocess, "call", lambda command: calls.append(command) or 3)
-    with pytest.raises(SystemExit) as exit_:
-        serve.main()
-    assert exit_.value.code == 3
-    # Ctrl+C is left to Streamlit, which stops by itself, instead of killing it from here.
-    assert calls == [
-        (signal.SIGINT, signal.SIG_IGN),
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py")],
-    ]
+def test_elsewhere_it_runs_streamlit_in_the_same_process(started):
+    how, argv, environ, _ = started([], {}, os_name="nt")
+    assert how == "streamlit"
+    assert argv == ["streamlit", "run", str(REPO / "streamlit_app.py")]
+
+
+def test_every_connection_the_server_accepts_sends_at_once(monkeypatch):
+    """Streamlit's listening socket, as serve.py makes it: TCP_NODELAY on it and on what it accepts.
+
+    Without it, the body of a response written after its headers waits for the browser's delayed
+    acknowledgement on a kept-alive connection: 44 ms per file here against 2 ms (bench/README.md).
+    """
+    monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
+    listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0, "Streamlit now sets it itself"
+    listening.close()
+
+    serve.send_responses_at_once()
+    listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    with listening, socket.create_connection(listening.getsockname()):
+        assert select.select([listening], [], [], 5)[0], "no connection to accept"
+        accepted, _ = listening.accept()
+        with accepted:
+            assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
