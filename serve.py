@@ -16,7 +16,7 @@ without these two settings.
   sockets whose protocol is `IPPROTO_TCP`, so it stays on. The server writes a response's headers and its
   body separately, and on a connection the browser keeps open for its next request the body then waits
   for the browser's delayed acknowledgement of the headers: 40 ms on Linux, for every file after a
-  connection's first. A page's first visit fetches about 170 files over six connections (bench/README.md,
+  connection's first. A first visit of the forward page fetches 114 files over six connections (bench/README.md,
   "In the browser"). The option set on the listening socket is inherited by every connection it accepts
   (Linux; tests/test_serve.py checks it).
 """

@@ -24,17 +24,25 @@ script run has finished and it is interactive: the stepper shows its first step 
 Also reported: the time until every figure is drawn. Measured twice: in one browser that has opened the page
 before (Streamlit's files and the app's Plotly.js in its HTTP cache, as in a learner's browser), and as
 first visits (each tab in a fresh browser context, nothing cached).
+
+Files (`--only files`): every file a first visit of the forward page fetched from the server, fetched again
+one after the other on one kept-alive connection, as a browser fetches a page's files (six connections at
+a time): the time of each, from the request to the last byte of its answer. `--streamlit-run` starts the app
+with `streamlit run streamlit_app.py` instead of serve.py, for comparison (serve.py's docstring says what
+it changes).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -87,10 +95,11 @@ _RECORDER = """
 """
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, streamlit_run: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    command = [sys.executable, "serve.py", "--server.headless", "true"]
+    app = ["-m", "streamlit", "run", "streamlit_app.py"] if streamlit_run else ["serve.py"]
+    command = [sys.executable, *app, "--server.headless", "true"]
     command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
     process = start(command, ROOT, env, home / "bench-server.log")
     url = f"http://127.0.0.1:{port}"
@@ -272,6 +281,29 @@ def bench_new_tabs(url: str, browser, count: int, cached: bool) -> list[tuple[st
     return rows
 
 
+def bench_files(url: str, browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    install_run_counter(page)
+    page.goto(f"{url}/Forward_pass", timeout=600_000)
+    idle_after(page, 0)
+    page.wait_for_timeout(3_000)
+    fetched = page.evaluate("performance.getEntriesByType('resource').map((r) => r.name)")
+    context.close()
+    server = urllib.parse.urlsplit(url)
+    paths = [urllib.parse.urlsplit(name) for name in fetched if name.startswith(f"{url}/")]
+    paths = [f"{part.path}?{part.query}" if part.query else part.path for part in paths]
+    connection = http.client.HTTPConnection(server.hostname, server.port)
+    times = []
+    for path in paths:
+        start = time.perf_counter()
+        connection.request("GET", path)
+        connection.getresponse().read()
+        times.append((time.perf_counter() - start) * 1000)
+    connection.close()
+    print(f"files     {len(paths)} files, one after the other  {summary(times)}; {sum(times):.0f} ms in all")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -285,13 +317,21 @@ def main() -> None:
         help="the app's data home (kept between runs, so the data are warm)",
     )
     parser.add_argument(
-        "--only", nargs="+", default=["steps", "gallery", "tabs"], choices=["steps", "gallery", "tabs"]
+        "--only",
+        nargs="+",
+        default=["steps", "gallery", "tabs"],
+        choices=["steps", "gallery", "tabs", "files"],
+    )
+    parser.add_argument(
+        "--streamlit-run",
+        action="store_true",
+        help="start the app with `streamlit run streamlit_app.py` instead of serve.py, for comparison",
     )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     args.home.mkdir(parents=True, exist_ok=True)
-    process, url = start_server(args.home)
+    process, url = start_server(args.home, args.streamlit_run)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -313,6 +353,9 @@ def main() -> None:
                         f"new tabs, {kind}: from navigation to interactive (target ≤ {NEW_TAB_TARGET_MS} ms)"
                     )
                     results.append((NEW_TAB_TARGET_MS, bench_new_tabs(url, browser, count, cached)))
+            if "files" in args.only:
+                print("files: each file of a first visit of the forward page, on one kept-alive connection")
+                bench_files(url, browser)
             browser.close()
     finally:
         stop(process)
