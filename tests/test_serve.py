@@ -90,7 +90,8 @@ def test_every_connection_the_server_accepts_sends_at_once(monkeypatch):
     """
     monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
     listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
-    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0, "Streamlit now sets it itself"
+    # If Streamlit ever sets the option itself, serve.send_responses_at_once is no longer needed.
+    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
     listening.close()
 
     serve.send_responses_at_once()
