@@ -60,7 +60,7 @@ class TorchTrainer:
         return (token_loss * mask.reshape(N * T)).sum() / N
 
     def iteration(self, features, captions):
-        self.optimizer.zero_grad(set_to_none=False)
+        self.optimizer.zero_grad()  # PyTorch's default since 2.0: the gradients set to None, not zeroed
         loss = self.loss(features, without_trailing_padding(captions))
         loss.backward()
         self.optimizer.step()
