@@ -8,17 +8,17 @@ without these two settings.
   with ten learners and two races on 2 cores, the server peaked at 321-422 MiB with the default arenas and
   at 242-261 MiB with two (bench/README.md, "Ten learners at once"), answering clicks as fast: Python
   threads allocate while holding the interpreter's lock, so they seldom wait for each other's arena.
-  glibc reads the variable only when a process starts, so serve.py sets it and starts itself again
-  (`exec`: the same process id and signals). A value already in the environment is kept; other C
-  libraries ignore the variable.
+  glibc reads the variable only when a process starts, so on Linux serve.py sets it and starts itself
+  again (`exec`: the same process id and signals, the interpreter's options kept); processes the server
+  starts inherit it. A value already in the environment is kept; other C libraries ignore the variable.
 - **Every response sent at once** (`TCP_NODELAY`). Streamlit 1.67 binds its listening socket itself, as
   `socket.socket(family)`, whose protocol number is 0; asyncio switches Nagle's algorithm off only on
   sockets whose protocol is `IPPROTO_TCP`, so it stays on. The server writes a response's headers and its
   body separately, and on a connection the browser keeps open for its next request the body then waits
-  for the browser's delayed acknowledgement of the headers: 40 ms on Linux, for every file after a
-  connection's first. A first visit of the forward page fetches 114 files over six connections (bench/README.md,
-  "In the browser"). The option set on the listening socket is inherited by every connection it accepts
-  (Linux; tests/test_serve.py checks it).
+  for the browser's delayed acknowledgement of the headers, for every file after a connection's first:
+  40 ms with a browser on Linux (Windows' timer is 200 ms). A first visit of a page fetches more than a
+  hundred files, up to six at a time (bench/README.md, "In the browser"). The option set on the listening
+  socket is inherited by every connection it accepts (Linux; tests/test_serve.py checks it).
 """
 
 import functools
@@ -36,29 +36,37 @@ MALLOC_ARENAS = "2"
 def main() -> None:
     if "MALLOC_ARENA_MAX" not in os.environ:
         os.environ["MALLOC_ARENA_MAX"] = MALLOC_ARENAS
-        if os.name == "posix":
-            # The same command again, interpreter options included, in a process that starts with the variable.
+        if sys.platform == "linux" and started_as_this_script():
+            # The same command again, in a process that starts with the variable.
             os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    # Imported only after the restart: the first process of a start needs no Streamlit.
     send_responses_at_once()
-    # Imported only now: the first process of a start does not need Streamlit.
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
     cli.main(prog_name="streamlit")
 
 
-def send_responses_at_once() -> None:
-    """Switch Nagle's algorithm off on the socket Streamlit's server listens on, and so on every connection."""
-    from streamlit.web.server.starlette import starlette_server
+def started_as_this_script() -> bool:
+    """Whether this process runs serve.py as its script (`python serve.py` or `python -m serve`), so that its
+    command line starts the same again; not when serve.main() is called from other code or a prompt."""
+    return bool(sys.argv[0]) and Path(sys.argv[0]).resolve() == Path(__file__).resolve()
 
-    bind = getattr(starlette_server, "_bind_socket", None)
-    if bind is None:
+
+def send_responses_at_once() -> None:
+    """Switch Nagle's algorithm off on the socket Streamlit's server listens on, so on every connection."""
+    try:
+        from streamlit.web.server.starlette import starlette_server
+    except ImportError:
+        starlette_server = None
+    if getattr(starlette_server, "_bind_socket", None) is None:
         print(
-            "serve.py: this Streamlit has no starlette_server._bind_socket; its responses may each wait "
-            "40 ms for the browser (see serve.py's docstring).",
+            "serve.py: this Streamlit binds its socket elsewhere than starlette_server._bind_socket; its "
+            "responses may each wait for the browser (see serve.py's docstring).",
             file=sys.stderr,
         )
         return
+    bind = starlette_server._bind_socket
 
     @functools.wraps(bind)
     def bind_without_delay(*args, **kwargs):

@@ -26,8 +26,9 @@ before (Streamlit's files and the app's Plotly.js in its HTTP cache, as in a lea
 first visits (each tab in a fresh browser context, nothing cached).
 
 Files (`--only files`): every file a first visit of the forward page fetched from the server, fetched again
-one after the other on one kept-alive connection, as a browser fetches a page's files (six connections at
-a time): the time of each, from the request to the last byte of its answer. `--streamlit-run` starts the app
+one after the other on one kept-alive connection (a browser keeps up to six open to the server and sends each
+its next request when an answer is complete): the time of each, from the request to the last byte of its
+answer. `--streamlit-run` starts the app
 with `streamlit run streamlit_app.py` instead of serve.py, for comparison (serve.py's docstring says what
 it changes).
 """
@@ -287,19 +288,23 @@ def bench_files(url: str, browser) -> None:
     install_run_counter(page)
     page.goto(f"{url}/Forward_pass", timeout=600_000)
     idle_after(page, 0)
-    page.wait_for_timeout(3_000)
+    page.wait_for_timeout(3_000)  # the files fetched after the script run too: images, Plotly.js, fonts
     fetched = page.evaluate("performance.getEntriesByType('resource').map((r) => r.name)")
     context.close()
     server = urllib.parse.urlsplit(url)
     paths = [urllib.parse.urlsplit(name) for name in fetched if name.startswith(f"{url}/")]
     paths = [f"{part.path}?{part.query}" if part.query else part.path for part in paths]
     connection = http.client.HTTPConnection(server.hostname, server.port)
+    connection.connect()
+    kept_alive = connection.sock
     times = []
     for path in paths:
         start = time.perf_counter()
         connection.request("GET", path)
         connection.getresponse().read()
         times.append((time.perf_counter() - start) * 1000)
+    if connection.sock is not kept_alive:
+        raise SystemExit("the server closed the connection: the files were not fetched on one connection")
     connection.close()
     print(f"files     {len(paths)} files, one after the other  {summary(times)}; {sum(times):.0f} ms in all")
 

@@ -13,6 +13,8 @@ from streamlit.web.server.starlette import starlette_server
 import serve
 from tests.helpers.paths import REPO
 
+SERVE = str(REPO / "serve.py")
+
 
 class Started(Exception):
     """Raised in place of os.execv or Streamlit's command line: what serve.py would have run."""
@@ -21,8 +23,8 @@ class Started(Exception):
 @pytest.fixture
 def started(monkeypatch, tmp_path):
     """Run serve.main() from another folder with os.execv and Streamlit's command line caught; returns a
-    function of (argv, environ, os name) giving what serve.py ran: ("exec", path, args, environ) or
-    ("streamlit", sys.argv, environ, starlette_server._bind_socket)."""
+    function of (argv, environ, script, platform) giving what serve.py ran: ("exec", path, args, environ)
+    or ("streamlit", sys.argv, environ, starlette_server._bind_socket)."""
 
     def execv(path, args):
         raise Started("exec", path, args, dict(os.environ))
@@ -31,15 +33,16 @@ def started(monkeypatch, tmp_path):
         assert prog_name == "streamlit"
         raise Started("streamlit", list(sys.argv), dict(os.environ), starlette_server._bind_socket)
 
-    def run(argv, environ, os_name="posix"):
+    def run(argv, environ, script=SERVE, platform="linux"):
         monkeypatch.chdir(tmp_path)
-        monkeypatch.setattr(sys, "argv", ["serve.py", *argv])
-        monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", "serve.py", *argv])
-        monkeypatch.setattr(os, "name", os_name)
+        monkeypatch.setattr(sys, "argv", [script, *argv])
+        monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", script, *argv])
+        monkeypatch.setattr(sys, "platform", platform)
         monkeypatch.setattr(os, "execv", execv)
         monkeypatch.setattr(cli, "main", streamlit_main)
         # Put back after the test: serve.py replaces it for the process it runs in.
-        monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
+        bind_socket = getattr(starlette_server, "_bind_socket", None)
+        monkeypatch.setattr(starlette_server, "_bind_socket", bind_socket, raising=False)
         # Set, then deleted: monkeypatch puts back whatever the variable was, absent included, after the test.
         monkeypatch.setenv("MALLOC_ARENA_MAX", "unset by the test")
         monkeypatch.delenv("MALLOC_ARENA_MAX")
@@ -57,13 +60,13 @@ def test_it_starts_itself_again_with_two_arenas(started):
     assert how == "exec"
     # The same command, the interpreter's options included, run by this interpreter.
     assert path == sys.executable
-    assert args == [sys.executable, "-X", "dev", "serve.py", "--server.port", "8600"]
+    assert args == [sys.executable, "-X", "dev", SERVE, "--server.port", "8600"]
     assert environ["MALLOC_ARENA_MAX"] == "2"
 
 
 def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
     bind_socket = starlette_server._bind_socket
-    how, argv, environ, bind = started(["--server.port", "8600"], {"MALLOC_ARENA_MAX": "2"})
+    how, argv, _, bind = started(["--server.port", "8600"], {"MALLOC_ARENA_MAX": "2"})
     assert how == "streamlit"
     app = str(REPO / "streamlit_app.py")  # by its full path, so that its .streamlit/config.toml is read
     assert argv == ["streamlit", "run", app, "--server.port", "8600"]
@@ -76,27 +79,47 @@ def test_an_operators_own_arena_count_is_kept(started):
     assert environ["MALLOC_ARENA_MAX"] == "4"
 
 
-def test_elsewhere_it_runs_streamlit_in_the_same_process(started):
-    how, argv, environ, _ = started([], {}, os_name="nt")
+@pytest.mark.parametrize(
+    ("script", "platform"),
+    [
+        (SERVE, "darwin"),  # no glibc: nothing to start again for
+        (SERVE, "win32"),
+        ("", "linux"),  # serve.main() called from a prompt or other code: its command line is not serve.py's
+        ("-", "linux"),  # `python - < serve.py`: started again, it would read an empty stdin
+    ],
+)
+def test_otherwise_it_runs_streamlit_in_the_same_process(started, script, platform):
+    how, argv, environ, _ = started([], {}, script=script, platform=platform)
     assert how == "streamlit"
     assert argv == ["streamlit", "run", str(REPO / "streamlit_app.py")]
+    assert environ["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_a_streamlit_that_binds_elsewhere_still_starts_with_a_warning(started, monkeypatch, capsys):
+    monkeypatch.delattr(starlette_server, "_bind_socket")
+    how, *_ = started([], {"MALLOC_ARENA_MAX": "2"})
+    assert how == "streamlit"
+    assert "starlette_server._bind_socket" in capsys.readouterr().err
 
 
 def test_every_connection_the_server_accepts_sends_at_once(monkeypatch):
-    """Streamlit's listening socket, as serve.py makes it: TCP_NODELAY on it and on what it accepts.
+    """The socket Streamlit's server binds (through its own call site), as serve.py has it: TCP_NODELAY on it
+    and on what it accepts.
 
     Without it, the body of a response written after its headers waits for the browser's delayed
-    acknowledgement on a kept-alive connection: 44 ms per file here against 2 ms (bench/README.md).
+    acknowledgement on a kept-alive connection: 44 ms per file here against 1 ms (bench/README.md).
     """
     monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
-    listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
-    # If Streamlit ever sets the option itself, serve.send_responses_at_once is no longer needed.
-    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-    listening.close()
+
+    def bind():
+        return starlette_server._bind_server_socket("127.0.0.1", "127.0.0.1", 0, 8)[0]
+
+    with bind() as listening:
+        # If Streamlit ever sets the option itself, serve.send_responses_at_once is no longer needed.
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
 
     serve.send_responses_at_once()
-    listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
-    with listening, socket.create_connection(listening.getsockname()):
+    with bind() as listening, socket.create_connection(listening.getsockname()):
         assert select.select([listening], [], [], 5)[0], "no connection to accept"
         accepted, _ = listening.accept()
         with accepted:
