@@ -28,9 +28,8 @@ first visits (each tab in a fresh browser context, nothing cached).
 Files (`--only files`): every file a first visit of the forward page fetched from the server, fetched again
 one after the other on one kept-alive connection (a browser keeps up to six open to the server and sends each
 its next request when an answer is complete): the time of each, from the request to the last byte of its
-answer. `--streamlit-run` starts the app
-with `streamlit run streamlit_app.py` instead of serve.py, for comparison (serve.py's docstring says what
-it changes).
+answer. `--streamlit-run` starts the app with `streamlit run streamlit_app.py` instead of serve.py, for
+comparison (serve.py's docstring says what it changes).
 """
 
 from __future__ import annotations
