@@ -1,6 +1,6 @@
 """Start the app: `python serve.py [Streamlit's options]` runs `streamlit run streamlit_app.py [options]` in a
 server process set up for a class on a small machine. `streamlit run streamlit_app.py` starts the same app
-without these two settings.
+without these settings.
 
 - **Two malloc arenas** (`MALLOC_ARENA_MAX=2`). glibc gives every thread that allocates an arena of its
   own, up to eight per core, and each arena keeps what its threads held at their peak. The server runs
@@ -8,9 +8,7 @@ without these two settings.
   with ten learners and two races on 2 cores, the server peaked at 321-422 MiB with the default arenas and
   at 242-261 MiB with two (bench/README.md, "Ten learners at once"), answering clicks as fast: Python
   threads allocate while holding the interpreter's lock, so they seldom wait for each other's arena.
-  glibc reads the variable only when a process starts, so on Linux serve.py sets it and starts itself
-  again (`exec`: the same process id and signals, the interpreter's options kept); processes the server
-  starts inherit it. A value already in the environment is kept; other C libraries ignore the variable.
+  Other C libraries ignore the variable.
 - **Every response sent at once** (`TCP_NODELAY`). Streamlit 1.67 binds its listening socket itself, as
   `socket.socket(family)`, whose protocol number is 0; asyncio switches Nagle's algorithm off only on
   sockets whose protocol is `IPPROTO_TCP`, so it stays on. The server writes a response's headers and its
@@ -19,6 +17,17 @@ without these two settings.
   40 ms with a browser on Linux (Windows' timer is 200 ms). A first visit of a page fetches more than a
   hundred files, up to six at a time (bench/README.md, "In the browser"). The option set on the listening
   socket is inherited by every connection it accepts (Linux; tests/test_serve.py checks it).
+- **OpenBLAS's AVX2 kernels on AMD's Zen 4** (`OPENBLAS_CORETYPE=Haswell`). OpenBLAS 0.3.31 gives Zen 4
+  its AVX-512 kernels (SkylakeX), but Zen 4 runs AVX-512 on 256-bit units: there its AVX2 kernels are
+  faster: a training iteration at the notebook's sizes took 2-5 % less (vanilla cell; 0-10 % in single
+  runs) and about 8 % less (LSTM; 2-12 %) in alternated runs (bench/README.md, "OpenBLAS's kernels on
+  Zen 4"). Other processors keep OpenBLAS's choice. To compare on another machine or with a later OpenBLAS,
+  run bench/bench_iteration.py with and without `OPENBLAS_CORETYPE=SkylakeX`.
+
+glibc and OpenBLAS read these variables only when a process starts, so on Linux serve.py sets those the
+environment lacks and starts itself again (`exec`: the same process id and signals, the interpreter's options
+kept); processes the server starts inherit them. A value already in the environment is kept. bench/ starts
+its measurements the same way (`restart_with_server_environment`), so that they measure the server's setup.
 """
 
 import functools
@@ -31,14 +40,13 @@ from pathlib import Path
 # whichever folder the command is given.
 APP = Path(__file__).resolve().parent / "streamlit_app.py"
 MALLOC_ARENAS = "2"
+# /proc/cpuinfo's fields for AMD's Zen 4: family 25 (0x19) is Zen 3 and Zen 4, and only Zen 4 has AVX-512.
+ZEN_4 = {"vendor_id": "AuthenticAMD", "cpu family": "25"}
+CPU_INFO = Path("/proc/cpuinfo")
 
 
 def main() -> None:
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        os.environ["MALLOC_ARENA_MAX"] = MALLOC_ARENAS
-        if sys.platform == "linux" and started_as_this_script():
-            # The same command again, in a process that starts with the variable.
-            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    restart_with_server_environment(Path(__file__))
     # Imported only after the restart: the first process of a start needs no Streamlit.
     send_responses_at_once()
     from streamlit.web import cli
@@ -47,10 +55,44 @@ def main() -> None:
     cli.main(prog_name="streamlit")
 
 
-def started_as_this_script() -> bool:
-    """Whether this process runs serve.py as its script (`python serve.py` or `python -m serve`), so that its
-    command line starts the same again; not when serve.main() is called from other code or a prompt."""
-    return bool(sys.argv[0]) and Path(sys.argv[0]).resolve() == Path(__file__).resolve()
+def server_environment(cpu_info: str | None = None) -> dict[str, str]:
+    """The variables a server process starts with (module docstring). cpu_info: /proc/cpuinfo's text, read
+    if None (absent outside Linux)."""
+    environment = {"MALLOC_ARENA_MAX": MALLOC_ARENAS}
+    if cpu_info is None:
+        cpu_info = CPU_INFO.read_text() if CPU_INFO.is_file() else ""
+    if is_zen_4(cpu_info):
+        environment["OPENBLAS_CORETYPE"] = "Haswell"
+    return environment
+
+
+def is_zen_4(cpu_info: str) -> bool:
+    """Whether /proc/cpuinfo's first processor is an AMD Zen 4."""
+    fields = {}
+    for line in cpu_info.partition("\n\n")[0].splitlines():
+        name, _, value = line.partition(":")
+        fields[name.strip()] = value.strip()
+    return (
+        all(fields.get(name) == value for name, value in ZEN_4.items())
+        and "avx512f" in fields.get("flags", "").split()
+    )
+
+
+def restart_with_server_environment(script: Path) -> None:
+    """Set the server's variables the environment lacks; then, on Linux and when `script` is the one this
+    process runs, run the same command again in a process that starts with them."""
+    missing = {name: value for name, value in server_environment().items() if name not in os.environ}
+    if not missing:
+        return
+    os.environ.update(missing)
+    if sys.platform == "linux" and started_as(script):
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+def started_as(script: Path) -> bool:
+    """Whether this process runs `script` (`python serve.py`, `python -m serve`, `python -m bench.x`), so that
+    its command line starts the same again; not when it is called from other code or a prompt."""
+    return bool(sys.argv[0]) and Path(sys.argv[0]).resolve() == script.resolve()
 
 
 def send_responses_at_once() -> None:

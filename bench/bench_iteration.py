@@ -6,25 +6,29 @@ Sizes are the notebook's overfit run: N=25, T=16, D=512, W=256, H=512, V=1004, f
 benchmarks the LSTM captioner of the LSTM_Captioning notebook at the same sizes.
 Candidates: this engine (one CaptioningSolver iteration on a fixed minibatch) and the same model in
 PyTorch CPU autograd (bench/torch_model.py, skipped when torch is not installed); for the LSTM also the
-model with torch.nn.LSTM, which PyTorch runs with oneDNN's fused LSTM kernels. The process is set up
-as the Streamlit server runs (core.runtime.configure: one BLAS thread, freed memory kept; torch on one
-thread); --as-is leaves it as the environment sets it.
-
-The machine may be shared and its speed drifts, so every round runs the candidates back to back. The table
-gives the median and the best round, the process CPU time, each candidate's share of the float32 GEMM
-peak measured in the same run (from the model's matrix-product flops counted analytically), and the
-ratio to PyTorch twice: best round against best round, and the median of the per-round ratios, which
-cancels the machine's slow and fast spells best.
+model with torch.nn.LSTM, which PyTorch runs with oneDNN's fused LSTM kernels. The engine runs in this
+process, set up as the Streamlit server runs: started with serve.py's environment (two malloc arenas; on
+AMD's Zen 4, OpenBLAS's AVX2 kernels), then core.runtime.configure (one BLAS thread, freed memory kept).
+PyTorch runs in a process of its own, set up as this benchmark ran it before serve.py's environment existed
+(core.runtime.configure and torch on one thread, without serve.py's variables, which are the engine's
+settings: PyTorch runs MKL, not OpenBLAS), so that the engine's settings cannot change the reference.
+--as-is leaves both processes as the environment sets them.
 """
 
 import argparse
+import functools
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+import serve
 from bench import torch_model
 from core import runtime
 from core.engine.captioning_solver import CaptioningSolver
@@ -105,29 +109,90 @@ class FixedBatchSolver(CaptioningSolver):
         return self.step(1)[0].loss
 
 
-def candidates(model, features, captions, only=None):
-    """(name, run one iteration) for every candidate available on this machine, or those named in `only`."""
-    found = []
-    engine = FixedBatchSolver(model, features, captions)
-    found.append(("engine (core)", engine.train_once))
-    if torch_model.available():
-        torch = torch_model.torch
-        trainer = torch_model.TorchTrainer(model.params, LEARNING_RATE, model.cell_type)
-        f_t, c_t = torch.from_numpy(features), torch.from_numpy(captions.astype(np.int64))
-        found.append(("pytorch autograd (bench/torch_model.py)", lambda: trainer.iteration(f_t, c_t)))
-        if model.cell_type == "lstm":
-            module = torch_model.TorchLSTMModuleTrainer(model.params, LEARNING_RATE)
-            found.append(
-                ("pytorch nn.LSTM, oneDNN (bench/torch_model.py)", lambda: module.iteration(f_t, c_t))
-            )
-    if only:
-        found = [(name, run) for name, run in found if name.split()[0] in only]
-    return found
+class EngineCandidate:
+    """The engine, timed in this process."""
+
+    names = ("engine (core)",)
+
+    def __init__(self, model, features, captions):
+        self.solver = FixedBatchSolver(model, features, captions)
+
+    def first_losses(self):
+        return {self.names[0]: self.solver.train_once()}
+
+    def time(self, name, iterations):
+        return timed(self.solver.train_once, iterations)
 
 
-def first_losses(model, features, captions):
-    """Each candidate's loss on the same params, to show they compute the same thing."""
-    return {name: run() for name, run in candidates(model, features, captions)}
+class PyTorchProcess:
+    """The PyTorch candidates in a process of their own (module docstring), timed there on request."""
+
+    def __init__(self, cell_type, as_is):
+        server_variables = set() if as_is else set(serve.server_environment())
+        environment = {name: value for name, value in os.environ.items() if name not in server_variables}
+        command = [sys.executable, "-m", "bench.bench_iteration", "--cell", cell_type, "--pytorch-worker"]
+        self.process = subprocess.Popen(
+            command + (["--as-is"] if as_is else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=environment,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        self.losses = self._answer()
+        self.names = tuple(self.losses)
+
+    def first_losses(self):
+        return self.losses
+
+    def time(self, name, iterations):
+        print(json.dumps([name, iterations]), file=self.process.stdin, flush=True)
+        return tuple(self._answer())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+    def _answer(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the PyTorch process ended (exit code {self.process.wait()})")
+        return json.loads(line)
+
+
+def pytorch_worker(cell_type):
+    """In the PyTorch process: print every candidate's first loss, then answer each [name, iterations] line
+    read from stdin with the [wall ms, CPU ms] of one iteration."""
+    model, features, captions = make_problem(cell_type=cell_type)
+    torch = torch_model.torch
+    f_t, c_t = torch.from_numpy(features), torch.from_numpy(captions.astype(np.int64))
+    trainers = {
+        "pytorch autograd (bench/torch_model.py)": torch_model.TorchTrainer(
+            model.params, LEARNING_RATE, cell_type
+        )
+    }
+    if cell_type == "lstm":
+        trainers["pytorch nn.LSTM, oneDNN (bench/torch_model.py)"] = torch_model.TorchLSTMModuleTrainer(
+            model.params, LEARNING_RATE
+        )
+    runs = {name: functools.partial(trainer.iteration, f_t, c_t) for name, trainer in trainers.items()}
+    print(json.dumps({name: float(run()) for name, run in runs.items()}), flush=True)
+    for line in sys.stdin:
+        name, iterations = json.loads(line)
+        print(json.dumps(timed(runs[name], iterations)), flush=True)
+
+
+def timed(run, iterations):
+    """[wall ms, process CPU ms] of one call of `run`, the mean of `iterations` after one untimed call (so that
+    every round starts warm)."""
+    run()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for _ in range(iterations):
+        run()
+    return [
+        (time.perf_counter() - start) / iterations * 1e3,
+        (time.process_time() - start_cpu) / iterations * 1e3,
+    ]
 
 
 def environment():
@@ -173,19 +238,30 @@ def main(argv=None):
     parser.add_argument(
         "--as-is",
         action="store_true",
-        help="leave BLAS threads and malloc as the environment sets them (default: as the server runs)",
+        help="leave BLAS threads and malloc as the environment sets them (default: the engine as the server "
+        "runs, PyTorch without serve.py's variables)",
     )
+    parser.add_argument("--pytorch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.as_is:
+        if not args.pytorch_worker:
+            serve.restart_with_server_environment(Path(__file__))
         runtime.configure()
         if torch_model.available():
             torch_model.torch.set_num_threads(1)
+    if args.pytorch_worker:
+        pytorch_worker(args.cell)
+        return
 
     for line in environment():
         print(line)
     print(
-        "process: "
-        + ("as the environment sets it" if args.as_is else "as the server runs (core.runtime.configure)")
+        "processes: "
+        + (
+            "as the environment sets them"
+            if args.as_is
+            else "the engine's as the server runs (serve.py, core.runtime.configure); PyTorch's without serve.py's variables"
+        )
     )
     model, features, captions = make_problem(cell_type=args.cell)
     flops = model_flops(cell_type=args.cell)
@@ -193,10 +269,16 @@ def main(argv=None):
         f"cell {args.cell}, sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; "
         f"{flops / 1e9:.3f} GFLOP per iteration"
     )
-    for name, loss in first_losses(model, features, captions).items():
-        print(f"  first-iteration loss {loss:.5f}  {name}")
+    groups = [EngineCandidate(model, features, captions)]
+    if torch_model.available() and (not args.only or "pytorch" in args.only):
+        groups.append(PyTorchProcess(args.cell, args.as_is))
+    for group in groups:
+        for name, loss in group.first_losses().items():
+            print(f"  first-iteration loss {loss:.5f}  {name}")
 
-    runs = candidates(model, features, captions, args.only)
+    runs = [(name, group) for group in groups for name in group.names]
+    if args.only:
+        runs = [(name, group) for name, group in runs if name.split()[0] in args.only]
     times = {name: [] for name, _ in runs}
     cpu_times = {name: [] for name, _ in runs}
     peaks, cpu_peaks = [], []
@@ -204,17 +286,16 @@ def main(argv=None):
         wall_rate, cpu_rate = gemm_gflops()
         peaks.append(wall_rate)
         cpu_peaks.append(cpu_rate)
-        for name, run in runs:
+        for name, group in runs:
             # Idle BLAS/OpenMP worker threads spin for a while after their last job (OpenBLAS's served the
             # 2-thread GEMM peak or the previous candidate): let them fall asleep so that no candidate
             # shares the cores with the previous one's spinning threads.
             time.sleep(SETTLE_SECONDS)
-            run()  # one untimed iteration so each round starts warm
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.iterations):
-                run()
-            times[name].append((time.perf_counter() - start) / args.iterations * 1e3)
-            cpu_times[name].append((time.process_time() - start_cpu) / args.iterations * 1e3)
+            wall, cpu = group.time(name, args.iterations)
+            times[name].append(wall)
+            cpu_times[name].append(cpu)
+    for group in groups[1:]:
+        group.close()
 
     peak, cpu_peak = max(peaks), max(cpu_peaks)
     print(

@@ -7,8 +7,8 @@
 The race is the page's default, the notebook's overfit run: 50 training captions of the app's dataset
 (load_coco_data: COCO if present, else the embedded one, V from its vocabulary), N = 25 per minibatch, T = 16
 less the all-<NULL> columns the solver trims, D = 512, W = 256, H = 512, Adam 5e-3, decay 0.95, 100 iterations,
-lanes tanh and sigmoid. The process is set up as the server runs (core.runtime.configure: one BLAS thread,
-freed memory kept). Candidates, interleaved round by round so that they share the machine's spells:
+lanes tanh and sigmoid. The process is set up as the server runs (serve.py's environment, then
+core.runtime.configure: one BLAS thread, freed memory kept). Candidates, interleaved round by round so that they share the machine's spells:
 
 - threads: ui.race_runner.RaceRunner, what the page runs (one worker per lane up to the cores, at a lower
   priority);
@@ -44,9 +44,11 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+import serve
 from core import runtime
 from core.data.coco_utils import load_coco_data
 from core.lab.race import Race, RaceConfig
@@ -221,6 +223,7 @@ def main(argv=None):
     parser.add_argument("--busy", type=int, default=2, help="spinning processes beside --redraws (default 2)")
     parser.add_argument("--crowd", type=int, help="time this many races at once, and their memory")
     args = parser.parse_args(argv)
+    serve.restart_with_server_environment(Path(__file__))
     runtime.configure()
     data = load_coco_data()
     config = RaceConfig(activations=tuple(args.lanes), iterations=args.iterations)

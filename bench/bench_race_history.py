@@ -9,8 +9,9 @@ this script reads from git (`git archive`) into a temporary folder.
 Each round trains the race page's default race (lanes tanh and sigmoid, 100 iterations, the notebook's sizes:
 N = 25, D = 512, W = 256, H = 512; 50 training captions) once with each engine, one after the other,
 alternating which goes first. Each race runs in a fresh process of its own whose `core` is that engine's,
-set up alike (one BLAS thread, freed memory kept, as core.runtime.configure sets the server up), on the same
-data, saved once by this process:
+set up alike, as the server is (serve.py's environment: two malloc arenas and, on AMD's Zen 4, OpenBLAS's AVX2
+kernels; then one BLAS thread and freed memory kept, core.runtime.configure), on the same data, saved once by
+this process (`OPENBLAS_CORETYPE=SkylakeX` measures both with OpenBLAS's own choice on Zen 4):
 - `app` (the default): the app's dataset, as the race page trains on it (load_coco_data: COCO if present,
   else the embedded scenes, whose vocabulary is small);
 - `coco`: 1,000 random captions over COCO 2014's 1004 words (../shared/coco_sample/coco2014_vocab.json) and
@@ -131,6 +132,9 @@ def main(argv=None) -> None:
     if args.worker:
         worker(*args.worker)
         return
+    import serve  # here, not above: a worker runs this file by its path, where the repository is not importable
+
+    serve.restart_with_server_environment(Path(__file__))  # the workers inherit the environment
     with tempfile.TemporaryDirectory() as folder:
         before = Path(folder) / "before"
         before.mkdir()

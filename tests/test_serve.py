@@ -1,9 +1,11 @@
 """serve.py, the README's start command: Streamlit's own command in a process started with glibc's arenas
-limited, whose connections send every response at once."""
+limited (and OpenBLAS's AVX2 kernels on Zen 4), whose connections send every response at once."""
 
+import json
 import os
 import select
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -14,6 +16,13 @@ import serve
 from tests.helpers.paths import REPO
 
 SERVE = str(REPO / "serve.py")
+
+# /proc/cpuinfo's first processor, the fields serve.py reads, as four machines report them.
+ZEN_4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nflags\t\t: fpu avx2 avx512f avx512bw\n"
+ZEN_3 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nflags\t\t: fpu avx2\n"
+ZEN_5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nflags\t\t: fpu avx2 avx512f\n"
+SAPPHIRE_RAPIDS = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\nflags\t\t: fpu avx2 avx512f\n"
+SERVER_VARIABLES = ("MALLOC_ARENA_MAX", "OPENBLAS_CORETYPE")
 
 
 class Started(Exception):
@@ -33,8 +42,10 @@ def started(monkeypatch, tmp_path):
         assert prog_name == "streamlit"
         raise Started("streamlit", list(sys.argv), dict(os.environ), starlette_server._bind_socket)
 
-    def run(argv, environ, script=SERVE, platform="linux"):
+    def run(argv, environ, script=SERVE, platform="linux", cpu_info=SAPPHIRE_RAPIDS):
         monkeypatch.chdir(tmp_path)
+        (tmp_path / "cpuinfo").write_text(cpu_info + "\n" + cpu_info.replace("model", "other"))
+        monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
         monkeypatch.setattr(sys, "argv", [script, *argv])
         monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", script, *argv])
         monkeypatch.setattr(sys, "platform", platform)
@@ -43,9 +54,10 @@ def started(monkeypatch, tmp_path):
         # Put back after the test: serve.py replaces it for the process it runs in.
         bind_socket = getattr(starlette_server, "_bind_socket", None)
         monkeypatch.setattr(starlette_server, "_bind_socket", bind_socket, raising=False)
-        # Set, then deleted: monkeypatch puts back whatever the variable was, absent included, after the test.
-        monkeypatch.setenv("MALLOC_ARENA_MAX", "unset by the test")
-        monkeypatch.delenv("MALLOC_ARENA_MAX")
+        # Set, then deleted: monkeypatch puts back whatever each variable was, absent included, after the test.
+        for name in SERVER_VARIABLES:
+            monkeypatch.setenv(name, "unset by the test")
+            monkeypatch.delenv(name)
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
         with pytest.raises(Started) as start:
@@ -62,6 +74,35 @@ def test_it_starts_itself_again_with_two_arenas(started):
     assert path == sys.executable
     assert args == [sys.executable, "-X", "dev", SERVE, "--server.port", "8600"]
     assert environ["MALLOC_ARENA_MAX"] == "2"
+    assert "OPENBLAS_CORETYPE" not in environ  # OpenBLAS's own choice on this Intel processor
+
+
+def test_on_zen_4_it_starts_itself_again_with_openblas_avx2_kernels(started):
+    how, _, _, environ = started([], {"MALLOC_ARENA_MAX": "2"}, cpu_info=ZEN_4)
+    assert how == "exec"  # the arenas were set, the kernels not: started again all the same
+    assert environ["OPENBLAS_CORETYPE"] == "Haswell"
+    assert environ["MALLOC_ARENA_MAX"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("cpu_info", "zen_4"),
+    [(ZEN_4, True), (ZEN_3, False), (ZEN_5, False), (SAPPHIRE_RAPIDS, False), ("", False)],
+)
+def test_only_zen_4_gets_openblas_avx2_kernels(cpu_info, zen_4):
+    assert serve.is_zen_4(cpu_info) is zen_4
+    assert ("OPENBLAS_CORETYPE" in serve.server_environment(cpu_info)) is zen_4
+
+
+def test_openblas_takes_the_kernels_serve_py_names():
+    """The variable reaches this NumPy's OpenBLAS: a process started with it runs the Haswell kernels (on any
+    processor with AVX2; OpenBLAS would fall back on one without)."""
+    environment = {**os.environ, **serve.server_environment(ZEN_4)}
+    report = "import json, numpy, threadpoolctl; print(json.dumps(threadpoolctl.threadpool_info()))"
+    done = subprocess.run(
+        [sys.executable, "-c", report], env=environment, capture_output=True, text=True, check=True
+    )
+    blas = [pool for pool in json.loads(done.stdout) if pool["user_api"] == "blas"]
+    assert [pool["architecture"] for pool in blas] == ["Haswell"]
 
 
 def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
@@ -73,10 +114,11 @@ def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
     assert bind.__wrapped__ is bind_socket  # wrapped: the option is set on the socket it binds
 
 
-def test_an_operators_own_arena_count_is_kept(started):
-    how, _, environ, _ = started([], {"MALLOC_ARENA_MAX": "4"})
+def test_an_operators_own_settings_are_kept(started):
+    own = {"MALLOC_ARENA_MAX": "4", "OPENBLAS_CORETYPE": "SkylakeX"}
+    how, _, environ, _ = started([], own, cpu_info=ZEN_4)
     assert how == "streamlit"
-    assert environ["MALLOC_ARENA_MAX"] == "4"
+    assert {name: environ[name] for name in own} == own
 
 
 @pytest.mark.parametrize(
