@@ -41,7 +41,8 @@ def test_forward_trace_matches_model_loss(cell_example):
     assert f.step_loss.sum() == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(f.running_loss, np.cumsum(f.step_loss))
     assert np.all(f.step_loss[~f.mask] == 0) and np.all(f.step_loss[f.mask] > 0)
-    np.testing.assert_allclose(f.step_loss[f.mask], -np.log(f.probs[np.arange(7), f.ids_target])[f.mask])
+    target_probs = f.probs[np.arange(7), f.ids_target]
+    np.testing.assert_allclose(f.step_loss[f.mask], -np.log(target_probs[f.mask]))
     # The model scores only the steps whose target is a word: no distribution at the <NULL> targets.
     np.testing.assert_allclose(f.probs.sum(axis=1), f.mask.astype(float))
 
