@@ -19,15 +19,16 @@ without these settings.
   socket is inherited by every connection it accepts (Linux; tests/test_serve.py checks it).
 - **OpenBLAS's AVX2 kernels on AMD's Zen 4** (`OPENBLAS_CORETYPE=Haswell`). OpenBLAS 0.3.31 gives Zen 4
   its AVX-512 kernels (SkylakeX), but Zen 4 runs AVX-512 on 256-bit units: there its AVX2 kernels are
-  faster: a training iteration at the notebook's sizes took 2-5 % less (vanilla cell; 0-10 % in single
-  runs) and about 8 % less (LSTM; 2-12 %) in alternated runs (bench/README.md, "OpenBLAS's kernels on
-  Zen 4"). Other processors keep OpenBLAS's choice. To compare on another machine or with a later OpenBLAS,
-  run bench/bench_iteration.py with and without `OPENBLAS_CORETYPE=SkylakeX`.
+  faster: a training iteration at the notebook's sizes took about 4 % less for the vanilla cell (from 10 %
+  less to 1 % more) and about 9 % less for the LSTM (5-12 %) in alternated runs (bench/README.md,
+  "OpenBLAS's kernels on Zen 4"). Other processors keep OpenBLAS's choice. To compare on another machine or
+  with a later OpenBLAS, run `python -m bench.bench_iteration` with and without `OPENBLAS_CORETYPE=SkylakeX`.
 
 glibc and OpenBLAS read these variables only when a process starts, so on Linux serve.py sets those the
 environment lacks and starts itself again (`exec`: the same process id and signals, the interpreter's options
-kept); processes the server starts inherit them. A value already in the environment is kept. bench/ starts
-its measurements the same way (`restart_with_server_environment`), so that they measure the server's setup.
+kept); processes the server starts inherit them. A value already in the environment is kept (an empty one is
+replaced). bench/ starts its engine measurements the same way (`restart_with_server_environment`), so that
+they measure the server's setup.
 """
 
 import functools
@@ -57,10 +58,13 @@ def main() -> None:
 
 def server_environment(cpu_info: str | None = None) -> dict[str, str]:
     """The variables a server process starts with (module docstring). cpu_info: /proc/cpuinfo's text, read
-    if None (absent outside Linux)."""
+    if None (none outside Linux)."""
     environment = {"MALLOC_ARENA_MAX": MALLOC_ARENAS}
     if cpu_info is None:
-        cpu_info = CPU_INFO.read_text() if CPU_INFO.is_file() else ""
+        try:
+            cpu_info = CPU_INFO.read_text()
+        except OSError:  # not Linux, or a sandbox that hides it: OpenBLAS's own choice
+            cpu_info = ""
     if is_zen_4(cpu_info):
         environment["OPENBLAS_CORETYPE"] = "Haswell"
     return environment
@@ -78,15 +82,19 @@ def is_zen_4(cpu_info: str) -> bool:
     )
 
 
-def restart_with_server_environment(script: Path) -> None:
-    """Set the server's variables the environment lacks; then, on Linux and when `script` is the one this
-    process runs, run the same command again in a process that starts with them."""
-    missing = {name: value for name, value in server_environment().items() if name not in os.environ}
+def restart_with_server_environment(script: Path) -> bool:
+    """Set the server's variables the environment lacks (or has empty); then, on Linux and when `script` is
+    the one this process runs, run the same command again in a process that starts with them.
+
+    Returns whether this process started with them all (without a restart elsewhere, it has them set but its C
+    libraries did not read them)."""
+    missing = {name: value for name, value in server_environment().items() if not os.environ.get(name)}
     if not missing:
-        return
+        return True
     os.environ.update(missing)
     if sys.platform == "linux" and started_as(script):
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    return False
 
 
 def started_as(script: Path) -> bool:

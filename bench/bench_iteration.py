@@ -17,6 +17,7 @@ settings: PyTorch runs MKL, not OpenBLAS), so that the engine's settings cannot 
 
 import argparse
 import functools
+import importlib.util
 import json
 import os
 import platform
@@ -29,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 import serve
-from bench import torch_model
 from core import runtime
 from core.engine.captioning_solver import CaptioningSolver
 from core.engine.rnn import GATES, CaptioningRNN
@@ -123,9 +123,12 @@ class EngineCandidate:
     def time(self, name, iterations):
         return timed(self.solver.train_once, iterations)
 
+    def close(self):
+        pass
+
 
 class PyTorchProcess:
-    """The PyTorch candidates in a process of their own (module docstring), timed there on request."""
+    """The PyTorch candidates in a process of their own (module docstring), timed there round by round."""
 
     def __init__(self, cell_type, as_is):
         server_variables = set() if as_is else set(serve.server_environment())
@@ -139,18 +142,25 @@ class PyTorchProcess:
             env=environment,
             cwd=Path(__file__).resolve().parents[1],
         )
-        self.losses = self._answer()
+        first = self._answer()
+        self.environment, self.losses = first["environment"], first["losses"]
         self.names = tuple(self.losses)
 
     def first_losses(self):
         return self.losses
 
     def time(self, name, iterations):
-        print(json.dumps([name, iterations]), file=self.process.stdin, flush=True)
+        try:
+            print(json.dumps([name, iterations]), file=self.process.stdin, flush=True)
+        except BrokenPipeError:
+            pass  # the process has ended: _answer says so
         return tuple(self._answer())
 
     def close(self):
-        self.process.stdin.close()
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
         self.process.wait()
 
     def _answer(self):
@@ -161,10 +171,17 @@ class PyTorchProcess:
 
 
 def pytorch_worker(cell_type):
-    """In the PyTorch process: print every candidate's first loss, then answer each [name, iterations] line
-    read from stdin with the [wall ms, CPU ms] of one iteration."""
-    model, features, captions = make_problem(cell_type=cell_type)
+    """In the PyTorch process: answer with this process's setup and every candidate's first loss, then each
+    [name, iterations] line read from stdin with the [wall ms, CPU ms] of one iteration.
+
+    The answers keep the pipe of stdout to themselves: whatever else the process writes there (PyTorch's
+    libraries can, oneDNN's verbose mode for one) goes to stderr instead."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    from bench import torch_model  # here only: the engine's process does not load PyTorch, as the server
+
     torch = torch_model.torch
+    model, features, captions = make_problem(cell_type=cell_type)
     f_t, c_t = torch.from_numpy(features), torch.from_numpy(captions.astype(np.int64))
     trainers = {
         "pytorch autograd (bench/torch_model.py)": torch_model.TorchTrainer(
@@ -176,15 +193,20 @@ def pytorch_worker(cell_type):
             model.params, LEARNING_RATE
         )
     runs = {name: functools.partial(trainer.iteration, f_t, c_t) for name, trainer in trainers.items()}
-    print(json.dumps({name: float(run()) for name, run in runs.items()}), flush=True)
+    setup = [
+        f"PyTorch's process: torch {torch.__version__}, {torch.get_num_threads()} threads",
+        *blas_lines(),
+    ]
+    first = {"environment": setup, "losses": {name: float(run()) for name, run in runs.items()}}
+    print(json.dumps(first), file=answers, flush=True)
     for line in sys.stdin:
         name, iterations = json.loads(line)
-        print(json.dumps(timed(runs[name], iterations)), flush=True)
+        print(json.dumps(timed(runs[name], iterations)), file=answers, flush=True)
 
 
 def timed(run, iterations):
-    """[wall ms, process CPU ms] of one call of `run`, the mean of `iterations` after one untimed call (so that
-    every round starts warm)."""
+    """[wall ms, process CPU ms] of one call of `run`: the mean of `iterations` calls after an untimed one,
+    so that every round starts warm."""
     run()
     start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(iterations):
@@ -196,11 +218,18 @@ def timed(run, iterations):
 
 
 def environment():
-    lines = [
+    return [
         f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}",
+        *blas_lines(),
+    ]
+
+
+def blas_lines():
+    """This process's OpenBLAS variables and BLAS libraries, with their kernels and threads."""
+    lines = [
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
-        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}"
     ]
     try:
         from threadpoolctl import threadpool_info
@@ -212,12 +241,29 @@ def environment():
             )
     except ImportError:
         lines.append("threadpoolctl not installed: BLAS kernel not shown")
-    if torch_model.available():
-        torch = torch_model.torch
-        lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    else:
-        lines.append("torch not installed: PyTorch row skipped")
     return lines
+
+
+def run_rounds(groups, rounds, iterations):
+    """Time every candidate of `groups` in each of `rounds` rounds, after the GEMM peak: (wall ms, CPU ms) per
+    candidate per round, and the peak's rates per round (wall, CPU)."""
+    names = [(name, group) for group in groups for name in group.names]
+    times = {name: [] for name, _ in names}
+    cpu_times = {name: [] for name, _ in names}
+    peaks, cpu_peaks = [], []
+    for _ in range(rounds):
+        wall_rate, cpu_rate = gemm_gflops()
+        peaks.append(wall_rate)
+        cpu_peaks.append(cpu_rate)
+        for name, group in names:
+            # Idle BLAS/OpenMP worker threads spin for a while after their last job (OpenBLAS's served the
+            # 2-thread GEMM peak or the previous candidate): let them fall asleep so that no candidate
+            # shares the cores with the previous one's spinning threads.
+            time.sleep(SETTLE_SECONDS)
+            wall, cpu = group.time(name, iterations)
+            times[name].append(wall)
+            cpu_times[name].append(cpu)
+    return times, cpu_times, peaks, cpu_peaks
 
 
 def main(argv=None):
@@ -243,59 +289,47 @@ def main(argv=None):
     )
     parser.add_argument("--pytorch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not args.as_is:
-        if not args.pytorch_worker:
-            serve.restart_with_server_environment(Path(__file__))
-        runtime.configure()
-        if torch_model.available():
-            torch_model.torch.set_num_threads(1)
     if args.pytorch_worker:
+        if not args.as_is:
+            runtime.configure()
+            import torch  # installed: the engine's process found it before starting this one
+
+            torch.set_num_threads(1)
         pytorch_worker(args.cell)
         return
+    started_as_the_server = not args.as_is and serve.restart_with_server_environment(Path(__file__))
+    if not args.as_is:
+        runtime.configure()
 
     for line in environment():
         print(line)
-    print(
-        "processes: "
-        + (
-            "as the environment sets them"
-            if args.as_is
-            else "the engine's as the server runs (serve.py, core.runtime.configure); PyTorch's without serve.py's variables"
-        )
-    )
+    if args.as_is:
+        print("processes: as the environment sets them")
+    elif started_as_the_server:
+        print("the engine's process: as the server runs (serve.py's variables, core.runtime.configure)")
+    else:
+        print("the engine's process: core.runtime.configure; serve.py's variables set, not read (no restart)")
     model, features, captions = make_problem(cell_type=args.cell)
     flops = model_flops(cell_type=args.cell)
     print(
         f"cell {args.cell}, sizes N={N} T={T} D={D} W={W} H={H} V={V}, float32; "
         f"{flops / 1e9:.3f} GFLOP per iteration"
     )
-    groups = [EngineCandidate(model, features, captions)]
-    if torch_model.available() and (not args.only or "pytorch" in args.only):
+    wanted = set(args.only or ("engine", "pytorch"))
+    groups = [EngineCandidate(model, features, captions)] if "engine" in wanted else []
+    if "pytorch" in wanted and importlib.util.find_spec("torch") is None:
+        print("torch not installed: PyTorch rows skipped")
+    elif "pytorch" in wanted:
         groups.append(PyTorchProcess(args.cell, args.as_is))
-    for group in groups:
-        for name, loss in group.first_losses().items():
-            print(f"  first-iteration loss {loss:.5f}  {name}")
-
-    runs = [(name, group) for group in groups for name in group.names]
-    if args.only:
-        runs = [(name, group) for name, group in runs if name.split()[0] in args.only]
-    times = {name: [] for name, _ in runs}
-    cpu_times = {name: [] for name, _ in runs}
-    peaks, cpu_peaks = [], []
-    for _ in range(args.rounds):
-        wall_rate, cpu_rate = gemm_gflops()
-        peaks.append(wall_rate)
-        cpu_peaks.append(cpu_rate)
-        for name, group in runs:
-            # Idle BLAS/OpenMP worker threads spin for a while after their last job (OpenBLAS's served the
-            # 2-thread GEMM peak or the previous candidate): let them fall asleep so that no candidate
-            # shares the cores with the previous one's spinning threads.
-            time.sleep(SETTLE_SECONDS)
-            wall, cpu = group.time(name, args.iterations)
-            times[name].append(wall)
-            cpu_times[name].append(cpu)
-    for group in groups[1:]:
-        group.close()
+        print("\n".join(groups[-1].environment))
+    try:
+        for group in groups:
+            for name, loss in group.first_losses().items():
+                print(f"  first-iteration loss {loss:.5f}  {name}")
+        times, cpu_times, peaks, cpu_peaks = run_rounds(groups, args.rounds, args.iterations)
+    finally:
+        for group in groups:
+            group.close()
 
     peak, cpu_peak = max(peaks), max(cpu_peaks)
     print(

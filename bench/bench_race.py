@@ -8,7 +8,8 @@ The race is the page's default, the notebook's overfit run: 50 training captions
 (load_coco_data: COCO if present, else the embedded one, V from its vocabulary), N = 25 per minibatch, T = 16
 less the all-<NULL> columns the solver trims, D = 512, W = 256, H = 512, Adam 5e-3, decay 0.95, 100 iterations,
 lanes tanh and sigmoid. The process is set up as the server runs (serve.py's environment, then
-core.runtime.configure: one BLAS thread, freed memory kept). Candidates, interleaved round by round so that they share the machine's spells:
+core.runtime.configure: one BLAS thread, freed memory kept). Candidates, interleaved round by round so that
+they share the machine's spells:
 
 - threads: ui.race_runner.RaceRunner, what the page runs (one worker per lane up to the cores, at a lower
   priority);

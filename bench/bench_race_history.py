@@ -132,7 +132,8 @@ def main(argv=None) -> None:
     if args.worker:
         worker(*args.worker)
         return
-    import serve  # here, not above: a worker runs this file by its path, where the repository is not importable
+    # Imported here, not above: a worker runs this file by its path, where the repository is not importable.
+    import serve
 
     serve.restart_with_server_environment(Path(__file__))  # the workers inherit the environment
     with tempfile.TemporaryDirectory() as folder:

@@ -44,7 +44,7 @@ def started(monkeypatch, tmp_path):
 
     def run(argv, environ, script=SERVE, platform="linux", cpu_info=SAPPHIRE_RAPIDS):
         monkeypatch.chdir(tmp_path)
-        (tmp_path / "cpuinfo").write_text(cpu_info + "\n" + cpu_info.replace("model", "other"))
+        (tmp_path / "cpuinfo").write_text(cpu_info)
         monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
         monkeypatch.setattr(sys, "argv", [script, *argv])
         monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", script, *argv])
@@ -54,7 +54,7 @@ def started(monkeypatch, tmp_path):
         # Put back after the test: serve.py replaces it for the process it runs in.
         bind_socket = getattr(starlette_server, "_bind_socket", None)
         monkeypatch.setattr(starlette_server, "_bind_socket", bind_socket, raising=False)
-        # Set, then deleted: monkeypatch puts back whatever each variable was, absent included, after the test.
+        # Set, then deleted: monkeypatch puts back whatever each variable was, absent included, after the test
         for name in SERVER_VARIABLES:
             monkeypatch.setenv(name, "unset by the test")
             monkeypatch.delenv(name)
@@ -86,13 +86,35 @@ def test_on_zen_4_it_starts_itself_again_with_openblas_avx2_kernels(started):
 
 @pytest.mark.parametrize(
     ("cpu_info", "zen_4"),
-    [(ZEN_4, True), (ZEN_3, False), (ZEN_5, False), (SAPPHIRE_RAPIDS, False), ("", False)],
+    [
+        (ZEN_4, True),
+        (ZEN_3, False),
+        (ZEN_5, False),
+        (SAPPHIRE_RAPIDS, False),
+        ("", False),
+        # one block per processor, a blank line between: the first processor's is read
+        (ZEN_4 + "\n" + SAPPHIRE_RAPIDS, True),
+        (SAPPHIRE_RAPIDS + "\n" + ZEN_4, False),
+    ],
 )
 def test_only_zen_4_gets_openblas_avx2_kernels(cpu_info, zen_4):
     assert serve.is_zen_4(cpu_info) is zen_4
     assert ("OPENBLAS_CORETYPE" in serve.server_environment(cpu_info)) is zen_4
 
 
+def has_openblas_and_avx2():
+    """Whether NumPy runs OpenBLAS here, on a processor with AVX2 (which OpenBLAS's Haswell kernels need)."""
+    from threadpoolctl import threadpool_info
+
+    cpu_info = serve.CPU_INFO.read_text() if serve.CPU_INFO.is_file() else ""
+    return "avx2" in cpu_info.split() and any(
+        pool["internal_api"] == "openblas" for pool in threadpool_info()
+    )
+
+
+@pytest.mark.skipif(
+    not has_openblas_and_avx2(), reason="NumPy's BLAS here is not OpenBLAS on an AVX2 processor"
+)
 def test_openblas_takes_the_kernels_serve_py_names():
     """The variable reaches this NumPy's OpenBLAS: a process started with it runs the Haswell kernels (on any
     processor with AVX2; OpenBLAS would fall back on one without)."""
@@ -112,6 +134,49 @@ def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
     app = str(REPO / "streamlit_app.py")  # by its full path, so that its .streamlit/config.toml is read
     assert argv == ["streamlit", "run", app, "--server.port", "8600"]
     assert bind.__wrapped__ is bind_socket  # wrapped: the option is set on the socket it binds
+
+
+def test_an_operators_own_kernels_are_kept_when_it_starts_again_for_the_arenas(started):
+    how, _, _, environ = started([], {"OPENBLAS_CORETYPE": "SkylakeX"}, cpu_info=ZEN_4)
+    assert how == "exec"
+    assert environ["OPENBLAS_CORETYPE"] == "SkylakeX"
+    assert environ["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_an_empty_variable_counts_as_unset(started):
+    how, _, _, environ = started([], {"MALLOC_ARENA_MAX": ""})
+    assert how == "exec"
+    assert environ["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_a_benchmark_starts_itself_again_the_same_way(monkeypatch, tmp_path):
+    """bench/ calls it with its own file: `python -m bench.bench_iteration` has that file as sys.argv[0]."""
+    script = REPO / "bench" / "bench_iteration.py"
+    (tmp_path / "cpuinfo").write_text(SAPPHIRE_RAPIDS)
+    monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
+    for name in SERVER_VARIABLES:  # put back after the test, absent included
+        monkeypatch.setenv(name, "unset by the test")
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(sys, "argv", [str(script), "--cell", "lstm"])
+    monkeypatch.setattr(sys, "orig_argv", ["python3", "-m", "bench.bench_iteration", "--cell", "lstm"])
+    monkeypatch.setattr(sys, "platform", "linux")
+
+    def execv(path, args):
+        raise Started(path, args, os.environ["MALLOC_ARENA_MAX"])
+
+    monkeypatch.setattr(os, "execv", execv)
+    with pytest.raises(Started) as start:
+        serve.restart_with_server_environment(script)
+    assert start.value.args == (
+        sys.executable,
+        [sys.executable, "-m", "bench.bench_iteration", "--cell", "lstm"],
+        "2",
+    )
+    # Started with every variable, it goes on in this process and says so; elsewhere it says it could not.
+    assert serve.restart_with_server_environment(script) is True
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert serve.restart_with_server_environment(script) is False
 
 
 def test_an_operators_own_settings_are_kept(started):

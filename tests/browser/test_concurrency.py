@@ -178,7 +178,7 @@ def test_ten_learners_at_once(browser, app_server, report_measurement):
     # limited (and, on Zen 4, OpenBLAS's AVX2 kernels), running Streamlit in the same process.
     command = Path(f"/proc/{app_server.pid}/cmdline").read_bytes().split(b"\0")
     assert command[1] == b"serve.py", command
-    environ = Path(f"/proc/{app_server.pid}/environ").read_bytes().decode().split("\0")
+    environ = Path(f"/proc/{app_server.pid}/environ").read_bytes().decode(errors="replace").split("\0")
     expected = serve.server_environment()
     started_with = {
         name: value for name, _, value in (item.partition("=") for item in environ) if name in expected
