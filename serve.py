@@ -18,8 +18,8 @@ without these settings.
   hundred files, up to six at a time (bench/README.md, "In the browser"). The option set on the listening
   socket is inherited by every connection it accepts (Linux; tests/test_serve.py checks it).
 - **OpenBLAS's AVX2 kernels on AMD's Zen 4** (`OPENBLAS_CORETYPE=Haswell`). OpenBLAS 0.3.31 gives Zen 4
-  its AVX-512 kernels (SkylakeX), but Zen 4 runs AVX-512 on 256-bit units: there its AVX2 kernels are
-  faster: a training iteration at the notebook's sizes took about 4 % less for the vanilla cell (from 10 %
+  its AVX-512 kernels (SkylakeX), but Zen 4 runs AVX-512 on 256-bit units, and there its AVX2 kernels are
+  faster. A training iteration at the notebook's sizes took about 4 % less for the vanilla cell (from 10 %
   less to 1 % more) and about 9 % less for the LSTM (5-12 %) in alternated runs (bench/README.md,
   "OpenBLAS's kernels on Zen 4"). Other processors keep OpenBLAS's choice. To compare on another machine or
   with a later OpenBLAS, run `python -m bench.bench_iteration` with and without `OPENBLAS_CORETYPE=SkylakeX`.
@@ -86,8 +86,8 @@ def restart_with_server_environment(script: Path) -> bool:
     """Set the server's variables the environment lacks (or has empty); then, on Linux and when `script` is
     the one this process runs, run the same command again in a process that starts with them.
 
-    Returns whether this process started with them all (without a restart elsewhere, it has them set but its C
-    libraries did not read them)."""
+    Returns whether this process started with them all: False where it could not start again (they are then
+    set for the processes it starts, but its own C libraries did not read them)."""
     missing = {name: value for name, value in server_environment().items() if not os.environ.get(name)}
     if not missing:
         return True
