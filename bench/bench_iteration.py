@@ -13,6 +13,12 @@ PyTorch runs in a process of its own, set up as this benchmark ran it before ser
 (core.runtime.configure and torch on one thread, without serve.py's variables, which are the engine's
 settings: PyTorch runs MKL, not OpenBLAS), so that the engine's settings cannot change the reference.
 --as-is leaves both processes as the environment sets them.
+
+The machine may be shared and its speed drifts, so every round runs the candidates back to back. The table
+gives the median and the best round, the process CPU time, each candidate's share of the float32 GEMM
+peak measured in the same run, in the engine's process (from the model's matrix-product flops counted
+analytically), and the ratio to PyTorch twice: best round against best round, and the median of the
+per-round ratios, which cancels the machine's slow and fast spells best.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 """The same captioning RNN (vanilla or LSTM) in PyTorch CPU autograd, for the benchmark only (torch is
-optional).
+optional: bench_iteration imports this module only where it is installed).
 
 Written the way one would in PyTorch: the x Wx product hoisted out of the time loop, the loss
 and every gradient from autograd, the update from torch.optim.Adam. The LSTM's gates are the engine's
@@ -11,15 +11,7 @@ PyTorch runs it with oneDNN's fused LSTM kernels (aten::mkldnn_rnn_layer), a fas
 """
 
 import numpy as np
-
-try:
-    import torch
-except ImportError:
-    torch = None
-
-
-def available():
-    return torch is not None
+import torch
 
 
 class TorchTrainer:

@@ -185,7 +185,9 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
         page.locator(labels).nth(11).wait_for()
         assert wrapped(page, labels) == []
         assert overflowing(page, labels) == []
-        assert page.locator(f'{sizes} button[data-testid="stNumberInputStepUp"]:visible').count() == 6
+        steppers = page.locator(f'{sizes} button[data-testid="stNumberInputStepUp"]:visible')
+        steppers.nth(5).wait_for()  # a box's steppers can be drawn a frame after its label
+        assert steppers.count() == 6
         tops = page.locator(sizes).evaluate_all(
             "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
         )
