@@ -30,7 +30,22 @@ class Started(Exception):
 
 
 @pytest.fixture
-def started(monkeypatch, tmp_path):
+def processor(monkeypatch, tmp_path):
+    """No server variable in the environment (each put back after the test, absent included); returns a
+    function that has serve.py read its argument as /proc/cpuinfo."""
+    for name in SERVER_VARIABLES:
+        monkeypatch.setenv(name, "unset by the test")
+        monkeypatch.delenv(name)
+
+    def read_as_cpu_info(cpu_info):
+        (tmp_path / "cpuinfo").write_text(cpu_info)
+        monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
+
+    return read_as_cpu_info
+
+
+@pytest.fixture
+def started(monkeypatch, tmp_path, processor):
     """Run serve.main() from another folder with os.execv and Streamlit's command line caught; returns a
     function of (argv, environ, script, platform) giving what serve.py ran: ("exec", path, args, environ)
     or ("streamlit", sys.argv, environ, starlette_server._bind_socket)."""
@@ -44,8 +59,7 @@ def started(monkeypatch, tmp_path):
 
     def run(argv, environ, script=SERVE, platform="linux", cpu_info=SAPPHIRE_RAPIDS):
         monkeypatch.chdir(tmp_path)
-        (tmp_path / "cpuinfo").write_text(cpu_info)
-        monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
+        processor(cpu_info)
         monkeypatch.setattr(sys, "argv", [script, *argv])
         monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", script, *argv])
         monkeypatch.setattr(sys, "platform", platform)
@@ -54,10 +68,6 @@ def started(monkeypatch, tmp_path):
         # Put back after the test: serve.py replaces it for the process it runs in.
         bind_socket = getattr(starlette_server, "_bind_socket", None)
         monkeypatch.setattr(starlette_server, "_bind_socket", bind_socket, raising=False)
-        # Set, then deleted: monkeypatch puts back whatever each variable was, absent included, after the test
-        for name in SERVER_VARIABLES:
-            monkeypatch.setenv(name, "unset by the test")
-            monkeypatch.delenv(name)
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
         with pytest.raises(Started) as start:
@@ -149,14 +159,10 @@ def test_an_empty_variable_counts_as_unset(started):
     assert environ["MALLOC_ARENA_MAX"] == "2"
 
 
-def test_a_benchmark_starts_itself_again_the_same_way(monkeypatch, tmp_path):
+def test_a_benchmark_starts_itself_again_the_same_way(monkeypatch, processor):
     """bench/ calls it with its own file: `python -m bench.bench_iteration` has that file as sys.argv[0]."""
     script = REPO / "bench" / "bench_iteration.py"
-    (tmp_path / "cpuinfo").write_text(SAPPHIRE_RAPIDS)
-    monkeypatch.setattr(serve, "CPU_INFO", tmp_path / "cpuinfo")
-    for name in SERVER_VARIABLES:  # put back after the test, absent included
-        monkeypatch.setenv(name, "unset by the test")
-        monkeypatch.delenv(name)
+    processor(SAPPHIRE_RAPIDS)
     monkeypatch.setattr(sys, "argv", [str(script), "--cell", "lstm"])
     monkeypatch.setattr(sys, "orig_argv", ["python3", "-m", "bench.bench_iteration", "--cell", "lstm"])
     monkeypatch.setattr(sys, "platform", "linux")
