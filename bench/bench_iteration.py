@@ -296,10 +296,11 @@ def main(argv=None):
     parser.add_argument("--pytorch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.pytorch_worker:
-        if not args.as_is:
-            runtime.configure()
-            import torch  # installed: the engine's process found it before starting this one
+        import torch  # installed: the engine's process found it before starting this one
 
+        if not args.as_is:
+            # In this order, as when PyTorch ran in the engine's process: the limit covers MKL, loaded with torch.
+            runtime.configure()
             torch.set_num_threads(1)
         pytorch_worker(args.cell)
         return
