@@ -10,8 +10,9 @@ model with torch.nn.LSTM, which PyTorch runs with oneDNN's fused LSTM kernels. T
 process, set up as the Streamlit server runs: started with serve.py's environment (two malloc arenas; on
 AMD's Zen 4, OpenBLAS's AVX2 kernels), then core.runtime.configure (one BLAS thread, freed memory kept).
 PyTorch runs in a process of its own, set up as this benchmark ran it before serve.py's environment existed
-(core.runtime.configure and torch on one thread, without serve.py's variables, which are the engine's
-settings: PyTorch runs MKL, not OpenBLAS), so that the engine's settings cannot change the reference.
+(torch imported, then core.runtime.configure and torch on one thread; without serve.py's variables, which are
+the engine's settings: PyTorch runs MKL, not OpenBLAS), so that the engine's settings cannot change the
+reference.
 --as-is leaves both processes as the environment sets them.
 
 The machine may be shared and its speed drifts, so every round runs the candidates back to back. The table
