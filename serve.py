@@ -60,14 +60,17 @@ def server_environment(cpu_info: str | None = None) -> dict[str, str]:
     """The variables a server process starts with (module docstring). cpu_info: /proc/cpuinfo's text, read
     if None (none outside Linux)."""
     environment = {"MALLOC_ARENA_MAX": MALLOC_ARENAS}
-    if cpu_info is None:
-        try:
-            cpu_info = CPU_INFO.read_text()
-        except OSError:  # not Linux, or a sandbox that hides it: OpenBLAS's own choice
-            cpu_info = ""
-    if is_zen_4(cpu_info):
+    if is_zen_4(read_cpu_info() if cpu_info is None else cpu_info):
         environment["OPENBLAS_CORETYPE"] = "Haswell"
     return environment
+
+
+def read_cpu_info() -> str:
+    """/proc/cpuinfo's text; empty where there is none (not Linux, or a sandbox that hides it)."""
+    try:
+        return CPU_INFO.read_text()
+    except OSError:
+        return ""
 
 
 def is_zen_4(cpu_info: str) -> bool:

@@ -116,8 +116,7 @@ def has_openblas_and_avx2():
     """Whether NumPy runs OpenBLAS here, on a processor with AVX2 (which OpenBLAS's Haswell kernels need)."""
     from threadpoolctl import threadpool_info
 
-    cpu_info = serve.CPU_INFO.read_text() if serve.CPU_INFO.is_file() else ""
-    return "avx2" in cpu_info.split() and any(
+    return "avx2" in serve.read_cpu_info().split() and any(
         pool["internal_api"] == "openblas" for pool in threadpool_info()
     )
 
