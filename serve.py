@@ -48,11 +48,17 @@ CPU_INFO = Path("/proc/cpuinfo")
 
 def main() -> None:
     restart_with_server_environment(Path(__file__))
-    # Imported only after the restart: the first process of a start needs no Streamlit.
+    run(APP, sys.argv[1:])
+
+
+def run(app: Path, options: list[str]) -> None:
+    """`streamlit run app [options]` in this process, every response sent at once (bench/ runs its reference
+    page this way)."""
     send_responses_at_once()
+    # Imported only now: the first process of a start needs no Streamlit.
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    sys.argv = ["streamlit", "run", str(app), *options]
     cli.main(prog_name="streamlit")
 
 

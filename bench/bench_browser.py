@@ -25,6 +25,10 @@ Also reported: the time until every figure is drawn. Measured twice: in one brow
 before (Streamlit's files and the app's Plotly.js in its HTTP cache, as in a learner's browser), and as
 first visits (each tab in a fresh browser context, nothing cached).
 
+Floor (`--only floor`): a page of a heading and a paragraph (bench/floor_app.py), served as serve.py serves the
+app, opened in new tabs as the app's pages are: what Streamlit itself takes on this machine, to read the app's
+new tabs against. Reported only.
+
 Files (`--only files`): every file a first visit of the forward page fetched from the server, fetched again
 one after the other on one kept-alive connection (a browser keeps up to six open to the server and sends each
 its next request when an answer is complete): the time of each, from the request to the last byte of its
@@ -46,6 +50,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import serve
 from core.data.paths import DATA_HOME_ENV
 from tests.browser.streamlit_helpers import (
     CHROMIUM,
@@ -59,9 +64,11 @@ from tests.helpers.processes import free_port, start, stop
 from ui.registry import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
+FLOOR_APP = Path(__file__).resolve().parent / "floor_app.py"
 STEP_TARGET_MS = 150
 GALLERY_TARGET_MS = 500
 NEW_TAB_TARGET_MS = 1500
+NEW_TAB_KINDS = ((True, "in a browser that has opened the page before"), (False, "first visits"))
 
 # Records, in the page, when each step was asked for (the input event's timestamp, or the start of a Play
 # tick) and when it was painted (the first animation frame after data-painted). window.__steps is the list.
@@ -95,10 +102,18 @@ _RECORDER = """
 """
 
 
-def start_server(home: Path, streamlit_run: bool = False) -> tuple[subprocess.Popen, str]:
+def start_server(
+    home: Path, streamlit_run: bool = False, floor: bool = False
+) -> tuple[subprocess.Popen, str]:
+    """The app as `python serve.py` starts it (or `streamlit run streamlit_app.py`); `floor`: FLOOR_APP served by
+    serve.run in a process with serve.py's variables, as serve.py serves the app."""
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    app = ["-m", "streamlit", "run", "streamlit_app.py"] if streamlit_run else ["serve.py"]
+    if floor:
+        env.update(serve.server_environment())
+        app = ["-c", "import sys, serve; serve.run(serve.Path(sys.argv[1]), sys.argv[2:])", str(FLOOR_APP)]
+    else:
+        app = ["-m", "streamlit", "run", "streamlit_app.py"] if streamlit_run else ["serve.py"]
     command = [sys.executable, *app, "--server.headless", "true"]
     command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
     process = start(command, ROOT, env, home / "bench-server.log")
@@ -247,14 +262,21 @@ def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[st
     return rows
 
 
-def bench_new_tabs(url: str, browser, count: int, cached: bool) -> list[tuple[str, str, list[float]]]:
-    """Each page opened `count` times in a new tab. `cached`: every tab in one browser context, which has
-    opened the page once before (as a learner's browser has: Streamlit's files and the app's Plotly.js in
-    its HTTP cache); else every tab in a fresh context, with nothing cached (a first visit)."""
+def bench_new_tabs(
+    url: str,
+    browser,
+    count: int,
+    cached: bool,
+    pages: tuple[tuple[str, str], ...] = tuple((page.url_path, page.url_path or "Home") for page in PAGES),
+) -> list[tuple[str, str, list[float]]]:
+    """Each page (the app's, or `pages`: (path under `url`, name)) opened `count` times in a new tab.
+
+    `cached`: every tab in one browser context, which has opened the page once before (as a learner's browser
+    has: Streamlit's files and the app's Plotly.js in its HTTP cache); else every tab in a fresh context, with
+    nothing cached (a first visit)."""
     rows = []
     shared = browser.new_context(viewport={"width": 1280, "height": 720}) if cached else None
-    for path in (page.url_path for page in PAGES):
-        name = path or "Home"
+    for path, name in pages:
         interactive, everything = [], []
         for i in range(count + 1):  # the first load warms the server's caches for this page
             context = shared or browser.new_context(viewport={"width": 1280, "height": 720})
@@ -324,7 +346,7 @@ def main() -> None:
         "--only",
         nargs="+",
         default=["steps", "gallery", "tabs"],
-        choices=["steps", "gallery", "tabs", "files"],
+        choices=["steps", "gallery", "tabs", "files", "floor"],
     )
     parser.add_argument(
         "--streamlit-run",
@@ -335,37 +357,53 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     args.home.mkdir(parents=True, exist_ok=True)
-    process, url = start_server(args.home, args.streamlit_run)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            wait_for_trained_models(browser, url)  # the figures are measured on warm data
-            count = max(args.actions, 8)
-            results = []
-            if "steps" in args.only:
-                print(f"steps: from the input event to the new step painted (target ≤ {STEP_TARGET_MS} ms)")
-                results.append((STEP_TARGET_MS, bench_steps(url, browser, count, args.settle)))
-            if "gallery" in args.only:
-                print(f"gallery: from the key press to its rerun on screen (target ≤ {GALLERY_TARGET_MS} ms)")
-                results.append((GALLERY_TARGET_MS, bench_gallery(url, browser, count, args.settle)))
-            if "tabs" in args.only:
-                for cached, kind in (
-                    (True, "in a browser that has opened the page before"),
-                    (False, "first visits"),
-                ):
-                    print(
-                        f"new tabs, {kind}: from navigation to interactive (target ≤ {NEW_TAB_TARGET_MS} ms)"
-                    )
-                    results.append((NEW_TAB_TARGET_MS, bench_new_tabs(url, browser, count, cached)))
-            if "files" in args.only:
-                print("files: each file of a first visit of the forward page, on one kept-alive connection")
-                bench_files(url, browser)
-            browser.close()
-    finally:
-        stop(process)
+    count = max(args.actions, 8)
+    results = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        if set(args.only) - {"floor"}:
+            process, url = start_server(args.home, args.streamlit_run)
+            try:
+                results = bench_app(url, browser, args, count)
+            finally:
+                stop(process)
+        if "floor" in args.only:
+            process, url = start_server(args.home, floor=True)
+            try:
+                bench_floor(url, browser, count)
+            finally:
+                stop(process)
+        browser.close()
     for target, rows in results:
         worst = max(statistics.median(times) for _, _, times in rows)
         print(f"slowest median {worst:.0f} ms against {target} ms: {'met' if worst <= target else 'NOT met'}")
+
+
+def bench_app(url: str, browser, args, count: int) -> list[tuple[int, list[tuple[str, str, list[float]]]]]:
+    """The measures of args.only on the app at `url`: (target, rows) for each measure that has a target."""
+    wait_for_trained_models(browser, url)  # the figures are measured on warm data
+    results = []
+    if "steps" in args.only:
+        print(f"steps: from the input event to the new step painted (target ≤ {STEP_TARGET_MS} ms)")
+        results.append((STEP_TARGET_MS, bench_steps(url, browser, count, args.settle)))
+    if "gallery" in args.only:
+        print(f"gallery: from the key press to its rerun on screen (target ≤ {GALLERY_TARGET_MS} ms)")
+        results.append((GALLERY_TARGET_MS, bench_gallery(url, browser, count, args.settle)))
+    if "tabs" in args.only:
+        for cached, kind in NEW_TAB_KINDS:
+            print(f"new tabs, {kind}: from navigation to interactive (target ≤ {NEW_TAB_TARGET_MS} ms)")
+            results.append((NEW_TAB_TARGET_MS, bench_new_tabs(url, browser, count, cached)))
+    if "files" in args.only:
+        print("files: each file of a first visit of the forward page, on one kept-alive connection")
+        bench_files(url, browser)
+    return results
+
+
+def bench_floor(url: str, browser, count: int) -> None:
+    """FLOOR_APP's page opened in new tabs as bench_new_tabs opens the app's: Streamlit's own time."""
+    for cached, kind in NEW_TAB_KINDS:
+        print(f"floor, {kind}: Streamlit's page of a heading and a paragraph (bench/floor_app.py)")
+        bench_new_tabs(url, browser, count, cached, pages=(("", "the floor's page"),))
 
 
 if __name__ == "__main__":

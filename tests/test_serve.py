@@ -145,6 +145,24 @@ def test_then_it_runs_streamlit_run_of_the_app_without_nagles_delay(started):
     assert bind.__wrapped__ is bind_socket  # wrapped: the option is set on the socket it binds
 
 
+def test_it_runs_another_page_the_same_way_for_the_benchmarks(monkeypatch):
+    """bench_browser serves its reference page (bench/floor_app.py) with serve.run, as serve.py the app."""
+
+    def streamlit_main(prog_name):
+        raise Started(list(sys.argv), starlette_server._bind_socket)
+
+    bind_socket = starlette_server._bind_socket
+    monkeypatch.setattr(starlette_server, "_bind_socket", bind_socket)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setattr(cli, "main", streamlit_main)
+    floor = REPO / "bench" / "floor_app.py"
+    with pytest.raises(Started) as start:
+        serve.run(floor, ["--server.port", "8601"])
+    argv, bind = start.value.args
+    assert argv == ["streamlit", "run", str(floor), "--server.port", "8601"]
+    assert bind.__wrapped__ is bind_socket
+
+
 def test_an_operators_own_kernels_are_kept_when_it_starts_again_for_the_arenas(started):
     how, _, _, environ = started([], {"OPENBLAS_CORETYPE": "SkylakeX"}, cpu_info=ZEN_4)
     assert how == "exec"
