@@ -1,9 +1,9 @@
 // One Plotly figure, drawn in the page with the app's Plotly.js.
 //
 // data (see ui/figure.py): {figure: {data, layout}, version} where version changes with the figure, or
-// {preload: true} to start loading Plotly.js early. draw(), whenPlotly(), afterNextFrame(), inView() and
-// followWidth() come from plotly_loader.js, which ui/figure.py puts before this file. When the figure is on
-// screen, the element's data-drawn is its version.
+// {preload: true} to start loading Plotly.js early. draw(), whenPlotly(), inTurn(), afterNextFrame(),
+// inView() and followWidth() come from plotly_loader.js, which ui/figure.py puts before this file. When the
+// figure is on screen, the element's data-drawn is its version.
 
 export default function (component) {
   const { parentElement } = component;
@@ -11,7 +11,7 @@ export default function (component) {
   if (data.preload) {
     // From ui.page.setup_page on a page with figures: Plotly.js loads while the page computes them, but after
     // the next frame, so that the elements shown with this one (a stepper's step among them) are painted
-    // before a first visit evaluates it (one task of 0.3-0.4 s). A figure in view asks for it at once.
+    // before a first visit evaluates it (one task of about 0.1 s). A figure in view asks for it at once.
     afterNextFrame(() => whenPlotly().catch(() => {})); // each figure retries, and says so if it fails
     return;
   }
@@ -29,14 +29,16 @@ export default function (component) {
     // Out of view, it is drawn in a task of its own (about 0.1 s) after the next frame, so after what the
     // learner sees.
     const turn = inView(element) ? Promise.resolve() : new Promise((resolve) => afterNextFrame(resolve));
+    const waitsForPlotly = !window.Plotly;
+    const drawNow = () => {
+      // A newer figure sent meanwhile is drawn instead, by its own call.
+      if (element.dataset.version === data.version) {
+        return draw(element, data.figure.data, data.figure.layout);
+      }
+    };
     turn
       .then(whenPlotly)
-      .then(() => {
-        // A newer figure sent meanwhile is drawn instead, by its own call.
-        if (element.dataset.version === data.version) {
-          return draw(element, data.figure.data, data.figure.layout);
-        }
-      })
+      .then(() => (waitsForPlotly ? inTurn(drawNow) : drawNow()))
       .then(
         () => {
           if (element.dataset.version === data.version) element.dataset.drawn = data.version;

@@ -7,12 +7,13 @@
 // A click paints the new step from data already here, then reports it (setStateValue("step"), with an id of
 // its own), so the server keeps the URL and the page state in step without the learner waiting for it.
 
-// draw(), fitTitle(), whenPlotly(), afterNextFrame(), inView() and followWidth() come from plotly_loader.js,
-// which ui/stepper.py puts before this file.
+// draw(), fitTitle(), whenPlotly(), inTurn(), afterNextFrame(), inView() and followWidth() come from
+// plotly_loader.js, which ui/stepper.py puts before this file.
 //
 // A figure is first drawn with the step when it is in view, else in a task of its own after the next frame
-// (about 0.1 s each): a new tab answers the learner before every figure below the fold is drawn. Once drawn,
-// a figure follows every step. data-painted is the step every drawn figure shows.
+// (about 0.1 s each): a new tab answers the learner before every figure below the fold is drawn; those that
+// waited for Plotly.js are drawn one per task too (inTurn). Once drawn, a figure follows every step.
+// data-painted is the step every drawn figure shows.
 
 // **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
 // nothing is parsed as HTML.
@@ -61,25 +62,33 @@ function makePanel(id, spec, container) {
     // Its room is kept before it is drawn, so the page does not jump and what is in view is known.
     if (spec.base.layout.height) element.style.minHeight = `${spec.base.layout.height}px`;
     followWidth(element);
+    const paint = (Plotly, i) => {
+      if (shown === null || hasData(i) || hasData(shown)) {
+        const { data, layout } = stepFigure(spec, i);
+        shown = i;
+        return draw(element, data, layout);
+      }
+      // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
+      const before = (spec.patches[shown] || {}).layout || {};
+      const after = (spec.patches[i] || {}).layout || {};
+      const update = {};
+      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+        const value = key in after ? after[key] : spec.base.layout[key];
+        update[key] = value === undefined ? null : value;
+      }
+      shown = i;
+      return Plotly.relayout(element, update).then(() => fitTitle(element));
+    };
+    let asked = null; // the step last asked for
     const show = (i) => {
       waiting += 1;
-      return whenPlotly().then((Plotly) => {
-        if (shown === null || hasData(i) || hasData(shown)) {
-          const { data, layout } = stepFigure(spec, i);
-          shown = i;
-          return draw(element, data, layout);
-        }
-        // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
-        const before = (spec.patches[shown] || {}).layout || {};
-        const after = (spec.patches[i] || {}).layout || {};
-        const update = {};
-        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-          const value = key in after ? after[key] : spec.base.layout[key];
-          update[key] = value === undefined ? null : value;
-        }
-        shown = i;
-        return Plotly.relayout(element, update).then(() => fitTitle(element));
-      }).catch((error) => {
+      asked = i;
+      // Once Plotly.js is there, a step is drawn at once. Drawings that waited for it take their turn, and
+      // one overtaken by a later step is left to that step's drawing.
+      const waitsForPlotly = !window.Plotly;
+      return whenPlotly().then((Plotly) =>
+        waitsForPlotly ? inTurn(() => asked === i && paint(Plotly, i)) : paint(Plotly, i),
+      ).catch((error) => {
         shown = null;
         element.textContent = `This figure could not be drawn: ${error.message}`;
         throw error; // the step is not marked painted

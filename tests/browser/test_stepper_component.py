@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
+import plotly.graph_objects as go
 import pytest
 
 from ui import figure, stepper
@@ -126,7 +127,7 @@ MOUNT_WITH_PRELOADER = """async ([stepperScript, figureScript, data]) => {
 
 
 def test_with_no_figure_in_view_the_step_is_painted_a_frame_before_plotly_is_asked_for(component_page):
-    """A first visit evaluates Plotly.js in one task of 0.3-0.4 s: it comes after the step is on screen."""
+    """A first visit evaluates Plotly.js in a task of about 0.1 s: it comes after the step is on screen."""
     page, held = component_page
     page.evaluate("document.getElementById('above').style.height = '2000px'")
     data = stepper.payload(
@@ -175,3 +176,89 @@ def test_a_step_taken_during_play_stops_it_and_the_keyboard_focus_stays_in_the_s
     assert page.evaluate("document.activeElement.className") == "rnn-range"
     page.keyboard.press("ArrowLeft")
     assert root.get_attribute("data-step") == "4"
+
+
+# Counts the page's animation frames and records, for each element matching `selector` in document order, the
+# frame in which it first matched (window.__drawnIn).
+COUNT_FRAMES = """(selector) => {
+  window.__frames = 0;
+  const tick = () => { window.__frames += 1; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  window.__drawnIn = [];
+  new MutationObserver(() => {
+    document.querySelectorAll(selector).forEach((element, k) => { window.__drawnIn[k] ??= window.__frames; });
+  }).observe(document.body, { childList: true, subtree: true, attributes: true });
+}"""
+
+
+def test_figures_that_waited_for_plotly_are_drawn_in_frames_of_their_own(component_page):
+    """On a first visit every figure in view waits for Plotly.js. Drawn in the task that evaluated it, they
+    held the page about 0.1 s each, with nothing painted and a click unanswered."""
+    page, held = component_page
+    data = stepper.payload(
+        "caption",
+        0,
+        2,
+        rows=[[("left", 1), ("right", 1)]],
+        panels={"left": figure_panel(range(3)), "right": figure_panel(range(3))},
+    )
+    page.evaluate(COUNT_FRAMES, ".rnn-panel-plotly:has(.main-svg)")
+    root = mount(page, data)
+    page.wait_for_timeout(400)
+    assert held, "the stepper asked for Plotly.js"
+    answer(held[0])
+    page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '0'", timeout=10_000)
+    left, right = page.evaluate("window.__drawnIn")
+    assert left != right
+    assert root.locator(".gtitle").all_text_contents() == ["step 0", "step 0"]
+
+
+def test_a_step_taken_as_plotly_arrives_is_not_drawn_over_by_the_step_before(component_page):
+    """The drawing of step 0 waited for Plotly.js and takes its turn after a frame; Next is clicked before."""
+    page, held = component_page
+    data = stepper.payload("caption", 0, 2, rows=[[("figure", 1)]], panels={"figure": figure_panel(range(3))})
+    root = mount(page, data)
+    page.wait_for_timeout(400)
+    assert held, "the stepper asked for Plotly.js"
+    # Run right after the loader's own handler, in the task that evaluated Plotly.js.
+    page.evaluate(
+        """() => [...document.scripts].find((script) => script.src.includes('plotly'))
+             .addEventListener('load', () => document.querySelector('.rnn-next').click())"""
+    )
+    answer(held[0])
+    page.wait_for_function("document.querySelector('.rnn-stepper').dataset.painted === '1'", timeout=10_000)
+    page.wait_for_timeout(300)  # every drawing asked for has run
+    assert root.locator(".gtitle").text_content() == "step 1"
+
+
+# Mounts the figure component (ui/figure.js) once per payload, each in a host of its own, as Streamlit mounts
+# the figures of a page: one module, shared by them all.
+MOUNT_FIGURES = """async ([script, payloads]) => {
+  const url = URL.createObjectURL(new Blob([script], { type: "text/javascript" }));
+  const mountFigure = (await import(url)).default;
+  for (const payload of payloads) {
+    const host = document.createElement("div");
+    document.getElementById("host").append(host);
+    mountFigure({ parentElement: host, data: [payload] });
+  }
+}"""
+
+
+def test_a_pages_figures_that_waited_for_plotly_are_drawn_in_frames_of_their_own(component_page):
+    page, held = component_page
+    payloads = [
+        figure.payload(
+            go.Figure(go.Bar(x=["a"], y=[k]), layout={"height": 200, "title": {"text": f"figure {k}"}})
+        )
+        for k in range(3)
+    ]
+    page.evaluate(COUNT_FRAMES, ".rnn-figure[data-drawn]")
+    page.evaluate(MOUNT_FIGURES, [figure.SCRIPT, json.loads(json.dumps(payloads))])
+    page.wait_for_timeout(400)
+    assert held, "a figure asked for Plotly.js"
+    answer(held[0])
+    page.wait_for_function("window.__drawnIn.length === 3", timeout=10_000)
+    frames = page.evaluate("window.__drawnIn")
+    assert len(set(frames)) == 3, frames
+    titles = page.locator(".rnn-figure .gtitle").all_text_contents()
+    assert titles == ["figure 0", "figure 1", "figure 2"]
