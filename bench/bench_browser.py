@@ -105,13 +105,14 @@ _RECORDER = """
 def start_server(
     home: Path, streamlit_run: bool = False, floor: bool = False
 ) -> tuple[subprocess.Popen, str]:
-    """The app as `python serve.py` starts it (or `streamlit run streamlit_app.py`); `floor`: FLOOR_APP served by
-    serve.run in a process with serve.py's variables, as serve.py serves the app."""
+    """The app as `python serve.py` starts it (or `streamlit run streamlit_app.py`); `floor`: FLOOR_APP
+    served by serve.run in a process with serve.py's variables, as serve.py serves the app."""
     port = free_port()
     env = {**os.environ, DATA_HOME_ENV: str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     if floor:
         env.update(serve.server_environment())
-        app = ["-c", "import sys, serve; serve.run(serve.Path(sys.argv[1]), sys.argv[2:])", str(FLOOR_APP)]
+        run = "import sys; from pathlib import Path; import serve; serve.run(Path(sys.argv[1]), sys.argv[2:])"
+        app = ["-c", run, str(FLOOR_APP)]
     else:
         app = ["-m", "streamlit", "run", "streamlit_app.py"] if streamlit_run else ["serve.py"]
     command = [sys.executable, *app, "--server.headless", "true"]
