@@ -1,7 +1,7 @@
 // One Plotly figure, drawn in the page with the app's Plotly.js.
 //
 // data (see ui/figure.py): {figure: {data, layout}, version} where version changes with the figure, or
-// {preload: true} to start loading Plotly.js early. draw(), whenPlotly(), inTurn(), afterNextFrame(),
+// {preload: true} to start loading Plotly.js early. draw(), whenPlotly(), withPlotly(), afterNextFrame(),
 // inView() and followWidth() come from plotly_loader.js, which ui/figure.py puts before this file. When the
 // figure is on screen, the element's data-drawn is its version.
 
@@ -29,7 +29,6 @@ export default function (component) {
     // Out of view, it is drawn in a task of its own (about 0.1 s) after the next frame, so after what the
     // learner sees.
     const turn = inView(element) ? Promise.resolve() : new Promise((resolve) => afterNextFrame(resolve));
-    const waitsForPlotly = !window.Plotly;
     const drawNow = () => {
       // A newer figure sent meanwhile is drawn instead, by its own call.
       if (element.dataset.version === data.version) {
@@ -37,8 +36,7 @@ export default function (component) {
       }
     };
     turn
-      .then(whenPlotly)
-      .then(() => (waitsForPlotly ? inTurn(drawNow) : drawNow()))
+      .then(() => withPlotly(drawNow))
       .then(
         () => {
           if (element.dataset.version === data.version) element.dataset.drawn = data.version;

@@ -32,13 +32,18 @@ function afterNextFrame(task) {
   requestAnimationFrame(() => setTimeout(task, 0));
 }
 
-// Runs `task` after those given before it, each in a task of its own after a frame; returns its promise.
-// For the drawings that waited for Plotly.js: run as it resolves, they would all be drawn in the task that
-// evaluated it, about 0.1 s each, with nothing painted and a click unanswered (a first visit of the lab held
-// the page for 0.35 s; bench/README.md, "Plotly.js's task"). Each component's code has a queue of its own.
+// Runs task(Plotly) once Plotly.js is here and returns its promise: at once if it already is; else in its turn
+// after the drawings asked for before it, each in a task of its own after a frame. Run as Plotly.js resolves,
+// the drawings that waited for it would all be drawn in the task that evaluated it, about 0.1 s each, with
+// nothing painted and a click unanswered (a first visit of the lab held the page for 0.35 s; bench/README.md,
+// "Plotly.js's task"). Each component's code has a queue of its own.
 let drawing = Promise.resolve();
-function inTurn(task) {
-  const turn = drawing.then(() => new Promise((resolve) => afterNextFrame(resolve))).then(task);
+function withPlotly(task) {
+  if (window.Plotly) return whenPlotly().then(task);
+  const turn = drawing
+    .then(whenPlotly)
+    .then(() => new Promise((resolve) => afterNextFrame(resolve)))
+    .then(() => task(window.Plotly));
   drawing = turn.catch(() => {});
   return turn;
 }

@@ -7,12 +7,12 @@
 // A click paints the new step from data already here, then reports it (setStateValue("step"), with an id of
 // its own), so the server keeps the URL and the page state in step without the learner waiting for it.
 
-// draw(), fitTitle(), whenPlotly(), inTurn(), afterNextFrame(), inView() and followWidth() come from
+// draw(), fitTitle(), whenPlotly(), withPlotly(), afterNextFrame(), inView() and followWidth() come from
 // plotly_loader.js, which ui/stepper.py puts before this file.
 //
 // A figure is first drawn with the step when it is in view, else in a task of its own after the next frame
 // (about 0.1 s each): a new tab answers the learner before every figure below the fold is drawn; those that
-// waited for Plotly.js are drawn one per task too (inTurn). Once drawn, a figure follows every step.
+// waited for Plotly.js are drawn one per task too (withPlotly). Once drawn, a figure follows every step.
 // data-painted is the step every drawn figure shows.
 
 // **bold** and `code` become <strong> and <code> (code may sit inside bold); everything else is text:
@@ -83,12 +83,8 @@ function makePanel(id, spec, container) {
     const show = (i) => {
       waiting += 1;
       asked = i;
-      // Once Plotly.js is there, a step is drawn at once. Drawings that waited for it take their turn, and
-      // one overtaken by a later step is left to that step's drawing.
-      const waitsForPlotly = !window.Plotly;
-      return whenPlotly().then((Plotly) =>
-        waitsForPlotly ? inTurn(() => asked === i && paint(Plotly, i)) : paint(Plotly, i),
-      ).catch((error) => {
+      // A drawing that waited for Plotly.js and was overtaken by a later step is left to that step's drawing.
+      return withPlotly((Plotly) => asked === i && paint(Plotly, i)).catch((error) => {
         shown = null;
         element.textContent = `This figure could not be drawn: ${error.message}`;
         throw error; // the step is not marked painted
