@@ -29,14 +29,15 @@ export default function (component) {
     // Out of view, it is drawn in a task of its own (about 0.1 s) after the next frame, so after what the
     // learner sees.
     const turn = inView(element) ? Promise.resolve() : new Promise((resolve) => afterNextFrame(resolve));
-    const drawNow = () => {
-      // A newer figure sent meanwhile is drawn instead, by its own call.
-      if (element.dataset.version === data.version) {
-        return draw(element, data.figure.data, data.figure.layout);
-      }
-    };
     turn
-      .then(() => withPlotly(drawNow))
+      .then(() =>
+        withPlotly(() => {
+          // A newer figure sent meanwhile is drawn instead, by its own call.
+          if (element.dataset.version === data.version) {
+            return draw(element, data.figure.data, data.figure.layout);
+          }
+        }),
+      )
       .then(
         () => {
           if (element.dataset.version === data.version) element.dataset.drawn = data.version;

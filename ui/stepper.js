@@ -62,29 +62,30 @@ function makePanel(id, spec, container) {
     // Its room is kept before it is drawn, so the page does not jump and what is in view is known.
     if (spec.base.layout.height) element.style.minHeight = `${spec.base.layout.height}px`;
     followWidth(element);
-    const paint = (Plotly, i) => {
-      if (shown === null || hasData(i) || hasData(shown)) {
-        const { data, layout } = stepFigure(spec, i);
-        shown = i;
-        return draw(element, data, layout);
-      }
-      // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
-      const before = (spec.patches[shown] || {}).layout || {};
-      const after = (spec.patches[i] || {}).layout || {};
-      const update = {};
-      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-        const value = key in after ? after[key] : spec.base.layout[key];
-        update[key] = value === undefined ? null : value;
-      }
-      shown = i;
-      return Plotly.relayout(element, update).then(() => fitTitle(element));
-    };
     let asked = null; // the step last asked for
     const show = (i) => {
       waiting += 1;
       asked = i;
-      // A drawing that waited for Plotly.js and was overtaken by a later step is left to that step's drawing.
-      return withPlotly((Plotly) => asked === i && paint(Plotly, i)).catch((error) => {
+      return withPlotly((Plotly) => {
+        // A drawing that waited for Plotly.js and was overtaken by a later step is left to that step's
+        // drawing.
+        if (asked !== i) return;
+        if (shown === null || hasData(i) || hasData(shown)) {
+          const { data, layout } = stepFigure(spec, i);
+          shown = i;
+          return draw(element, data, layout);
+        }
+        // Only layout keys differ (highlight shapes, titles): relayout redraws those alone, in a few ms.
+        const before = (spec.patches[shown] || {}).layout || {};
+        const after = (spec.patches[i] || {}).layout || {};
+        const update = {};
+        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+          const value = key in after ? after[key] : spec.base.layout[key];
+          update[key] = value === undefined ? null : value;
+        }
+        shown = i;
+        return Plotly.relayout(element, update).then(() => fitTitle(element));
+      }).catch((error) => {
         shown = null;
         element.textContent = `This figure could not be drawn: ${error.message}`;
         throw error; // the step is not marked painted
