@@ -369,7 +369,7 @@ def test_the_server_watches_no_source_files():
 
 def test_the_server_runs_no_full_garbage_collection_after_each_script_run():
     """Streamlit's default collects every object of the server after each script run, holding every session's
-    thread meanwhile: 3.3 s in all in the ten-learner test, the longest 0.95 s (.streamlit/config.toml,
+    thread meanwhile: 3.4-4.9 s in all in a run of the ten-learner test, the longest 0.95 s (.streamlit/config.toml,
     bench/README.md). AppTest's script runner skips that step, so this names the setting if it is lost."""
     import tomllib
 
