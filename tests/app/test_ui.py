@@ -343,7 +343,6 @@ def test_the_figures_load_the_plotly_js_that_plotly_py_writes_for_from_a_served_
     serves, and is the version plotly.py builds its figures for (an upgrade of plotly must bring the matching
     bundle)."""
     import re
-    import tomllib
 
     import plotly.offline
 
@@ -353,28 +352,28 @@ def test_the_figures_load_the_plotly_js_that_plotly_py_writes_for_from_a_served_
     ).group(1)
     header = (root / "static" / url).read_text()[:200]
     assert header.startswith(f"/*! plotly.js v{plotly.offline.get_plotlyjs_version()} ")
-    config = tomllib.loads((root / ".streamlit/config.toml").read_text())
-    assert config["server"]["enableStaticServing"] is True
+    assert streamlit_config()["server"]["enableStaticServing"] is True
+
+
+def streamlit_config() -> dict:
+    """The project's .streamlit/config.toml, as the server reads it."""
+    import tomllib
+
+    return tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
 
 
 def test_the_server_watches_no_source_files():
     """Streamlit's file watcher re-scans every imported module on the server's one event loop after script runs:
     with ten learners and two races, clicks waited up to 1.3 s for it (.streamlit/config.toml, bench/README.md).
     tests/browser/test_concurrency.py measures the latency; this names the setting if it is lost."""
-    import tomllib
-
-    config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
-    assert config["server"].get("fileWatcherType") == "none"
+    assert streamlit_config()["server"].get("fileWatcherType") == "none"
 
 
 def test_the_server_runs_no_full_garbage_collection_after_each_script_run():
     """Streamlit's default collects every object of the server after each script run, holding every session's
     thread meanwhile: 3.4-4.9 s in all in a run of the ten-learner test, the longest 0.95 s (.streamlit/config.toml,
     bench/README.md). AppTest's script runner skips that step, so this names the setting if it is lost."""
-    import tomllib
-
-    config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
-    assert config["runner"].get("postScriptGC") is False
+    assert streamlit_config()["runner"].get("postScriptGC") is False
 
 
 # --------------------------------------------------------------------------- figures
