@@ -24,6 +24,18 @@ without these settings.
   "OpenBLAS's kernels on Zen 4"). Other processors keep OpenBLAS's choice. To compare on another machine or
   with a later OpenBLAS, run `python -m bench.bench_iteration` with and without `OPENBLAS_CORETYPE=SkylakeX`.
 
+- **A deep link connects at once** (`window.__streamlit.BACKEND_BASE_URL` in Streamlit's `index.html`).
+  Streamlit's page code looks for its server below the page's address first (`/Forward_pass/_stcore/health`,
+  a 404 by design) and, 100 ms later (its shortest retry delay), below the address's parent: every new tab
+  opened on a page other than Home waited that long and one more request before it could connect. The
+  page's code asks only the address it is given in `window.__streamlit.BACKEND_BASE_URL` (the setting hosts
+  that embed Streamlit use), so the `index.html` served for a page sets it to the page's address less its
+  last part (the page), as the browser sees it: right behind a proxy that adds a prefix too. The served
+  file holds no part of the address it was asked for. Measured on 2 cores shared by browser and server
+  (bench/README.md, "A deep link connects at once"): new tabs in a browser that had opened the page were
+  sooner in 6 of 7 interleaved comparisons (by up to 0.19 s); first visits in 4 of 9, the others later,
+  within their spread.
+
 glibc and OpenBLAS read these variables only when a process starts, so on Linux serve.py sets those the
 environment lacks and starts itself again (`exec`: the same process id and signals, the interpreter's options
 kept); processes the server starts inherit them. A value already in the environment is kept (an empty one is
@@ -55,6 +67,7 @@ def run(app: Path, options: list[str]) -> None:
     """`streamlit run app [options]` in this process, every response sent at once (bench/ runs its reference
     page this way)."""
     send_responses_at_once()
+    connect_deep_links_at_once()
     # Imported only now: the first process of a start needs no Streamlit.
     from streamlit.web import cli
 
@@ -134,6 +147,67 @@ def send_responses_at_once() -> None:
         return sock
 
     starlette_server._bind_socket = bind_without_delay
+
+
+# Sets the server's address for Streamlit's page code (module docstring), before its own scripts: the
+# address the browser shows, less its last `parts` parts (0 for the root, 1 for a page).
+_BASE_SCRIPT = """<script>
+      (function (parts) {{
+        const path = location.pathname.replace(/\\/+$/, "").split("/")
+        const base = path.slice(0, path.length - parts).join("/")
+        window.__streamlit = {{ BACKEND_BASE_URL: location.origin + base + "/" }}
+      }})({parts})
+    </script>
+"""
+
+
+def connect_deep_links_at_once() -> None:
+    """Serve Streamlit's index.html with the server's address set for its page code (module docstring)."""
+    try:
+        from starlette.responses import FileResponse, HTMLResponse
+        from streamlit.web.server.starlette import starlette_static_routes as routes
+    except ImportError:
+        routes = None
+    create = getattr(routes, "create_streamlit_static_handler", None)
+    if create is None:
+        print(
+            "serve.py: this Streamlit creates its static files' handler elsewhere than "
+            "starlette_static_routes.create_streamlit_static_handler; a new tab of a page other than Home "
+            "connects 0.1 s later (see serve.py's docstring).",
+            file=sys.stderr,
+        )
+        return
+
+    @functools.wraps(create)
+    def create_with_base_address(directory, base_url):
+        handler = create(directory, base_url)
+        index_path = Path(directory, "index.html")
+        index = index_path.read_text(encoding="utf-8")
+        served = {parts: index_with_base_address(index, parts) for parts in (0, 1)}
+        get_response = handler.get_response
+
+        async def get_response_with_base_address(path, scope):
+            response = await get_response(path, scope)
+            below_root = scope["path"][len(scope.get("root_path", "")) :].strip("/")
+            parts = len(below_root.split("/")) if below_root else 0
+            if isinstance(response, FileResponse) and Path(response.path) == index_path and served.get(parts):
+                return HTMLResponse(served[parts], headers={"Cache-Control": "no-cache"})
+            return response
+
+        handler.get_response = get_response_with_base_address
+        return handler
+
+    routes.create_streamlit_static_handler = create_with_base_address
+
+
+def index_with_base_address(index: str, parts: int) -> str | None:
+    """Streamlit's index.html with the server's address set for a path of `parts` parts below the server's
+    root, before the first script of its <head>; None if its <head> has none."""
+    head = index.find("<head>")
+    at = index.find("<script", head) if head >= 0 else -1
+    if at < 0 or at > index.find("</head>", head):
+        return None
+    return f"{index[:at]}{_BASE_SCRIPT.format(parts=parts)}    {index[at:]}"
 
 
 if __name__ == "__main__":

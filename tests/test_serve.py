@@ -1,16 +1,21 @@
 """serve.py, the README's start command: Streamlit's own command in a process started with glibc's arenas
-limited (and OpenBLAS's AVX2 kernels on Zen 4), whose connections send every response at once."""
+limited (and OpenBLAS's AVX2 kernels on Zen 4), whose connections send every response at once and whose
+pages connect at once."""
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import select
 import socket
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
+from starlette.applications import Starlette
 from streamlit.web import cli
-from streamlit.web.server.starlette import starlette_server
+from streamlit.web.server.starlette import starlette_server, starlette_static_routes
 
 import serve
 from tests.helpers.paths import REPO
@@ -255,3 +260,83 @@ def test_every_connection_the_server_accepts_sends_at_once(monkeypatch):
         with accepted:
             assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def get(app, path: str) -> tuple[int, dict[str, str], str]:
+    """GET `path` (as the browser sends it) from an ASGI app: (status, headers, body as text, bytes that are not
+    UTF-8 replaced)."""
+    raw_path, _, query = path.partition("?")
+    path = urllib.parse.unquote(raw_path)
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8501),
+        "path": path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [],
+    }
+    requests, messages = [{"type": "http.request", "body": b"", "more_body": False}], []
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # no disconnect while the response is sent
+
+    async def send(message):
+        messages.append(message)
+
+    # In a thread of its own: the browser tests' Playwright leaves an event loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
+    start, *body = messages
+    headers = {name.decode(): value.decode() for name, value in start["headers"]}
+    return start["status"], headers, b"".join(part.get("body", b"") for part in body).decode(errors="replace")
+
+
+@pytest.fixture
+def static_routes(monkeypatch):
+    """Streamlit's static files as serve.py serves them (its handler put back after the test): a function of
+    Streamlit's base URL path giving the ASGI app."""
+    monkeypatch.setattr(
+        starlette_static_routes,
+        "create_streamlit_static_handler",
+        starlette_static_routes.create_streamlit_static_handler,
+    )
+    serve.connect_deep_links_at_once()
+    return lambda base_url: Starlette(
+        routes=starlette_static_routes.create_streamlit_static_assets_routes(base_url)
+    )
+
+
+@pytest.mark.parametrize("base_url", [None, "rnn"])
+def test_a_page_and_the_root_tell_streamlits_page_code_where_the_server_is(static_routes, base_url):
+    """A page's index.html drops one part of the address the browser shows, the root's none; the served file is
+    the same whatever the page's address (it holds nothing of it), and other paths and files are Streamlit's.
+
+    Without it, a new tab of a page asks /<page>/_stcore/health first, a 404, and its parent 100 ms later
+    (serve.py's docstring); the browser suite checks that a deep link asks only the server's root."""
+    app, prefix = static_routes(base_url), f"/{base_url}" if base_url else ""
+    status, headers, root = get(app, f"{prefix}/")
+    assert status == 200 and headers["cache-control"] == "no-cache"
+    assert "window.__streamlit = { BACKEND_BASE_URL:" in root and "})(0)" in root
+    _, _, page = get(app, f"{prefix}/Forward_pass?t=3")
+    assert "})(1)" in page
+    assert get(app, f"{prefix}/Gradient_check_lab")[2] == page
+    assert get(app, f"{prefix}/%3Cscript%3Eunknown")[2] == page  # no such page: Streamlit's page code says so
+    assert page.index("window.__streamlit") < page.index('<script type="module"')  # before Streamlit's code
+    assert "__streamlit" not in get(app, f"{prefix}/a/b")[2]
+    status, headers, _ = get(app, f"{prefix}/favicon.png")
+    assert status == 200 and headers["content-type"] == "image/png"
+
+
+def test_a_streamlit_that_serves_its_files_elsewhere_still_starts_with_a_warning(
+    started, monkeypatch, capsys
+):
+    monkeypatch.delattr(starlette_static_routes, "create_streamlit_static_handler")
+    how, *_ = started([], {"MALLOC_ARENA_MAX": "2"})
+    assert how == "streamlit"
+    assert "create_streamlit_static_handler" in capsys.readouterr().err
