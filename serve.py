@@ -188,11 +188,11 @@ def connect_deep_links_at_once() -> None:
 
         async def get_response_with_base_address(path, scope):
             response = await get_response(path, scope)
+            if not (isinstance(response, FileResponse) and Path(response.path) == index_path):
+                return response  # any other file, untouched
             below_root = scope["path"][len(scope.get("root_path", "")) :].strip("/")
-            parts = len(below_root.split("/")) if below_root else 0
-            if isinstance(response, FileResponse) and Path(response.path) == index_path and served.get(parts):
-                return HTMLResponse(served[parts], headers={"Cache-Control": "no-cache"})
-            return response
+            page = served.get(len(below_root.split("/")) if below_root else 0)
+            return response if page is None else HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
         handler.get_response = get_response_with_base_address
         return handler

@@ -263,8 +263,8 @@ def test_every_connection_the_server_accepts_sends_at_once(monkeypatch):
 
 
 def get(app, path: str) -> tuple[int, dict[str, str], str]:
-    """GET `path` (as the browser sends it) from an ASGI app: (status, headers, body as text, bytes that are not
-    UTF-8 replaced)."""
+    """GET `path` (as the browser sends it) from an ASGI app: (status, headers, body as text, with any bytes that
+    are not UTF-8 replaced)."""
     raw_path, _, query = path.partition("?")
     path = urllib.parse.unquote(raw_path)
     scope = {
