@@ -34,6 +34,7 @@ SIZE_MEANINGS = {
 }
 # px: the longest size label ("W: word vector, 1–16") on one line beside the box's steppers.
 SIZE_BOX_WIDTH = 150
+SEED_BOX_WIDTH = 2 * SIZE_BOX_WIDTH
 KIND_STYLE = {"success": st.success, "caught": st.error, "missed": st.warning, "failed": st.warning}
 KIND_ICON = {"success": "✅", "caught": "🐞", "missed": "🙈", "failed": "⚠️"}
 
@@ -88,26 +89,58 @@ def load_settings(notices: list[str], changes: list[str]) -> list[url_state.Fiel
 
 
 def size_inputs(fields: list[url_state.Field]) -> None:
-    """A box per size, its limits in its label, in a row that wraps: three boxes a row at 1280 px, two at 1024
-    px, each label on one line. The boxes have no bounds of their own: a value past a limit is refused by its URL
-    field with a message, instead of sitting unused behind a red border."""
+    """A box per size, its limits in its label: the batch, the time and the input (N, T, D) in one row, the
+    sizes of the model (W, H, V) in the next. The boxes have no bounds of their own: a value past a limit is
+    refused by its URL field with a message, instead of sitting unused behind a red border."""
     by_name = {field.name: field for field in fields}
-    with st.container(horizontal=True, key="lab.sizes"):
-        for name, (low, high) in SIZE_LIMITS.items():
-            st.number_input(
-                f"{name}: {SIZE_MEANINGS[name]}, {low}–{high}",
-                step=1,
-                width=SIZE_BOX_WIDTH,
-                **url_state.bind(name, field=by_name[name]),
-            )
+    names = list(SIZE_LIMITS)
+    for row in (names[:3], names[3:]):
+        with st.container(horizontal=True, key=f"lab.sizes.{''.join(row)}"):
+            for name in row:
+                low, high = SIZE_LIMITS[name]
+                st.number_input(
+                    f"{name}: {SIZE_MEANINGS[name]}, {low}–{high}",
+                    step=1,
+                    width=SIZE_BOX_WIDTH,
+                    **url_state.bind(name, field=by_name[name]),
+                )
     st.caption("Finite differences cost two forward passes per number, so the lab keeps the sizes small.")
+
+
+def test_input_label() -> str:
+    """The test input's settings in one line, as the button that opens them reads."""
+    sizes = " · ".join(f"{name} {int(url_state.get(name))}" for name in SIZE_LIMITS)
+    repeat = "a word id repeats" if REPEAT[url_state.get("repeat")] else "no word id repeats"
+    return f"Test input: {sizes} · seed {int(url_state.get('lab.seed'))} · {repeat}"
+
+
+def test_input(fields: list[url_state.Field]) -> None:
+    """The random input the checks run on (its sizes, seed and a repeated word id), in a popover: set once
+    and seldom changed, they are read from its button. Streamlit draws a popover's widgets only when it opens,
+    so a new tab has less to draw (bench/README.md, "The lab's test input in a popover")."""
+    by_name = {field.name: field for field in fields}
+    with st.popover(test_input_label(), wrap=True, key="lab.test_input"):
+        size_inputs(fields)
+        st.number_input(
+            f"Seed, 0–{MAX_SEED}",
+            step=1,
+            width=SEED_BOX_WIDTH,
+            help=f"The seed of the random inputs: any whole number from 0 to {MAX_SEED}; the same seed gives the "
+            "same inputs.",
+            **url_state.bind("lab.seed", field=by_name["seed"]),
+        )
+        st.toggle(
+            "Repeat a word id",
+            help="Make a word id occur twice in the embedding input: an embedding backward that overwrites instead of "
+            "adding is only visible then.",
+            **url_state.bind("repeat", labels=REPEAT),
+        )
 
 
 def controls(fields: list[url_state.Field]) -> dict:
     """Draw the lab's widgets, bound to the URL fields; the settings as keyword arguments of
     core.lab.gradcheck_lab.run_all_checks."""
     cell = url_state.get("lab.cell")
-    by_name = {field.name: field for field in fields}
     left, right = st.columns([3, 2])
     left.radio("Cell", CELLS, format_func=CELL_TITLES.get, horizontal=True, **url_state.bind("lab.cell"))
     right.radio(
@@ -124,29 +157,15 @@ def controls(fields: list[url_state.Field]) -> dict:
         **url_state.bind("bug", options_of=cell),
     )
     st.caption(BUGS[url_state.get("bug")].explanation)
-    sizes, other = st.columns([3, 2])
-    with sizes:
-        size_inputs(fields)
-    with other:
-        st.select_slider(
-            "Finite-difference step h",
-            STEP_CHOICES,
-            format_func="{:g}".format,
-            **url_state.bind("step"),
-        )
-        st.number_input(
-            f"Seed, 0–{MAX_SEED}",
-            step=1,
-            help=f"The seed of the random inputs: any whole number from 0 to {MAX_SEED}; the same seed gives the "
-            "same inputs.",
-            **url_state.bind("lab.seed", field=by_name["seed"]),
-        )
-        st.toggle(
-            "Repeat a word id",
-            help="Make a word id occur twice in the embedding input: an embedding backward that overwrites instead of "
-            "adding is only visible then.",
-            **url_state.bind("repeat", labels=REPEAT),
-        )
+    inputs, step = st.columns([3, 2], vertical_alignment="bottom")
+    with inputs:
+        test_input(fields)
+    step.select_slider(
+        "Finite-difference step h",
+        STEP_CHOICES,
+        format_func="{:g}".format,
+        **url_state.bind("step"),
+    )
     refused = [message for name in (*SIZE_LIMITS, "lab.seed") if (message := url_state.refusal(name))]
     if refused:
         st.warning(" ".join(refused), icon="✋")

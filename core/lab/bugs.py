@@ -105,8 +105,8 @@ BUGS = {
             ),
         ),
         ("word_embedding", "model", "lstm_model"),
-        "It changes no gradient when no word id repeats in the input (the option “Repeat a word id” makes "
-        "one repeat, where the input has more than one word).",
+        "It changes no gradient when no word id repeats in the input (the option “Repeat a word id” of the "
+        "test input makes one repeat, where the input has more than one word).",
     ),
     "softmax_ignore_mask": Bug(
         "softmax_ignore_mask",

@@ -370,6 +370,30 @@ def test_a_size_past_its_limit_is_refused_with_a_message():
     assert not at.warning and results(at)[0].sizes.T == 8
 
 
+def popover_label(at: AppTest) -> str:
+    """The label of the popover holding the test input's settings."""
+    (popover,) = at.get("popover")
+    return popover.proto.popover.label
+
+
+def test_the_test_inputs_button_names_the_input_the_checks_ran_on():
+    """The button that opens the sizes, the seed and the repeated word id reads the values the checks ran on:
+    from a link, after a change, and after a refused value."""
+    at = open_lab(OTHER_VIEW)
+    sizes = results(at)[0].sizes
+    assert all(r.sizes == sizes for r in results(at))
+    named = " · ".join(f"{name} {getattr(sizes, name)}" for name in "NTDWHV")
+    assert popover_label(at) == f"Test input: {named} · seed 7 · no word id repeats"
+    assert named == "N 1 · T 2 · D 3 · W 4 · H 5 · V 12"  # the link's sizes
+    widget(at, "number_input", "N:").set_value(3).run()
+    widget(at, "toggle", "Repeat a word id").set_value(True).run()
+    assert results(at)[0].sizes.N == 3
+    assert popover_label(at) == "Test input: N 3 · T 2 · D 3 · W 4 · H 5 · V 12 · seed 7 · a word id repeats"
+    widget(at, "number_input", "N:").set_value(9).run()
+    assert at.warning and results(at)[0].sizes.N == 3
+    assert popover_label(at).startswith("Test input: N 3 · T 2")
+
+
 def test_no_check_chosen_is_explained():
     at = open_lab()
     widget(at, "multiselect", "Checks").set_value([]).run()

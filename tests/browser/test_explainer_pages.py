@@ -174,24 +174,37 @@ def test_the_steppers_figures_share_a_row_on_a_projector_and_take_a_line_each_on
 def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
     projector_page, small_screen_page, app_server
 ):
-    """Every label of the lab's controls on one line and every box with its steppers, its sizes three a row at
-    1280 px and two at 1024 px; its results table fits the page, no error broken across lines."""
-    sizes = '[class*="st-key-lab-sizes"] [data-testid="stNumberInput"]'
-    for page, per_row in ((projector_page, 3), (small_screen_page, 2)):
+    """Every label of the lab's controls on one line and every box with its steppers; the test input's button
+    whole, its popover inside the window with the sizes three a row, and staying open while a size changes,
+    the button then naming the new size; its results table fits the page, no error broken across lines."""
+    popover = '[class*="st-key-lab-test_input"] button'
+    sizes = '[data-testid="stPopoverBody"] [data-testid="stNumberInput"]'
+    for page in (projector_page, small_screen_page):
         open_app(page, f"{app_server.url}/Gradient_check_lab")
         expect_charts(page, 3)
-        labels = '[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] label p'
+        # Streamlit draws a popover's widgets only once it is open.
+        assert page.locator(sizes).count() == 0
+        assert overflowing(page, f"{popover}, {popover} p") == []
+        page.locator(popover).click()
+        labels = ", ".join(
+            f'[data-testid="{area}"] {label}'
+            for area in ("stMain", "stPopoverBody")
+            for label in ('[data-testid="stWidgetLabel"] p', "label p")
+        )
         # Streamlit shows a widget once its code has loaded, which in a fresh browser can follow the figures.
-        page.locator(labels).nth(11).wait_for()
+        page.locator(labels).nth(19).wait_for()
         assert wrapped(page, labels) == []
         assert overflowing(page, labels) == []
         steppers = page.locator(f'{sizes} button[data-testid="stNumberInputStepUp"]:visible')
-        steppers.nth(5).wait_for()  # a box's steppers can be drawn a frame after its label
-        assert steppers.count() == 6
+        steppers.nth(6).wait_for()  # a box's steppers can be drawn a frame after its label
+        assert steppers.count() == 7  # the six sizes and the seed
         tops = page.locator(sizes).evaluate_all(
             "(boxes) => boxes.map((box) => box.getBoundingClientRect().top)"
         )
-        assert [tops.count(top) for top in sorted(set(tops))] == [per_row] * (6 // per_row)
+        assert [tops.count(top) for top in sorted(set(tops))] == [3, 3, 1]
+        body = page.locator('[data-testid="stPopoverBody"]').bounding_box()
+        assert body["x"] >= 0 and body["x"] + body["width"] <= page.viewport_size["width"]
+        page.keyboard.press("Escape")
         # The results table fits the page, its max relative errors (e.g. 6.54e-11) each one line of text (a cell
         # is as tall as its row).
         errors = page.locator('[data-testid="stHtml"] td:nth-child(4)')
@@ -202,6 +215,11 @@ def test_the_labs_controls_read_whole_on_a_projector_and_a_small_screen(
             " range.selectNodeContents(cell); return new Set([...range.getClientRects()].map((r) => r.top)).size; })"
         )
         assert len(lines) >= 20 and set(lines) == {1}, lines
+    page.locator(popover).click()
+    act_and_wait(page, lambda: steppers.nth(0).click())
+    assert "N=3" in page.url
+    assert steppers.count() == 7, "the popover stays open while a size changes"
+    assert "N 3 · T 3" in page.locator(popover).inner_text()
 
 
 def test_figure_titles_shrink_to_fit_a_small_screen(small_screen_page, app_server):
