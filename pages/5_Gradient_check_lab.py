@@ -107,19 +107,19 @@ def size_inputs(fields: list[url_state.Field]) -> None:
     st.caption("Finite differences cost two forward passes per number, so the lab keeps the sizes small.")
 
 
-def test_input_label() -> str:
+def inputs_label() -> str:
     """The test input's settings in one line, as the button that opens them reads."""
     sizes = " · ".join(f"{name} {int(url_state.get(name))}" for name in SIZE_LIMITS)
     repeat = "a word id repeats" if REPEAT[url_state.get("repeat")] else "no word id repeats"
     return f"Test input: {sizes} · seed {int(url_state.get('lab.seed'))} · {repeat}"
 
 
-def test_input(fields: list[url_state.Field]) -> None:
+def inputs_popover(fields: list[url_state.Field]) -> None:
     """The random input the checks run on (its sizes, seed and a repeated word id), in a popover: set once
     and seldom changed, they are read from its button. Streamlit draws a popover's widgets only when it opens,
     so a new tab has less to draw (bench/README.md, "The lab's test input in a popover")."""
     by_name = {field.name: field for field in fields}
-    with st.popover(test_input_label(), wrap=True, key="lab.test_input"):
+    with st.popover(inputs_label(), wrap=True, key="lab.test_input"):
         size_inputs(fields)
         st.number_input(
             f"Seed, 0–{MAX_SEED}",
@@ -159,7 +159,7 @@ def controls(fields: list[url_state.Field]) -> dict:
     st.caption(BUGS[url_state.get("bug")].explanation)
     inputs, step = st.columns([3, 2], vertical_alignment="bottom")
     with inputs:
-        test_input(fields)
+        inputs_popover(fields)
     step.select_slider(
         "Finite-difference step h",
         STEP_CHOICES,
