@@ -140,7 +140,7 @@ def open_stepper(page, url: str) -> None:
 # (ui/stepper.js) shows its step, drawn wherever it is in view, and every figure (ui/figure.js) in view is drawn.
 # Everything: every figure is drawn, the stepper's below the fold too.
 # Either way, no grey placeholder (stSkeleton) is left: Streamlit shows one where an element's code is still
-# loading, after the script run has finished too (0.1-0.25 s on Home, the race and the gallery, whose main area
+# loading, after the script run has finished too (0.1-0.27 s on Home, the race and the gallery, whose main area
 # has no component to wait for; bench/README.md, "Grey placeholders count").
 NO_PLACEHOLDER = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
 
