@@ -135,16 +135,17 @@ def open_stepper(page, url: str) -> None:
     wait_until_painted(page)
 
 
+# Whether no grey placeholder (stSkeleton) is left: Streamlit shows one where an element's code is still loading,
+# after the script run has finished too (0.1-0.27 s on Home, the race and the gallery, whose main area has no
+# component to wait for; bench/README.md, "Grey placeholders count"). bench_new_tabs waits for it as well as for
+# ready_count below.
+NO_PLACEHOLDER = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
+
+
 # How many components of the main area are ready (a component's element appears only once Streamlit has loaded
 # its code, so a page is waited for until as many are ready as it shows when settled). Interactive: the stepper
 # (ui/stepper.js) shows its step, drawn wherever it is in view, and every figure (ui/figure.js) in view is drawn.
 # Everything: every figure is drawn, the stepper's below the fold too.
-# Either way, no grey placeholder (stSkeleton) is left: Streamlit shows one where an element's code is still
-# loading, after the script run has finished too (0.1-0.27 s on Home, the race and the gallery, whose main area
-# has no component to wait for; bench/README.md, "Grey placeholders count").
-NO_PLACEHOLDER = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
-
-
 def ready_count(everything: bool) -> str:
     return f"""[...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')].filter((host) => {{
   const everything = {str(everything).lower()};
