@@ -237,9 +237,9 @@ def bench_steps(url: str, browser, count: int, settle: float) -> list[tuple[str,
 
 def first_frame(page, condition: str) -> float:
     """The time (performance.now()) of the first animation frame in which the JavaScript `condition` holds, read
-    in that frame. Read in a frame after Playwright's answer had come back to this process, it was 10-31 ms later
-    in new tabs, and once 0.36 s, when a figure's drawing came in between (bench/README.md, "One window, new
-    tabs")."""
+    in that frame (if it holds already when asked, the time it is asked: later, never sooner). Read in a frame
+    after Playwright's answer had come back to this process, it was 10-31 ms later in new tabs, and once 0.36 s,
+    when a figure's drawing came in between (bench/README.md, "One window, new tabs")."""
     handle = page.wait_for_function(f"({condition}) && performance.now()", polling="raf", timeout=600_000)
     return handle.json_value()
 
