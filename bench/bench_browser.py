@@ -70,6 +70,8 @@ FLOOR_APP = Path(__file__).resolve().parent / "floor_app.py"
 STEP_TARGET_MS = 150
 GALLERY_TARGET_MS = 500
 NEW_TAB_TARGET_MS = 1500
+# The size of every browser context this benchmark opens, as the browser suite's (1280x720).
+VIEWPORT = {"width": 1280, "height": 720}
 # ms: a new window's work done (open_window); its omnibox's popup took up to 0.8 s here.
 WINDOW_SETTLES_MS = 2000
 NEW_TAB_KINDS = ((True, "in a browser that has opened the page before"), (False, "first visits"))
@@ -221,7 +223,7 @@ def bench_steps(url: str, browser, count: int, settle: float) -> list[tuple[str,
     rows = []
     for path, name in (("Forward_pass", "forward"), ("Backprop_through_time", "backprop")):
         for sizes in ("readable", "real"):
-            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            context = browser.new_context(viewport=VIEWPORT)
             context.add_init_script(_RECORDER)
             page = context.new_page()
             open_stepper(page, f"{url}/{path}?sizes={sizes}")
@@ -259,7 +261,7 @@ def idle_after(page, runs_before: int) -> float:
 
 
 def bench_gallery(url: str, browser, count: int, settle: float) -> list[tuple[str, str, list[float]]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     install_run_counter(page)
     page.add_init_script(
@@ -334,13 +336,13 @@ def open_window(browser):
     omnibox's popup, a page of its own: about 0.7 s of CPU over the next 0.8 s. A tab opened meanwhile, or a tab
     that is the context's only page (a new window each time it is opened again), shares the two cores with that
     work: new tabs were timed 0.2-0.5 s slower so (bench/README.md, "One window, new tabs")."""
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context = browser.new_context(viewport=VIEWPORT)
     context.new_page().wait_for_timeout(WINDOW_SETTLES_MS)
     return context
 
 
 def bench_files(url: str, browser) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     install_run_counter(page)
     page.goto(f"{url}/Forward_pass", timeout=600_000)
