@@ -73,7 +73,7 @@ def page() -> None:
         st.markdown(
             f"**The code that computed these gradients**: `{name}` of `core/engine/rnn_layers.py`, "
             "each line coloured like what it computes, and the derivatives it calls. Wh and Wx are shared "
-            "by every step, so their gradients are sums over time: dWh = Σₜ h_{t-1}ᵀ daₜ and dWx = Σₜ xₜᵀ daₜ."
+            "by every step, so their gradients are sums over time: dWh = Σₜ hₜ₋₁ᵀ daₜ and dWx = Σₜ xₜᵀ daₜ."
         )
         loop, derivative = code.lstm_backward_code() if is_lstm else code.backward_code(settings.activation)
         st.html(code.code_html(loop))

@@ -38,7 +38,7 @@ FORWARD_PASS = Page(
     "The forward pass, step by step",
     "Forward pass",
     "➡️",
-    "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_{t-1} + b) with this example's numbers, "
+    "How an Elman cell reads a caption: h_t = f(Wx·x_t + Wh·h_t−1 + b) with this example's numbers, "
     "the next-word probabilities, and the loss with <NULL> padding masked; then the LSTM's gates and cell.",
     figures=True,
 )
