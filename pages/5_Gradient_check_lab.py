@@ -212,8 +212,9 @@ def detail_field(results: list, settings: dict, notices: list[str]) -> url_state
     return field
 
 
-def details(results: list, settings: dict) -> None:
-    """Per-element view of the chosen gradient, and why it fails when it does."""
+def details(results: list, settings: dict, figures: dict) -> None:
+    """Per-element view of the chosen gradient, and why it fails when it does; `figures`: the lab's figures for
+    these settings and this gradient (ui.gradient_check_figures)."""
     st.selectbox(
         "Look at one gradient element by element",
         detail_choices(results),
@@ -225,9 +226,9 @@ def details(results: list, settings: dict) -> None:
     check = result.by_name(name)
     heat, scatter = st.columns([3, 2])
     with heat:
-        ui.plotly_figure(gradcheck.element_heatmap(check), key="gradcheck.elements")
+        ui.plotly_figure(figures["elements"], key="gradcheck.elements")
     with scatter:
-        ui.plotly_figure(gradcheck.comparison_figure(check), key="gradcheck.scatter")
+        ui.plotly_figure(figures["scatter"], key="gradcheck.scatter")
     st.caption(
         f"d{name} has shape {check.shape}; largest element error {check.max_rel_error:.2e}, error of the whole "
         f"array {check.norm_rel_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖)). "
@@ -238,7 +239,7 @@ def details(results: list, settings: dict) -> None:
         return
     scan, text = st.columns([2, 3])
     with scan:
-        ui.plotly_figure(gradcheck.scan_figure(check), key="gradcheck.scan")
+        ui.plotly_figure(figures["scan"], key="gradcheck.scan")
     with text:
         st.markdown("**Why it fails**, measured: " + gradcheck.diagnosis_markdown(result, check))
 
@@ -280,8 +281,9 @@ def page() -> None:
     advice = gradcheck.advice_markdown(results)
     if advice:
         st.markdown(advice)
-    ui.plotly_figure(gradcheck.overview_figure(results), key="gradcheck.overview")
-    details(results, settings)
+    figures = ui.gradient_check_figures(url_state.get("detail"), **settings)
+    ui.plotly_figure(figures["overview"], key="gradcheck.overview")
+    details(results, settings, figures)
     thresholds, precision = st.columns(2)
     with thresholds:
         with st.expander("Thresholds: when is an error small enough?", expanded=False):

@@ -39,10 +39,11 @@ API (Streamlit lives only here and in the pages):
 - ``stepper.stepped_view(data, fields, below=None, key=...)``: the timestep control (slider, previous /
   next, play, keyboard) with every view that depends on the timestep, stepped in the browser from data
   built once (``ui.stepped_views``); the step goes to the URL field ``t`` without rerunning the page.
-- ``plotly_figure(fig, key)``: a Plotly figure across the container's width, drawn by the app's small
+- ``plotly_figure(fig, key)``: a Plotly figure (or its cached payload) across the container's width, drawn by the app's small
   Plotly.js (``ui.figure``; never ``st.plotly_chart``, whose full Plotly.js blocks a fresh tab for a second).
 - ``gradient_checks(**settings)``: the gradient-check lab's results (``core.lab.gradcheck_lab.run_all_checks``),
-  once per server and settings, read-only.
+  once per server and settings, read-only; ``gradient_check_figures(detail, **settings)``: its figures, built
+  once per server, settings and gradient looked at, for ``plotly_figure``.
 - ``controls``: the example / activation / model / sizes controls of the forward and backprop pages;
   ``gallery``: the caption gallery's shared caches.
 """
@@ -51,7 +52,7 @@ from ui import controls, gallery, stepped_views, stepper, url_state
 from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
 from ui.figure import plotly_figure
-from ui.gradient_checks import gradient_checks
+from ui.gradient_checks import gradient_check_figures, gradient_checks
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
@@ -98,6 +99,7 @@ __all__ = [
     "get_model",
     "get_trace",
     "get_trained_model",
+    "gradient_check_figures",
     "gradient_checks",
     "how_to_get_coco",
     "page_title",

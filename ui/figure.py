@@ -39,9 +39,10 @@ def _mount(key: str, data: dict) -> None:
     _COMPONENT(key=key, data=[data], width="stretch", height="content")
 
 
-def plotly_figure(fig: go.Figure, key: str) -> None:
-    """Draw `fig` across the container's width, at its layout's height."""
-    _mount(key, payload(fig))
+def plotly_figure(fig: go.Figure | dict, key: str) -> None:
+    """Draw `fig` across the container's width, at its layout's height; `fig` may be its payload already (one
+    built once and cached, as ui.gradient_checks does)."""
+    _mount(key, fig if isinstance(fig, dict) else payload(fig))
 
 
 def preload_plotly() -> None:

@@ -454,6 +454,42 @@ def test_the_gradient_checks_are_computed_once_for_every_learner():
         shared[0].params[0].analytic[...] = 0
 
 
+def test_the_labs_figures_are_the_explainers_of_the_shared_results_and_each_call_gets_its_own():
+    from core.lab.gradcheck_lab import LabSizes
+    from explainer import gradcheck
+    from ui.figure import payload
+    from ui.gradient_checks import gradient_check_figures, gradient_checks
+
+    settings = dict(
+        layers=("rnn_step", "model"),
+        sizes=LabSizes(),
+        activation="tanh",
+        bug="drop_local_derivative",
+        dtype="float64",
+        seed=3,
+        step=1e-5,
+        repeat_word=True,
+    )
+    results = gradient_checks(**settings)
+    for detail in ("rnn_step.x", "model.W_vocab"):
+        layer, name = detail.split(".")
+        check = next(r for r in results if r.layer == layer).by_name(name)
+        figures = gradient_check_figures(detail, **settings)
+        expected = {
+            "overview": gradcheck.overview_figure(results),
+            "elements": gradcheck.element_heatmap(check),
+            "scatter": gradcheck.comparison_figure(check),
+        }
+        if check.diagnosis is not None:
+            expected["scan"] = gradcheck.scan_figure(check)
+        assert figures == {key: payload(fig) for key, fig in expected.items()}
+    assert "scan" in gradient_check_figures(
+        "rnn_step.x", **settings
+    )  # the bug's check fails: its scan is shown
+    gradient_check_figures("rnn_step.x", **settings)["overview"]["figure"]["data"].clear()
+    assert gradient_check_figures("rnn_step.x", **settings)["overview"]["figure"]["data"]  # not shared
+
+
 def test_a_name_two_pages_use_for_different_things_keeps_each_pages_value():
     """The lab's cell (tanh, sigmoid, ReLU or LSTM) is not the explainer pages' cell (RNN or LSTM), and the
     race's, the gallery's and the lab's seeds seed different things: switching pages keeps each one's."""
