@@ -427,9 +427,9 @@ def test_pages_with_figures_start_loading_plotly_js_in_the_sidebar():
         assert preloads(at) == int(page.figures), page.path
 
 
-def test_the_gradient_checks_are_computed_once_for_every_learner():
-    from core.lab.gradcheck_lab import LabSizes, run_all_checks
-    from ui.gradient_checks import gradient_checks
+def lab_settings(**changes) -> dict:
+    """Settings of the lab's checks (core.lab.gradcheck_lab.run_all_checks), small and seeded; `changes` override."""
+    from core.lab.gradcheck_lab import LabSizes
 
     settings = dict(
         layers=("rnn_step", "model"),
@@ -441,13 +441,21 @@ def test_the_gradient_checks_are_computed_once_for_every_learner():
         step=1e-5,
         repeat_word=True,
     )
+    return {**settings, **changes}
+
+
+def test_the_gradient_checks_are_computed_once_for_every_learner():
+    from core.lab.gradcheck_lab import run_all_checks
+    from ui.gradient_checks import gradient_checks
+
+    settings = lab_settings()
     shared = gradient_checks(**settings)
     assert gradient_checks(**settings) is shared  # another session's call: the same results, not recomputed
     own = run_all_checks(**settings)
     assert [r.max_rel_error for r in shared] == [r.max_rel_error for r in own]
-    other = gradient_checks(**{**settings, "seed": 4})  # other settings, other results
+    other = gradient_checks(**lab_settings(seed=4))  # other settings, other results
     assert [r.max_rel_error for r in other] == [
-        r.max_rel_error for r in run_all_checks(**{**settings, "seed": 4})
+        r.max_rel_error for r in run_all_checks(**lab_settings(seed=4))
     ]
     assert [r.max_rel_error for r in other] != [r.max_rel_error for r in shared]
     with pytest.raises(ValueError):  # read-only, as every cached object
@@ -455,39 +463,25 @@ def test_the_gradient_checks_are_computed_once_for_every_learner():
 
 
 def test_the_labs_figures_are_the_explainers_of_the_shared_results_and_each_call_gets_its_own():
-    from core.lab.gradcheck_lab import LabSizes
     from explainer import gradcheck
     from ui.figure import payload
     from ui.gradient_checks import gradient_check_figures, gradient_checks
 
-    settings = dict(
-        layers=("rnn_step", "model"),
-        sizes=LabSizes(),
-        activation="tanh",
-        bug="drop_local_derivative",
-        dtype="float64",
-        seed=3,
-        step=1e-5,
-        repeat_word=True,
-    )
-    results = gradient_checks(**settings)
-    for detail in ("rnn_step.x", "model.W_vocab"):
-        layer, name = detail.split(".")
-        check = next(r for r in results if r.layer == layer).by_name(name)
-        figures = gradient_check_figures(detail, **settings)
-        expected = {
-            "overview": gradcheck.overview_figure(results),
-            "elements": gradcheck.element_heatmap(check),
-            "scatter": gradcheck.comparison_figure(check),
-        }
-        if check.diagnosis is not None:
-            expected["scan"] = gradcheck.scan_figure(check)
-        assert figures == {key: payload(fig) for key, fig in expected.items()}
-    assert "scan" in gradient_check_figures(
-        "rnn_step.x", **settings
-    )  # the bug's check fails: its scan is shown
-    gradient_check_figures("rnn_step.x", **settings)["overview"]["figure"]["data"].clear()
-    assert gradient_check_figures("rnn_step.x", **settings)["overview"]["figure"]["data"]  # not shared
+    broken = lab_settings(bug="drop_local_derivative")
+    results = gradient_checks(**broken)
+    check = next(r for r in results if r.layer == "rnn_step").by_name("x")
+    assert check.diagnosis is not None  # the bug's check fails, so its scan over h is shown too
+    figures = gradient_check_figures("rnn_step.x", **broken)
+    assert figures["overview"] == payload(gradcheck.overview_figure(results))
+    assert figures["elements"] == payload(gradcheck.element_heatmap(check))
+    assert figures["scatter"] == payload(gradcheck.comparison_figure(check))
+    assert figures["scan"] == payload(gradcheck.scan_figure(check))
+    # Another gradient, of results where every check passes: its own figures, and no scan.
+    passing = gradient_check_figures("model.W_vocab", **lab_settings())
+    assert set(passing) == {"overview", "elements", "scatter"}
+    assert passing["elements"] != figures["elements"]
+    figures["overview"]["figure"]["data"].clear()
+    assert gradient_check_figures("rnn_step.x", **broken)["overview"]["figure"]["data"]  # not shared
 
 
 def test_a_name_two_pages_use_for_different_things_keeps_each_pages_value():
