@@ -57,6 +57,7 @@ from core.data.paths import DATA_HOME_ENV
 from tests.browser.streamlit_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    NO_PLACEHOLDER,
     STEP_PAINTED,
     install_run_counter,
     slider,
@@ -138,13 +139,6 @@ def start_server(
 def open_stepper(page, url: str) -> None:
     page.goto(url)
     wait_until_painted(page)
-
-
-# Whether no grey placeholder (stSkeleton) is left: Streamlit shows one where an element's code is still loading,
-# after the script run has finished too (0.1-0.27 s on Home, the race and the gallery, whose main area has no
-# component to wait for; bench/README.md, "Grey placeholders count"). bench_new_tabs waits for it as well as for
-# ready_count below.
-NO_PLACEHOLDER = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
 
 
 # How many components of the main area are ready (a component's element appears only once Streamlit has loaded

@@ -32,6 +32,10 @@ PLOTLY_CHART = ".rnn-figure"  # ui/figure.js; Plotly.js draws inside it
 IMAGE = '[data-testid="stImage"] img'
 PROGRESS = '[data-testid="stProgress"]'
 APP = '[data-testid="stApp"]'
+# JavaScript: no grey placeholder (stSkeleton) is left. Streamlit shows one where an element's code is still loading,
+# after the script run has finished too (0.1-0.27 s on a new tab of Home, the race or the gallery on Zen 4;
+# bench/README.md, "Grey placeholders count"): an element looked for meanwhile is not there yet.
+NO_PLACEHOLDER = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
 
 # Counts the server's "script finished" messages (ForwardMsg field 6, read straight off the websocket) so
 # that a test can wait for the rerun its own click caused. The page's script-state attribute alone is not
@@ -83,9 +87,11 @@ def install_run_counter(page: Page):
 
 
 def wait_for_idle(page: Page, timeout_ms=DEFAULT_TIMEOUT_MS):
-    """Wait until the app is connected and no script run is in progress."""
+    """Wait until the app is connected, no script run is in progress and every element is shown (no grey
+    placeholder left)."""
     page.wait_for_selector(f"{APP}[data-test-connection-state='CONNECTED']", timeout=timeout_ms)
     page.wait_for_selector(f"{APP}[data-test-script-state='notRunning']", timeout=timeout_ms)
+    page.wait_for_function(NO_PLACEHOLDER, timeout=timeout_ms)
 
 
 def open_app(page: Page, url: str, timeout_ms=DEFAULT_TIMEOUT_MS):
