@@ -39,8 +39,9 @@ API (Streamlit lives only here and in the pages):
 - ``stepper.stepped_view(data, fields, below=None, key=...)``: the timestep control (slider, previous /
   next, play, keyboard) with every view that depends on the timestep, stepped in the browser from data
   built once (``ui.stepped_views``); the step goes to the URL field ``t`` without rerunning the page.
-- ``plotly_figure(fig, key)``: a Plotly figure (or its cached payload) across the container's width, drawn by the app's small
-  Plotly.js (``ui.figure``; never ``st.plotly_chart``, whose full Plotly.js blocks a fresh tab for a second).
+- ``plotly_figure(fig, key)``: a Plotly figure (or its payload, e.g. cached) across the container's width, drawn by
+  the app's small Plotly.js (``ui.figure``; never ``st.plotly_chart``, whose full Plotly.js blocks a fresh tab for
+  a second).
 - ``gradient_checks(**settings)``: the gradient-check lab's results (``core.lab.gradcheck_lab.run_all_checks``),
   once per server and settings, read-only; ``gradient_check_figures(detail, **settings)``: its figures, built
   once per server, settings and gradient looked at, for ``plotly_figure``.

@@ -1,4 +1,5 @@
-"""The gradient-check lab's results and figures, computed once per server and settings, shared read-only.
+"""The gradient-check lab's results and figures, computed once per server and settings: the results shared
+read-only, the figures copied for each call.
 
 The checks are seeded, so the same settings give the same results for every learner: a new tab, or a
 class opening the lab's default view together, waits for no finite difference (about 0.2 s of the page's
