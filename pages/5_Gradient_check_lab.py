@@ -221,19 +221,17 @@ def details(results: list, settings: dict, figures: dict) -> None:
         format_func=lambda c: f"{LAYER_TITLES[c.split('.')[0]]} · d{c.split('.', 1)[1]}",
         **url_state.bind("detail", options_of=",".join(settings["layers"])),
     )
-    layer, name = url_state.get("detail").split(".", 1)
-    result = next(r for r in results if r.layer == layer)
-    check = result.by_name(name)
+    result, check = ui.gradient_looked_at(results, url_state.get("detail"))
     heat, scatter = st.columns([3, 2])
     with heat:
         ui.plotly_figure(figures["elements"], key="gradcheck.elements")
     with scatter:
         ui.plotly_figure(figures["scatter"], key="gradcheck.scatter")
     st.caption(
-        f"d{name} has shape {check.shape}; largest element error {check.max_rel_error:.2e}, error of the whole "
+        f"d{check.name} has shape {check.shape}; largest element error {check.max_rel_error:.2e}, error of the whole "
         f"array {check.norm_rel_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖)). "
         # the checks' notes say which word ids repeat in the input: a fact about dW_embed alone
-        + (" ".join(result.notes) if name == "W_embed" else "")
+        + (" ".join(result.notes) if check.name == "W_embed" else "")
     )
     if check.diagnosis is None:
         return

@@ -44,7 +44,8 @@ API (Streamlit lives only here and in the pages):
   a second).
 - ``gradient_checks(**settings)``: the gradient-check lab's results (``core.lab.gradcheck_lab.run_all_checks``),
   once per server and settings, read-only; ``gradient_check_figures(detail, **settings)``: its figures, built
-  once per server, settings and gradient looked at, for ``plotly_figure``.
+  once per server, settings and gradient looked at, for ``plotly_figure``; ``gradient_looked_at(results, detail)``:
+  the result and the check of that gradient ("layer.name").
 - ``controls``: the example / activation / model / sizes controls of the forward and backprop pages;
   ``gallery``: the caption gallery's shared caches.
 """
@@ -53,7 +54,7 @@ from ui import controls, gallery, stepped_views, stepper, url_state
 from ui.dataset import example, freeze, get_dataset
 from ui.errors import friendly_errors
 from ui.figure import plotly_figure
-from ui.gradient_checks import gradient_check_figures, gradient_checks
+from ui.gradient_checks import gradient_check_figures, gradient_checks, gradient_looked_at
 from ui.images import show_image
 from ui.page import dataset_summary, how_to_get_coco, page_title, setup_page
 from ui.registry import BACKPROP, FORWARD_PASS, GALLERY, GRADIENT_CHECK_LAB, HOME, LESSONS, PAGES, RACE
@@ -102,6 +103,7 @@ __all__ = [
     "get_trained_model",
     "gradient_check_figures",
     "gradient_checks",
+    "gradient_looked_at",
     "how_to_get_coco",
     "page_title",
     "plotly_figure",

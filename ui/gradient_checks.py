@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.lab.gradcheck_lab import CheckResult, run_all_checks
+from core.lab.gradcheck_lab import CheckResult, ParamCheck, run_all_checks
 from explainer import gradcheck
 from ui.dataset import freeze
 from ui.figure import payload
@@ -31,8 +31,7 @@ def gradient_check_figures(detail: str, **settings) -> dict[str, dict]:
     errors as a map) and "scatter" (analytic against numeric), and where its check fails, "scan" (its error
     at every step h). Each call returns a copy of its own."""
     results = gradient_checks(**settings)
-    layer, name = detail.split(".", 1)
-    check = next(r for r in results if r.layer == layer).by_name(name)
+    _, check = gradient_looked_at(results, detail)
     figures = {
         "overview": gradcheck.overview_figure(results),
         "elements": gradcheck.element_heatmap(check),
@@ -41,3 +40,11 @@ def gradient_check_figures(detail: str, **settings) -> dict[str, dict]:
     if check.diagnosis is not None:
         figures["scan"] = gradcheck.scan_figure(check)
     return {key: payload(fig) for key, fig in figures.items()}
+
+
+def gradient_looked_at(results: list[CheckResult], detail: str) -> tuple[CheckResult, ParamCheck]:
+    """The result of the layer and the check of the gradient that `detail` names ("layer.name", e.g.
+    "model.W_vocab"): the gradient the lab looks at element by element."""
+    layer, name = detail.split(".", 1)
+    result = next(r for r in results if r.layer == layer)
+    return result, result.by_name(name)
