@@ -125,7 +125,8 @@ def test_temperature_and_seed_change_and_reproduce_captions():
 
 
 def test_word_by_word_explains_the_chosen_image(data):
-    at = open_gallery({"split": "val", "images": "3"})
+    # The full model by name, as below: the model shown by default is the first one ready.
+    at = open_gallery({"recipe": "full", "split": "val", "images": "3"})
     at.button(key="gallery.explain.2").click().run()
     no_problems(at)
     assert at.query_params["view"] == "words" and at.query_params["image"] == "2"
