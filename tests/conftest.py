@@ -5,6 +5,8 @@ learner's real ~/.cache (downloads, generated datasets, cached models).
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 # Tests never measure speed (bench/ does). One BLAS thread per test process keeps them fast and steady on
 # the shared 2-core machine: OpenBLAS threads spin-wait when the cores are oversubscribed, and the overfit
@@ -15,7 +17,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pytest  # noqa: E402
 
 from core.data.paths import COCO_DIR_ENV, DATA_HOME_ENV  # noqa: E402
-from tests.helpers.paths import COCO_SAMPLE  # noqa: E402
+from tests.helpers.fresh_clone import FreshClone, is_git_checkout  # noqa: E402
+from tests.helpers.paths import COCO_SAMPLE, REPO  # noqa: E402
+
+_FRESH_CLONE = pytest.StashKey[FreshClone]()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,3 +57,28 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path / "home"))
     monkeypatch.delenv(COCO_DIR_ENV, raising=False)
     return tmp_path / "home"
+
+
+def pytest_collection_finish(session):
+    """When a collected test asks for `fresh_clone`, start preparing it now: its install takes a minute of one
+    core, which the tests before it leave free (tests/helpers/fresh_clone.py)."""
+    if is_git_checkout() and any(
+        "fresh_clone" in getattr(item, "fixturenames", ()) for item in session.items
+    ):
+        folder = Path(tempfile.mkdtemp(prefix="rnn-explainer-fresh-clone-"))
+        session.config.stash[_FRESH_CLONE] = FreshClone(folder).start()
+
+
+def pytest_sessionfinish(session):
+    fresh = session.config.stash.get(_FRESH_CLONE, None)
+    if fresh is not None:
+        fresh.close()
+
+
+@pytest.fixture
+def fresh_clone(request) -> FreshClone:
+    """A clone of the committed HEAD with a new venv holding what the README's app command installs."""
+    fresh = request.config.stash.get(_FRESH_CLONE, None)
+    if fresh is None:
+        pytest.skip(f"{REPO} is not a git checkout, so there is no committed HEAD to clone")
+    return fresh.ready()
