@@ -62,6 +62,8 @@ def isolated_home(tmp_path, monkeypatch):
 def pytest_collection_finish(session):
     """When a collected test asks for `fresh_clone`, start preparing it now: its install takes a minute of one
     core, which the tests before it leave free (tests/helpers/fresh_clone.py)."""
+    if session.config.option.collectonly:
+        return
     if is_git_checkout() and any(
         "fresh_clone" in getattr(item, "fixturenames", ()) for item in session.items
     ):

@@ -8,6 +8,7 @@ them when its turn comes.
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -106,9 +107,11 @@ class FreshClone:
             code = self._process.wait(INSTALL_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             stop(self._process)
-            raise AssertionError(f"`{command}` did not end within {INSTALL_TIMEOUT_S} s") from None
+            raise AssertionError(
+                f"`{shlex.join(command)}` did not end within {INSTALL_TIMEOUT_S} s"
+            ) from None
         output = log_path.read_text(errors="replace")
-        assert code == 0, f"`{command}` failed ({code}):\n{output[-6000:]}"
+        assert code == 0, f"`{shlex.join(command)}` failed ({code}):\n{output[-6000:]}"
         return output
 
     def close(self):
