@@ -64,9 +64,8 @@ def pytest_collection_finish(session):
     core, which the tests before it leave free (tests/helpers/fresh_clone.py)."""
     if session.config.option.collectonly:
         return
-    if is_git_checkout() and any(
-        "fresh_clone" in getattr(item, "fixturenames", ()) for item in session.items
-    ):
+    wanted = any("fresh_clone" in getattr(item, "fixturenames", ()) for item in session.items)
+    if wanted and is_git_checkout():
         folder = Path(tempfile.mkdtemp(prefix="rnn-explainer-fresh-clone-"))
         session.config.stash[_FRESH_CLONE] = FreshClone(folder).start()
 
