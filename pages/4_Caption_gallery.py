@@ -66,7 +66,8 @@ def scene_text(background: str, objects) -> str:
 
 
 def parse_scene(raw: str) -> tuple[str, list[SceneObject]]:
-    """(background, objects) of a scene_text, or ValueError saying what is wrong."""
+    """(background, objects) of a scene_text, or ValueError saying what is wrong (Markdown, the link's text
+    quoted as text)."""
     background, *objects = raw.split(";")
     if background not in BACKGROUNDS:
         raise ValueError(f"must start with a background: {', '.join(BACKGROUNDS)}")
@@ -77,8 +78,8 @@ def parse_scene(raw: str) -> tuple[str, list[SceneObject]]:
         parts = text.split(",")
         if len(parts) != 5 or parts[0] not in SHAPES or parts[1] not in COLOURS or parts[2] not in SIZES:
             raise ValueError(
-                f"has an object “{text}”: write shape,colour,size,x,y with a shape of {', '.join(SHAPES)}, a "
-                f"colour of {', '.join(COLOURS)} and a size of {', '.join(SIZES)}"
+                f"has an object “{plain(text)}”: write shape,colour,size,x,y with a shape of {', '.join(SHAPES)}, "
+                f"a colour of {', '.join(COLOURS)} and a size of {', '.join(SIZES)}"
             )
         try:
             x, y = (float(value) for value in parts[3:])
@@ -86,7 +87,7 @@ def parse_scene(raw: str) -> tuple[str, list[SceneObject]]:
             x = y = math.nan
         if not all(0.1 <= v <= 0.9 and round(v, 2) == v for v in (x, y)):
             raise ValueError(
-                f"has an object “{text}” whose x and y are not numbers from 0.1 to 0.9 in steps of 0.01"
+                f"has an object “{plain(text)}” whose x and y are not numbers from 0.1 to 0.9 in steps of 0.01"
             )
         parsed.append(SceneObject(*parts[:3], x=x, y=y))
     return background, parsed
@@ -338,8 +339,9 @@ def page() -> None:
     chosen = items[int(url_state.get("image"))]
     fields.append(url_state.integer("truth", 0, 0, len(chosen.truths) - 1, "ground-truth caption"))
     fields.append(scene_field())
-    url_state.load(fields[-2:], notices)
+    # Before the load: another image resets the caption chosen, unless the URL brings one (a link, Back).
     url_state.reset_on_change("truth", (split, chosen.row), 0)
+    url_state.load(fields[-2:], notices)
     url_state.notify(notices)
 
     scores_table(models, data)
@@ -370,7 +372,11 @@ def page() -> None:
         if tabs["compose"].open:
             compose_view(model, settings, data)
     # The scene goes in the URL while it is composed (a link to another view does not carry one).
-    url_state.save([f for f in fields if f.name != "scene" or url_state.get("view") == "compose"])
+    composing = url_state.get("view") == "compose"
+    url_state.save(
+        [f for f in fields if f.name != "scene" or composing],
+        without=[] if composing else [f for f in fields if f.name == "scene"],
+    )
 
 
 ui.setup_page(ui.GALLERY)

@@ -1,6 +1,8 @@
 """The gradient-check lab: every layer's backward pass against finite differences, with deliberate bugs,
 and why a failing check fails, measured."""
 
+import dataclasses
+
 import streamlit as st
 
 import ui
@@ -62,9 +64,18 @@ def base_fields() -> list[url_state.Field]:
 def cell_fields(cell: str) -> list[url_state.Field]:
     """The URL fields whose choices depend on the cell: the checks of its captioner, and the bugs in code it
     runs."""
+    bug = url_state.choice("bug", "none", bugs_of(cell), "deliberate bug")
+
+    def parse_bug(raw: str) -> str:
+        if raw in BUGS and raw not in bugs_of(cell):  # a link that names the bug with another cell
+            raise ValueError(
+                f"is a bug in code the {CELL_TITLES[cell]} cell never runs (“{BUGS[raw].title}”)"
+            )
+        return bug.parse(raw)
+
     return [
         url_state.subset("checks", checks_of(cell), checks_of(cell), "checks"),
-        url_state.choice("bug", "none", bugs_of(cell), "deliberate bug"),
+        dataclasses.replace(bug, parse=parse_bug),
     ]
 
 

@@ -72,13 +72,14 @@ def _text(value) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(_text(item) for item in value)
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value + 0.0:g}"  # + 0.0: -0.0 is written 0, as its slider shows it
     return str(value)
 
 
 @dataclass(frozen=True)
 class Field:
-    """One URL parameter: `parse` turns the query string into a value or raises ValueError saying why."""
+    """One URL parameter: `parse` turns the query string into a value or raises ValueError saying why, in
+    Markdown that quotes any part of the query string with explainer.escape.plain (load() shows it as it is)."""
 
     name: str
     default: object
@@ -168,7 +169,8 @@ def _bounded(name, default, low, high, label, key, convert, kind: str) -> Field:
         try:
             value = convert(raw)
         except ValueError:
-            if convert is int and raw.strip().lstrip("+-").isdigit():  # too many digits for int()
+            # Decimal digits int() refuses are too many of them (isdigit() would count ² as a digit too).
+            if convert is int and raw.strip().lstrip("+-").isdecimal():
                 raise ValueError(f"must be between {show(low)} and {show(high)}") from None
             raise ValueError(f"must be {kind}") from None
         if not math.isfinite(value) or not low <= value <= high:
@@ -263,17 +265,24 @@ def notify(notices: Sequence[str]) -> None:
         )
 
 
-def save(fields: Sequence[Field]) -> None:
-    """Write the current values of `fields` to the URL (call at the end of the page), in one change: the
-    browser gets one history entry per run that changed them (Back then undoes that run's change)."""
+def save(fields: Sequence[Field], without: Sequence[Field] = ()) -> None:
+    """Write the current values of `fields` to the URL (call at the end of the page), and take the fields
+    `without` out of it (a setting the view shown does not use), in one change: the browser gets one history
+    entry per run that changed them (Back then undoes that run's change)."""
     _pending()["shown"] = True  # the page ran to its end with its notices on screen
     changed = {}
     for field in fields:
         text = field.format(st.session_state.get(_state_key(field.state_name), field.default))
         st.session_state[_SYNCED_PREFIX + field.state_name] = text
-        if st.query_params.get(field.name) != text:
+        if st.query_params.get_all(field.name) != [text]:  # a name written twice in the link is written once
             changed[field.name] = text
-    if changed:
+    dropped = {field.name for field in without if field.name in st.query_params}
+    for field in without:
+        st.session_state.pop(_SYNCED_PREFIX + field.state_name, None)  # a link bringing it back is read
+    if dropped:
+        kept = {name: st.query_params.get_all(name) for name in st.query_params if name not in dropped}
+        st.query_params.from_dict(kept | changed)
+    elif changed:
         st.query_params.update(changed)
 
 

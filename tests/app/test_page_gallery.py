@@ -14,7 +14,7 @@ from core.lab.captioning import (
     recipe_caption_indices,
     teacher_forcing_vs_free,
 )
-from explainer.escape import figure_text
+from explainer.escape import figure_text, plain
 from explainer.forward import probability_text
 from tests.helpers.apptest import (
     axes_without_automargin,
@@ -173,6 +173,11 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     expected = teacher_forcing_vs_free(full, items[2].feature, items[2].captions[0], temperature=1.5, seed=4)
     assert [w for w in heat["text"][0] if w] == [figure_text(w) for w in expected.truth_words]
     assert not any(m.value.startswith("**Model:**") for m in at.markdown)  # the gallery view did not run
+    # Back: the browser reruns the page with the earlier entry's URL, whose caption is shown and kept.
+    at.query_params.update({"image": "0", "truth": "3"})
+    at.run()
+    assert at.selectbox(key="url_state_widget.truth.val." + str(items[0].row)).value == 3
+    assert at.query_params["image"] == "0" and at.query_params["truth"] == "3"
 
 
 def test_ablation_uses_the_sampling_settings(data):
@@ -224,8 +229,15 @@ def test_a_composed_scene_is_in_the_link_and_a_link_opens_it():
     bad = open_gallery({"view": "compose", "scene": "grey;hexagon,red,small,0.5,0.5"}, problems=False)
     assert any("composed scene" in i.value and "hexagon" in i.value for i in bad.info)
     assert bad.radio(key="compose.count").value == 2
-    # Another view's link carries no scene.
+    # The link's text is quoted as text, cut and on one line: it adds no link, image or heading to the page.
+    hostile = "**b** [click](https://evil.example/x) ![i](https://evil.example/p.png)\n# Heading " + "A" * 500
+    bad = open_gallery({"view": "compose", "scene": f"grey;{hostile},red,small,0.5,0.5"}, problems=False)
+    (notice,) = [i.value for i in bad.info if "composed scene" in i.value]
+    assert plain(f"{hostile},red,small,0.5,0.5") in notice  # the object named, escaped and cut
+    assert "[click](" not in notice and "![i](" not in notice and "\n" not in notice and len(notice) < 600
+    # Another view's link carries no scene, even if it was given one.
     assert "scene" not in open_gallery({"view": "gallery"}).query_params
+    assert "scene" not in open_gallery({"view": "gallery", "scene": "grey"}, problems=False).query_params
 
 
 def test_shuffle_shows_other_images():

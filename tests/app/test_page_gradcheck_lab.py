@@ -215,6 +215,13 @@ def test_the_bugs_offered_follow_the_cell():
     widget(at, "radio", "Cell").set_value("sigmoid").run()
     assert widget(at, "selectbox", "Deliberate bug").value == "none"
     assert [i.value for i in at.info if i.value.startswith("The RNN · sigmoid cell never runs the code of")]
+    # A link naming a bug with a cell that never runs its code says so too.
+    linked = open_lab({"cell": "lstm", "bug": "drop_local_derivative"})
+    (notice,) = [i.value for i in linked.info]
+    assert (
+        "**deliberate bug** = “drop\\_local\\_derivative” is a bug in code the LSTM cell never runs" in notice
+    )
+    assert linked.query_params["bug"] == "none" and linked.query_params["cell"] == "lstm"
 
 
 def test_the_element_view_follows_the_chosen_checks():
