@@ -167,6 +167,12 @@ def local_derivative_view(backward, activation: str, mask) -> Stepped:
     return step_unit_view(backward.local_derivative, mask, "f'(a_t)", formula, "Greens", "fprime")
 
 
+def share_text(share: float) -> str:
+    """The share of a gradient that survives a step, for a label or a sentence: two decimals, or scientific
+    notation where two decimals would show a share that is not 0 as 0.00, or run long (1000 and above)."""
+    return f"{share:.2f}" if share == 0 or 0.01 <= share < 1000 else f"{share:.1e}"
+
+
 def survival_view(backward) -> Stepped:
     """Bars over t = 1 … T: the share of ||dL/dh_t|| that reaches h_{t-1} (Wh^T (f'(a_t) ⊙ dL/dh_t)).
 
@@ -182,10 +188,10 @@ def survival_view(backward) -> Stepped:
             marker={
                 "color": [SERIES_COLORS["from_loss"] if v > 1 else SERIES_COLORS["survival"] for v in share],
             },
-            text=[f"{v:.2f}" if np.isfinite(v) else "no gradient" for v in share],
+            text=[share_text(v) if np.isfinite(v) else "no gradient" for v in share],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="from t = %{x} to t − 1: %{y:.3f} of the gradient survives<extra></extra>",
+            hovertemplate="from t = %{x} to t − 1: %{y:.3g} of the gradient survives<extra></extra>",
         )
     )
     one = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1.0, "y1": 1.0}

@@ -63,18 +63,25 @@ def candidates_html(caption, idx_to_word) -> str:
         if int(chosen) not in [int(i) for i in ids]:
             cells.append(
                 _candidate_cell(
-                    f"{caption.words[t]} (outside the top {k})", float(caption.chosen_probs[t]), True
+                    f"{caption.words[t]} ({'not the most probable' if k == 1 else f'outside the top {k}'})",
+                    float(caption.chosen_probs[t]),
+                    True,
                 )
             )
         rows.append(
             f'<tr><td style="padding:0.2rem 0.45rem;color:{NEUTRAL}">{t + 1}</td>'
             f'<td style="padding:0.2rem 0.45rem;font-weight:700">{escape(caption.words[t])}</td>{"".join(cells)}</tr>'
         )
+    most_probable = (
+        "the most probable word and its probability"
+        if k == 1
+        else f"the {k} most probable words and their probabilities"
+    )
     header = (
         '<tr><th style="text-align:left;padding:0.2rem 0.45rem">step</th>'
         '<th style="text-align:left;padding:0.2rem 0.45rem">word</th>'
-        f'<th colspan="{k + 1}" style="text-align:left;padding:0.2rem 0.45rem">the {k} most probable words '
-        "and their probabilities (the chosen one outlined)</th></tr>"
+        f'<th colspan="{k + 1}" style="text-align:left;padding:0.2rem 0.45rem">{most_probable} '
+        "(the chosen one outlined)</th></tr>"
     )
     return (
         '<div style="overflow-x:auto"><table style="border-collapse:separate;border-spacing:2px;'
@@ -223,11 +230,13 @@ def ablation_text(ablation, top: int = 3) -> str:
     words escaped)."""
     dependence = ablation.image_dependence
     words = ablation.with_image.words
-    order = np.argsort(-dependence)[:top]
+    # The words of the caption quoted (its text leaves out <END>), most dependent first.
+    order = [i for i in np.argsort(-dependence) if words[i] != "<END>"][:top]
     visual = [f"“{plain(words[i])}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3]
+    with_text, without_text = ablation.with_image.text, ablation.without_image.text
     text = (
-        f"With the image: “{plain(ablation.with_image.text, MAX_SENTENCE)}”. With the feature zeroed, the "
-        f"language model alone says: “{plain(ablation.without_image.text, MAX_SENTENCE)}”."
+        f"With the image: “{plain(with_text, MAX_SENTENCE)}”. With the feature zeroed, the "
+        f"language model alone says: “{plain(without_text, MAX_SENTENCE)}”."
     )
     if visual:
         text += (
@@ -236,8 +245,10 @@ def ablation_text(ablation, top: int = 3) -> str:
             + "."
         )
     else:
+        text += " No word of the caption is much likelier with the image than without"
+        # Not looking only if the image changes nothing it says.
         text += (
-            " No word of the caption is much likelier with the image than without: the model is not looking."
+            ": the model is not looking." if with_text == without_text else ", though the caption changes."
         )
     if ablation.with_image.temperature:
         text += (

@@ -25,6 +25,7 @@ from core.lab.gradcheck_lab import (
 from core.lab.source import function_source
 from explainer.code import wrapped_pre
 from explainer.colors import base_layout
+from explainer.wording import counted
 
 # Colours of the verdict bands, from right to wrong.
 VERDICT_COLORS = {"pass": "#16a34a", "look closer": "#ca8a04", "suspicious": "#ea580c", "wrong": "#dc2626"}
@@ -389,11 +390,14 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
     failing = [p for r in results for p in r.params if p.verdict != "pass"]
     if bug == "none":
         if not failing:
-            return "success", (
-                f"All {sum(len(r.params) for r in results)} gradients agree with finite differences "
-                f"(largest relative error {worst_text})."
-            )
-        text = f"{len(failing)} gradient(s) are outside the pass band without any deliberate bug; the largest is {worst_text}."
+            checked = sum(len(r.params) for r in results)
+            agree = f"All {checked} gradients agree" if checked > 1 else "The gradient agrees"
+            return "success", f"{agree} with finite differences (largest relative error {worst_text})."
+        are = "is" if len(failing) == 1 else "are"
+        text = (
+            f"{counted(len(failing), 'gradient')} {are} outside the pass band without any deliberate bug; "
+            f"the largest is {worst_text}."
+        )
         wrong = [r for r in results if r.cause == BUG]
         if wrong:
             text += (

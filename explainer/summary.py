@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.engine.activations import ACTIVATIONS
 from explainer.escape import MAX_SENTENCE, plain
+from explainer.wording import counted
 
 PEAK_DERIVATIVE_TEXT = {
     "tanh": "tanh′ is at most 1",
@@ -96,8 +97,8 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
         return "Start the race to see a summary."
     iterations = max(lane.iterations for lane in summary.lanes)
     lines = [
-        f"After **{iterations} iterations** on {summary.num_train} training captions (H = {summary.hidden_dim}). "
-        + _start_sentence(summary),
+        f"After **{counted(iterations, 'iteration')}** on {summary.num_train} training captions "
+        f"(H = {summary.hidden_dim}). " + _start_sentence(summary),
         "",
     ]
     went_on = [lane for lane in summary.lanes if not lane.diverged_at and lane.final_loss is not None]
@@ -159,7 +160,9 @@ def _why(best, worst) -> str:
         f"and {shown(worst.mean_derivative)} for {worst.activation}"
     )
     factor = _ratio(best.mean_derivative, worst.mean_derivative)
-    if float(shown(worst.mean_derivative)) < float(shown(best.mean_derivative)):
+    if factor is not None and 1 < factor < 1.05:  # "1.0× less" would show no difference while saying less
+        text += ": within 5% of each other, so the derivative alone does not explain the gap."
+    elif float(shown(worst.mean_derivative)) < float(shown(best.mean_derivative)):
         amount = f"{times(factor)} less" if factor is not None else "almost none"
         text += (
             f", so at each step back f′(a) alone keeps {amount} of {worst.activation}'s gradient than of "

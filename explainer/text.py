@@ -12,7 +12,7 @@ from core.lab.sizes import (
     rnn_cell_parameter_count,
     rnn_memory_bytes,
 )
-from explainer.backward import last_scored_step, norms_by_step
+from explainer.backward import last_scored_step, norms_by_step, share_text
 from explainer.forward import probability_text, topk_rows, word
 from explainer.lstm import gate_means
 from explainer.summary import times
@@ -123,13 +123,13 @@ def sizes_markdown(model, num_steps: int) -> str:
 def model_note(
     model,
     recipe: dict | None,
-    memorised: bool | None,
-    first_memorised: int | None,
+    trained_on: bool | None,
+    first_trained_on: int | None,
     activation: str | None = None,
 ) -> str:
     """What the traced model is: its sizes and how it was trained (`recipe`, a core.lab.trained_models
-    config, or None for a fresh model). For a model trained on a subset of captions, `memorised` says whether
-    this example's caption was among them, `first_memorised` names one that was (a caption number).
+    config, or None for a fresh model). For a model trained on a subset of captions, `trained_on` says whether
+    this example's caption was among them, `first_trained_on` names one that was (a caption number).
     `activation`: the one the page traces with, when a trained vanilla model's weights run with another."""
     sizes = f"W = {model.wordvec_dim}, H = {model.hidden_dim}"
     if recipe is None:
@@ -142,12 +142,15 @@ def model_note(
         note = f"Trained model ({sizes}) on minibatches drawn from the whole training set: {training}."
     else:
         note = f"Trained model ({sizes}) on {recipe['max_train']} training captions, as in the notebook: {training}."
-        if memorised:
-            note += " This caption is one of them: the model has memorised it."
+        # Which captions it was trained on, not what it makes of them: the loss shown says that (it is large
+        # for a trained caption whose weights run with another activation or a scaled Wh, and small for a
+        # caption not trained on that repeats one that was).
+        if trained_on:
+            note += " This caption is one of them."
         else:
             note += (
-                " This caption is not one of them, so expect a large loss; training caption "
-                f"#{first_memorised} is one it has memorised."
+                f" This caption is not one of them; training caption #{first_trained_on} is: compare their "
+                "losses."
             )
     if model.cell_type == "rnn" and activation not in (None, model.activation):
         note += (
@@ -205,7 +208,7 @@ def backward_step_summary(backward, mask, t: int) -> str:
     )
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Multiplying by f'(a_{t}) and "
-        f"Whᵀ, **{share:.2f}×** of it reaches h_{t - 1}."
+        f"Whᵀ, **{share_text(share)}×** of it reaches h_{t - 1}."
     )
 
 
@@ -238,7 +241,7 @@ def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Along the cell, "
         f"‖dL/dc_{t}‖ = {np.linalg.norm(backward.dc[s]):.3e}, {into_c}. Of what step {t} receives, "
-        f"**{share:.2f}×** reaches step {t - 1} (through h and along the cell together)."
+        f"**{share_text(share)}×** reaches step {t - 1} (through h and along the cell together)."
     )
 
 

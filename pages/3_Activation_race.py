@@ -8,6 +8,7 @@ from explainer import race as figures
 from explainer.escape import MAX_MESSAGE, MAX_SENTENCE, plain
 from explainer.summary import race_summary
 from explainer.table import html_table
+from explainer.wording import counted
 from ui import url_state
 from ui.race_runner import RaceRunner
 
@@ -127,7 +128,7 @@ def settings_line(config: RaceConfig) -> str:
     """The race's settings in one line, so that a shared link says what it sets up without opening them."""
     return (
         f"Lanes {', '.join(config.activations)}: {config.num_train} training captions, batch {config.batch_size}, "
-        f"{config.iterations} iterations, H = {config.hidden_dim}, W = {config.wordvec_dim}, Adam "
+        f"{counted(config.iterations, 'iteration')}, H = {config.hidden_dim}, W = {config.wordvec_dim}, Adam "
         f"{config.learning_rate:g} with decay {config.lr_decay:g} per epoch, seed {config.seed}."
     )
 

@@ -234,9 +234,9 @@ def _model_note(data: dict, settings: Settings) -> str:
         return model_note(model, None, None, None)
     recipe = TRAINED_RECIPE[settings.cell, settings.sizes]
     chosen = recipe_caption_indices(data, recipe)
-    memorised = chosen is not None and settings.split == "train" and settings.index in chosen
+    trained_on = chosen is not None and settings.split == "train" and settings.index in chosen
     first = None if chosen is None else int(chosen[0])
-    return model_note(model, recipe_config(recipe), memorised, first, settings.activation)
+    return model_note(model, recipe_config(recipe), trained_on, first, settings.activation)
 
 
 def link(fields: list[url_state.Field], target, label: str, step: int | None = None) -> None:

@@ -194,17 +194,17 @@ def test_trained_readable_model_and_real_sizes():
 def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
     """Trained at the notebook's sizes is the notebook's own run ("overfit": 50 captions; smaller here): the
     page waits for its background job, which writes it to core.lab.trained_models's store, then traces that
-    very model and says which captions it memorised."""
-    memorised = int(recipe_caption_indices(data, "overfit")[0])
-    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2", "example": str(memorised)})
+    very model and says which captions it was trained on."""
+    trained_caption = int(recipe_caption_indices(data, "overfit")[0])
+    at = open_page(PAGE, {"model": "trained", "sizes": "real", "t": "2", "example": str(trained_caption)})
     run_until_trained(at)
     no_problems(at)
     cached = core.lab.trained_models.cache_path(data, "overfit")
     assert cached.is_file()
     model = core.lab.trained_models.load_model(cached)
-    row = data["train_image_idxs"][memorised]
+    row = data["train_image_idxs"][trained_caption]
     expected = trace_example(
-        model, data["train_features"][row], data["train_captions"][memorised], 1.0, "tanh"
+        model, data["train_features"][row], data["train_captions"][trained_caption], 1.0, "tanh"
     )
     z = equation(at)
     hidden = SMALL_RECIPES["overfit"]["hidden_dim"]
@@ -212,13 +212,15 @@ def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
     np.testing.assert_allclose(z[6], expected.forward.h[1], rtol=1e-5)  # h_2 of the trained model
     assert any(f"H = {hidden}" in m.value for m in at.markdown)
     note = next(c.value for c in at.caption if c.value.startswith("Trained model"))
-    assert f"H = {hidden}) on 50 training captions" in note and "has memorised it" in note
+    assert f"H = {hidden}) on 50 training captions" in note and note.endswith("This caption is one of them.")
     at.number_input[0].set_value(
-        memorised + 1 if memorised + 1 not in recipe_caption_indices(data, "overfit") else 0
+        trained_caption + 1 if trained_caption + 1 not in recipe_caption_indices(data, "overfit") else 0
     )
     at.run()
     note = next(c.value for c in at.caption if c.value.startswith("Trained model"))
-    assert "not one of them" in note and f"#{memorised} is one it has memorised" in note
+    assert note.endswith(
+        f"This caption is not one of them; training caption #{trained_caption} is: compare their losses."
+    )
     stepper.report(at, STEPPER, 3)
     no_problems(at)
     assert not at.get("progress")  # ready: served from the cache, never trained again

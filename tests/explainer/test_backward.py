@@ -82,6 +82,27 @@ def test_survival_bars_and_their_meaning():
     assert np.nanmean(make_trace(0.2).backward.survival()) < np.nanmean(make_trace(3.0).backward.survival())
 
 
+def test_a_share_that_is_not_zero_is_never_shown_as_zero():
+    """With Wh scaled by 0.01 under 1 % of the gradient survives each step: the bars and the sentence give
+    each share in scientific notation ("8.2e-04", not "0.00"), and what they show reads back as the share."""
+    trace = make_trace(wh_scale=0.01)
+    share = trace.backward.survival()
+    scored = np.isfinite(share)
+    assert 0 < np.nanmin(share) and np.nanmax(share) < 0.01
+    labels = figure_json(backward.survival_view(trace.backward).at(2))["data"][0]["text"]
+    for label, value in zip(np.array(labels)[scored], share[scored], strict=True):
+        assert "e-" in label and float(label) == pytest.approx(value, rel=0.05)
+    summary = text.backward_step_summary(trace.backward, MASK, 2)
+    assert f"**{backward.share_text(share[1])}×** of it reaches h_1" in summary
+    assert [backward.share_text(v) for v in (0.0, 0.0082, 0.5, 12.345, 45678.9)] == [
+        "0.00",
+        "8.2e-03",
+        "0.50",
+        "12.35",
+        "4.6e+04",
+    ]
+
+
 def test_no_ratio_is_drawn_where_no_gradient_arrives():
     """After the caption's end (a <NULL> target) no gradient reaches h_t: 0/0 is no bar, not a "0.00"."""
     trace = make_trace_of(np.array([1, 3, 2, 0, 0, 0]))
@@ -161,7 +182,7 @@ def test_contribution_norms_highlight_current_step(bwd):
 def test_texts_quote_the_gradients(bwd):
     summary = text.backward_step_summary(bwd, MASK, 2)
     norms = backward.norms_by_step(bwd)
-    assert f"{norms['total'][2]:.3e}" in summary and f"{bwd.survival()[1]:.2f}×" in summary
+    assert f"{norms['total'][2]:.3e}" in summary and f"{backward.share_text(bwd.survival()[1])}×" in summary
     # The two parts are vectors: their lengths bound the total's (triangle inequality), they do not add up to it.
     assert "the length of the sum of two vectors" in summary and " plus " not in summary
     assert abs(norms["from_loss"][2] - norms["carried"][2]) <= norms["total"][2] * (1 + 1e-6)

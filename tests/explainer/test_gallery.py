@@ -73,6 +73,11 @@ def test_candidates_table_adds_a_sampled_word_outside_the_top_k_and_escapes_word
     _, first, _ = Cells(gallery.candidates_html(sampled, WORDS)).rows
     assert [text for text, _ in first[2:]] == ["a0.500", "red0.300", "square (outside the top 2)0.020"]
     assert HIGHLIGHT in first[-1][1]
+    # k = 1: one word per step, named in the singular.
+    single = caption([8, 2], [[4], [2]], [[0.5], [0.9]], [0.02, 0.9])
+    header, first, _ = Cells(gallery.candidates_html(single, WORDS)).rows
+    assert header[-1][0].startswith("the most probable word and its probability")
+    assert [text for text, _ in first[2:]] == ["a0.500", "square (not the most probable)0.020"]
     odd = caption([3, 2], [[3, 2], [2, 3]], [[0.5, 0.3], [0.9, 0.1]], [0.5, 0.9])
     html = gallery.candidates_html(odd, ["<NULL>", "<START>", "<END>", "<b>bold</b>"])
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
@@ -141,6 +146,18 @@ def test_ablation_figure_and_text_name_the_visual_words(greedy):
     assert "With the image: “a red circle”" in text and "alone says: “a”" in text
     assert "“red” (×100), “circle” (×10)" in text
     assert "temperature 1" not in text  # greedy: the probabilities are those the words were chosen from
+    # <END> is not a word of the captions quoted: never named, however much likelier the image makes it.
+    ending = Ablation(greedy, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 0.006, 0.07, 0.0095]))
+    text = gallery.ablation_text(ending)
+    assert text.endswith("“red” (×100), “circle” (×10).") and "END" not in text
+    # No word much likelier with the image: the model is not looking only if the caption does not change.
+    flat = np.array([0.9, 0.6, 0.7, 0.95])
+    assert gallery.ablation_text(Ablation(greedy, greedy, flat, flat)).endswith(
+        "No word of the caption is much likelier with the image than without: the model is not looking."
+    )
+    assert gallery.ablation_text(Ablation(greedy, zeroed, flat, flat)).endswith(
+        "No word of the caption is much likelier with the image than without, though the caption changes."
+    )
     sampled = dataclasses.replace(greedy, temperature=1.5)
     text = gallery.ablation_text(dataclasses.replace(ablation, with_image=sampled))
     assert text.endswith(

@@ -264,6 +264,11 @@ def test_verdicts(clean, buggy):
     assert "word id" not in text
     kind, text = gradcheck.verdict_markdown([run_check("rnn_step", dtype="float32")], "none")
     assert kind == "failed" and "without any deliberate bug" in text and "engine itself" not in text
+    # One gradient checked (the softmax loss has only dx): said in the singular, passing or failing.
+    kind, text = gradcheck.verdict_markdown([run_check("temporal_softmax")], "none")
+    assert kind == "success" and text.startswith("The gradient agrees with finite differences")
+    kind, text = gradcheck.verdict_markdown([run_check("temporal_softmax", dtype="float32")], "none")
+    assert kind == "failed" and text.startswith("1 gradient is outside the pass band")
 
 
 def test_the_largest_error_of_a_caught_bug_is_one_of_the_checks_that_caught_it():

@@ -350,6 +350,18 @@ def test_captions_are_shown_as_text():
     assert "[link](" not in text and "<b>" not in text
 
 
+def test_derivatives_within_five_percent_explain_nothing():
+    tanh = lane_summary("tanh", 0.5, derivative=0.501)
+    relu = lane_summary("relu", 5.0, derivative=0.5)
+    text = race_summary(RaceSummary([tanh, relu], 50, 512, True))
+    assert "f′(a) = 0.501 for tanh and 0.5 for relu: within 5% of each other" in text and "× less" not in text
+
+
+def test_one_iteration_is_one():
+    text = race_summary(RaceSummary([lane_summary("tanh", 40.0, iterations=1)], 50, 512, True))
+    assert text.startswith("After **1 iteration** on 50 training captions")
+
+
 def test_summary_before_training():
     assert race_summary(RaceSummary([lane_summary("tanh", None)], 50, 512, True)) == (
         "Start the race to see a summary."
