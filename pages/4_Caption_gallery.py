@@ -38,6 +38,8 @@ MAX_IMAGES = 12
 MAX_SEED = 10_000
 DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
 MAX_OBJECTS = len(DEFAULT_POSITIONS)
+# Session key: {widget key: value} of every composing widget (keep_scene).
+KEPT_SCENE = "compose.kept"
 
 
 def recipe_field(ready: tuple) -> url_state.Field:
@@ -245,21 +247,27 @@ def compose_view(model, settings, data) -> None:
             "pixels by this project. The COCO features come from VGG-16, which is not part of the app."
         )
         return
-    seed_scene_widgets()
-    count = st.radio("Objects", range(1, MAX_OBJECTS + 1), horizontal=True, key="compose.count")
-    background = st.selectbox("Background", list(BACKGROUNDS), key="compose.background")
+    keep_scene()
+    count = st.radio("Objects", range(1, MAX_OBJECTS + 1), horizontal=True, **kept_widget("compose.count"))
+    background = st.selectbox("Background", list(BACKGROUNDS), **kept_widget("compose.background"))
     objects = []
     for i in range(count):
         shape, colour, size, x, y = st.columns(5)
         objects.append(
             SceneObject(
-                shape=shape.selectbox(f"Shape {i + 1}", SHAPES, key=f"compose.shape.{i}"),
-                colour=colour.selectbox(f"Colour {i + 1}", list(COLOURS), key=f"compose.colour.{i}"),
-                size=size.selectbox(f"Size {i + 1}", SIZES, key=f"compose.size.{i}"),
+                shape=shape.selectbox(f"Shape {i + 1}", SHAPES, **kept_widget(f"compose.shape.{i}")),
+                colour=colour.selectbox(
+                    f"Colour {i + 1}", list(COLOURS), **kept_widget(f"compose.colour.{i}")
+                ),
+                size=size.selectbox(f"Size {i + 1}", SIZES, **kept_widget(f"compose.size.{i}")),
                 # The arrows say which way a position grows (left to right, top to bottom) in a label that stays
                 # on one line in a fifth of a 1024 px page.
-                x=x.slider(f"x {i + 1} →", 0.1, 0.9, key=f"compose.x.{i}", help="0.1 left … 0.9 right"),
-                y=y.slider(f"y {i + 1} ↓", 0.1, 0.9, key=f"compose.y.{i}", help="0.1 top … 0.9 bottom"),
+                x=x.slider(
+                    f"x {i + 1} →", 0.1, 0.9, help="0.1 left … 0.9 right", **kept_widget(f"compose.x.{i}")
+                ),
+                y=y.slider(
+                    f"y {i + 1} ↓", 0.1, 0.9, help="0.1 top … 0.9 bottom", **kept_widget(f"compose.y.{i}")
+                ),
             )
         )
     url_state.set("scene", scene_text(background, objects))
@@ -280,19 +288,42 @@ def compose_view(model, settings, data) -> None:
     st.html(gallery.candidates_html(composed.caption, data["idx_to_word"]))
 
 
-def seed_scene_widgets() -> None:
-    """Put the URL's scene into the composing widgets when it came from the URL (a link, Back or Forward), and
-    give every object's widgets a value (the defaults' for those the scene has not)."""
-    if st.session_state.get("compose.from_url") == url_state.times_from_url("scene"):
-        return
-    st.session_state["compose.from_url"] = url_state.times_from_url("scene")
-    background, objects = parse_scene(url_state.get("scene"))
-    st.session_state["compose.count"] = len(objects)
-    st.session_state["compose.background"] = background
-    for i in range(MAX_OBJECTS):
-        shown = objects[i] if i < len(objects) else default_object(i)
-        for name in ("shape", "colour", "size", "x", "y"):
-            st.session_state[f"compose.{name}.{i}"] = getattr(shown, name)
+def keep_scene() -> None:
+    """Keep {widget key: value} of every composing widget in the session (KEPT_SCENE): Streamlit drops the
+    state of the widgets it does not draw (another view or page open, fewer objects), and these values bring
+    them back as the learner left them. Taken from the URL's scene when it came from the URL (a link, Back or
+    Forward), with the defaults' objects for those it has not."""
+    times = url_state.times_from_url("scene")
+    if st.session_state.get("compose.from_url") != times or KEPT_SCENE not in st.session_state:
+        st.session_state["compose.from_url"] = times
+        background, objects = parse_scene(url_state.get("scene"))
+        values = {"compose.count": len(objects), "compose.background": background}
+        for i in range(MAX_OBJECTS):
+            shown = objects[i] if i < len(objects) else default_object(i)
+            values |= {
+                f"compose.{name}.{i}": getattr(shown, name) for name in ("shape", "colour", "size", "x", "y")
+            }
+        st.session_state[KEPT_SCENE] = values
+
+
+def kept_widget(key: str) -> dict:
+    """Keyword arguments for a composing widget: it shows its kept value (keep_scene), which its changes update."""
+    st.session_state[key] = st.session_state[KEPT_SCENE][key]
+    return {"key": key, "on_change": _keep, "args": (key,)}
+
+
+def _keep(key: str) -> None:
+    st.session_state[KEPT_SCENE][key] = st.session_state[key]
+
+
+def save_url(fields: list[url_state.Field]) -> None:
+    """The page's settings to the URL; the scene only while it is composed (a link to another view carries
+    none)."""
+    composing = url_state.get("view") == "compose"
+    url_state.save(
+        [f for f in fields if f.name != "scene" or composing],
+        without=[] if composing else [f for f in fields if f.name == "scene"],
+    )
 
 
 def waiting_for(recipe: str, models: dict) -> None:
@@ -348,7 +379,7 @@ def page() -> None:
     settings = controls()
     if recipe not in models:
         waiting_for(recipe, models)
-        url_state.save(fields)
+        save_url(fields)
         return
     model = models[recipe]
     if indices is not None:
@@ -371,12 +402,7 @@ def page() -> None:
     with tabs["compose"], ui.friendly_errors("the scene"):
         if tabs["compose"].open:
             compose_view(model, settings, data)
-    # The scene goes in the URL while it is composed (a link to another view does not carry one).
-    composing = url_state.get("view") == "compose"
-    url_state.save(
-        [f for f in fields if f.name != "scene" or composing],
-        without=[] if composing else [f for f in fields if f.name == "scene"],
-    )
+    save_url(fields)
 
 
 ui.setup_page(ui.GALLERY)

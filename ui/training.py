@@ -79,9 +79,7 @@ class TrainingJob:
         """Start the job once; a failed job starts again only with `retry`."""
         with self._lock:
             if self._thread is None or (retry and self._status.state == "failed"):
-                self._set(
-                    "waiting", 0.0, f"The {self.recipe} model waits for another model to finish training…"
-                )
+                self._set("training", 0.0, "preparing…")
                 self._thread = threading.Thread(
                     target=self._run, args=(data,), name=f"train-{self.recipe}", daemon=True
                 )
@@ -93,10 +91,25 @@ class TrainingJob:
     def _progress(self, fraction: float, message: str) -> None:
         self._set("training", fraction, message)
 
+    @contextlib.contextmanager
+    def _turn(self):
+        """Hold the training lock this job shares with the others (if it has one): said to be waiting only while
+        another job holds it."""
+        if self._training_lock is None:
+            yield
+            return
+        if not self._training_lock.acquire(blocking=False):
+            self._set("waiting", 0.0, "waits for another model to finish training…")
+            self._training_lock.acquire()
+        try:
+            yield
+        finally:
+            self._training_lock.release()
+
     def _run(self, data: dict) -> None:
         try:
-            with self._training_lock or contextlib.nullcontext():
-                # These three messages are shown after the model's label (RECIPE_LABELS): they do not repeat it.
+            with self._turn():
+                # The messages are shown after the model's label (RECIPE_LABELS): they do not repeat it.
                 self._set("training", 0.0, "preparing…")
                 model = freeze(model_store.trained_model(data, recipe=self.recipe, progress=self._progress))
             with self._lock:

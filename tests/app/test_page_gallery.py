@@ -240,6 +240,34 @@ def test_a_composed_scene_is_in_the_link_and_a_link_opens_it():
     assert "scene" not in open_gallery({"view": "gallery", "scene": "grey"}, problems=False).query_params
 
 
+def test_a_composed_scene_is_kept_while_another_view_is_open_and_objects_are_hidden():
+    """Streamlit drops the state of widgets it does not draw: the scene and every object come back as left."""
+    at = open_gallery({"view": "compose"})
+    at.radio(key="compose.count").set_value(3).run()
+    at.selectbox(key="compose.shape.2").set_value("cross")
+    at.slider(key="compose.x.2").set_value(0.4).run()
+    at.selectbox(key="compose.colour.1").set_value("orange").run()
+    scene = at.query_params["scene"]
+    at.session_state["url_state.view"] = "gallery"  # as the tabs set it
+    at.run()
+    assert "scene" not in at.query_params
+    at.session_state["url_state.view"] = "compose"
+    at.run()
+    no_problems(at)
+    assert at.query_params["scene"] == scene and at.radio(key="compose.count").value == 3
+    # Fewer objects, then more: the hidden ones come back as they were.
+    at.radio(key="compose.count").set_value(1).run()
+    assert at.query_params["scene"].count(";") == 1
+    at.radio(key="compose.count").set_value(3).run()
+    assert at.query_params["scene"] == scene
+    assert at.selectbox(key="compose.shape.2").value == "cross" and at.slider(key="compose.x.2").value == 0.4
+    # Another page, then back from the sidebar (no scene in that link): the same scene.
+    at.switch_page("pages/3_Activation_race.py").run()
+    at.query_params.clear()
+    at.switch_page(PAGE).run()
+    assert at.query_params["scene"] == scene and at.query_params["view"] == "compose"
+
+
 def test_shuffle_shows_other_images():
     at = open_gallery()
     before = truth_blocks(at)

@@ -106,6 +106,33 @@ def test_leaving_mid_training_keeps_the_job_for_the_next_visitor(fake):
     assert fake.calls == ["full"]
 
 
+def test_a_job_says_it_waits_only_while_another_holds_the_training_lock(fake, monkeypatch):
+    from ui.training import TrainingJob
+
+    lock = threading.Lock()
+    job = TrainingJob("full", lock)
+    with monkeypatch.context() as held:
+        threads = []
+        held.setattr(threading.Thread, "start", lambda thread: threads.append(thread))  # drawn before it runs
+        job.start({})
+    assert (job.status().state, job.status().message) == ("training", "preparing…")
+    lock.acquire()  # another job trains
+    (thread,) = threads
+    thread.start()
+    deadline = time.monotonic() + 10
+    while job.status().state != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert job.status().message == "waits for another model to finish training…" and not fake.calls
+    lock.release()
+    while not fake.calls:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    fake.release.set()
+    thread.join(timeout=10)
+    assert fake.calls == ["full"] and not lock.locked()
+
+
 def two_models_app():
     import streamlit as st
 
@@ -120,7 +147,7 @@ def test_one_job_trains_at_a_time(fake):
     time.sleep(0.3)
     at.run()
     texts = progress_texts(at)
-    assert len(texts) == 2 and any("waits for another model" in t for t in texts)
+    assert len(texts) == 2 and sum("waits for another model" in t for t in texts) == 1
     assert len(fake.calls) == 1
     fake.release.set()
     run_until_trained(at)
