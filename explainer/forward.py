@@ -87,7 +87,8 @@ def network_view(trace, idx_to_word) -> Stepped:
     # Words come from the dataset's vocabulary: escaped, so that Plotly reads none of them as markup.
     inputs = ["image"] + [figure_text(word(idx_to_word, i)) for i in trace.ids_in]
     targets = [""] + [figure_text(word(idx_to_word, i)) for i in trace.ids_target]
-    hover = [f"t = 0: image feature → h_0<br>mean h_0 = {h_mean[0]:.3f}"]
+    # z: a mean or a loss that rounds to zero is shown as 0.000, never -0.000.
+    hover = [f"t = 0: image feature → h_0<br>mean h_0 = {h_mean[0]:z.3f}"]
     for s in range(T):
         if trace.mask[s]:
             scored = (
@@ -98,7 +99,7 @@ def network_view(trace, idx_to_word) -> Stepped:
         else:
             scored = "target &lt;NULL&gt;: masked, nothing is scored"
         hover.append(
-            f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:.3f}<br>{scored}"
+            f"t = {s + 1}: reads '{inputs[s + 1]}'<br>mean h_{s + 1} = {h_mean[s + 1]:z.3f}<br>{scored}"
         )
     fig.add_trace(
         go.Scatter(
@@ -356,13 +357,13 @@ def loss_view(trace) -> Stepped:
                 "color": [SERIES_COLORS["from_loss"] if m else MASKED for m in trace.mask],
                 "pattern": {"shape": ["" if m else "/" for m in trace.mask]},
             },
-            text=[f"{v:.2f}" if m else "masked" for v, m in zip(trace.step_loss, trace.mask, strict=True)],
+            text=[f"{v:z.2f}" if m else "masked" for v, m in zip(trace.step_loss, trace.mask, strict=True)],
             # inside from the bottom where it fits, else above the bar (Plotly shrank it to an unreadable dot)
             textposition="auto",
             insidetextanchor="start",
             textangle=-90,
             hovertext=[
-                f"t = {s}: −log p = {v:.3f}"
+                f"t = {s}: −log p = {v:z.3f}"
                 if m
                 else f"t = {s}: target &lt;NULL&gt;, masked: adds 0 to the loss"
                 for s, v, m in zip(steps, trace.step_loss, trace.mask, strict=True)

@@ -69,7 +69,8 @@ def _lane_sentence(lane, thresholds, others_went_on: bool) -> str:
     )
     if lane.diverged_at:
         text += (
-            f" It diverged at iteration {lane.diverged_at}: a loss, gradient or update was no longer finite, "
+            f" It diverged at iteration {lane.diverged_at}: a loss, gradient or update was no longer finite (or "
+            "too large to measure), "
             f"so it stopped with the weights of iteration {lane.diverged_at - 1}"
             + ("; the other lanes went on." if others_went_on else ".")
         )

@@ -119,9 +119,12 @@ class CaptioningSolver:
     def _step(self):
         captions, features = self.sample_minibatch()
         loss, grads = self.model.loss(features, _without_trailing_padding(captions, self.model.word_to_idx))
-        grad_norms = {name: float(np.linalg.norm(g)) for name, g in grads.items()}
+        # A norm is NaN or infinite if its gradient holds NaN or infinity, or is too large for its dtype to
+        # measure (float32 overflows past 3.4e38): diverged either way, said without NumPy's overflow warning.
+        with np.errstate(over="ignore"):
+            grad_norms = {name: float(np.linalg.norm(g)) for name, g in grads.items()}
         if not np.isfinite([loss, *grad_norms.values()]).all():
-            self._diverged(f"the loss is {loss:.4g} or a gradient holds NaN or infinity")
+            self._diverged(_what_is_not_finite(loss, grads))
         updated = {}
         for name, w in self.model.params.items():
             updated[name], self.optim_configs[name] = self.update_rule(
@@ -129,8 +132,10 @@ class CaptioningSolver:
             )
         # A norm is NaN or infinite as soon as one of the weights is (or if it overflows: diverged as well);
         # it is one BLAS dot per array, half the time of a sum.
-        if not np.isfinite([np.linalg.norm(w) for w in updated.values()]).all():
-            self._diverged("the update made a weight NaN or infinite")
+        with np.errstate(over="ignore"):
+            weight_norms = [np.linalg.norm(w) for w in updated.values()]
+        if not np.isfinite(weight_norms).all():
+            self._diverged("the update made a weight NaN, infinite or too large to measure")
         self.model.params.update(updated)
 
         record = IterationRecord(self.iteration + 1, self.epoch, loss, self.learning_rate, grad_norms)
@@ -204,6 +209,16 @@ def _checked_data(data, model):
             f"data['train_image_idxs'] must index the rows of data['train_features'] {features.shape}."
         )
     return data
+
+
+def _what_is_not_finite(loss, grads) -> str:
+    """Why an iteration's loss or gradients stop training: the first of a loss that is not finite, a gradient
+    holding NaN or infinity, and gradients whose norm overflows their dtype."""
+    if not np.isfinite(loss):
+        return f"the loss is {loss:.4g}"
+    if not all(np.isfinite(g).all() for g in grads.values()):
+        return f"a gradient holds NaN or infinity (the loss is {loss:.4g})"
+    return f"the gradients grew too large to measure their norm (the loss is {loss:.4g})"
 
 
 # The settings each update rule reads from optim_config besides learning_rate, with their allowed ranges.

@@ -1,5 +1,7 @@
 """The forward-pass figures and texts show the numbers of the trace they are given."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,13 @@ def test_topk_figure_marks_ground_truth_and_explains_unscored_steps(trace):
 def test_probabilities_read_as_numbers_never_si_prefixes():
     assert forward.probability_text(0.0271) == "0.027"
     assert forward.probability_text(1e-5) == "1.0e-05"
+
+
+def test_a_loss_that_rounds_to_zero_is_never_shown_negative(trace):
+    """float32 rounds p to 1 for a word the model is sure of, and −log 1 is −0.0: shown 0.00, not -0.00."""
+    sure = dataclasses.replace(trace, step_loss=np.where(trace.mask, np.float32(-0.0), trace.step_loss))
+    bars = figure_json(forward.loss_view(sure).at(1))["data"][0]
+    assert bars["text"][0] == "0.00" and bars["hovertext"][0] == "t = 1: −log p = 0.000"
 
 
 def test_loss_figure_bars_are_step_losses_and_null_is_masked(trace):
