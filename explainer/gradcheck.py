@@ -19,6 +19,7 @@ from core.lab.gradcheck_lab import (
     REFERENCE_DTYPE,
     REFERENCE_STEP,
     ROUND_OFF,
+    STEP_CHOICES,
     THRESHOLDS,
     TOO_LARGE,
 )
@@ -340,8 +341,16 @@ def diagnosis_markdown(result, check) -> str:
             f" The backward pass itself is right: in {REFERENCE_DTYPE} its worst element "
             f"`{_element(check, reference)}` agrees to {reference.best_error:.2e} at h = {reference.best_step:g}."
         )
+    # The best of the steps the lab offers: h = 0.1 or 1e-9 is measured, not one to choose.
+    offered = [h for h in scan.steps if h in STEP_CHOICES and scan.error_at(h) < PASS_BOUND]
+    if offered:
+        choice = min(offered, key=scan.error_at)
+        return text + f" Choose h = {choice:g}: there that element is inside the pass band."
     if scan.best_error < PASS_BOUND:
-        return text + f" Choose h = {scan.best_step:g}: there that element is inside the pass band."
+        return text + (
+            f" Only at h = {scan.best_step:g}, beyond the lab's steps ({STEP_CHOICES[0]:g} to "
+            f"{STEP_CHOICES[-1]:g}), is that element inside the pass band."
+        )
     advice = " Use float64." if scan.dtype != "float64" else ""
     return (
         text

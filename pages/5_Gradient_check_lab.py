@@ -12,6 +12,7 @@ from core.lab.gradcheck_lab import (
     CELLS,
     LAYER_TITLES,
     SIZE_LIMITS,
+    STEP_CHOICES,
     LabSizes,
     bugs_of,
     checks_of,
@@ -22,7 +23,6 @@ from explainer.table import html_table
 from ui import url_state
 
 RESULTS_KEY = "gradcheck.results"
-STEP_CHOICES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 MAX_SEED = 10_000
 DTYPES = ("float64", "float32")
 REPEAT = {"on": True, "off": False}

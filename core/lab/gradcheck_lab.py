@@ -90,6 +90,8 @@ SIZE_LIMITS = {"N": (1, 6), "T": (1, 8), "D": (1, 16), "W": (1, 16), "H": (1, 16
 
 # The steps h a failing gradient's worst element is differentiated at, from too large to too small.
 SCAN_STEPS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+# The steps h the lab offers a check at (its slider), inside SCAN_STEPS: advice names only these.
+STEP_CHOICES = SCAN_STEPS[1:-1]
 # The check a gradient's own is compared with: float64, whose round-off at this step (eps / h ~ 2e-11) and
 # truncation error (~h² ~ 1e-10) are both far inside the pass band, so only a wrong backward pass fails it.
 REFERENCE_DTYPE = "float64"

@@ -13,6 +13,7 @@ from core.lab.gradcheck_lab import (
     PASS_BOUND,
     REFERENCE_STEP,
     ROUND_OFF,
+    STEP_CHOICES,
     THRESHOLDS,
     TOO_LARGE,
     LabSizes,
@@ -24,8 +25,6 @@ from core.lab.gradcheck_lab import (
 from explainer import gradcheck
 from tests.helpers.plotly_json import decode, figure_json
 
-# The lab's step choices (pages/5_Gradient_check_lab.py offers these).
-STEPS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 # Small sizes keep the sweep over every dtype, step and bug quick; what it asserts holds at any size.
 SMALL = LabSizes(N=2, T=2, D=3, W=3, H=3, V=5)
 NUMBER = r"(\d\.\d\de[+-]\d\d)"
@@ -171,9 +170,13 @@ def assert_follows_from_its_numbers(result, check, text):
     else:
         reference_error, _ = quoted(rf"agrees to {NUMBER} at h = {STEP}", text)
     assert reference_error < PASS_BOUND and "is wrong" not in text
-    if "Choose h" in text:
+    offered = [h for h in scan.steps if h in STEP_CHOICES and scan.error_at(h) < PASS_BOUND]
+    if "Choose h" in text:  # the best step the lab's slider offers
         (chosen,) = quoted(rf"Choose h = {STEP}: there that element is inside the pass band", text)
-        assert scan.error_at(chosen) < PASS_BOUND
+        assert chosen in STEP_CHOICES and scan.error_at(chosen) == min(map(scan.error_at, offered))
+    elif "beyond the lab's steps" in text:
+        (best,) = quoted(rf"Only at h = {STEP}, beyond the lab's steps \(0\.01 to 1e-08\), is that", text)
+        assert not offered and best not in STEP_CHOICES and scan.error_at(best) < PASS_BOUND
     else:
         best_error, best = quoted(rf"Even at its best \({NUMBER}, at h = {STEP}\) it stays outside", text)
         assert (
@@ -183,8 +186,19 @@ def assert_follows_from_its_numbers(result, check, text):
         )
 
 
+def test_the_step_advised_is_one_the_lab_offers():
+    """At sizes of 1 in float64 with h = 1e-8, dWx of the whole model does best at h = 0.1, past the slider:
+    the advice names the best of the slider's steps instead."""
+    (model,) = run_all_checks(LabSizes(N=1, T=1, D=1, W=1, H=1, V=4), step=1e-8, layers=["model"])
+    (wx,) = [check for check in model.params if check.name == "Wx"]
+    assert wx.diagnosis.scan.best_step == 0.1 not in STEP_CHOICES
+    text = gradcheck.diagnosis_markdown(model, wx)
+    assert_follows_from_its_numbers(model, wx, text)
+    assert text.endswith("Choose h = 0.01: there that element is inside the pass band.")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEP_CHOICES)
 def test_every_diagnosis_follows_from_the_numbers_it_quotes(dtype, step):
     """Over every step and both precisions, without a bug and with each bug (on a cell that runs it): each
     failing gradient's sentence quotes its measurements and agrees with them, and the advice and the table
