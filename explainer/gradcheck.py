@@ -409,9 +409,8 @@ def verdict_markdown(results, bug: str) -> tuple[str, str]:
         )
         wrong = [r for r in results if r.cause == BUG]
         if wrong:
-            text += (
-                f" {_titles(wrong)} fail in {REFERENCE_DTYPE} at every step too: a bug in the engine itself."
-            )
+            fail = "fails" if len(wrong) == 1 else "fail"
+            text += f" {_titles(wrong)} {fail} in {REFERENCE_DTYPE} at every step too: a bug in the engine itself."
         return "failed", text
     title = BUGS[bug].title
     applied = [r for r in results if r.bug_applies]

@@ -278,6 +278,15 @@ def test_verdicts(clean, buggy):
     assert "word id" not in text
     kind, text = gradcheck.verdict_markdown([run_check("rnn_step", dtype="float32")], "none")
     assert kind == "failed" and "without any deliberate bug" in text and "engine itself" not in text
+    # The engine's own backward pass wrong (here a deliberate bug's results, read as if none was chosen): the
+    # checks that fail in float64 too are named, the verb agreeing with how many.
+    broken = [run_check(layer, bug="drop_local_derivative") for layer in ("rnn_step", "rnn_sequence")]
+    _, one = gradcheck.verdict_markdown(broken[:1], "none")
+    _, two = gradcheck.verdict_markdown(broken, "none")
+    assert one.endswith(
+        "RNN step (rnn_step_backward) fails in float64 at every step too: a bug in the engine itself."
+    )
+    assert two.endswith("(rnn_backward) fail in float64 at every step too: a bug in the engine itself.")
     # One gradient checked (the softmax loss has only dx): said in the singular, passing or failing.
     kind, text = gradcheck.verdict_markdown([run_check("temporal_softmax")], "none")
     assert kind == "success" and text.startswith("The gradient agrees with finite differences")
