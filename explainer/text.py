@@ -187,6 +187,11 @@ def backward_step_summary(backward, mask, t: int) -> str:
     if t == 0:
         last = last_scored_step(mask)
         losses = "the loss at t = 1" if last == 1 else f"the losses at t = 1 … {last}"
+        if norms["total"][0] == 0:  # e.g. every unit of h_1 saturated: f'(a_1) = 0 stops it all
+            return (
+                "**t = 0: the image projection.** ‖dL/dh₀‖ = 0: nothing of what "
+                f"{losses} sent back gets past step 1, so this caption gives W_proj no gradient."
+            )
         return (
             f"**t = 0: the image projection.** ‖dL/dh₀‖ = {norms['total'][0]:.3e}, all of it carried back "
             f"from t = 1: no loss scores h₀, so it is what {losses} sent back through the steps in between "

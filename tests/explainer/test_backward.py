@@ -1,5 +1,7 @@
 """The backprop figures and texts show the gradients of the trace they are given."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,16 @@ def test_a_share_that_is_not_zero_is_never_shown_as_zero():
         "12.35",
         "4.6e+04",
     ]
+
+
+def test_a_zero_gradient_at_h0_is_not_said_to_arrive():
+    """Every unit of h_1 saturated (f'(a_1) = 0 in float32) stops the gradient: t = 0 says nothing arrives."""
+    bwd = make_trace().backward
+    stopped = dataclasses.replace(bwd, dh0=np.zeros_like(bwd.dh0))
+    summary = text.backward_step_summary(stopped, MASK, 0)
+    assert "‖dL/dh₀‖ = 0: nothing of what the losses at t = 1 … 4 sent back gets past step 1" in summary
+    assert "all of it" not in summary and "this is what trains W_proj" not in summary
+    assert "all of it carried back from t = 1" in text.backward_step_summary(bwd, MASK, 0)
 
 
 def test_no_ratio_is_drawn_where_no_gradient_arrives():
