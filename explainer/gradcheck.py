@@ -284,14 +284,37 @@ def _smaller(error: float, better: float) -> str:
     or "" for 0."""
     if better == 0:
         return ""
-    ratio = error / better
-    return f", {ratio:.0f}× smaller" if ratio < 1000 else f", {ratio:.1e}× smaller"
+    return f", {_times(error / better)} smaller"
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a factor: "120×", "6.5e+06×"."""
+    return f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
 
 
 def _span(errors) -> str:
     """The range of `errors` as a clause: "stays between 5.00e-01 and 9.10e-01", or "stays at 1.00e+00"."""
     low, high = f"{min(errors):.2e}", f"{max(errors):.2e}"
     return f"stays at {low}" if low == high else f"stays between {low} and {high}"
+
+
+def _unresolved_text(check, diagnosis) -> str:
+    """Why a gradient whose float64 reference check fails at every step is still right: it agrees as a whole,
+    and its worst element, tiny against the largest, shows the V of finite differences
+    (core.lab.gradcheck_lab.too_small_to_resolve)."""
+    reference = diagnosis.reference_scan
+    larger, smaller = reference.sides
+    element = float(np.asarray(check.analytic)[reference.index])
+    largest = float(np.abs(check.analytic).max())
+    return (
+        f"The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} the whole "
+        f"gradient agrees to {diagnosis.reference_norm_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + "
+        f"‖numeric‖)). Its worst element there, `{_element(check, reference)}` = {element:.2e}, is "
+        f"{_times(largest / abs(element))} smaller than the largest entry ({largest:.2e}), too small for finite "
+        f"differences to resolve: its error, {reference.best_error:.2e} at best (h = {reference.best_step:g}), "
+        f"rises to {reference.error_at(larger):.2e} at h = {larger:g} and {reference.error_at(smaller):.2e} at "
+        f"h = {smaller:g}, the V of truncation against round-off; a wrong derivative would stay flat."
+    )
 
 
 def diagnosis_markdown(result, check) -> str:
@@ -336,6 +359,8 @@ def diagnosis_markdown(result, check) -> str:
             f" The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} this "
             f"gradient's largest error is {diagnosis.reference_error:.2e}."
         )
+    elif diagnosis.unresolved:
+        text += " " + _unresolved_text(check, diagnosis)
     else:
         text += (
             f" The backward pass itself is right: in {REFERENCE_DTYPE} its worst element "

@@ -12,6 +12,7 @@ from core.lab.gradcheck_lab import (
     CELLS,
     PASS_BOUND,
     REFERENCE_STEP,
+    RESOLUTION_RISE,
     ROUND_OFF,
     STEP_CHOICES,
     THRESHOLDS,
@@ -167,6 +168,8 @@ def assert_follows_from_its_numbers(result, check, text):
         assert best_error == float(f"{scan.error_at(best):.2e}") == float(f"{min(scan.errors):.2e}")
     if "this gradient's largest error is" in text:
         (reference_error,) = quoted(rf"h = 1e-05 this gradient's largest error is {NUMBER}", text)
+    elif "too small for finite differences to resolve" in text:
+        reference_error = assert_unresolved_follows_from_its_numbers(check, text)
     else:
         reference_error, _ = quoted(rf"agrees to {NUMBER} at h = {STEP}", text)
     assert reference_error < PASS_BOUND and "is wrong" not in text
@@ -184,6 +187,42 @@ def assert_follows_from_its_numbers(result, check, text):
             and min(scan.errors) >= PASS_BOUND
             and scan.error_at(best) == min(scan.errors)
         )
+
+
+def assert_unresolved_follows_from_its_numbers(check, text):
+    """The sentence on an element too small to resolve quotes the whole gradient's agreement, the element
+    against the largest entry, and a V of its float64 errors (RESOLUTION_RISE times the best or more, two steps
+    either side of it): the numbers core.lab.gradcheck_lab.too_small_to_resolve decides on. Returns the
+    agreement quoted."""
+    diagnosis = check.diagnosis
+    reference = diagnosis.reference_scan
+    (agreement,) = quoted(rf"the whole gradient agrees to {NUMBER}", text)
+    assert agreement == float(f"{diagnosis.reference_norm_error:.2e}")
+    index = ", ".join(str(i) for i in reference.index)
+    element, ratio, largest = quoted(
+        rf"`d{check.name}\[{index}\]` = (-?{NUMBER[1:-1]}), is ([\d.e+]+)× smaller than the largest entry "
+        rf"\({NUMBER}\)",
+        text,
+    )
+    analytic = np.asarray(check.analytic)
+    assert element == float(f"{analytic[reference.index]:.2e}") and largest == float(
+        f"{np.abs(analytic).max():.2e}"
+    )
+    assert ratio == pytest.approx(largest / abs(element), rel=0.05) and ratio > 1
+    best, best_step, above, larger, below, smaller = quoted(
+        rf"its error, {NUMBER} at best \(h = {STEP}\), rises to {NUMBER} at h = {STEP} and {NUMBER} at "
+        rf"h = {STEP}, the V of truncation against round-off",
+        text,
+    )
+    assert (
+        best == float(f"{min(reference.errors):.2e}")
+        and best >= PASS_BOUND
+        and best_step == reference.best_step
+    )
+    assert larger > best_step > smaller and min(above, below) >= RESOLUTION_RISE * best
+    assert (above, below) == tuple(float(f"{reference.error_at(h):.2e}") for h in (larger, smaller))
+    assert "is wrong" not in text
+    return agreement
 
 
 def test_the_step_advised_is_one_the_lab_offers():
@@ -227,6 +266,20 @@ def test_every_diagnosis_follows_from_the_numbers_it_quotes(dtype, step):
             group = [(r, p) for r in results for p in r.params if p.diagnosis and p.diagnosis.cause == cause]
             worst = max(group, key=lambda pair: pair[1].max_rel_error)
             assert line.endswith(gradcheck.diagnosis_markdown(*worst)) and f"({len(group)}: " in line
+
+
+@pytest.mark.parametrize(("dtype", "step"), [("float64", REFERENCE_STEP), ("float32", 1e-3)])
+def test_an_element_too_small_to_resolve_is_explained_not_called_a_bug(dtype, step):
+    """The LSTM model at the lab's largest sizes, seed 0: dWh fails even in float64 at every step, at an element
+    too small to resolve (tests/lab/test_gradcheck_lab.py). The page explains it and names no bug."""
+    result = run_check("lstm_model", LabSizes(N=6, T=8, D=16, W=16, H=16, V=24), dtype=dtype, step=step)
+    wh = result.by_name("Wh")
+    text = gradcheck.diagnosis_markdown(result, wh)
+    assert wh.diagnosis.unresolved and "too small for finite differences to resolve" in text
+    assert_follows_from_its_numbers(result, wh, text)
+    kind, verdict = gradcheck.verdict_markdown([result], "none")
+    assert kind == "failed" and "bug" not in verdict.replace("deliberate bug", "")
+    assert gradcheck.CAUSE_TITLES[gradcheck.BUG] not in gradcheck.advice_markdown([result])
 
 
 def test_the_issues_cases():
