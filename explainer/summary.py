@@ -59,14 +59,15 @@ def _lane_sentence(lane, thresholds, others_went_on: bool) -> str:
             return f"- {name} diverged at iteration {lane.diverged_at}, before any finite loss."
         return f"- {name} has not trained yet."
     first, final = float(shown(lane.first_loss)), float(shown(lane.final_loss))
-    if final == first:
-        change = f"stayed at loss {shown(lane.final_loss)}"
+    if lane.final_minibatches == 1:
+        change = f"had loss {shown(lane.final_loss)} on its only minibatch"
     else:
-        change = f"{'fell' if final < first else 'rose'} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)}"
-    text = (
-        f"- {name} {change} (mean of its last minibatches; best {shown(lane.best_loss)}); "
-        f"{_milestones(lane, thresholds)}."
-    )
+        if final == first:
+            change = f"stayed at loss {shown(lane.final_loss)}"
+        else:
+            change = f"{'fell' if final < first else 'rose'} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)}"
+        change += f" (mean of its last {lane.final_minibatches} minibatches; best {shown(lane.best_loss)})"
+    text = f"- {name} {change}; {_milestones(lane, thresholds)}."
     if lane.diverged_at:
         text += (
             f" It diverged at iteration {lane.diverged_at}: a loss, gradient or update was no longer finite (or "

@@ -43,6 +43,8 @@ LIMITS = {
 # (and a link) set up with that many iterations.
 MAX_ITERATIONS = LIMITS["iterations"][1]
 MILESTONES = (1.0, 0.1)
+# A lane's final loss is the mean of its last FINAL_WINDOW minibatch losses: one minibatch's loss is noisy.
+FINAL_WINDOW = 5
 DEFAULT_ACTIVATIONS = ("tanh", "sigmoid")
 # The names a lane can have: a vanilla cell's activation, or the LSTM.
 LANE_NAMES = (*ACTIVATIONS, "lstm")
@@ -227,7 +229,7 @@ class LaneRecord:
         below = np.flatnonzero(self.losses < threshold)
         return int(below[0]) + 1 if below.size else None
 
-    def final_loss(self, window=5):
+    def final_loss(self, window=FINAL_WINDOW):
         """Mean loss of the last `window` iterations (minibatch losses are noisy), or None before any."""
         return float(self.losses[-window:].mean()) if self.losses.size else None
 
@@ -516,6 +518,7 @@ class Race:
                 iterations=r.iteration,
                 first_loss=float(r.losses[0]) if r.losses.size else None,
                 final_loss=r.final_loss(),
+                final_minibatches=min(FINAL_WINDOW, r.losses.size),
                 best_loss=float(r.losses.min()) if r.losses.size else None,
                 first_below={t: r.first_below(t) for t in MILESTONES},
                 saturated=r.stats.saturated,
@@ -549,6 +552,7 @@ class LaneSummary:
     iterations: int
     first_loss: float | None
     final_loss: float | None
+    final_minibatches: int  # how many minibatch losses final_loss is the mean of
     best_loss: float | None
     first_below: dict
     saturated: float

@@ -187,9 +187,9 @@ def test_saturated_ranges_match_the_derivative_threshold():
 
 def test_milestone_rows_and_sample_rows(records):
     lane = LaneSummary(
-        "relu", 2, 45.0, 44.0, 43.0, {1.0: None, 0.1: None}, 0.5, 0.4, "", False, 0.02, "x", None, 3
+        "relu", 2, 45.0, 44.0, 2, 43.0, {1.0: None, 0.1: None}, 0.5, 0.4, "", False, 0.02, "x", None, 3
     )
-    tanh = LaneSummary("tanh", 100, 45.0, 0.08, 0.07, {1.0: 30, 0.1: 69}, 0.1, 0.5, "", False, 0.025, None)
+    tanh = LaneSummary("tanh", 100, 45.0, 0.08, 5, 0.07, {1.0: 30, 0.1: 69}, 0.1, 0.5, "", False, 0.025, None)
     rows = figures.milestone_rows(RaceSummary([tanh, lane], 50, 512, True))
     # A row per measure, a column per lane, in the race's order.
     by_measure = {row[""]: row for row in rows}
@@ -205,7 +205,7 @@ def test_milestone_rows_and_sample_rows(records):
     }
     assert by_measure["saturated"]["tanh"] == "10%"
     # With an LSTM lane the row says what it counts for that lane, as the LSTM's histogram title does.
-    lstm = LaneSummary("lstm", 100, 45.0, 1.0, 0.9, {1.0: 80, 0.1: None}, 0.44, 0.3, "", False, 0.07, None)
+    lstm = LaneSummary("lstm", 100, 45.0, 1.0, 5, 0.9, {1.0: 80, 0.1: None}, 0.44, 0.3, "", False, 0.07, None)
     rows = figures.milestone_rows(RaceSummary([tanh, lstm], 50, 512, True))
     (saturated,) = [row for row in rows if row[""] == "saturated (LSTM: o·tanh′(c) < 0.1)"]
     assert (saturated["tanh"], saturated["lstm"]) == ("10%", "44%")

@@ -40,6 +40,7 @@ def lane_summary(name, final, first_below=None, saturated=0.1, derivative=0.5, *
         "iterations": 100,
         "first_loss": 45.0,
         "final_loss": final,
+        "final_minibatches": 5,
         "best_loss": None if final is None else final * 0.9,
         "first_below": first_below or {1.0: None, 0.1: None},
         "saturated": saturated,
@@ -64,7 +65,7 @@ def claims(text: str, summary: RaceSummary) -> set[str]:
     made = set()
     for paragraph in filter(None, text.split("\n")):
         if paragraph.startswith("After **"):
-            iterations = int(re.match(r"After \*\*(\d+) iterations\*\*", paragraph)[1])
+            iterations = int(re.match(r"After \*\*(\d+) iterations?\*\*", paragraph)[1])
             assert iterations == max(lane.iterations for lane in summary.lanes)
             assert f"on {summary.num_train} training captions (H = {summary.hidden_dim})" in paragraph
             assert ("did not start from the same weights" in paragraph) == (not summary.same_start)
@@ -140,24 +141,32 @@ def lane_claims(paragraph, lanes, went_on) -> set[str]:
         )
         assert paragraph == expected
         return {"untrained"}
+    only = re.fullmatch(
+        rf"- \*\*\w+\*\* had loss {NUMBER} on its only minibatch; (.*?)\.( It diverged .*)?", paragraph
+    )
     stayed = re.fullmatch(
-        rf"- \*\*\w+\*\* (stayed) at loss {NUMBER} \(mean of its last minibatches; "
+        rf"- \*\*\w+\*\* (stayed) at loss {NUMBER} \(mean of its last (\d+) minibatches; "
         rf"best {NUMBER}\); (.*?)\.( It diverged .*)?",
         paragraph,
     )
-    if stayed:
-        verb, final, best, milestones, rest = stayed.groups()
+    if only:
+        final, milestones, rest = only.groups()
+        verb, first, best, averaged = "had", final, final, "1"
+        assert lane.final_minibatches == 1 and lane.first_loss == lane.final_loss == lane.best_loss
+    elif stayed:
+        verb, final, averaged, best, milestones, rest = stayed.groups()
         first = final
     else:
-        verb, first, final, best, milestones, rest = re.fullmatch(
-            rf"- \*\*\w+\*\* (fell|rose) from loss {NUMBER} to {NUMBER} \(mean of its last minibatches; "
+        verb, first, final, averaged, best, milestones, rest = re.fullmatch(
+            rf"- \*\*\w+\*\* (fell|rose) from loss {NUMBER} to {NUMBER} \(mean of its last (\d+) minibatches; "
             rf"best {NUMBER}\); (.*?)\.( It diverged .*)?",
             paragraph,
         ).groups()
+    assert int(averaged) == lane.final_minibatches
     equal_shown(first, lane.first_loss)
     equal_shown(final, lane.final_loss)
     equal_shown(best, lane.best_loss)
-    assert verb == {1: "rose", -1: "fell", 0: "stayed"}[np.sign(float(final) - float(first))]
+    assert verb == "had" or verb == {1: "rose", -1: "fell", 0: "stayed"}[np.sign(float(final) - float(first))]
     for threshold in MILESTONES:
         reached = lane.first_below[threshold]
         if reached is None:
@@ -358,8 +367,13 @@ def test_derivatives_within_five_percent_explain_nothing():
 
 
 def test_one_iteration_is_one():
-    text = race_summary(RaceSummary([lane_summary("tanh", 40.0, iterations=1)], 50, 512, True))
+    """One iteration is one minibatch's loss: not a mean, and not a loss that "stayed"."""
+    lane = lane_summary("tanh", 40.0, iterations=1, first_loss=40.0, best_loss=40.0, final_minibatches=1)
+    summary = RaceSummary([lane], 50, 512, True)
+    text = race_summary(summary)
     assert text.startswith("After **1 iteration** on 50 training captions")
+    assert "- **tanh** had loss 40 on its only minibatch; never below 1." in text and "stayed" not in text
+    assert "lane had" in claims(text, summary)
 
 
 def test_summary_before_training():
