@@ -26,7 +26,7 @@ from core.lab.gradcheck_lab import (
 from core.lab.source import function_source
 from explainer.code import wrapped_pre
 from explainer.colors import base_layout
-from explainer.wording import counted
+from explainer.wording import counted, times
 
 # Colours of the verdict bands, from right to wrong.
 VERDICT_COLORS = {"pass": "#16a34a", "look closer": "#ca8a04", "suspicious": "#ea580c", "wrong": "#dc2626"}
@@ -284,12 +284,7 @@ def _smaller(error: float, better: float) -> str:
     or "" for 0."""
     if better == 0:
         return ""
-    return f", {_times(error / better)} smaller"
-
-
-def _times(ratio: float) -> str:
-    """A ratio as a factor: "120×", "6.5e+06×"."""
-    return f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
+    return f", {times(error / better)} smaller"
 
 
 def _span(errors) -> str:
@@ -310,7 +305,7 @@ def _unresolved_text(check, diagnosis) -> str:
         f"The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} the whole "
         f"gradient agrees to {diagnosis.reference_norm_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + "
         f"‖numeric‖)). Its worst element there, `{_element(check, reference)}` = {element:.2e}, is "
-        f"{_times(largest / abs(element))} smaller than the largest entry ({largest:.2e}), too small for finite "
+        f"{times(largest / abs(element))} smaller than the largest entry ({largest:.2e}), too small for finite "
         f"differences to resolve: its error, {reference.best_error:.2e} at best (h = {reference.best_step:g}), "
         f"rises to {reference.error_at(larger):.2e} at h = {larger:g} and {reference.error_at(smaller):.2e} at "
         f"h = {smaller:g}, the V of truncation against round-off; a wrong derivative would stay flat."

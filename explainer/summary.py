@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.engine.activations import ACTIVATIONS
 from explainer.escape import MAX_SENTENCE, plain
-from explainer.wording import counted
+from explainer.wording import counted, times
 
 PEAK_DERIVATIVE_TEXT = {
     "tanh": "tanh′ is at most 1",
@@ -31,12 +31,6 @@ def _ratio(high: float, low: float) -> float | None:
     """high / low of the numbers as shown, or None when the shown `low` is zero."""
     low_shown = float(shown(low))
     return float(shown(high)) / low_shown if low_shown > 0 else None
-
-
-def times(ratio: float) -> str:
-    """A ratio as the explainer's sentences write it: one decimal below 10 ("2.5×"), whole up to 1000 ("466×"),
-    then in e-notation ("1.4e+07×")."""
-    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×" if ratio < 1000 else f"{ratio:.1e}×"
 
 
 def _percent(share: float) -> int:

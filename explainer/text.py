@@ -15,7 +15,7 @@ from core.lab.sizes import (
 from explainer.backward import last_scored_step, norms_by_step, share_text
 from explainer.forward import probability_text, topk_rows, word
 from explainer.lstm import gate_means
-from explainer.summary import times
+from explainer.wording import times
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
 NOTEBOOK_BATCH_SIZE = 25

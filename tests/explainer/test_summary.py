@@ -22,7 +22,7 @@ RATIO = NUMBER
 
 
 def ratio_close(said: str, exact: float) -> bool:
-    """Whether a ratio as explainer.summary.times writes it is `exact` to its shown precision."""
+    """Whether a ratio as explainer.wording.times writes it is `exact` to its shown precision."""
     value = float(said)
     if value < 10:
         return abs(value - exact) <= 0.051
