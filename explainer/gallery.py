@@ -77,6 +77,8 @@ def candidates_html(caption, idx_to_word) -> str:
         if k == 1
         else f"the {k} most probable words and their probabilities"
     )
+    if caption.temperature:  # the distributions the words were drawn from, not the model's at temperature 1
+        most_probable += f" at temperature {caption.temperature:g}"
     header = (
         '<tr><th style="text-align:left;padding:0.2rem 0.45rem">step</th>'
         '<th style="text-align:left;padding:0.2rem 0.45rem">word</th>'
@@ -164,7 +166,8 @@ def divergence_figure(div, uirevision: str = "gallery.divergence") -> go.Figure:
             x=np.arange(1, S + 1),
             y=div.forced_truth_prob,
             marker_color=[GROUND_TRUTH if ok else WRONG for ok in div.forced_correct],
-            hovertemplate="step %{x}: p(ground truth) = %{y:.3f}<extra></extra>",
+            customdata=[probability_text(p) for p in div.forced_truth_prob],
+            hovertemplate="step %{x}: p(ground truth) = %{customdata}<extra></extra>",
             name="p(ground-truth word) under teacher forcing",
             showlegend=False,
         ),
@@ -191,7 +194,8 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
                 y=probs,
                 name=name,
                 marker_color=color,
-                hovertemplate=f"%{{x}}: p = %{{y:.4f}} {condition}<extra></extra>",
+                customdata=[probability_text(p) for p in probs],
+                hovertemplate=f"%{{x}}: p = %{{customdata}} {condition}<extra></extra>",
             )
             for probs, name, color, condition in (
                 (ablation.word_probs_with, "with the image", HIGHLIGHT, "with the image"),
@@ -209,7 +213,12 @@ def divergence_text(div) -> str:
     words escaped: they come from the dataset)."""
     truth = plain(" ".join(w for w in div.truth_words if w != "<END>"), MAX_SENTENCE)
     free = plain(div.free.text, MAX_SENTENCE)
-    accuracy = f"Fed the ground truth, the model predicts {100 * div.forced_accuracy:.0f}% of its words."
+    # The steps scored end with <END>, which the quoted caption leaves out: say it is counted.
+    steps, right = len(div.truth_words), int(np.sum(div.forced_correct))
+    accuracy = (
+        f"Fed the ground truth, the model predicts {right} of its {steps} next words "
+        f"({100 * div.forced_accuracy:.0f}%, the end of the caption counted as a word)."
+    )
     if div.first_difference is None:
         return f"Free sampling reproduces the ground truth “{truth}” word for word. {accuracy}"
     t = div.first_difference
@@ -221,7 +230,10 @@ def divergence_text(div) -> str:
         f"mistakes compound. {accuracy}"
     )
     if t < len(div.truth_words):
-        text += f" Under teacher forcing the ground-truth word at that step gets p = {div.forced_truth_prob[t]:.2f}."
+        text += (
+            " Under teacher forcing the ground-truth word at that step gets "
+            f"p = {probability_text(div.forced_truth_prob[t])}."
+        )
     return text + f"\n\nGround truth: “{truth}” · free: “{free}”"
 
 
@@ -232,7 +244,10 @@ def ablation_text(ablation, top: int = 3) -> str:
     words = ablation.with_image.words
     # The words of the caption quoted (its text leaves out <END>), most dependent first.
     order = [i for i in np.argsort(-dependence) if words[i] != "<END>"][:top]
-    visual = [f"“{plain(words[i])}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3]
+    # Numbered as the figure's bars are: a word can occur twice with two ratios.
+    visual = [
+        f"{i + 1}. “{plain(words[i])}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3
+    ]
     with_text, without_text = ablation.with_image.text, ablation.without_image.text
     text = (
         f"With the image: “{plain(with_text, MAX_SENTENCE)}”. With the feature zeroed, the "

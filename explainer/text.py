@@ -41,10 +41,11 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
     """What happens at timestep t of the forward pass, with this example's numbers, for the stepper (its
     **bold** and `code`; words from the vocabulary are code spans, shown as text). Vanilla cell or LSTM."""
     if t == 0:
-        cell = " (and c₀ = 0)" if trace.cell_type == "lstm" else ""
+        cell = " The cell state starts at c₀ = 0." if trace.cell_type == "lstm" else ""
+        # z: a mean that rounds to zero is 0.000, never -0.000, as in the figure's hover (explainer.forward).
         return (
             f"**t = 0: the image.** The {trace.feature.shape[0]}-d image feature is projected to the first "
-            f"hidden state h₀{cell} (mean {trace.h0.mean():+.3f}, ‖h₀‖ = {np.linalg.norm(trace.h0):.3f}). "
+            f"hidden state h₀ (mean {trace.h0.mean():z.3f}, ‖h₀‖ = {np.linalg.norm(trace.h0):.3f}).{cell} "
             "No word has been read yet; move to t = 1 to feed in `<START>`."
         )
     s = t - 1

@@ -173,6 +173,20 @@ def test_step_summary_quotes_the_numbers(trace):
     assert "h₀" in text.forward_step_summary(trace, WORDS, 0)
 
 
+def test_a_mean_h0_that_rounds_to_zero_reads_as_in_the_figure(trace):
+    """At t = 0 the sentence and the network's hover give h₀'s mean alike: 0.000 for -0.0004, never -0.000."""
+    h0 = np.array([0.3, -0.3, 0.1, -0.1, -0.002], dtype=np.float32)
+    near_zero = dataclasses.replace(trace, h0=h0)
+    assert round(float(h0.mean()), 4) == -0.0004
+    said = text.forward_step_summary(near_zero, WORDS, 0)
+    assert "(mean 0.000, ‖h₀‖ = " in said and "-0.000" not in said
+    spec = figure_json(forward.network_view(near_zero, WORDS).at(0))
+    hovers = [
+        h for trace_ in spec["data"] for h in np.atleast_1d(trace_.get("hovertext", [])) if "h_0" in str(h)
+    ]
+    assert any("mean h_0 = 0.000" in str(h) for h in hovers), hovers
+
+
 def test_sizes_markdown_counts_parameters_and_memory():
     model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=0)
     md = text.sizes_markdown(model, 16)

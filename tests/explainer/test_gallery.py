@@ -59,7 +59,13 @@ class Cells(HTMLParser):
 
 def test_candidates_table_has_a_row_per_word_with_bars_as_long_as_the_probabilities(greedy):
     header, *rows = Cells(gallery.candidates_html(greedy, WORDS)).rows
-    assert "2 most probable words" in header[-1][0]
+    assert "2 most probable words" in header[-1][0] and "temperature" not in header[-1][0]
+    # Drawn at a temperature: the probabilities shown are those of the softmax the words were drawn from.
+    header, *_ = Cells(gallery.candidates_html(dataclasses.replace(greedy, temperature=1.5), WORDS)).rows
+    assert (
+        header[-1][0]
+        == "the 2 most probable words and their probabilities at temperature 1.5 (the chosen one outlined)"
+    )
     assert len(rows) == 4
     step, word, *candidates = rows[1]
     assert (step[0], word[0]) == ("2", "red")
@@ -115,8 +121,15 @@ def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(gr
     assert (outline["x0"] + outline["x1"]) / 2 == 2
     text = gallery.divergence_text(div)
     assert "**step 2**" in text and "“red” where the caption has “blue”" in text
-    assert "predicts 75% of its words" in text
-    assert "p = 0.30" in text
+    # 3 of the 4 steps, <END> one of them, though the caption quoted leaves it out
+    assert "predicts 3 of its 4 next words (75%, the end of the caption counted as a word)" in text
+    assert "“a blue square”" in text and "p = 0.300." in text
+    assert decode(bars["customdata"]).tolist() == ["0.900", "0.300", "0.800", "0.900"]
+    assert bars["hovertemplate"] == "step %{x}: p(ground truth) = %{customdata}<extra></extra>"
+    # a probability far below 0.001 is written as one, never as 0.00
+    tiny = dataclasses.replace(div, forced_truth_prob=np.array([0.9, 5.17e-05, 0.8, 0.9]))
+    assert "gets p = 5.2e-05." in gallery.divergence_text(tiny)
+    assert decode(figure_json(gallery.divergence_figure(tiny))["data"][1]["customdata"])[1] == "5.2e-05"
 
 
 def test_the_word_grid_is_as_large_as_its_longest_word_fits():
@@ -144,12 +157,17 @@ def test_ablation_figure_and_text_name_the_visual_words(greedy):
     assert axis["title"]["text"] == "p(word | words before), temperature 1"
     text = gallery.ablation_text(ablation)
     assert "With the image: “a red circle”" in text and "alone says: “a”" in text
-    assert "“red” (×100), “circle” (×10)" in text
+    assert "2. “red” (×100), 3. “circle” (×10)" in text
+    assert decode(without["customdata"]).tolist() == ["0.800", "0.006", "0.070", "0.900"]
     assert "temperature 1" not in text  # greedy: the probabilities are those the words were chosen from
     # <END> is not a word of the captions quoted: never named, however much likelier the image makes it.
     ending = Ablation(greedy, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 0.006, 0.07, 0.0095]))
     text = gallery.ablation_text(ending)
-    assert text.endswith("“red” (×100), “circle” (×10).") and "END" not in text
+    assert text.endswith("2. “red” (×100), 3. “circle” (×10).") and "END" not in text
+    # A word said twice is named twice, each time with its place in the caption, as the figure's bars are.
+    twice = caption([4, 5, 5, 2], [[4], [5], [5], [2]], [[0.9], [0.6], [0.7], [0.95]], [0.9, 0.6, 0.7, 0.95])
+    repeated = Ablation(twice, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 0.006, 0.07, 0.9]))
+    assert gallery.ablation_text(repeated).endswith("2. “red” (×100), 3. “red” (×10).")
     # No word much likelier with the image: the model is not looking only if the caption does not change.
     flat = np.array([0.9, 0.6, 0.7, 0.95])
     assert gallery.ablation_text(Ablation(greedy, greedy, flat, flat)).endswith(

@@ -92,7 +92,7 @@ def test_step_summaries_quote_the_gates_and_the_cell(traced):
     said = text.forward_step_summary(f, WORDS, 3)
     assert f"forget f = {f.f[2].mean():.2f}" in said and f"‖c₃‖ = {np.linalg.norm(f.c[2]):.3f}" in said
     assert f"keeps f ⊙ c₂ (‖·‖ = {np.linalg.norm(f.kept[2]):.3f})" in said
-    assert "(and c₀ = 0)" in text.forward_step_summary(f, WORDS, 0)
+    assert "). The cell state starts at c₀ = 0." in text.forward_step_summary(f, WORDS, 0)
     back = text.backward_step_summary(b, f.mask, 3)
     norms = backward.norms_by_step(b)
     assert f"‖dL/dc_3‖ = {np.linalg.norm(b.dc[2]):.3e}" in back and f"{norms['cell'][3]:.3e} from c_4" in back
