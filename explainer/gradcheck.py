@@ -69,7 +69,8 @@ def _log_ticks(exponents) -> dict:
 def result_rows(results) -> list[dict]:
     """Table rows, one per checked gradient: check, gradient, shape, largest relative error (formatted),
     verdict and, for a gradient outside the pass band, its measured cause. (The norm error is in the detail
-    view: one more column would not fit a projector.)"""
+    view: one more column would not fit a projector.) The gradients outside the pass band come first, each
+    group in the checks' order: a long table scrolls, and the rows that fail must be the ones in sight."""
     rows = []
     for result in results:
         for p in result.params:
@@ -83,7 +84,7 @@ def result_rows(results) -> list[dict]:
                     "cause": "" if p.diagnosis is None else CAUSE_TITLES[p.diagnosis.cause],
                 }
             )
-    return rows
+    return sorted(rows, key=lambda row: row["verdict"] == "pass")
 
 
 def overview_figure(results, uirevision: str = "gradcheck.overview") -> go.Figure:

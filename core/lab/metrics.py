@@ -100,9 +100,9 @@ def references_by_image(
     return refs
 
 
-def scene_accuracy(captions: Sequence, scenes: Sequence, check_sizes: bool = False) -> float:
+def scene_accuracy(captions: Sequence, scenes: Sequence) -> float:
     """Share of scenes whose caption names every object's shape and colour correctly, nothing else,
-    and states only true relations, positions, counts and orders (core.data.scenes.check.check_caption).
+    and states only true sizes, relations, positions, counts and orders (core.data.scenes.check.check_caption).
 
     captions: N captions (strings or word lists); scenes: N core.data.scenes.spec.Scene.
     """
@@ -110,9 +110,7 @@ def scene_accuracy(captions: Sequence, scenes: Sequence, check_sizes: bool = Fal
         raise ShapeError(f"scene_accuracy got {len(captions)} captions but {len(scenes)} scenes.")
     if not scenes:
         return 0.0
-    return sum(
-        check_caption(c, s, check_sizes=check_sizes).ok for c, s in zip(captions, scenes, strict=True)
-    ) / len(scenes)
+    return sum(check_caption(c, s).ok for c, s in zip(captions, scenes, strict=True)) / len(scenes)
 
 
 @dataclass(frozen=True)

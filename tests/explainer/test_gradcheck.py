@@ -55,6 +55,18 @@ def test_result_rows_list_every_gradient_with_its_error_and_cause(clean):
     assert any(r["cause"] for r in large)
 
 
+def test_the_gradients_that_fail_head_the_table():
+    """The embedding bug fails dW_embed of the embedding and of the model, the 13th and 23rd of 23 rows in
+    the checks' order, below a table's fold: they come first, then those that pass, each in that order."""
+    results = run_all_checks(bug="embedding_assign")
+    rows = gradcheck.result_rows(results)
+    in_order = [(gradcheck.LAYER_TITLES[r.layer], f"d{p.name}", p.verdict) for r in results for p in r.params]
+    shown = [(row["check"], row["gradient"], row["verdict"]) for row in rows]
+    failing = [row for row in in_order if row[2] != "pass"]
+    assert [row[1] for row in failing] == ["dW_embed", "dW_embed"]
+    assert shown == failing + [row for row in in_order if row[2] == "pass"]
+
+
 def test_overview_bars_are_the_max_errors_coloured_by_verdict(buggy):
     spec = figure_json(gradcheck.overview_figure(buggy))
     bar = spec["data"][0]

@@ -167,12 +167,9 @@ def _with_article(words: str) -> str:
     return f"{'an' if words[:1] and words[0] in 'aeiou' else 'a'} {words}"
 
 
-def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool = False) -> CaptionCheck:
+def check_caption(caption: str | Sequence[str], scene: Scene) -> CaptionCheck:
     """Whether a caption names every object's shape and colour correctly (each exactly once, nothing
-    else), and whether every relation, position, count and ordering it states is true of the scene.
-
-    check_sizes: also require stated size words to be right.
-    """
+    else), and whether every size, relation, position, count and ordering it states is true of the scene."""
     parsed = parse_caption(caption)
     problems = list(parsed.problems)
     matched: list[SceneObject | None] = []
@@ -195,7 +192,7 @@ def check_caption(caption: str | Sequence[str], scene: Scene, check_sizes: bool 
         if obj in matched:
             problems.append(f"names the {obj.name()} twice")
         matched.append(obj)
-        if check_sizes and m.size is not None and m.size != obj.size:
+        if m.size is not None and m.size != obj.size:
             problems.append(f"calls the {obj.size} {obj.name()} {m.size}")
         if m.position and not position_holds(m.position, obj):
             problems.append(f"says the {obj.name()} is at the {' '.join(m.position)}, which is not true")
