@@ -386,7 +386,11 @@ def loss_view(trace) -> Stepped:
     )
     fig.update_xaxes(title="timestep t", dtick=1, range=[0.4, T + 0.6])
     fig.update_yaxes(title="−log p(target)", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title="running total", secondary_y=True, rangemode="tozero", showgrid=False)
+    # tickmode auto: Plotly.js puts an overlaying axis's ticks on the first axis's grid ("sync"), at odd values
+    # such as 20.1 and 30.1.
+    fig.update_yaxes(
+        title="running total", secondary_y=True, rangemode="tozero", showgrid=False, tickmode="auto"
+    )
     base_layout(fig, "loss", height=300, legend=LEGEND_ABOVE)
 
     heights = np.where(trace.mask, trace.step_loss, stub)

@@ -204,7 +204,8 @@ def saturated_ranges(
 
 
 def _panel_title(stats) -> str:
-    """Two lines: the lane's saturated share, then its mean local derivative (and forget gate)."""
+    """Two lines: the lane's saturated share and the iteration it was measured at (the table beside it may be a
+    tick newer: the histograms are redrawn less often), then its mean local derivative (and forget gate)."""
     if stats.activation == "lstm":
         lines = [
             f"lstm: {100 * stats.saturated:.0f}% with o·tanh′(c) < 0.1",
@@ -217,6 +218,7 @@ def _panel_title(stats) -> str:
         ]
     if stats.nonfinite:
         lines[0] += f", {100 * stats.nonfinite:.0f}% inf or NaN"
+    lines[0] += f" at iteration {stats.iteration}"
     return "<br>".join(figure_text(line, None) for line in lines)
 
 

@@ -162,7 +162,8 @@ def test_histogram_figure_shows_shares_in_percent_on_every_panel(records):
     assert {axis.get("tickformat") for axis in y_axes} == {".0%"}
     titles = [a["text"] for a in spec["layout"]["annotations"]]
     assert titles[0] == (
-        f"tanh: {100 * stats[0].saturated:.0f}% saturated<br>mean f′(a) = {stats[0].mean_derivative:.2f}"
+        f"tanh: {100 * stats[0].saturated:.0f}% saturated at iteration {stats[0].iteration}<br>"
+        f"mean f′(a) = {stats[0].mean_derivative:.2f}"
     )
     assert titles[2].startswith("lstm: ") and f"forget gate f = {stats[2].mean_forget_gate:.2f}" in titles[2]
     # Two shaded saturated zones for tanh and sigmoid; none for the LSTM, whose o·tanh′(c) is no function of h.
