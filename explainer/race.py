@@ -173,13 +173,17 @@ def grad_norm_figure(
                     x=np.arange(1, values.size + 1),
                     y=values,
                     mode="lines",
-                    name=f"{activation}: {label}",
+                    name=activation if label == "all parameters" else f"{activation}: {label}",
+                    # One legend entry per lane (its solid line), which shows and hides both of its lines: with
+                    # an entry per line, four lanes took eight rows of the figure's height.
+                    legendgroup=activation,
+                    showlegend=label == "all parameters",
                     line={"color": lane_color(activation), **line},
                     hovertemplate=f"{activation}<br>iteration %{{x}}<br>‖{symbol}‖ %{{y:.3g}}<extra></extra>",
                 )
             )
     fig.update_xaxes(title_text="iteration")
-    fig.update_yaxes(title_text="gradient norm", **log_ticks(*drawn))
+    fig.update_yaxes(title_text=f"gradient norm (solid: all, dotted: {param})", **log_ticks(*drawn))
     return _layout(fig, uirevision, 360)
 
 

@@ -114,10 +114,14 @@ def test_grad_norm_figure_draws_totals_and_wh_on_a_labelled_log_axis(records):
     wh = {r.activation: r.wh_grad_norms for r in records}
     spec = figure_json(figures.grad_norm_figure(totals, wh))
     by_name = {t["name"]: decode(t["y"]) for t in spec["data"]}
-    np.testing.assert_allclose(by_name["tanh: all parameters"], totals["tanh"])
+    np.testing.assert_allclose(by_name["tanh"], totals["tanh"])
     np.testing.assert_allclose(by_name["sigmoid: Wh"], wh["sigmoid"])
     np.testing.assert_allclose(by_name["lstm: Wh"], wh["lstm"])
-    assert len(by_name["tanh: all parameters"]) == 12
+    assert len(by_name["tanh"]) == 12
+    # One legend entry per lane, its solid line: the legend says which line is which.
+    assert [t["name"] for t in spec["data"] if t.get("showlegend", True)] == list(totals)
+    assert all(t["line"].get("dash") == "dot" for t in spec["data"] if not t.get("showlegend", True))
+    assert spec["layout"]["yaxis"]["title"]["text"] == "gradient norm (solid: all, dotted: Wh)"
     axis = spec["layout"]["yaxis"]
     assert axis["type"] == "log"
     assert all(float(text) == value for text, value in zip(axis["ticktext"], axis["tickvals"], strict=True))
