@@ -189,10 +189,12 @@ export default function (component) {
     state.t = t;
     range.value = String(t);
     root.querySelector(".rnn-value").textContent = `t = ${t}`;
+    // A button just disabled drops the keyboard focus to the page: keep it in the stepper, on the slider.
+    // Which button had it is read before disabling: Chromium 150 moves the focus away at once.
+    const focused = document.activeElement;
     prev.disabled = t <= data.first;
     next.disabled = t >= data.last;
-    // A button just disabled drops the keyboard focus to the page: keep it in the stepper, on the slider.
-    if ([prev, next].some((button) => button.disabled && document.activeElement === button)) range.focus();
+    if ([prev, next].some((button) => button.disabled && focused === button)) range.focus();
     root.dataset.step = String(t);
     const i = t - data.first;
     Promise.all(state.panels.filter((panel) => panel.due()).map((panel) => panel.painted(i))).then(
