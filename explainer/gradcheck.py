@@ -299,17 +299,18 @@ def _unresolved_text(check, diagnosis) -> str:
     and its worst element, tiny against the largest, shows the V of finite differences
     (core.lab.gradcheck_lab.too_small_to_resolve)."""
     reference = diagnosis.reference_scan
-    larger, smaller = reference.sides
+    above, below = reference.sides
     element = float(np.asarray(check.analytic)[reference.index])
     largest = float(np.abs(check.analytic).max())
+    smaller = f"{times(largest / abs(element))} smaller than" if element else "0 against"
     return (
         f"The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} the whole "
         f"gradient agrees to {diagnosis.reference_norm_error:.2e} (‖analytic − numeric‖ / (‖analytic‖ + "
-        f"‖numeric‖)). Its worst element there, `{_element(check, reference)}` = {element:.2e}, is "
-        f"{times(largest / abs(element))} smaller than the largest entry ({largest:.2e}), too small for finite "
+        f"‖numeric‖)). Its worst element there, `{_element(check, reference)}` = {element:.2e}, is {smaller} "
+        f"the largest entry ({largest:.2e}), too small for finite "
         f"differences to resolve: its error, {reference.best_error:.2e} at best (h = {reference.best_step:g}), "
-        f"rises to {reference.error_at(larger):.2e} at h = {larger:g} and {reference.error_at(smaller):.2e} at "
-        f"h = {smaller:g}, the V of truncation against round-off; a wrong derivative would stay flat."
+        f"rises to {reference.error_at(above):.2e} at h = {above:g} and {reference.error_at(below):.2e} at "
+        f"h = {below:g}, the V of truncation against round-off; a wrong derivative would stay flat."
     )
 
 

@@ -14,10 +14,15 @@ from core.lab.gradcheck_lab import (
     REFERENCE_STEP,
     RESOLUTION_RISE,
     ROUND_OFF,
+    SCAN_STEPS,
     STEP_CHOICES,
     THRESHOLDS,
     TOO_LARGE,
+    CheckResult,
+    Diagnosis,
     LabSizes,
+    ParamCheck,
+    StepScan,
     bugs_of,
     checks_of,
     run_all_checks,
@@ -211,16 +216,21 @@ def assert_unresolved_follows_from_its_numbers(check, text):
     (agreement,) = quoted(rf"the whole gradient agrees to {NUMBER}", text)
     assert agreement == float(f"{diagnosis.reference_norm_error:.2e}")
     index = ", ".join(str(i) for i in reference.index)
-    element, ratio, largest = quoted(
-        rf"`d{check.name}\[{index}\]` = (-?{NUMBER[1:-1]}), is ([\d.e+]+)× smaller than the largest entry "
-        rf"\({NUMBER}\)",
+    match = re.search(
+        rf"`d{check.name}\[{index}\]` = (-?{NUMBER[1:-1]}), is (?:([\d.e+]+)× smaller than|0 against) the "
+        rf"largest entry \({NUMBER}\)",
         text,
     )
+    assert match, text
+    element, ratio, largest = (None if group is None else float(group) for group in match.groups())
     analytic = np.asarray(check.analytic)
     assert element == float(f"{analytic[reference.index]:.2e}") and largest == float(
         f"{np.abs(analytic).max():.2e}"
     )
-    assert ratio == pytest.approx(largest / abs(element), rel=0.05) and ratio > 1
+    if analytic[reference.index] == 0:
+        assert "is 0 against the largest entry" in text
+    else:
+        assert ratio == pytest.approx(largest / abs(element), rel=0.05) and ratio > 1
     best, best_step, above, larger, below, smaller = quoted(
         rf"its error, {NUMBER} at best \(h = {STEP}\), rises to {NUMBER} at h = {STEP} and {NUMBER} at "
         rf"h = {STEP}, the V of truncation against round-off",
@@ -292,6 +302,20 @@ def test_an_element_too_small_to_resolve_is_explained_not_called_a_bug(dtype, st
     kind, verdict = gradcheck.verdict_markdown([result], "none")
     assert kind == "failed" and "bug" not in verdict.replace("deliberate bug", "")
     assert gradcheck.CAUSE_TITLES[gradcheck.BUG] not in gradcheck.advice_markdown([result])
+
+
+def test_an_unresolved_element_of_exactly_zero_is_said_without_a_ratio():
+    """An element whose backward value is exactly 0 is no fraction of the largest entry: the sentence says it
+    is 0 (a ratio would divide by it)."""
+    errors = (0.95, 0.16, 1.9e-3, 1.5e-5, 1.7e-4, 1.6e-3, 3.4e-2, 0.18, 0.55)
+    reference = StepScan((0, 0), "float64", REFERENCE_STEP, SCAN_STEPS, errors)
+    analytic = np.array([[0.0, 0.5], [-0.2, 0.1]])
+    check = ParamCheck("Wh", analytic, analytic, np.zeros((2, 2)), 1.7e-4, 6.7e-9, "look closer")
+    check.diagnosis = Diagnosis(ROUND_OFF, reference, 1.7e-4, reference, 6.7e-9)
+    result = CheckResult("lstm_model", "tanh", "float64", REFERENCE_STEP, "none", False, LabSizes(), [check])
+    text = gradcheck.diagnosis_markdown(result, check)
+    assert "`dWh[0, 0]` = 0.00e+00, is 0 against the largest entry (5.00e-01)" in text
+    assert_follows_from_its_numbers(result, check, text)
 
 
 def test_the_issues_cases():
