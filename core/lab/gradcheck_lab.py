@@ -653,19 +653,19 @@ def _diagnose(result, gradients, reference_check):
     for check in result.params:
         if check.name not in scans:
             continue
+        counterpart = reference.by_name(check.name)
         if is_reference:
             reference_scan = scans[check.name]
         else:
-            own = reference.by_name(check.name).diagnosis
-            reference_scan = own.scan if own is not None else None
-        reference_error = reference.by_name(check.name).max_rel_error
-        reference_norm_error = reference.by_name(check.name).norm_rel_error
+            reference_scan = counterpart.diagnosis.scan if counterpart.diagnosis is not None else None
         check.diagnosis = Diagnosis(
-            cause_of(scans[check.name], reference_error, reference_scan, reference_norm_error),
+            cause_of(
+                scans[check.name], counterpart.max_rel_error, reference_scan, counterpart.norm_rel_error
+            ),
             scans[check.name],
-            reference_error,
+            counterpart.max_rel_error,
             reference_scan,
-            reference_norm_error,
+            counterpart.norm_rel_error,
         )
 
 
