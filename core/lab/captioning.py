@@ -13,6 +13,7 @@ from core.data.scenes.check import check_caption
 from core.data.scenes.features import extract_features
 from core.data.scenes.generate import scenes_of_rows
 from core.data.scenes.render import render_scene
+from core.engine.rnn_layers import softmax, temporal_affine_forward
 from core.engine.validation import require_ndim
 from core.errors import HyperparameterError, ShapeError
 from core.lab.topk import top_k
@@ -186,11 +187,22 @@ def image_ablation(model, feature, k=5, max_length=16, temperature=0.0, seed=0):
     with_image = generate_caption(model, feature, temperature, seed, k, max_length)
     without_image = generate_caption(model, zero, temperature, seed, k, max_length)
     caption = np.concatenate([[model.word_to_idx["<START>"]], with_image.ids])
-    probs = []
-    for f in (feature, zero):
-        trace = trace_example(model, f, caption).forward
-        probs.append(trace.probs[np.arange(caption.shape[0] - 1), trace.ids_target].astype(np.float64))
-    return Ablation(with_image, without_image, probs[0], probs[1])
+    return Ablation(
+        with_image,
+        without_image,
+        _word_probabilities(model, feature, caption),
+        _word_probabilities(model, zero, caption),
+    )
+
+
+def _word_probabilities(model, feature, caption):
+    """feature: (D,), caption: (T + 1,) ids -> (T,) the probability `model` gives each word of caption[1:]
+    when fed the words before it. Every word gets its probability, a drawn <NULL> too, which the loss (and so
+    a trace) leaves unscored."""
+    h, _ = model.recurrent_forward(np.asarray(feature)[None], np.asarray(caption)[None])
+    scores, _ = temporal_affine_forward(h, model.params["W_vocab"], model.params["b_vocab"])
+    probs = softmax(scores[0].astype(np.float64))
+    return probs[np.arange(probs.shape[0]), caption[1:]]
 
 
 @dataclass

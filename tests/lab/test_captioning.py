@@ -164,6 +164,22 @@ def test_scenes_by_row_only_for_the_embedded_dataset():
     assert scenes_by_row(synthetic_data(), "train") is None
 
 
+def test_ablation_gives_a_drawn_null_word_the_probability_it_was_drawn_with(data, memorised):
+    # A model that draws <NULL> often: the loss never scores a <NULL> target, but a sampled caption can
+    # hold one, and the ablation must show the probability it was drawn with, not 0.
+    model = memorised.copy()
+    model.params["b_vocab"][model.word_to_idx["<NULL>"]] += 8.0
+    feature = data["train_features"][0]
+    drawn = [image_ablation(model, feature, temperature=1.0, seed=seed) for seed in range(20)]
+    with_null = [a for a in drawn if "<NULL>" in a.with_image.words]
+    assert with_null, "no caption drew <NULL>: raise its bias"
+    for ablation in with_null:
+        position = ablation.with_image.words.index("<NULL>")
+        assert ablation.word_probs_with[position] > 0 and ablation.word_probs_without[position] > 0
+        # At temperature 1 the words are drawn from the very probabilities the ablation shows.
+        np.testing.assert_allclose(ablation.word_probs_with, ablation.with_image.chosen_probs, rtol=1e-4)
+
+
 def test_free_sampling_and_ablation_follow_the_temperature_and_seed(data, memorised):
     feature, caption = data["train_features"][0], data["train_captions"][0]
     div = teacher_forcing_vs_free(memorised, feature, caption, temperature=1.5, seed=3)
