@@ -309,11 +309,12 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
     saturated = "saturated"
     if any(lane.activation == "lstm" for lane in summary.lanes):
         saturated = "saturated (LSTM: o·tanh′(c) < 0.1)"
+    loss_now = _loss_now_measure(summary.lanes)
     lanes = {}
     for lane in summary.lanes:
         row = {
             "iterations": lane.iterations,
-            "loss now (last 5)": None if lane.final_loss is None else round(lane.final_loss, 4),
+            loss_now: None if lane.final_loss is None else round(lane.final_loss, 4),
             "best loss": None if lane.best_loss is None else round(lane.best_loss, 4),
         }
         for threshold in thresholds:
@@ -329,6 +330,18 @@ def milestone_rows(summary, thresholds=(1.0, 0.1)) -> list[dict]:
         lanes[lane.activation] = row
     measures = dict.fromkeys(measure for row in lanes.values() for measure in row)
     return [{"": measure, **{name: row[measure] for name, row in lanes.items()}} for measure in measures]
+
+
+def _loss_now_measure(lanes) -> str:
+    """The name of the row of final losses, saying how many minibatch losses each is the mean of."""
+    windows = sorted({lane.final_minibatches for lane in lanes if lane.final_loss is not None})
+    if not windows:
+        return "loss now"
+    if windows == [1]:
+        return "loss now (1 minibatch)"
+    if len(windows) == 1:
+        return f"loss now (mean of last {windows[0]})"
+    return f"loss now (mean of last {windows[0]} to {windows[-1]})"
 
 
 def sample_rows(records) -> list[dict]:

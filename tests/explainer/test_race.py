@@ -1,6 +1,8 @@
 """explainer.race: the figures carry the race's measured numbers, label their axes where they belong, and
 draw a lane whose numbers went infinite or NaN without raising."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -202,13 +204,20 @@ def test_milestone_rows_and_sample_rows(records):
     assert by_measure["iterations"] == {"": "iterations", "tanh": 100, "relu": 2}
     assert by_measure["first below 1"]["tanh"] == "iteration 30"
     assert by_measure["first below 0.1"] == {"": "first below 0.1", "tanh": "iteration 69", "relu": "not yet"}
-    assert by_measure["loss now (last 5)"]["tanh"] == 0.08 and by_measure["ms / iteration"]["tanh"] == 25.0
+    # The relu lane's loss is the mean of its only 2 minibatches, the tanh lane's of its last 5.
+    assert by_measure["loss now (mean of last 2 to 5)"]["tanh"] == 0.08
+    assert by_measure["ms / iteration"]["tanh"] == 25.0
     assert by_measure["diverged (not finite)"] == {
         "": "diverged (not finite)",
         "tanh": "no",
         "relu": "at iteration 3",
     }
     assert by_measure["saturated"]["tanh"] == "10%"
+    just_started = [replace(tanh, iterations=1, final_minibatches=1), replace(lane, final_minibatches=1)]
+    names = [row[""] for row in figures.milestone_rows(RaceSummary(just_started, 50, 512, True))]
+    assert "loss now (1 minibatch)" in names
+    names = [row[""] for row in figures.milestone_rows(RaceSummary([tanh], 50, 512, True))]
+    assert "loss now (mean of last 5)" in names
     # With an LSTM lane the row says what it counts for that lane, as the LSTM's histogram title does.
     lstm = LaneSummary("lstm", 100, 45.0, 1.0, 5, 0.9, {1.0: 80, 0.1: None}, 0.44, 0.3, "", False, 0.07, None)
     rows = figures.milestone_rows(RaceSummary([tanh, lstm], 50, 512, True))
