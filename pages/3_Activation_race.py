@@ -24,6 +24,8 @@ WORDVEC_CHOICES = (8, 16, 32, 64, 128, 256)
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 LR_DECAY_STEP = 0.01
 MAX_SEED = 10_000
+# Pixels of the "More iterations" box: room for 4 digits and its − / + buttons.
+EXTRA_WIDTH = 150
 
 
 def box_limits(max_train: int) -> dict[str, tuple[int, int]]:
@@ -133,11 +135,12 @@ def settings_line(config: RaceConfig) -> str:
     )
 
 
-def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) -> None:
-    """Start / pause / resume / reset / extend in `columns`; each changes st.session_state[STATE_KEY]."""
-    main, reset, extend_by, extend = columns
+def buttons(row, data: dict, config: RaceConfig, runner: RaceRunner | None) -> None:
+    """Start / pause / resume / reset / extend, side by side in `row` (a horizontal container, which wraps them
+    onto a second line rather than cut their labels on a narrow or zoomed page); each changes
+    st.session_state[STATE_KEY]."""
     if runner is None:
-        if main.button("▶ Start", type="primary", key="race.start"):
+        if row.button("▶ Start", type="primary", key="race.start"):
             with st.spinner("Building the lanes…"):
                 runner = RaceRunner(Race(data, config))
             runner.wanted = True
@@ -147,15 +150,15 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
         return
     race = runner.race
     if runner.wanted and not race.done:
-        if main.button("⏸ Pause", key="race.pause"):
+        if row.button("⏸ Pause", key="race.pause"):
             runner.wanted = False
             runner.stop()
             st.rerun()
-    elif not race.done and main.button("▶ Resume", type="primary", key="race.resume"):
+    elif not race.done and row.button("▶ Resume", type="primary", key="race.resume"):
         runner.wanted = True
         runner.start()
         st.rerun()
-    if reset.button(
+    if row.button(
         "↺ Reset", key="race.reset", help="Discard this run; Start builds a new one from the settings."
     ):
         runner.stop()
@@ -163,8 +166,10 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
         st.rerun()
     room = MAX_ITERATIONS - race.target
     if room > 0:
-        extra = extend_by.number_input("More iterations", 1, room, min(100, room), step=50, key="race.extra")
-        if extend.button("➕ Extend", key="race.extend"):
+        extra = row.number_input(
+            "More iterations", 1, room, min(100, room), step=50, key="race.extra", width=EXTRA_WIDTH
+        )
+        if row.button("➕ Extend", key="race.extend"):
             race.extend(int(extra))
             url_state.set("iterations", race.target)  # the settings, the URL and a copied link follow
             runner.wanted = True
@@ -175,19 +180,24 @@ def buttons(columns, data: dict, config: RaceConfig, runner: RaceRunner | None) 
 def metrics(records) -> None:
     """Each lane's latest minibatch loss (the table and the summary give the mean of the last 5), its change
     over the last 10 iterations (or all there are), and whether it diverged."""
-    for column, record in zip(st.columns(len(records)), records, strict=True):
+    # Each metric as wide as its label, the row wrapping when they do not fit: fixed columns cut the labels
+    # ("tanh loss on mini…") with four lanes on a projector's zoomed page.
+    row = st.container(horizontal=True, gap="medium")
+    for record in records:
         last, change = record.final_loss(1), record.loss_change(10)
-        column.metric(
+        row.metric(
             f"{record.activation} loss on minibatch {record.iteration}",
             f"{last:.3f}" if last is not None else "–",
             f"{change[0]:+.3f} over {change[1]} it."
             if change is not None and not record.diverged_at
             else None,
             delta_color="inverse",
+            width="content",
         )
+    for record in records:
         if record.diverged_at:
-            column.warning(
-                f"**Diverged at iteration {record.diverged_at}**; the other lanes go on. "
+            st.warning(
+                f"**{record.activation} diverged at iteration {record.diverged_at}**; the other lanes go on. "
                 + plain(record.error, MAX_MESSAGE),
                 icon="💥",
             )
@@ -295,11 +305,13 @@ def page() -> None:
     url_state.load(fields)
     config = settings(fields, len(data["train_captions"]))
     st.caption(settings_line(config))
-    controls = st.columns([1.2, 1.1, 1.6, 1.1, 2.0], vertical_alignment="bottom")
-    log_y = controls[-1].toggle("Log-scale loss", **url_state.bind("race.log"))
+    # The buttons at the left and the toggle at the right, on one line where they fit.
+    controls = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="bottom")
+    actions = controls.container(horizontal=True, vertical_alignment="bottom", width="content")
+    log_y = controls.toggle("Log-scale loss", **url_state.bind("race.log"))
     url_state.save(fields)
     runner = st.session_state.get(STATE_KEY)
-    buttons(controls[:-1], data, config, runner)
+    buttons(actions, data, config, runner)
     if runner is None:
         st.info("Press **Start** to train the lanes. Each browser tab runs its own race.")
         return

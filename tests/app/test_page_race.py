@@ -295,7 +295,7 @@ def test_a_diverged_lane_is_shown_as_diverged_while_the_others_go_on():
     assert (tanh.iteration, sigmoid.iteration) == (8, 8)
     assert (relu.diverged_at, relu.iteration) == (2, 1)
     (warning,) = at.warning
-    assert "Diverged at iteration 2" in warning.value and "the other lanes go on" in warning.value
+    assert "relu diverged at iteration 2" in warning.value and "the other lanes go on" in warning.value
     spec = chart(at, "race.loss")
     assert "relu diverged at iteration 2" in [a["text"] for a in spec["layout"]["annotations"]]
     # The progress is the lanes' that went on, not the diverged lane's iteration 1.

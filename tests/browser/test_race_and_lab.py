@@ -1,8 +1,10 @@
 """Part 3 (the activation race, trained live) and part 5 (the gradient-check lab) in a real browser."""
 
 from .streamlit_helpers import (
+    BUTTON_LABEL,
     ERROR_ALERT,
     HTML_BOXES,
+    METRIC_LABEL,
     act_and_wait,
     assert_healthy,
     choose,
@@ -22,6 +24,7 @@ DETAIL_SELECT = '[data-testid="stSelectbox"]:has(input[aria-label="Look at one g
 LAB_FITS = ", ".join(
     [
         '[data-testid="stButton"] button',
+        BUTTON_LABEL,
         '[data-testid="stSelectbox"] input',
         '[data-testid="stWidgetLabel"] p',
         '[data-testid="stHtml"] pre',
@@ -32,9 +35,11 @@ LAB_FITS = ", ".join(
 RACE_FITS = ", ".join(
     [
         '[data-testid="stButton"] button',
+        BUTTON_LABEL,
         '[data-testid="stSelectbox"] [data-baseweb="select"] > div > div:first-child',
         '[data-testid="stWidgetLabel"]',
         '[data-testid="stMetricLabel"]',
+        METRIC_LABEL,
         '[data-testid="stMetricValue"]',
         '[data-testid="stMetricDelta"]',
     ]
@@ -82,6 +87,9 @@ def test_race_trains_both_lanes_live_until_the_summary(projector_page, app_serve
     assert f"iterations={ITERATIONS}" in page.url
     expect_charts(page, 3)
     save_screenshot(page, "3_activation_race")
+    # Zoomed to 150 % on the projector (an 853 px wide page), no button or metric is cut either: they wrap.
+    page.set_viewport_size({"width": 853, "height": 480})
+    assert overflowing(page, RACE_FITS) == []
     # On a 1024 px screen the tables still fit the page (the milestones: a row per measure, a column per lane).
     page.set_viewport_size({"width": 1024, "height": 768})
     assert page.locator('[data-testid="stHtml"] table').count() == 2
