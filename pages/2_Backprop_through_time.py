@@ -22,7 +22,7 @@ def page() -> None:
         controls.wh_field(),
         controls.forget_field(),
         url_state.choice("weight", "Wh", WEIGHTS, "weight"),
-        url_state.choice("log", "on", ("on", "off"), "log scale", key="backprop.log"),
+        url_state.flag("log", True, "log scale", key="backprop.log"),
     ]
     settings, fields = controls.controls(data, t_default=controls.last_scored_step, extra_fields=view_fields)
     is_lstm = settings.cell == "lstm"
@@ -59,9 +59,9 @@ def page() -> None:
             st.markdown(text.spectral_markdown(trace.spectral_radius, wh_scale, settings.activation))
     with options:
         st.radio("Weight summed over time", WEIGHTS, horizontal=True, **url_state.bind("weight"))
-        st.radio("Norms on a log scale", ("on", "off"), horizontal=True, **url_state.bind("backprop.log"))
+        st.toggle("Norms on a log scale", **url_state.bind("backprop.log"))
     views = stepped_views.backprop_data(
-        settings, wh_scale, forget_shift, url_state.get("weight"), url_state.get("backprop.log") == "on"
+        settings, wh_scale, forget_shift, url_state.get("weight"), url_state.get("backprop.log")
     )
 
     picture, source = st.columns([1, 2])

@@ -25,7 +25,6 @@ from ui import url_state
 RESULTS_KEY = "gradcheck.results"
 MAX_SEED = 10_000
 DTYPES = ("float64", "float32")
-REPEAT = {"on": True, "off": False}
 SIZE_MEANINGS = {
     "N": "batch",
     "T": "timesteps",
@@ -56,7 +55,7 @@ def base_fields() -> list[url_state.Field]:
         url_state.choice("dtype", "float64", DTYPES, "precision"),
         url_state.choice("step", 1e-5, STEP_CHOICES, "finite-difference step h"),
         url_state.integer("seed", 0, 0, MAX_SEED, "seed of the random inputs", key="lab.seed"),
-        url_state.choice("repeat", "on", REPEAT, "repeated word id"),
+        url_state.flag("repeat", True, "repeated word id"),
         *size_fields(),
     ]
 
@@ -121,7 +120,7 @@ def size_inputs(fields: list[url_state.Field]) -> None:
 def inputs_label() -> str:
     """The test input's settings in one line, as the button that opens them reads."""
     sizes = " · ".join(f"{name} {int(url_state.get(name))}" for name in SIZE_LIMITS)
-    repeat = "a word id repeats" if REPEAT[url_state.get("repeat")] else "no word id repeats"
+    repeat = "a word id repeats" if url_state.get("repeat") else "no word id repeats"
     return f"Test input: {sizes} · seed {int(url_state.get('lab.seed'))} · {repeat}"
 
 
@@ -144,7 +143,7 @@ def inputs_popover(fields: list[url_state.Field]) -> None:
             "Repeat a word id",
             help="Make a word id occur twice in the embedding input: an embedding backward that overwrites instead of "
             "adding is only visible then.",
-            **url_state.bind("repeat", labels=REPEAT),
+            **url_state.bind("repeat"),
         )
 
 
@@ -194,7 +193,7 @@ def controls(fields: list[url_state.Field]) -> dict:
         "dtype": url_state.get("dtype"),
         "seed": int(url_state.get("lab.seed")),
         "step": float(url_state.get("step")),
-        "repeat_word": REPEAT[url_state.get("repeat")],
+        "repeat_word": url_state.get("repeat"),
     }
 
 

@@ -96,8 +96,10 @@ def test_weight_and_log_scale_live_in_the_link():
     assert at.radio(key="url_state_widget.weight").value == "Wx"
     assert figure(at, "norms")["layout"]["yaxis"]["type"] == "linear"
     assert "dWx" in stepper.text(at, STEPPER, "contrib_text")
-    at.radio(key="url_state_widget.backprop.log").set_value("on").run()
-    assert at.query_params["log"] == "on" and figure(at, "norms")["layout"]["yaxis"]["type"] == "log"
+    # On and off read as in the race's links: 1 and 0 ("on" and "off" are read too).
+    assert at.toggle(key="url_state_widget.backprop.log").value is False
+    at.toggle(key="url_state_widget.backprop.log").set_value(True).run()
+    assert at.query_params["log"] == "1" and figure(at, "norms")["layout"]["yaxis"]["type"] == "log"
 
 
 def test_wh_scale_changes_the_spectral_radius_and_what_survives(data):
