@@ -83,3 +83,13 @@ def fresh_clone(request) -> FreshClone:
     if fresh is None:
         pytest.skip(f"{REPO} is not a git checkout, so there is no committed HEAD to clone")
     return fresh.ready()
+
+
+@pytest.fixture(scope="session")
+def largest_lstm_check():
+    """The float64 check of the LSTM model at the lab's largest sizes, seed 0 (core.lab.gradcheck_lab.run_check):
+    its dWh fails at an element too small to resolve. About 5 s, so the tests of the lab and of its sentences
+    share one run; they only read it."""
+    from core.lab.gradcheck_lab import LabSizes, run_check
+
+    return run_check("lstm_model", LabSizes(N=6, T=8, D=16, W=16, H=16, V=24))
