@@ -266,7 +266,9 @@ def reach_markdown(lstm_reach, rnn_reach) -> str:
     """How much of the last word's gradient reaches the first step in each cell, and which keeps more."""
     # Compared and divided as printed (.2e), so that the ratio is the ratio of the two numbers beside it.
     lstm, rnn = (float(f"{reach.first_step:.2e}") for reach in (lstm_reach, rnn_reach))
-    if lstm == rnn:
+    if lstm == rnn == 0:
+        verdict = "neither carries any back"
+    elif lstm == rnn:
         verdict = "both carry the same share back"
     elif min(lstm, rnn) > 0 and times(max(lstm, rnn) / min(lstm, rnn)) == "1.0×":
         verdict = "both carry about the same share back (within 5%)"

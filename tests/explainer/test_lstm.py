@@ -72,6 +72,7 @@ def test_reach_view_and_text_compare_the_cells_on_one_example(traced):
         (0.001, 0.2, "the vanilla cell carries 200× as much back"),
         (0.3, 0.0, "only the LSTM carries any back"),
         (0.5, 0.5, "both carry the same share back"),
+        (0.0, 0.0, "neither carries any back"),
         # A 6% difference is not "1×": small ratios keep a decimal, and within 5% they are called the same.
         (0.341, 0.360, "the vanilla cell carries 1.1× as much back"),
         (0.35, 0.36, "both carry about the same share back (within 5%)"),
