@@ -59,7 +59,8 @@ def page() -> None:
             st.markdown(text.spectral_markdown(trace.spectral_radius, wh_scale, settings.activation))
     with options:
         st.radio("Weight summed over time", WEIGHTS, horizontal=True, **url_state.bind("weight"))
-        st.toggle("Norms on a log scale", **url_state.bind("backprop.log"))
+        # wrap: in this narrow column Streamlit would cut the label ("Norms on a l…") below 1280 px.
+        st.toggle("Norms on a log scale", wrap=True, **url_state.bind("backprop.log"))
     views = stepped_views.backprop_data(
         settings, wh_scale, forget_shift, url_state.get("weight"), url_state.get("backprop.log")
     )

@@ -304,12 +304,15 @@ def overlapping_cell_numbers(page: Page) -> list[str]:
 # Streamlit 1.67 cuts a label too long for its button or metric with an ellipsis on the label's own text block,
 # not on the button or the metric, which keep their size.
 BUTTON_LABEL = '[data-testid="stButton"] [data-testid="stMarkdownContainer"]'
+TOGGLE_LABEL = '[data-testid="stCheckbox"] [data-testid="stMarkdownContainer"]'  # a checkbox's too
 METRIC_LABEL = '[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]'
-# What must never be cut at 1280 px (a projector): buttons, select values, the stepper's controls, code lines.
+# What must never be cut at 1280 px (a projector): buttons, toggles, select values, the stepper's controls, code
+# lines.
 FITS = ", ".join(
     [
         '[data-testid="stButton"] button',
         BUTTON_LABEL,
+        TOGGLE_LABEL,
         '[data-testid="stSelectbox"] [data-baseweb="select"] > div > div:first-child',
         f"{STEPPER} button",
         f"{STEPPER} .rnn-label",
