@@ -299,7 +299,7 @@ def _unresolved_text(check, diagnosis) -> str:
     and its worst element, tiny against the largest, shows the V of finite differences
     (core.lab.gradcheck_lab.too_small_to_resolve)."""
     reference = diagnosis.reference_scan
-    above, below = reference.sides
+    above, below = reference.rises
     element = float(np.asarray(check.analytic)[reference.index])
     largest = float(np.abs(check.analytic).max())
     smaller = f"{times(largest / abs(element))} smaller than" if element else "0 against"
