@@ -120,8 +120,10 @@ def size_inputs(fields: list[url_state.Field]) -> None:
 def inputs_label() -> str:
     """The test input's settings in one line, as the button that opens them reads."""
     sizes = " · ".join(f"{name} {int(url_state.get(name))}" for name in SIZE_LIMITS)
-    repeat = "a word id repeats" if url_state.get("repeat") else "no word id repeats"
-    return f"Test input: {sizes} · seed {int(url_state.get('lab.seed'))} · {repeat}"
+    # The toggle's setting, not a fact about the input: whether an id repeats depends on the check and the sizes
+    # (none can among N·T = 1 ids), and each check's note says which ids do.
+    repeat = "on" if url_state.get("repeat") else "off"
+    return f"Test input: {sizes} · seed {int(url_state.get('lab.seed'))} · repeat a word id: {repeat}"
 
 
 def inputs_popover(fields: list[url_state.Field]) -> None:

@@ -390,12 +390,14 @@ def test_the_test_inputs_button_names_the_input_the_checks_ran_on():
     sizes = results(at)[0].sizes
     assert all(r.sizes == sizes for r in results(at))
     named = " · ".join(f"{name} {getattr(sizes, name)}" for name in "NTDWHV")
-    assert popover_label(at) == f"Test input: {named} · seed 7 · no word id repeats"
+    assert popover_label(at) == f"Test input: {named} · seed 7 · repeat a word id: off"
     assert named == "N 1 · T 2 · D 3 · W 4 · H 5 · V 12"  # the link's sizes
     widget(at, "number_input", "N:").set_value(3).run()
     widget(at, "toggle", "Repeat a word id").set_value(True).run()
     assert results(at)[0].sizes.N == 3
-    assert popover_label(at) == "Test input: N 3 · T 2 · D 3 · W 4 · H 5 · V 12 · seed 7 · a word id repeats"
+    assert (
+        popover_label(at) == "Test input: N 3 · T 2 · D 3 · W 4 · H 5 · V 12 · seed 7 · repeat a word id: on"
+    )
     widget(at, "number_input", "N:").set_value(9).run()
     assert at.warning and results(at)[0].sizes.N == 3
     assert popover_label(at).startswith("Test input: N 3 · T 2")
