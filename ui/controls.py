@@ -129,9 +129,11 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     url_state.load(fields, notices)
     if url_state.get("cell") == "lstm" and url_state.get("activation") != "tanh":
         # Only a link can pair them (the cell selector sets both): the LSTM's gates fix their nonlinearities.
-        notices.append(
+        url_state.refuse(
+            "activation",
             f"**activation** = “{url_state.get('activation')}” is the vanilla cell's; the LSTM's gates fix "
-            "their nonlinearities (σ and tanh)"
+            "their nonlinearities (σ and tanh)",
+            notices,
         )
         url_state.set("activation", "tanh")
     split = url_state.get("split")

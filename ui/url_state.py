@@ -231,10 +231,7 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
                 _pending()["notices"].pop(field.name, None)
             except ValueError as exc:
                 # The raw value comes from whoever wrote the link: shown as text, cut, never as Markdown.
-                notice = f"**{field.label}** = “{plain(raw)}” {exc}"
-                notices.append(notice)
-                _pending()["notices"][field.name] = notice
-                _pending()["shown"] = False
+                refuse(field.name, f"**{field.label}** = “{plain(raw)}” {exc}", notices)
                 st.session_state[key] = field.default
         elif key in st.session_state:
             try:
@@ -248,6 +245,15 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
     if not collect:
         notify(notices)
     return values
+
+
+def refuse(name: str, notice: str, notices: list[str]) -> None:
+    """Add `notice`, on the link's value of field `name` that the page cannot use (load() refuses those that do
+    not parse; a page, those it cannot use for a reason of its own), to `notices` for :func:`notify`: said
+    again on the runs the page starts by itself."""
+    notices.append(notice)
+    _pending()["notices"][name] = notice
+    _pending()["shown"] = False
 
 
 def notify(notices: Sequence[str]) -> None:

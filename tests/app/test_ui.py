@@ -534,3 +534,39 @@ def test_a_name_two_pages_use_for_different_things_keeps_each_pages_value():
     at.query_params.clear()
     at.run()
     assert at.query_params["seed"] == "77" and at.query_params["log"] == "0"
+
+
+def refusing_app():
+    """A page that refuses a link's pair of values for a reason of its own, as the explainer pages refuse an
+    LSTM with a vanilla activation, and then reruns by itself once, as when its model is ready."""
+    import streamlit as st
+
+    from ui import url_state
+
+    fields = [
+        url_state.choice("cell", "rnn", ("rnn", "lstm")),
+        url_state.choice("act", "tanh", ("tanh", "relu")),
+    ]
+    notices = []
+    url_state.load(fields, notices)
+    if url_state.get("cell") == "lstm" and url_state.get("act") != "tanh":
+        url_state.refuse("act", f"**act** = “{url_state.get('act')}” is the vanilla cell's", notices)
+        url_state.set("act", "tanh")
+    url_state.notify(notices)
+    url_state.save(fields)
+    st.session_state.setdefault("runs", 0)
+    st.session_state.runs += 1
+    if st.session_state.runs == 1:
+        url_state.keep_notices()
+
+
+def test_a_value_a_page_refuses_itself_is_said_again_with_the_others():
+    at = AppTest.from_function(refusing_app, default_timeout=TIMEOUT)
+    at.query_params.update({"cell": "lstm", "act": "relu"})
+    at.run()
+    assert "**act** = “relu” is the vanilla cell's" in at.info[0].value
+    assert at.query_params["act"] == "tanh"
+    at.run()  # the rerun the page started by itself: still said
+    assert "**act** = “relu” is the vanilla cell's" in at.info[0].value
+    at.run()  # a rerun the learner asked for: said enough
+    assert not at.info
