@@ -118,7 +118,7 @@ def _next_page() -> None:
 
 
 def _explain(index: int) -> None:
-    url_state.set("image", index)
+    url_state.set("image", index + 1)
     url_state.set("view", "words")
 
 
@@ -186,11 +186,11 @@ def chosen_image(items, data):
     picture, choice = st.columns([1, 3], vertical_alignment="center")
     choice.selectbox(
         "Image (one of the gallery's)",
-        range(len(items)),
-        format_func=lambda i: f"#{i + 1}: {gallery.shorten(items[i].truths[0])}",
+        range(1, len(items) + 1),
+        format_func=lambda number: f"#{number}: {gallery.shorten(items[number - 1].truths[0])}",
         **url_state.bind("image", options_of=".".join(f"{item.split}{item.row}" for item in items)),
     )
-    item = items[int(url_state.get("image"))]
+    item = items[int(url_state.get("image")) - 1]
     with picture:
         ui.show_image(item.source, base_dir=data.get("base_dir"), width=160)
     return item
@@ -365,9 +365,10 @@ def page() -> None:
     recipe, split = url_state.get("recipe"), url_state.get("split")
     indices = recipe_caption_indices(data, recipe) if split == "train" else None
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)
-    fields.append(url_state.integer("image", 0, 0, len(items) - 1, "image for the detailed views"))
+    # Numbered from 1 in the link, as the image selector numbers them (#1, #2, …).
+    fields.append(url_state.integer("image", 1, 1, len(items), "image for the detailed views"))
     url_state.load(fields[-1:], notices)
-    chosen = items[int(url_state.get("image"))]
+    chosen = items[int(url_state.get("image")) - 1]
     fields.append(url_state.integer("truth", 0, 0, len(chosen.truths) - 1, "ground-truth caption"))
     fields.append(scene_field())
     # Before the load: another image resets the caption chosen, unless the URL brings one (a link, Back).

@@ -129,7 +129,10 @@ def test_word_by_word_explains_the_chosen_image(data):
     at = open_gallery({"recipe": "full", "split": "val", "images": "3"})
     at.button(key="gallery.explain.2").click().run()
     no_problems(at)
-    assert at.query_params["view"] == "words" and at.query_params["image"] == "2"
+    # The third card: #3 in the image selector and in the link.
+    assert at.query_params["view"] == "words" and at.query_params["image"] == "3"
+    image = next(s for s in at.selectbox if s.label == "Image (one of the gallery's)")
+    assert image.value == 3 and image.format_func(3).startswith("#3: ")
     items = gallery_items(data, "val", 3, seed=0)
     full = core.lab.trained_models.trained_model(data, "full")
     expected = generate_caption(full, items[2].feature)
@@ -164,7 +167,7 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     assert any("temperature 1.5 with seed 4" in m.value for m in at.markdown)
     # Another image: the caption choice follows it (its first caption), never the previous image's.
     image = next(s for s in at.selectbox if s.label == "Image (one of the gallery's)")
-    image.set_value(2).run()
+    image.set_value(3).run()
     no_problems(at)
     assert at.query_params["truth"] == "0"
     truth = at.selectbox(key="url_state_widget.truth.val." + str(items[2].row))
@@ -174,14 +177,14 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     assert [w for w in heat["text"][0] if w] == [figure_text(w) for w in expected.truth_words]
     assert not any(m.value.startswith("**Model:**") for m in at.markdown)  # the gallery view did not run
     # Back: the browser reruns the page with the earlier entry's URL, whose caption is shown and kept.
-    at.query_params.update({"image": "0", "truth": "3"})
+    at.query_params.update({"image": "1", "truth": "3"})
     at.run()
     assert at.selectbox(key="url_state_widget.truth.val." + str(items[0].row)).value == 3
-    assert at.query_params["image"] == "0" and at.query_params["truth"] == "3"
+    assert at.query_params["image"] == "1" and at.query_params["truth"] == "3"
 
 
 def test_ablation_uses_the_sampling_settings(data):
-    at = open_gallery({"recipe": "full", "view": "ablation", "temperature": "0.8", "seed": "2", "image": "1"})
+    at = open_gallery({"recipe": "full", "view": "ablation", "temperature": "0.8", "seed": "2", "image": "2"})
     no_problems(at)
     items = gallery_items(data, "train", 6, seed=0)
     full = core.lab.trained_models.trained_model(data, "full")
@@ -295,13 +298,14 @@ def test_the_link_reopens_the_same_view_and_changes_go_to_the_url(data):
     overfit = core.lab.trained_models.trained_model(data, "overfit")
     expected = [generate_caption(overfit, item.feature, 0.7, 5, 3) for item in items]
     assert model_captions(at) == [caption.text for caption in expected]
-    assert dict(at.query_params) == {**query, "view": "gallery", "image": "0", "truth": "0"}
-    # The detailed views explain the linked image with the linked caption.
-    at = open_gallery({**query, "view": "forcing", "image": "2", "truth": "4"})
+    assert dict(at.query_params) == {**query, "view": "gallery", "image": "1", "truth": "0"}
+    # The detailed views explain the linked image (#3, numbered from 1 as the selector does) with the linked
+    # caption.
+    at = open_gallery({**query, "view": "forcing", "image": "3", "truth": "4"})
     picked = at.selectbox(key="url_state_widget.truth.val." + str(items[2].row))
     assert picked.value == 4 and picked.options == items[2].truths
-    assert dict(at.query_params) == {**query, "view": "forcing", "image": "2", "truth": "4"}
-    at = open_gallery({**query, "view": "words", "image": "1"})
+    assert dict(at.query_params) == {**query, "view": "forcing", "image": "3", "truth": "4"}
+    at = open_gallery({**query, "view": "words", "image": "2"})
     (table,) = other_html(at)
     assert table.count("<tr>") == len(expected[1].words) + 1 and "3 most probable words" in table
     at.slider(key=TEMPERATURE).set_value(0.0)
@@ -322,7 +326,7 @@ def test_bad_link_values_fall_back_with_a_notice():
     no_problems(at)
     assert at.slider(key=COUNT).value == 6 and at.radio(key=MODEL).value == "full"
     assert at.query_params["images"] == "6" and at.query_params["recipe"] == "full"
-    assert at.query_params["image"] == "0" and at.query_params["view"] == "gallery"
+    assert at.query_params["image"] == "1" and at.query_params["view"] == "gallery"
 
 
 def test_the_lstm_model_is_offered_like_the_others(data):

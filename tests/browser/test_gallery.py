@@ -41,7 +41,7 @@ def test_gallery_captions_images_and_explains_one(projector_page, app_server):
 
     # A card leads into the word-by-word view of its image, which the URL keeps.
     click_key(page, "gallery.explain.1")
-    assert re.search(r"[?&]view=words(&|$)", page.url) and re.search(r"[?&]image=1(&|$)", page.url)
+    assert re.search(r"[?&]view=words(&|$)", page.url) and re.search(r"[?&]image=2(&|$)", page.url)
     table = page.locator(f"{TAB} table").first
     table.wait_for(state="visible")
     assert table.locator("tr").count() >= 2
