@@ -51,7 +51,8 @@ def url_fields() -> list[url_state.Field]:
     """The gallery's view in the URL besides the model: split, how many images and which page of them,
     decoding, and the view open."""
     return [
-        url_state.choice("split", "train", SPLITS, "images from"),
+        # A key of its own: the explainer pages' split picks their example; changed here, it would move it.
+        url_state.choice("split", "train", SPLITS, "images from", key="gallery.split"),
         url_state.integer("images", 6, 1, MAX_IMAGES, "number of images"),
         url_state.integer("page", 0, 0, MAX_SEED, "page of images"),
         url_state.number("temperature", 0.0, 0.0, 2.0, TEMPERATURE_STEP, "temperature"),
@@ -138,7 +139,7 @@ def controls() -> dict:
     decoding settings (the widgets write the rest to the URL fields, read before they are drawn)."""
     left, middle, right = st.columns(3)
     left.radio("Model", RECIPES, format_func=ui.RECIPE_LABELS.get, **url_state.bind("recipe"))
-    left.radio("Images from", SPLITS, horizontal=True, **url_state.bind("split"))
+    left.radio("Images from", SPLITS, horizontal=True, **url_state.bind("gallery.split"))
     middle.slider("Images", 1, MAX_IMAGES, **url_state.bind("images"))
     middle.button("🔀 Other images", key="gallery.shuffle", on_click=_next_page)
     temperature = right.slider(
@@ -362,7 +363,7 @@ def page() -> None:
     if fields[0].name != "recipe":
         fields.insert(0, recipe_field(tuple(models)))
         url_state.load(fields[:1], notices)
-    recipe, split = url_state.get("recipe"), url_state.get("split")
+    recipe, split = url_state.get("recipe"), url_state.get("gallery.split")
     indices = recipe_caption_indices(data, recipe) if split == "train" else None
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)
     # Numbered from 1 in the link, as the image selector numbers them (#1, #2, …).

@@ -23,6 +23,7 @@ from tests.helpers.apptest import (
     figures,
     images,
     no_problems,
+    open_page,
     other_html,
     page_app,
     run_until_trained,
@@ -34,7 +35,8 @@ from tests.helpers.stepper import bundled_trace_types
 PAGE = "pages/4_Caption_gallery.py"
 # Widget keys of the URL-bound controls.
 MODEL, SPLIT, COUNT, TEMPERATURE, SEED, K = (
-    f"url_state_widget.{name}" for name in ("recipe", "split", "images", "temperature", "gallery.seed", "k")
+    f"url_state_widget.{name}"
+    for name in ("recipe", "gallery.split", "images", "temperature", "gallery.seed", "k")
 )
 
 
@@ -341,3 +343,21 @@ def test_the_lstm_model_is_offered_like_the_others(data):
     (scores,) = tables(at)
     (lstm_row,) = [row for row in scores if row["model"] == "LSTM trained on the whole training set"]
     assert 0 <= float(lstm_row["BLEU-4 on val"]) <= 1
+
+
+def test_the_gallerys_split_leaves_the_explainer_pages_example_alone():
+    """The gallery's "Images from" and the explainer pages' split both read train or val, but each page keeps
+    its own: choosing val images here moved the forward page's training example 3000 to the validation set,
+    past its last image."""
+    at = open_page("pages/1_Forward_pass.py", {"example": "3000"})
+    at.switch_page(PAGE)
+    at.query_params.clear()
+    at.run()
+    run_until_trained(at)
+    at.radio(key=SPLIT).set_value("val").run()
+    assert at.query_params["split"] == "val"
+    at.switch_page("pages/1_Forward_pass.py")
+    at.query_params.clear()
+    at.run()
+    assert not at.exception and not at.info
+    assert at.query_params["split"] == "train" and at.query_params["example"] == "3000"
