@@ -84,17 +84,18 @@ def load_settings(notices: list[str], changes: list[str]) -> list[url_state.Fiel
     fields = base_fields()
     url_state.load(fields, notices)
     cell = url_state.get("lab.cell")
-    bug = url_state.get("bug")
-    if bug in BUGS and bug not in bugs_of(cell):
-        changes.append(
-            f"The {CELL_TITLES[cell]} cell never runs the code of the bug “{BUGS[bug].title}”, so the lab now "
-            "runs without a deliberate bug."
-        )
+    before = url_state.get("bug")
     # Another cell keeps the learner's checks, each as its counterpart there (RNN step -> LSTM step). A bug
     # the new cell never runs falls back to "none" in load().
     url_state.reset_on_change("checks", cell, list(same_checks_for(url_state.get("checks", ()), cell)))
     fields += cell_fields(cell)
     url_state.load(fields[-2:], notices)
+    # Said only when the fallback happened: a link (or Back) that brings the cell with a bug of its own runs it.
+    if before in BUGS and before not in bugs_of(cell) and url_state.get("bug") == "none":
+        changes.append(
+            f"The {CELL_TITLES[cell]} cell never runs the code of the bug “{BUGS[before].title}”, so the lab "
+            "now runs without a deliberate bug."
+        )
     return fields
 
 

@@ -222,6 +222,14 @@ def test_the_bugs_offered_follow_the_cell():
         "**deliberate bug** = “drop\\_local\\_derivative” is a bug in code the LSTM cell never runs" in notice
     )
     assert linked.query_params["bug"] == "none" and linked.query_params["cell"] == "lstm"
+    # Back to an entry (or a link) that brings the other cell with a bug of its own: that bug runs, and
+    # nothing says the lab runs without one.
+    at = open_lab({"bug": "drop_local_derivative"})
+    at.query_params.clear()
+    at.query_params.update({"cell": "lstm", "bug": "forget_gate_without_c_prev", "checks": "lstm_model"})
+    at.run()
+    assert widget(at, "selectbox", "Deliberate bug").value == "forget_gate_without_c_prev"
+    assert not [i.value for i in at.info if "never runs the code" in i.value]
 
 
 def test_the_element_view_follows_the_chosen_checks():
