@@ -139,10 +139,12 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     split = url_state.get("split")
     example = example_field(data, split)
     fields.append(example)
-    before = url_state.get("example")
+    before, links = url_state.get("example"), url_state.times_from_url("example")
     url_state.load([example], notices)
     last_example = len(data[f"{split}_captions"]) - 1
-    if before is not None and int(before) > last_example:  # the other split has fewer examples
+    # The other split has fewer examples; unless the URL brought the example too (a link, or Back), which
+    # load() took or refused itself.
+    if before is not None and int(before) > last_example and url_state.times_from_url("example") == links:
         st.info(
             f"Example {int(before)} is past the last of the {_SPLIT_LABELS[split].lower()} ({last_example}), "
             f"so example {url_state.get('example')} is shown.",

@@ -130,6 +130,13 @@ def test_an_example_past_the_other_split_is_said_when_the_split_changes(data):
     ]
     at.run()
     assert not at.info  # said once
+    # Back to an entry that brings the split and its own example: that example, and nothing to say.
+    at = open_page(PAGE, {"example": str(last + 10)})
+    at.query_params.clear()
+    at.query_params.update({"split": "val", "example": "5"})
+    at.run()
+    no_problems(at)
+    assert at.number_input[0].value == 5 and not at.info
 
 
 def test_switching_activation_changes_the_trace(data):
