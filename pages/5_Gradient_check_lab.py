@@ -274,7 +274,8 @@ def page() -> None:
         with notice:
             url_state.notify(notices)
         st.info("Choose at least one check.")
-        url_state.save(fields)
+        # No gradient to look at: the link drops the one it named (a link opened later would refuse it).
+        url_state.save(fields, without=[url_state.choice("detail", "", ("",))])
         return
     results = run_checks(settings)
     fields.append(detail_field(results, settings, notices))
