@@ -99,9 +99,9 @@ def example_field(data: dict, split: str) -> url_state.Field:
     return url_state.integer("example", 0, 0, len(data[f"{split}_captions"]) - 1, "example")
 
 
-def timestep_field(data: dict, split: str, default: int = 0) -> url_state.Field:
-    """The timestep t = 0 … T of the split's captions."""
-    return url_state.integer("t", default, 0, data[f"{split}_captions"].shape[1] - 1, "timestep t")
+def timestep_field(data: dict, split: str, default: int = 0, key: str = "") -> url_state.Field:
+    """The timestep t = 0 … T of the split's captions (kept under `key` in the session, "t" in the URL)."""
+    return url_state.integer("t", default, 0, data[f"{split}_captions"].shape[1] - 1, "timestep t", key=key)
 
 
 def wh_field() -> url_state.Field:
@@ -117,11 +117,16 @@ def _random_example(count: int) -> None:
     url_state.set("example", int(np.random.default_rng().integers(count)))
 
 
-def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[url_state.Field]]:
+def controls(
+    data: dict, step_key: str, t_default=0, extra_fields=()
+) -> tuple[Settings, list[url_state.Field]]:
     """Load the URL state and draw the example / activation / model / sizes controls.
 
-    t_default: the timestep a view opens on, a number or a function of (split, example index); with a
-    function, choosing another example moves t to that example's default.
+    step_key: the page's own name for its timestep in the session (the URL says t): the forward pass and
+    backprop share the example but not the step, so that backprop, opened from the sidebar, is not left at
+    the step the forward pass was on (its first, where backprop ends). t_default: the timestep a view opens on,
+    a number or a function of (split, example index); with a function, choosing another example moves t to
+    that example's default.
     Returns the settings and every field loaded (pass them to ``url_state.save`` at the end of the page).
     """
     notices: list[str] = []
@@ -154,8 +159,8 @@ def controls(data: dict, t_default=0, extra_fields=()) -> tuple[Settings, list[u
     if callable(t_default):
         default = t_default(split, int(url_state.get("example")))
         # Another example opens on its own default step (a t in the link still wins: load() prefers it).
-        url_state.reset_on_change("t", (split, int(url_state.get("example"))), default)
-    fields.append(timestep_field(data, split, default))
+        url_state.reset_on_change(step_key, (split, int(url_state.get("example"))), default)
+    fields.append(timestep_field(data, split, default, key=step_key))
     url_state.load(fields[-1:], notices)
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])

@@ -55,6 +55,19 @@ def test_page_opens_on_the_last_scored_step_with_every_view(data):
     assert "masked" in padding and f"backprop starts at t = {last}" in padding
 
 
+def test_each_page_keeps_its_own_step_of_the_shared_example(data):
+    """Opened from the sidebar after the forward pass (at t = 0, where backprop ends), backprop starts at the
+    last scored word, and the forward pass keeps its own step when the learner goes back."""
+    last = last_scored_step(fresh_trace(data, 3, activation="tanh", wh_scale=1.0).forward.mask)
+    at = open_page("pages/1_Forward_pass.py", {"example": "3", "t": "1"})
+    for page, step in ((PAGE, last), ("pages/1_Forward_pass.py", 1), (PAGE, last)):
+        at.switch_page(page)
+        at.query_params.clear()  # the sidebar's links carry no query
+        at.run()
+        no_problems(at)
+        assert at.query_params["example"] == "3" and at.query_params["t"] == str(step), page
+
+
 def test_every_step_moves_the_highlight_in_every_view(data):
     at = open_page(PAGE, {"example": "2"})
     expected = fresh_trace(data, 2, activation="tanh", wh_scale=1.0).backward
