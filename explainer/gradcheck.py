@@ -22,6 +22,7 @@ from core.lab.gradcheck_lab import (
     STEP_CHOICES,
     THRESHOLDS,
     TOO_LARGE,
+    UNRESOLVED,
 )
 from core.lab.source import function_source
 from explainer.code import wrapped_pre
@@ -35,7 +36,12 @@ LOG_RANGE = (-12.0, 0.0)
 # Smallest error drawn on log axes, so an exact 0 still gets a bar.
 FLOOR = 1e-16
 # The measured causes (core.lab.gradcheck_lab.CAUSES) as the page names them, in the order it lists them.
-CAUSE_TITLES = {BUG: "A real bug", TOO_LARGE: "Step too large", ROUND_OFF: "Round-off"}
+CAUSE_TITLES = {
+    BUG: "A real bug",
+    TOO_LARGE: "Step too large",
+    ROUND_OFF: "Round-off",
+    UNRESOLVED: "Too small to resolve",
+}
 # How many gradients a line of the advice names before it only counts the rest.
 NAMED = 6
 
@@ -314,6 +320,45 @@ def _unresolved_text(check, diagnosis) -> str:
     )
 
 
+def _step_text(scan, cause, error) -> str:
+    """What a smaller or larger step does to the worst element's error `error` (at the check's step), and the
+    cause it shows: TOO_LARGE or ROUND_OFF."""
+    better = scan.better_step
+    if better is None:
+        return (
+            f"No step from {scan.steps[0]:g} to {scan.steps[-1]:g} halves that error (the smallest is "
+            f"{scan.best_error:.2e}, at h = {scan.best_step:g}): this is as close as {scan.dtype} gets, its "
+            f"round-off (ε = {_dtype_eps(scan.dtype):.1e}) sets the limit."
+        )
+    if cause == TOO_LARGE:
+        return (
+            f"A smaller step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
+            f"{_smaller(error, scan.error_at(better))}. **The step is too large**: the truncation error of a "
+            "centred difference shrinks like h²."
+        )
+    return (
+        f"A larger step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
+        f"{_smaller(error, scan.error_at(better))}. **Round-off dominates**: {scan.dtype} keeps numbers to "
+        f"about ε = {_dtype_eps(scan.dtype):.1e} of their size, and the difference quotient divides that "
+        "error by 2h."
+    )
+
+
+def _reference_text(check, diagnosis) -> str:
+    """That the backward pass is right, from the reference check: it passes, or its worst element does at
+    some step."""
+    if diagnosis.reference_error < PASS_BOUND:
+        return (
+            f"The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} this "
+            f"gradient's largest error is {diagnosis.reference_error:.2e}."
+        )
+    reference = diagnosis.reference_scan
+    return (
+        f"The backward pass itself is right: in {REFERENCE_DTYPE} its worst element "
+        f"`{_element(check, reference)}` agrees to {reference.best_error:.2e} at h = {reference.best_step:g}."
+    )
+
+
 def diagnosis_markdown(result, check) -> str:
     """Why `check`, a gradient of `result` outside the pass band, fails: sentences that quote the
     measurements of its Diagnosis they follow from."""
@@ -331,38 +376,11 @@ def diagnosis_markdown(result, check) -> str:
         )
     error = scan.error_at(scan.step)
     text = f"{name}: at h = {scan.step:g} its largest error is {error:.2e}, at `{_element(check, scan)}`. "
-    better = scan.better_step
-    if better is None:
-        text += (
-            f"No step from {scan.steps[0]:g} to {scan.steps[-1]:g} halves that error (the smallest is "
-            f"{scan.best_error:.2e}, at h = {scan.best_step:g}): this is as close as {scan.dtype} gets, its "
-            f"round-off (ε = {_dtype_eps(scan.dtype):.1e}) sets the limit."
-        )
-    elif diagnosis.cause == TOO_LARGE:
-        text += (
-            f"A smaller step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
-            f"{_smaller(error, scan.error_at(better))}. **The step is too large**: the truncation error of a "
-            "centred difference shrinks like h²."
-        )
+    if diagnosis.cause == UNRESOLVED:
+        # No step resolves the element, in float64 either: which step does best here is noise, not a cause.
+        text += _unresolved_text(check, diagnosis)
     else:
-        text += (
-            f"A larger step does better: at h = {better:g} that element's error is {scan.error_at(better):.2e}"
-            f"{_smaller(error, scan.error_at(better))}. **Round-off dominates**: {scan.dtype} keeps numbers to "
-            f"about ε = {_dtype_eps(scan.dtype):.1e} of their size, and the difference quotient divides that "
-            "error by 2h."
-        )
-    if diagnosis.reference_error < PASS_BOUND:
-        text += (
-            f" The backward pass itself is right: in {REFERENCE_DTYPE} with h = {REFERENCE_STEP:g} this "
-            f"gradient's largest error is {diagnosis.reference_error:.2e}."
-        )
-    elif diagnosis.unresolved:
-        text += " " + _unresolved_text(check, diagnosis)
-    else:
-        text += (
-            f" The backward pass itself is right: in {REFERENCE_DTYPE} its worst element "
-            f"`{_element(check, reference)}` agrees to {reference.best_error:.2e} at h = {reference.best_step:g}."
-        )
+        text += _step_text(scan, diagnosis.cause, error) + " " + _reference_text(check, diagnosis)
     # The best of the steps the lab offers: h = 0.1 or 1e-9 is measured, not one to choose.
     offered = [h for h in scan.steps if h in STEP_CHOICES and scan.error_at(h) < PASS_BOUND]
     if offered:
@@ -373,7 +391,7 @@ def diagnosis_markdown(result, check) -> str:
             f" Only at h = {scan.best_step:g}, beyond the lab's steps ({STEP_CHOICES[0]:g} to "
             f"{STEP_CHOICES[-1]:g}), is that element inside the pass band."
         )
-    advice = " Use float64." if scan.dtype != "float64" else ""
+    advice = " Use float64." if scan.dtype != "float64" and diagnosis.cause != UNRESOLVED else ""
     return (
         text
         + f" Even at its best ({scan.best_error:.2e}, at h = {scan.best_step:g}) it stays outside the pass "

@@ -10,7 +10,8 @@ error grows like eps / h: with h = 1e-5, float32 (eps ~ 1e-7) leaves errors near
 A gradient outside the pass band gets a `Diagnosis` from measurements, not from the settings: its worst
 element is differentiated again at every step h from 0.1 to 1e-9 (a `StepScan`), and the same check runs in
 float64 with h = REFERENCE_STEP. A gradient whose float64 check fails at every step has a bug in its backward
-pass. Otherwise the finite differences are at fault: a smaller h does better when the step is too large
+pass, unless it agrees as a whole and only an element too small for finite differences to resolve fails
+(see RESOLUTION_RISE). Otherwise the finite differences are at fault: a smaller h does better when the step is too large
 (truncation error, which shrinks like h²), a larger h (or none) when round-off dominates (it grows like
 eps / h).
 """
@@ -99,8 +100,9 @@ REFERENCE_STEP = 1e-5
 # The measured causes of a failing gradient (Diagnosis.cause).
 TOO_LARGE = "step too large"
 ROUND_OFF = "round-off"
+UNRESOLVED = "too small to resolve"
 BUG = "bug"
-CAUSES = (TOO_LARGE, ROUND_OFF, BUG)
+CAUSES = (TOO_LARGE, ROUND_OFF, UNRESOLVED, BUG)
 # A right backward pass can fail even the reference check at an element far smaller than the rest of its
 # gradient: a finite difference's error is set by the size of what is differentiated, not by the element's,
 # so against a tiny element it stays large at every step. Its errors then form the V of truncation (about h²,
@@ -245,16 +247,6 @@ class Diagnosis:
     reference_scan: StepScan | None
     reference_norm_error: float
 
-    @property
-    def unresolved(self):
-        """Whether the reference check fails at every step only at an element too small to resolve
-        (too_small_to_resolve)."""
-        return (
-            self.reference_scan is not None
-            and min(self.reference_scan.errors) >= PASS_BOUND
-            and too_small_to_resolve(self.reference_scan, self.reference_norm_error)
-        )
-
 
 def too_small_to_resolve(reference_scan, reference_norm_error):
     """Whether a reference check whose worst element fails at every step still agrees with a right backward
@@ -264,17 +256,13 @@ def too_small_to_resolve(reference_scan, reference_norm_error):
 
 
 def cause_of(scan, reference_error, reference_scan, reference_norm_error):
-    """BUG if the float64 reference check fails and its worst element stays outside the pass band at every
-    step, unless that element is too small to resolve (too_small_to_resolve): no finite difference agrees
-    with the backward pass. Otherwise the finite differences are at fault: TOO_LARGE if a smaller step than
-    the check's at least halves its worst element's error (scan.better_step), ROUND_OFF if a larger one does,
-    or none does (the check's step is as good as its dtype gets)."""
-    if (
-        reference_error >= PASS_BOUND
-        and min(reference_scan.errors) >= PASS_BOUND
-        and not too_small_to_resolve(reference_scan, reference_norm_error)
-    ):
-        return BUG
+    """When the float64 reference check fails and its worst element stays outside the pass band at every step,
+    no finite difference agrees with the backward pass: UNRESOLVED if that element is too small to resolve
+    (too_small_to_resolve), else BUG. Otherwise the finite differences are at fault: TOO_LARGE if a smaller
+    step than the check's at least halves its worst element's error (scan.better_step), ROUND_OFF if a larger
+    one does, or none does (the check's step is as good as its dtype gets)."""
+    if reference_error >= PASS_BOUND and min(reference_scan.errors) >= PASS_BOUND:
+        return UNRESOLVED if too_small_to_resolve(reference_scan, reference_norm_error) else BUG
     better = scan.better_step
     return TOO_LARGE if better is not None and better < scan.step else ROUND_OFF
 
