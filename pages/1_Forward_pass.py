@@ -6,9 +6,6 @@ import ui
 from explainer import code, text
 from ui import controls, stepped_views, stepper
 
-# This page's timestep in the session (the URL says t): see ui.controls.controls.
-STEP_KEY = "forward.t"
-
 
 def page() -> None:
     ui.page_title(ui.FORWARD_PASS)
@@ -19,7 +16,7 @@ def page() -> None:
         "its gates decide what its cell state keeps, writes and shows."
     )
     data = ui.get_dataset()
-    settings, fields = controls.controls(data, STEP_KEY)
+    settings, fields = controls.controls(data, "forward.t")
     model = ui.get_model(settings.choice, settings.sizes, settings.cell)
     views = stepped_views.forward_data(settings)
 
@@ -52,7 +49,6 @@ def page() -> None:
             "Next: backprop through time with this example",
             step=controls.last_scored_step(settings.split, settings.index),
         ),
-        name=STEP_KEY,
         key="forward.stepper",
     )
     trace = ui.get_trace(settings)

@@ -9,10 +9,6 @@ from ui import controls, stepped_views, stepper, url_state
 WEIGHTS = ("Wh", "Wx")
 
 
-# This page's timestep in the session (the URL says t): see ui.controls.controls.
-STEP_KEY = "backprop.t"
-
-
 def page() -> None:
     ui.page_title(ui.BACKPROP)
     st.markdown(
@@ -29,7 +25,7 @@ def page() -> None:
         url_state.flag("log", True, "log scale", key="backprop.log"),
     ]
     settings, fields = controls.controls(
-        data, STEP_KEY, t_default=controls.last_scored_step, extra_fields=view_fields
+        data, "backprop.t", t_default=controls.last_scored_step, extra_fields=view_fields
     )
     is_lstm = settings.cell == "lstm"
 
@@ -90,7 +86,6 @@ def page() -> None:
         views,
         fields,
         below=lambda: controls.link(fields, ui.FORWARD_PASS, "Back to the forward pass with this example"),
-        name=STEP_KEY,
         key="backprop.stepper",
     )
 

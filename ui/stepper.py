@@ -85,12 +85,12 @@ def stepped_view(
     data: dict,
     fields: list[url_state.Field],
     below: Callable[[], None] | None = None,
-    name: str = "t",
     key: str = "stepper",
 ) -> None:
-    """Mount the stepper on the URL field `name` (loaded by the page), in a fragment: the step it reports
-    goes to the URL without rerunning the rest of the page. `below()` is drawn after it in the same
-    fragment (e.g. a link carrying the current step)."""
+    """Mount the stepper on the page's URL field t (one of `fields`, loaded by the page, kept in the session
+    under its own name), in a fragment: the step it reports goes to the URL without rerunning the rest of the
+    page. `below()` is drawn after it in the same fragment (e.g. a link carrying the current step)."""
+    name = next(field.state_name for field in fields if field.name == "t")
     # The page's step goes in with the views: fragment reruns then pass the very same data (cached by the
     # browser), while the component keeps the step it is on, unless the step came from the URL again since
     # (the browser's Back or Forward button): `from_url` counts those.
