@@ -99,7 +99,7 @@ def example_field(data: dict, split: str) -> url_state.Field:
     return url_state.integer("example", 0, 0, len(data[f"{split}_captions"]) - 1, "example")
 
 
-def timestep_field(data: dict, split: str, default: int = 0, key: str = "") -> url_state.Field:
+def timestep_field(data: dict, split: str, default: int, key: str) -> url_state.Field:
     """The timestep t = 0 … T of the split's captions (kept under `key` in the session, "t" in the URL)."""
     return url_state.integer("t", default, 0, data[f"{split}_captions"].shape[1] - 1, "timestep t", key=key)
 
@@ -160,7 +160,7 @@ def controls(
         default = t_default(split, int(url_state.get("example")))
         # Another example opens on its own default step (a t in the link still wins: load() prefers it).
         url_state.reset_on_change(step_key, (split, int(url_state.get("example"))), default)
-    fields.append(timestep_field(data, split, default, key=step_key))
+    fields.append(timestep_field(data, split, default, step_key))
     url_state.load(fields[-1:], notices)
     url_state.notify(notices)
     count = len(data[f"{split}_captions"])
