@@ -368,7 +368,13 @@ def page() -> None:
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)
     # Numbered from 1 in the link, as the image selector numbers them (#1, #2, …).
     fields.append(url_state.integer("image", 1, 1, len(items), "image for the detailed views"))
-    url_state.load(fields[-1:], notices)
+    dropped = url_state.load_one(fields[-1], notices)
+    if dropped is not None:
+        st.info(
+            f"Only {len(items)} image{'s are' if len(items) > 1 else ' is'} shown now, so the detailed views "
+            f"explain #{url_state.get('image')} instead of #{dropped}.",
+            icon="ℹ️",
+        )
     chosen = items[int(url_state.get("image")) - 1]
     fields.append(url_state.integer("truth", 0, 0, len(chosen.truths) - 1, "ground-truth caption"))
     fields.append(scene_field())

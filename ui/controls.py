@@ -144,15 +144,12 @@ def controls(
     split = url_state.get("split")
     example = example_field(data, split)
     fields.append(example)
-    before, links = url_state.get("example"), url_state.times_from_url("example")
-    url_state.load([example], notices)
-    last_example = len(data[f"{split}_captions"]) - 1
-    # The other split has fewer examples; unless the URL brought the example too (a link, or Back), which
-    # load() took or refused itself.
-    if before is not None and int(before) > last_example and url_state.times_from_url("example") == links:
+    # The other split has fewer examples.
+    dropped = url_state.load_one(example, notices)
+    if dropped is not None:
         st.info(
-            f"Example {int(before)} is past the last of the {_SPLIT_LABELS[split].lower()} ({last_example}), "
-            f"so example {url_state.get('example')} is shown.",
+            f"Example {int(dropped)} is past the last of the {_SPLIT_LABELS[split].lower()} "
+            f"({len(data[f'{split}_captions']) - 1}), so example {url_state.get('example')} is shown.",
             icon="ℹ️",
         )
     default = t_default

@@ -247,6 +247,17 @@ def load(fields: Sequence[Field], notices: list[str] | None = None) -> dict:
     return values
 
 
+def load_one(field: Field, notices: list[str]):
+    """:func:`load` the one `field` (collecting into `notices`); returns the value this session held before if
+    it is no longer valid and gave way to the default (e.g. an example past a shorter split), for the page to
+    say so; else None. A value the URL brings is not dropped: load() takes it, or refuses it with a notice."""
+    before, links = get(field.state_name), times_from_url(field.state_name)
+    load([field], notices)
+    if before is not None and get(field.state_name) != before and times_from_url(field.state_name) == links:
+        return before
+    return None
+
+
 def refuse(name: str, notice: str, notices: list[str]) -> None:
     """Add `notice`, on the link's value of field `name` that the page cannot use (load() refuses those that do
     not parse; a page, those it cannot use for a reason of its own), to `notices` for :func:`notify`: said

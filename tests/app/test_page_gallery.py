@@ -323,8 +323,9 @@ def test_bad_link_values_fall_back_with_a_notice():
     # Said at once, while the models train; the image, which depends on the images shown, once they are.
     first = at.info[0].value
     assert "number of images" in first and "model" in first and "view" in first
-    run_until_trained(at)
-    assert "image for the detailed views" in at.info[0].value
+    said = [info.value for info in at.info]
+    run_until_trained(at, said=said)
+    assert any("image for the detailed views" in notice for notice in said)
     no_problems(at)
     assert at.slider(key=COUNT).value == 6 and at.radio(key=MODEL).value == "full"
     assert at.query_params["images"] == "6" and at.query_params["recipe"] == "full"
@@ -361,3 +362,24 @@ def test_the_gallerys_split_leaves_the_explainer_pages_example_alone():
     at.run()
     assert not at.exception and not at.info
     assert at.query_params["split"] == "train" and at.query_params["example"] == "3000"
+
+
+def test_fewer_images_than_the_chosen_one_is_said(data):
+    at = open_gallery({"recipe": "full", "split": "val", "view": "words", "image": "5"})
+    assert at.query_params["image"] == "5" and not at.info
+    at.slider(key=COUNT).set_value(3).run()
+    no_problems(at)
+    assert at.query_params["image"] == "1"
+    assert [i.value for i in at.info] == [
+        "Only 3 images are shown now, so the detailed views explain #1 instead of #5."
+    ]
+    image = next(s for s in at.selectbox if s.label == "Image (one of the gallery's)")
+    assert image.value == 1
+    at.run()
+    assert not at.info  # said once
+    at.slider(key=COUNT).set_value(1).run()
+    assert not at.info  # #1 is still shown
+    # A link that brings both is taken or refused by the link's own notice, not this one.
+    at = open_gallery({"recipe": "full", "split": "val", "images": "2", "image": "5"}, problems=False)
+    assert [i.value for i in at.info] != [] and "image for the detailed views" in at.info[0].value
+    assert not any(i.value.startswith("Only ") for i in at.info)

@@ -146,13 +146,20 @@ def fresh_streamlit(monkeypatch):
             thread.join(timeout=120)
 
 
-def run_until_trained(at: AppTest, timeout: float = 120) -> AppTest:
-    """Rerun `at` (each run is one tick of the page's progress fragment) until no model is training."""
+def run_until_trained(at: AppTest, timeout: float = 120, said: list | None = None) -> AppTest:
+    """Rerun `at` (each run is one tick of the page's progress fragment) until no model is training.
+
+    said: an optional list; it receives the text of every st.info of every run, in order. In AppTest each
+    tick reruns the whole page, so a notice the browser keeps on screen between two reruns of the page (the
+    fragment's ticks redraw only the progress) is drawn by one run only.
+    """
     deadline = time.monotonic() + timeout
     while at.get("progress") or any("Training goes on if you leave" in c.value for c in at.caption):
         assert time.monotonic() < deadline, "the models were not trained in time"
         time.sleep(0.2)
         at.run()
+        if said is not None:
+            said += [info.value for info in at.info]
     return at
 
 
