@@ -55,7 +55,7 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
     if not trace.mask[s]:
         return reads + (
             "Its target is `<NULL>` (padding): the step is **masked**, the model scores no next word here and "
-            f"adds no loss (the total stays {trace.running_loss[s]:.3f})."
+            f"adds no loss (the total stays {trace.running_loss[s]:z.3f})."
         )
     rows = topk_rows(trace, idx_to_word, t, k=5)
     best, target = rows[0], next(r for r in rows if r["is_target"])
@@ -63,8 +63,8 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
         f"The most probable next word is {stepper_code(best['word'])} "
         f"(p = {probability_text(best['probability'])}). The ground truth is {stepper_code(target['word'])} "
         f"(rank {target['rank']}, p = {probability_text(target['probability'])}), so the loss here is "
-        f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:.3f}**; running total "
-        f"{trace.running_loss[s]:.3f} of {trace.loss:.3f} for the caption."
+        f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:z.3f}**; running total "
+        f"{trace.running_loss[s]:z.3f} of {trace.loss:z.3f} for the caption."
     )
 
 
@@ -184,7 +184,6 @@ def spectral_markdown(radius: float, wh_scale: float, activation: str) -> str:
 def backward_step_summary(backward, mask, t: int) -> str:
     """What reaches h_t at step t of backprop, and how much of it continues to t - 1."""
     norms = norms_by_step(backward)
-    T = len(norms["total"]) - 1
     if t == 0:
         last = last_scored_step(mask)
         losses = "the loss at t = 1" if last == 1 else f"the losses at t = 1 … {last}"
@@ -198,19 +197,29 @@ def backward_step_summary(backward, mask, t: int) -> str:
             f"from t = 1: no loss scores h₀, so it is what {losses} sent back through the steps in between "
             "(a later loss through more of them); this is what trains W_proj."
         )
-    if norms["total"][t] == 0:
+    if t > last_scored_step(mask):
         return (
             f"**t = {t}: masked.** The target here is `<NULL>` (padding) and the caption has ended, so no "
             f"gradient reaches h_{t}: backprop starts at t = {last_scored_step(mask)}, the last scored step."
         )
+    if norms["total"][t] == 0:
+        senders = (
+            "the loss at this step, the last," if t == len(mask) else f"the loss at this step or step {t + 1}"
+        )
+        return (
+            f"**t = {t}:** ‖dL/dh_{t}‖ = 0: {senders} sends no gradient to h_{t}, so nothing goes on to "
+            f"h_{t - 1}."
+        )
     share = backward.survival()[t - 1]
     if backward.cell_type == "lstm":
-        return _lstm_backward_sentence(backward, norms, t, share)
-    nothing_later = "it is the last step" if t == T else "no later step is scored"
+        return _lstm_backward_sentence(backward, norms, t, share, mask)
     into_h = _made_of(
         (norms["from_loss"][t], "from the loss at this step"),
         (norms["carried"][t], f"carried back from t = {t + 1}"),
-        f"nothing is carried back: {nothing_later}",
+        "nothing is carried back: "
+        + _nothing_later(
+            t, mask, backward.da, f"dL/da_{t + 1} = f'(a_{t + 1}) ⊙ dL/dh_{t + 1}", _through_wh(t)
+        ),
     )
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Multiplying by f'(a_{t}) and "
@@ -230,19 +239,41 @@ def _made_of(here: tuple, later: tuple, nothing: str) -> str:
     )
 
 
-def _lstm_backward_sentence(backward, norms: dict, t: int, share: float) -> str:
+def _nothing_later(t: int, mask, sent, sent_name: str, otherwise: str) -> str:
+    """Why step t + 1 sends nothing back to step t (a gradient found to be 0): there is no step t + 1, or no
+    loss after t, or the gradient it sends back through (`sent`: (T, ·), read at step t + 1; `sent_name`) is 0
+    in every unit, e.g. every ReLU of h_{t + 1} off; else `otherwise`."""
+    if t == len(mask):
+        return "it is the last step"
+    if t >= last_scored_step(mask):
+        return "no later step is scored"
+    if not np.any(sent[t]):
+        return f"{sent_name} is 0 in every unit"
+    return otherwise
+
+
+def _through_wh(t: int) -> str:
+    return f"Whᵀ maps dL/da_{t + 1} to 0"
+
+
+def _lstm_backward_sentence(backward, norms: dict, t: int, share: float, mask) -> str:
     """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
-    s, T = t - 1, len(norms["total"]) - 1
-    nothing_later = "it is the last step" if t == T else "no later step is scored"
+    s = t - 1
     into_h = _made_of(
         (norms["from_loss"][t], "from the loss at this step"),
         (norms["carried"][t], f"carried back from t = {t + 1} through Wh"),
-        f"nothing is carried back: {nothing_later}",
+        "nothing is carried back: "
+        + _nothing_later(
+            t, mask, backward.da, f"dL/da_{t + 1}, the gradient of step {t + 1}'s gates,", _through_wh(t)
+        ),
     )
     into_c = _made_of(
         (np.linalg.norm(backward.dc_from_h[s]), f"through h_{t} = o ⊙ tanh(c_{t})"),
         (norms["cell"][t], f"from c_{t + 1} (through the forget gate f_{t + 1})"),
-        f"nothing comes from c_{t + 1}: {nothing_later}",
+        f"nothing comes from c_{t + 1}: "
+        + _nothing_later(
+            t, mask, backward.dc, f"dL/dc_{t + 1}", f"f_{t + 1} is 0 wherever dL/dc_{t + 1} is not"
+        ),
     )
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Along the cell, "

@@ -233,3 +233,33 @@ def test_backward_code_shown_is_the_code_that_ran(activation):
     assert f"background:{TERM_COLORS['da']}22" in html
     for term in ("da", "carried", "grad_w"):
         assert f'data-term="{term}"' in html
+
+
+def test_a_scored_step_that_gets_no_gradient_is_not_called_masked():
+    """With <END> certain at the last step (p = 1 in float32) its loss sends back exactly 0: the step is scored,
+    not masked, and the sentence says so."""
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=7)
+    model.params["b_vocab"][WORD_TO_IDX["<END>"]] += 200.0
+    trace = trace_example(model, np.linspace(-2, 2, 6), np.array([1, 3, 4, 5, 2]))
+    bwd, mask = trace.backward, trace.forward.mask
+    assert mask.all() and backward.norms_by_step(bwd)["total"][4] == 0
+    said = text.backward_step_summary(bwd, mask, 4)
+    assert said == (
+        "**t = 4:** ‖dL/dh_4‖ = 0: the loss at this step, the last, sends no gradient to h_4, so nothing goes "
+        "on to h_3."
+    )
+
+
+def test_why_nothing_is_carried_back_follows_the_gradients():
+    """A ReLU cell whose units at step t + 1 are all off carries nothing back to step t, although later steps
+    are scored: the sentence names f'(a_{t+1}), not "no later step is scored"."""
+    words = {w: i for i, w in enumerate(["<NULL>", "<START>", "<END>", "a", "red", "circle", "left"])}
+    model = CaptioningRNN(words, input_dim=6, wordvec_dim=4, hidden_dim=3, seed=3)
+    trace = trace_example(model, np.linspace(-2, 2, 6), np.array([1, 3, 4, 5, 6, 2]), activation="relu")
+    bwd, mask = trace.backward, trace.forward.mask
+    norms = backward.norms_by_step(bwd)
+    assert mask.all() and norms["carried"][1] == 0 and norms["total"][1] > 0
+    assert not bwd.local_derivative[1].any()  # every unit of h_2 off: f'(a_2) = 0
+    said = text.backward_step_summary(bwd, mask, 1)
+    assert "(nothing is carried back: dL/da_2 = f'(a_2) ⊙ dL/dh_2 is 0 in every unit)" in said
+    assert "no later step is scored" not in said and "masked" not in said

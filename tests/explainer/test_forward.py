@@ -223,3 +223,13 @@ def test_code_lines_are_coloured_like_the_equation_terms():
     html = code.equation_html("tanh", 3)
     assert TERM_COLORS["wh_h"] in html and "h<sub>2</sub>" in html and "tanh" in html
     assert "W<sub>proj</sub>" in code.equation_html("tanh", 0)
+
+
+def test_a_loss_of_zero_reads_as_zero_in_the_sentence():
+    """A target of probability 1 in float32 has the loss −log 1 = -0.0: the sentence says 0.000, not -0.000."""
+    model = CaptioningRNN(WORD_TO_IDX, input_dim=6, wordvec_dim=4, hidden_dim=5, seed=7)
+    model.params["b_vocab"][WORD_TO_IDX["<END>"]] += 20.0
+    end = trace_example(model, np.linspace(-2, 2, 6), np.array([1, 4, 5, 7, 2])).forward
+    assert str(end.step_loss[3]) == "-0.0"
+    said = text.forward_step_summary(end, WORDS, 4)
+    assert "so the loss here is −log 1.000 = **0.000**; running total " in said and "-0.000" not in said
