@@ -12,6 +12,7 @@ from explainer.axes import log_ticks
 from explainer.colors import GROUND_TRUTH, HIGHLIGHT, LEGEND_ABOVE, NEUTRAL, base_layout
 from explainer.escape import MAX_SENTENCE, figure_text, plain
 from explainer.forward import probability_text
+from explainer.wording import times
 
 WRONG = "#dc2626"
 CANDIDATE_BAR = "#cbd5e1"
@@ -237,6 +238,14 @@ def divergence_text(div) -> str:
     return text + f"\n\nGround truth: “{truth}” · free: “{free}”"
 
 
+def _likelier(ablation, i: int) -> str:
+    """How much likelier word i is with the image: a ratio (explainer.wording.times), or, where its float32
+    probability without the image underflows to 0, that (no ratio to give)."""
+    if ablation.word_probs_without[i] == 0:
+        return "p = 0 without it"
+    return times(ablation.word_probs_with[i] / ablation.word_probs_without[i])
+
+
 def ablation_text(ablation, top: int = 3) -> str:
     """Markdown: both captions and the words that depend most on the image, from the measured ratios (the
     words escaped)."""
@@ -246,7 +255,7 @@ def ablation_text(ablation, top: int = 3) -> str:
     order = [i for i in np.argsort(-dependence) if words[i] != "<END>"][:top]
     # Numbered as the figure's bars are: a word can occur twice with two ratios.
     visual = [
-        f"{i + 1}. “{plain(words[i])}” (×{10 ** dependence[i]:.0f})" for i in order if dependence[i] > 0.3
+        f"{i + 1}. “{plain(words[i])}” ({_likelier(ablation, i)})" for i in order if dependence[i] > 0.3
     ]
     with_text, without_text = ablation.with_image.text, ablation.without_image.text
     text = (

@@ -220,8 +220,9 @@ def _panel_title(stats) -> str:
             f"{stats.activation}: {100 * stats.saturated:.0f}% saturated",
             f"mean f′(a) = {stats.mean_derivative:.2f}",
         ]
-    if stats.nonfinite:
-        lines[0] += f", {100 * stats.nonfinite:.0f}% inf or NaN"
+    if stats.nonfinite:  # said only when some are: a share that rounds to 0 % reads "<1%"
+        share = f"{100 * stats.nonfinite:.0f}%" if stats.nonfinite >= 0.005 else "<1%"
+        lines[0] += f", {share} inf or NaN"
     lines[0] += f" at iteration {stats.iteration}"
     return "<br>".join(figure_text(line, None) for line in lines)
 

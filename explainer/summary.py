@@ -21,10 +21,12 @@ CLOSE_RATIO = 1.1
 
 
 def shown(value: float) -> str:
-    """A number as the summary prints it: three significant digits, whole numbers up to a million."""
-    if 1000 <= abs(value) < 1e6:
+    """A number as the summary prints it: three significant digits, whole numbers from 1000 (999.6 too, which
+    rounds to it) up to a million."""
+    text = f"{value:.3g}"
+    if 1000 <= abs(float(text)) < 1e6:
         return f"{value:.0f}"
-    return f"{value:.3g}"
+    return text
 
 
 def _ratio(high: float, low: float) -> float | None:
@@ -134,7 +136,7 @@ def _ranking(finished, some_diverged: bool) -> str:
     best, worst = finished[0], finished[-1]
     ratio = _ratio(worst.final_loss, best.final_loss)
     among = "Of the lanes that did not diverge, " if some_diverged else ""
-    if ratio is not None and ratio < CLOSE_RATIO:
+    if shown(worst.final_loss) == shown(best.final_loss) or (ratio is not None and ratio < CLOSE_RATIO):
         return (
             f"{among}{'the' if among else 'The'} lanes end within {100 * (CLOSE_RATIO - 1):.0f}% of each other "
             f"({shown(best.final_loss)} to {shown(worst.final_loss)}): no lane wins this race."
@@ -159,11 +161,13 @@ def _why(best, worst) -> str:
     if factor is not None and 1 < factor < 1.05:  # "1.0× less" would show no difference while saying less
         text += ": within 5% of each other, so the derivative alone does not explain the gap."
     elif float(shown(worst.mean_derivative)) < float(shown(best.mean_derivative)):
-        amount = f"{times(factor)} less" if factor is not None else "almost none"
-        text += (
-            f", so at each step back f′(a) alone keeps {amount} of {worst.activation}'s gradient than of "
-            f"{best.activation}'s ({PEAK_DERIVATIVE_TEXT[worst.activation]})."
+        # factor None: the worse lane's mean is 0, every one of its f′ is 0 (all of ReLU's units off)
+        keeps = (
+            f"lets none of {worst.activation}'s gradient through"
+            if factor is None
+            else f"keeps {times(factor)} less of {worst.activation}'s gradient than of {best.activation}'s"
         )
+        text += f", so at each step back f′(a) alone {keeps} ({PEAK_DERIVATIVE_TEXT[worst.activation]})."
     else:
         text += f": {worst.activation}'s units pass as much or more, so the derivative alone does not explain the gap."
     worst_saturated, best_saturated = _percent(worst.saturated), _percent(best.saturated)

@@ -157,17 +157,20 @@ def test_ablation_figure_and_text_name_the_visual_words(greedy):
     assert axis["title"]["text"] == "p(word | words before), temperature 1"
     text = gallery.ablation_text(ablation)
     assert "With the image: “a red circle”" in text and "alone says: “a”" in text
-    assert "2. “red” (×100), 3. “circle” (×10)" in text
+    assert "2. “red” (100×), 3. “circle” (10.0×)" in text
     assert decode(without["customdata"]).tolist() == ["0.800", "0.006", "0.070", "0.900"]
     assert "temperature 1" not in text  # greedy: the probabilities are those the words were chosen from
     # <END> is not a word of the captions quoted: never named, however much likelier the image makes it.
     ending = Ablation(greedy, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 0.006, 0.07, 0.0095]))
     text = gallery.ablation_text(ending)
-    assert text.endswith("2. “red” (×100), 3. “circle” (×10).") and "END" not in text
+    assert text.endswith("2. “red” (100×), 3. “circle” (10.0×).") and "END" not in text
     # A word said twice is named twice, each time with its place in the caption, as the figure's bars are.
     twice = caption([4, 5, 5, 2], [[4], [5], [5], [2]], [[0.9], [0.6], [0.7], [0.95]], [0.9, 0.6, 0.7, 0.95])
     repeated = Ablation(twice, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 0.006, 0.07, 0.9]))
-    assert gallery.ablation_text(repeated).endswith("2. “red” (×100), 3. “red” (×10).")
+    assert gallery.ablation_text(repeated).endswith("2. “red” (100×), 3. “red” (10.0×).")
+    # Ratios as every sentence writes them; a probability that underflows to 0 without the image gives none.
+    tiny = Ablation(greedy, zeroed, np.array([0.9, 0.6, 0.7, 0.95]), np.array([0.8, 1e-30, 0.0, 0.9]))
+    assert gallery.ablation_text(tiny).endswith("3. “circle” (p = 0 without it), 2. “red” (6.0e+29×).")
     # No word much likelier with the image: the model is not looking only if the caption does not change.
     flat = np.array([0.9, 0.6, 0.7, 0.95])
     assert gallery.ablation_text(Ablation(greedy, greedy, flat, flat)).endswith(

@@ -96,7 +96,10 @@ def claims(text: str, summary: RaceSummary) -> set[str]:
         elif re.match(rf"({AMONG}the|The) lanes end within", paragraph):
             assert paragraph.startswith(AMONG) == some_diverged
             low, high = re.search(rf"\({NUMBER} to {NUMBER}\)", paragraph).groups()
-            assert float(high) / float(low) < CLOSE_RATIO
+            assert high == low or float(high) / float(low) < CLOSE_RATIO
+            ranked = sorted(went_on, key=lambda lane: lane.final_loss)
+            equal_shown(low, ranked[0].final_loss)
+            equal_shown(high, ranked[-1].final_loss)
             made.add("draw")
         elif paragraph.startswith("Backprop through time"):
             made |= why_claims(paragraph, lanes)
@@ -195,7 +198,11 @@ def why_claims(paragraph, lanes) -> set[str]:
     assert lanes[best].final_loss < lanes[worst].final_loss, "best is the lane that ends lower"
     made = set()
     less = re.search(rf"alone keeps {RATIO}× less of (\w+)'s gradient than of (\w+)'s", paragraph)
-    if less:
+    none = re.search(r"alone lets none of (\w+)'s gradient through", paragraph)
+    if none:
+        assert float(worst_d) == 0 < float(best_d) and none[1] == worst
+        made.add("derivative passes none")
+    elif less:
         assert float(worst_d) < float(best_d)
         assert ratio_close(less[1], float(best_d) / float(worst_d))
         assert less.groups()[1:] == (worst, best)
@@ -312,6 +319,11 @@ def test_every_kind_of_claim_is_reached_and_checked(data):
         ],
         # A loss of millions that is still finite: a lane that rose, ranked by a ratio in e-notation.
         [lane_summary("tanh", 0.342), lane_summary("relu", 4702718.03)],
+        # Every ReLU unit off: its mean f′ is 0, it passes none of the gradient.
+        [lane_summary("tanh", 0.5, derivative=0.4), lane_summary("relu", 5.0, derivative=0.0)],
+        # Both at a loss of 0, and at 999.6 and 1000, which print alike: draws.
+        [lane_summary("tanh", 0.0), lane_summary("sigmoid", 0.0)],
+        [lane_summary("tanh", 999.6), lane_summary("sigmoid", 1000.0)],
     ]
     made = set()
     for lanes in cases:
@@ -332,6 +344,7 @@ def test_every_kind_of_claim_is_reached_and_checked(data):
         "draw",
         "derivative explains",
         "derivative does not explain",
+        "derivative passes none",
         "saturation explains",
         "saturation does not explain",
         "saturation equal",
@@ -380,3 +393,7 @@ def test_summary_before_training():
     assert race_summary(RaceSummary([lane_summary("tanh", None)], 50, 512, True)) == (
         "Start the race to see a summary."
     )
+
+
+def test_numbers_round_to_the_same_text_either_side_of_1000():
+    assert [shown(v) for v in (999.4, 999.6, 1000.0, 999_999.6, 0.0)] == ["999", "1000", "1000", "1e+06", "0"]
