@@ -170,8 +170,10 @@ def buttons(row, data: dict, config: RaceConfig, runner: RaceRunner | None) -> N
             "More iterations", 1, room, min(100, room), step=50, key="race.extra", width=EXTRA_WIDTH
         )
         if row.button("➕ Extend", key="race.extend"):
+            described = config == race.config  # else the settings hold a change the learner has not started
             race.extend(int(extra))
-            url_state.set("iterations", race.target)  # the settings, the URL and a copied link follow
+            if described:  # the settings, the URL and a copied link follow the race
+                url_state.set("iterations", race.target)
             runner.wanted = True
             runner.start()
             st.rerun()

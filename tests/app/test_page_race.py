@@ -338,6 +338,23 @@ def test_pause_resume_extend_and_reset():
     assert not runner.training, "reset stops the discarded race's workers"
 
 
+def test_extend_keeps_iterations_typed_but_not_started():
+    """Iterations typed after the race started is a setting for the next race: Extend leaves it, and the
+    notice that the settings changed stays."""
+    at = started({**SMALL, "iterations": "1000"})
+    runner = runner_of(at)
+    at.button(key="race.pause").click().run()
+    runner.join(DEADLINE)
+    at.number_input(key="url_state_widget.iterations").set_value(300).run()
+    at.number_input(key="race.extra").set_value(10)
+    at.button(key="race.extend").click().run()
+    assert runner.race.target == 1010
+    assert at.query_params["iterations"] == "300"
+    assert at.number_input(key="url_state_widget.iterations").value == 300
+    assert any("settings changed" in i.value for i in at.info)
+    runner.stop()
+
+
 def test_changed_settings_are_noticed():
     at = started(SMALL)
     at.select_slider(key="url_state_widget.hidden").set_value(64).run()
