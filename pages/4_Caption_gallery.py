@@ -40,11 +40,44 @@ DEFAULT_POSITIONS = ((0.25, 0.35), (0.72, 0.3), (0.5, 0.75))
 MAX_OBJECTS = len(DEFAULT_POSITIONS)
 # Session key: {widget key: value} of every composing widget (keep_scene).
 KEPT_SCENE = "compose.kept"
+# Session key: (the model shown, the one to show once it is ready) while the model shown stands in for another:
+# the page's own first choice for the best one ready (None), or "Meanwhile, show …" for the one asked for.
+STAND_IN = "gallery.stand_in"
 
 
 def recipe_field(ready: tuple) -> url_state.Field:
     """The model shown: the link's, else the first ready one in RECIPES' order (the full one once it is)."""
     return url_state.choice("recipe", next((r for r in RECIPES if r in ready), RECIPES[0]), RECIPES, "model")
+
+
+def follow_ready(ready: tuple) -> None:
+    """While the model shown stands in for another (STAND_IN), show that one once it is ready, and say so. A
+    model the learner or a link chose since stays."""
+    if STAND_IN not in st.session_state:
+        return
+    shown, awaited = st.session_state[STAND_IN]
+    if url_state.get("recipe") != shown:
+        del st.session_state[STAND_IN]
+        return
+    best = recipe_field(ready).default if awaited is None else awaited if awaited in ready else shown
+    if best != shown:
+        url_state.set("recipe", best)
+        if awaited is None:
+            st.session_state[STAND_IN] = (best, None)  # on to a better one when it is ready (full: the best)
+        else:
+            del st.session_state[STAND_IN]
+        st.info(f"**{ui.RECIPE_LABELS[best]}** is ready: shown now.", icon="ℹ️")
+
+
+def remember_pages_choice(chosen_by_page: bool) -> None:
+    """The model just loaded stands in for the best one ready if neither the session nor the link had one."""
+    if chosen_by_page and url_state.has("recipe"):
+        st.session_state[STAND_IN] = (url_state.get("recipe"), None)
+
+
+def _meanwhile(shown: str, awaited: str) -> None:
+    url_state.set("recipe", shown)
+    st.session_state[STAND_IN] = (shown, awaited)
 
 
 def url_fields() -> list[url_state.Field]:
@@ -334,8 +367,8 @@ def waiting_for(recipe: str, models: dict) -> None:
         st.button(
             f"Meanwhile, show {ui.RECIPE_LABELS[other]}",
             key=f"gallery.use.{other}",
-            on_click=url_state.set,
-            args=("recipe", other),
+            on_click=_meanwhile,
+            args=(other, recipe),
         )
 
 
@@ -351,11 +384,14 @@ def page() -> None:
     notices: list[str] = []
     fields = url_fields()
     ready = ui.ready_recipes(*TRAINING_ORDER)
+    follow_ready(ready)
+    chosen_by_page = not url_state.has("recipe") and "recipe" not in st.query_params
     # The model is chosen once one is ready (the first ready one, unless the link names one), so that
     # waiting for the first does not fix the choice to a model still training.
-    if ready or "recipe" in st.query_params or url_state.has("recipe"):
+    if ready or not chosen_by_page:
         fields.insert(0, recipe_field(ready))
     url_state.load(fields, notices)
+    remember_pages_choice(chosen_by_page)
     models = ui.ready_models(*TRAINING_ORDER)
     if not models:
         url_state.notify(notices)
@@ -363,6 +399,7 @@ def page() -> None:
     if fields[0].name != "recipe":
         fields.insert(0, recipe_field(tuple(models)))
         url_state.load(fields[:1], notices)
+        remember_pages_choice(chosen_by_page)
     recipe, split = url_state.get("recipe"), url_state.get("gallery.split")
     indices = recipe_caption_indices(data, recipe) if split == "train" else None
     items = gallery_items(data, split, int(url_state.get("images")), int(url_state.get("page")), indices)

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import core.lab.trained_models
+import ui
 from core.data.coco_utils import load_coco_data
 from core.lab.captioning import (
     gallery_items,
@@ -383,3 +384,65 @@ def test_fewer_images_than_the_chosen_one_is_said(data):
     at = open_gallery({"recipe": "full", "split": "val", "images": "2", "image": "5"}, problems=False)
     assert [i.value for i in at.info] != [] and "image for the detailed views" in at.info[0].value
     assert not any(i.value.startswith("Only ") for i in at.info)
+
+
+def test_the_model_the_page_chose_gives_way_to_the_full_one_once_ready(data, monkeypatch):
+    """Opened while only the overfit model is ready, the gallery shows it, then the full model as soon as that
+    one is ready, and says so; a model chosen by the learner or by a link stays."""
+    open_gallery()  # every model trained
+    ready_now = ["overfit"]
+    real_recipes, real_models = ui.ready_recipes, ui.ready_models
+    monkeypatch.setattr(ui, "ready_recipes", lambda *r: tuple(x for x in real_recipes(*r) if x in ready_now))
+    monkeypatch.setattr(
+        ui, "ready_models", lambda *r: {k: v for k, v in real_models(*r).items() if k in ready_now}
+    )
+    full = core.lab.trained_models.trained_model(data, "full")
+    items = gallery_items(data, "train", 6, caption_indices=recipe_caption_indices(data, "full"))
+    full_captions = [generate_caption(full, item.feature).text for item in items]
+
+    at = page_app(PAGE, 180)
+    at.run()
+    assert at.radio(key=MODEL).value == "overfit" and at.query_params["recipe"] == "overfit"
+    ready_now += ["full", "lstm"]
+    at.run()
+    no_problems(at)
+    assert at.radio(key=MODEL).value == "full" and at.query_params["recipe"] == "full"
+    assert model_captions(at) == [full_captions[i] for i in (0, 3, 1, 4, 2, 5)]  # three columns
+    assert [i.value for i in at.info] == [
+        "**Vanilla RNN trained on the whole training set** is ready: shown now."
+    ]
+    at.run()
+    assert not at.info and at.radio(key=MODEL).value == "full"
+
+    # The learner's choice, made while the overfit model was the only one ready, stays.
+    ready_now[:] = ["overfit"]
+    at = page_app(PAGE, 180)
+    at.run()
+    at.radio(key=MODEL).set_value("lstm").run()
+    ready_now += ["full", "lstm"]
+    at.run()
+    assert at.radio(key=MODEL).value == "lstm" and not at.info
+    # "Meanwhile, show …" stands in for the model asked for until it is ready, and no longer.
+    ready_now[:] = ["overfit"]
+    at = page_app(PAGE, 180)
+    at.query_params["recipe"] = "lstm"
+    at.run()
+    at.button(key="gallery.use.overfit").click().run()
+    assert at.radio(key=MODEL).value == "overfit"
+    ready_now.append("full")
+    at.run()
+    assert at.radio(key=MODEL).value == "overfit" and not at.info
+    ready_now.append("lstm")
+    at.run()
+    assert at.radio(key=MODEL).value == "lstm" and at.query_params["recipe"] == "lstm"
+    assert [i.value for i in at.info] == ["**LSTM trained on the whole training set** is ready: shown now."]
+    at.run()
+    assert at.radio(key=MODEL).value == "lstm"
+    # And a link's choice stays.
+    ready_now[:] = ["overfit"]
+    at = page_app(PAGE, 180)
+    at.query_params["recipe"] = "overfit"
+    at.run()
+    ready_now += ["full", "lstm"]
+    at.run()
+    assert at.radio(key=MODEL).value == "overfit" and at.query_params["recipe"] == "overfit"

@@ -153,9 +153,10 @@ def test_infinite_and_nan_values_are_left_out_and_never_raise():
     assert "25% inf or NaN" in spec["layout"]["annotations"][0]["text"]
     # A share too small to round to 1 % is still some, said as such, never as 0 %.
     few = replace(stats, nonfinite=0.004)
-    assert "relu: nan% saturated, &lt;1% inf or NaN at iteration 7" in figure_json(
-        figures.histogram_figure([few])
-    )["layout"]["annotations"][0]["text"]
+    assert (
+        "relu: nan% saturated, &lt;1% inf or NaN at iteration 7"
+        in figure_json(figures.histogram_figure([few]))["layout"]["annotations"][0]["text"]
+    )
     nothing = HiddenStats("relu", np.zeros(2), np.array([0.0, np.nan, np.nan]), 0.0, 0.0, 7, nonfinite=1.0)
     assert figure_json(figures.histogram_figure([nothing]))["data"][0]["type"] == "bar"
 
