@@ -15,7 +15,7 @@ from core.lab.sizes import (
 from explainer.backward import last_scored_step, norms_by_step, share_text
 from explainer.forward import probability_text, topk_rows, word
 from explainer.lstm import gate_means
-from explainer.wording import times
+from explainer.wording import counted, every_step, times
 
 # The notebook trains the captioning RNN with minibatches of this many captions.
 NOTEBOOK_BATCH_SIZE = 25
@@ -23,8 +23,8 @@ NOTEBOOK_BATCH_SIZE = 25
 
 def human_bytes(n: float) -> str:
     """Bytes as B, kB, MB or GB with three significant digits."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
+    for unit in ("B", "kB", "MB"):
+        if float(f"{n:.3g}") < 1000:  # as printed: 999.6 B is 1 kB, not "1000 B"
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
         n /= 1000
     return f"{n:.3g} GB"
@@ -100,10 +100,10 @@ def sizes_markdown(model, num_steps: int) -> str:
     cell_line = (
         f"- **Parameters of the LSTM cell**: Wx (W×4H) + Wh (H×4H) + b (4H) = 4H·(W + H + 1) = "
         f"4·{H}·({W} + {H} + 1) = **{cell:,}**, four times the vanilla cell's (one block per gate i, f, o, g), "
-        f"shared by all {num_steps} steps."
+        f"shared by {every_step(num_steps)}."
         if lstm
         else f"- **Parameters of the RNN cell**: Wx (W×H) + Wh (H×H) + b (H) = H·(W + H + 1) = "
-        f"{H}·({W} + {H} + 1) = **{cell:,}**, shared by all {num_steps} steps."
+        f"{H}·({W} + {H} + 1) = **{cell:,}**, shared by {every_step(num_steps)}."
     )
     return "\n".join(
         [
@@ -330,10 +330,19 @@ def contribution_markdown(backward, mask, param: str, t: int) -> str:
     nothing), and the check that all of them give the total."""
     T = backward.da.shape[0]
     last = last_scored_step(mask)
-    check = f"Summing all {T} steps gives d{param} to within {contribution_check(backward, param):.1e} (float32 rounding)."
+    check = (
+        f"Summing {every_step(T)} gives d{param} to within {contribution_check(backward, param):.1e} (float32 "
+        "rounding)."
+    )
     if t > last:
         return f"Step {t} is after the caption's end: it adds nothing, backprop starts at t = {last}. {check}"
     added = last - max(t, 1) + 1
     steps = f"Step {last}" if added == 1 else f"Steps {last} … {max(t, 1)}"
-    after = f"; steps {last + 1} … {T} add nothing" if last < T else ""
-    return f"{steps} added so far: {added} of the {last} scored steps{after}. {check}"
+    after = (
+        ""
+        if last == T
+        else f"; step {T} adds nothing"
+        if last == T - 1
+        else f"; steps {last + 1} … {T} add nothing"
+    )
+    return f"{steps} added so far: {added} of {counted(last, 'scored step')}{after}. {check}"

@@ -139,16 +139,22 @@ def test_sentences_count_the_scored_steps_not_the_padded_ones():
         in text.backward_step_summary(bwd, mask, 0)
     )
     said = text.contribution_markdown(bwd, mask, "Wh", 1)
-    assert said.startswith("Steps 2 … 1 added so far: 2 of the 2 scored steps; steps 3 … 5 add nothing.")
+    assert said.startswith("Steps 2 … 1 added so far: 2 of 2 scored steps; steps 3 … 5 add nothing.")
     assert text.contribution_markdown(bwd, mask, "Wh", 4).startswith("Step 4 is after the caption's end")
     assert text.contribution_markdown(bwd, mask, "Wh", 2).startswith(
-        "Step 2 added so far: 1 of the 2 scored steps"
+        "Step 2 added so far: 1 of 2 scored steps"
     )
     # At the last scored step nothing is carried back: all of ‖dL/dh‖ comes from the loss there.
     assert norms["carried"][2] == 0 and norms["total"][2] == pytest.approx(norms["from_loss"][2])
     last = text.backward_step_summary(bwd, mask, 2)
     assert "all of it from the loss at this step (nothing is carried back: no later step is scored)" in last
     assert "sum of two vectors" not in last
+    # One padded step after the caption's end is one step.
+    padded_once = make_trace_of(np.array([1, 3, 4, 5, 2, 0]))
+    said = text.contribution_markdown(padded_once.backward, padded_once.forward.mask, "Wh", 1)
+    assert said.startswith(
+        "Steps 4 … 1 added so far: 4 of 4 scored steps; step 5 adds nothing. Summing all 5"
+    )
     # and the steps said to add nothing do add nothing
     assert not bwd.dWh_steps[2:].any() and bwd.dWh_steps[:2].any()
 

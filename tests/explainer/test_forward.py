@@ -193,6 +193,19 @@ def test_sizes_markdown_counts_parameters_and_memory():
     assert "5·(4 + 5 + 1) = **50**" in md
     # Forward keeps N·T·(W + 5H) float32 numbers: 16·(4 + 25)·4 bytes for one caption.
     assert text.human_bytes(16 * 29 * 4) in md
+    assert "shared by all 16 steps." in md and "shared by the one step." in text.sizes_markdown(model, 1)
+
+
+def test_bytes_take_the_unit_they_round_to():
+    sizes = (999.4, 999.6, 1856, 999_600, 2.5e9, 1.5e12)
+    assert [text.human_bytes(n) for n in sizes] == [
+        "999 B",
+        "1 kB",
+        "1.86 kB",
+        "1 MB",
+        "2.5 GB",
+        "1.5e+03 GB",
+    ]
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
