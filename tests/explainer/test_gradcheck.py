@@ -356,6 +356,33 @@ def test_an_unresolved_element_of_exactly_zero_is_said_without_a_ratio():
     assert_follows_from_its_numbers(result, check, text)
 
 
+def test_a_missed_bug_does_not_say_a_check_agrees_where_it_cannot_resolve():
+    """A check that runs the bug without exercising it, and fails at every step only at an element too small to
+    resolve: "Missed" must not claim it agrees with float64 finite differences everywhere."""
+    errors = (0.95, 0.16, 1.9e-3, 1.5e-5, 1.7e-4, 1.6e-3, 3.4e-2, 0.18, 0.55)
+    reference = StepScan((0, 0), "float64", REFERENCE_STEP, SCAN_STEPS, errors)
+    analytic = np.array([[1e-9, 0.5], [-0.2, 0.1]])
+    check = ParamCheck("Wh", analytic, analytic, np.zeros((2, 2)), 1.7e-4, 6.7e-9, "look closer")
+    check.diagnosis = Diagnosis(UNRESOLVED, reference, 1.7e-4, reference, 6.7e-9)
+    result = CheckResult(
+        "lstm_model", "tanh", "float64", REFERENCE_STEP, "embedding_assign", True, LabSizes(), [check]
+    )
+    kind, said = gradcheck.verdict_markdown([result], "embedding_assign")
+    assert kind == "missed"
+    assert (
+        "every check that runs it agrees with float64 finite differences, except at an element too small for "
+        "them to resolve in Whole LSTM model"
+    ) in said
+    passing = CheckResult(
+        "model", "tanh", "float64", REFERENCE_STEP, "embedding_assign", True, LabSizes(), []
+    )
+    passing.params = [ParamCheck("Wh", analytic, analytic, np.zeros((2, 2)), 1e-9, 1e-9, "pass")]
+    kind, said = gradcheck.verdict_markdown([passing], "embedding_assign")
+    assert (
+        kind == "missed" and "agrees with float64 finite differences: the test input never exercises" in said
+    )
+
+
 def test_the_issues_cases():
     """h = 1e-2 in float64 is blamed on the step, 1e-8 in float32 on round-off, a bug on the bug."""
     large = run_check("rnn_sequence", step=1e-2).by_name("x")
