@@ -295,6 +295,16 @@ def forget_markdown(forward, forget_shift: float) -> str:
 
 def reach_markdown(lstm_reach, rnn_reach) -> str:
     """How much of the last word's gradient reaches the first step in each cell, and which keeps more."""
+    silent = [
+        name
+        for name, reach in (("LSTM", lstm_reach), ("vanilla RNN", rnn_reach))
+        if np.isnan(reach.first_step)
+    ]
+    if silent:  # core.lab.trace.GradientReach: no share where the word's loss sends nothing back
+        return (
+            f"The last scored word's loss sends no gradient back in the {' or the '.join(silent)} traced on this "
+            "example: its target has probability 1 to the last bit, so its loss is 0 and there is no share to compare."
+        )
     # Compared and divided as printed (.2e), so that the ratio is the ratio of the two numbers beside it.
     lstm, rnn = (float(f"{reach.first_step:.2e}") for reach in (lstm_reach, rnn_reach))
     if lstm == rnn == 0:

@@ -225,7 +225,7 @@ class GradientReach:
     h: (T,) ||∂L_source/∂h_t||; c: (T,) ||∂L_source/∂c_t|| along the cell state (what step t hands to step
     t+1), or None for the vanilla cell; state: (T,) the norm of the gradient of the whole state, sqrt(h² + c²);
     relative: (T,) state / state[source], 1 at the source, the share that reaches each earlier step, 0 after
-    the source. The same measure for both cells, so an LSTM and a vanilla trace of one example compare.
+    the source; NaN throughout if the source sends no gradient at all (its loss is 0). The same measure for both cells, so an LSTM and a vanilla trace of one example compare.
     """
 
     source: int
@@ -423,7 +423,9 @@ def _gradient_reach(record, cell_type):
         c = None
     h = np.linalg.norm(dh_source[0] + reached["dprev_h"][1:, 0], axis=1)
     state = h if c is None else np.hypot(h, c)
-    return GradientReach(source, h, c, state, _share(state, np.full_like(state, state[source])))
+    # NaN if the source sends nothing back (its target has probability 1 to the last bit): no share to give.
+    relative = _share(state, np.full_like(state, state[source]), nothing=np.nan)
+    return GradientReach(source, h, c, state, relative)
 
 
 def _share(part, whole, nothing=0.0):

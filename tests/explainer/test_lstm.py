@@ -145,3 +145,20 @@ def test_lstm_code_shown_is_the_code_that_ran():
     equation = code.lstm_equation_html(3)
     assert "c<sub>2</sub>" in equation and "f<sub>3</sub>" in equation and TERM_COLORS["gates"] in equation
     assert "c<sub>0</sub></span> = 0" in code.lstm_equation_html(0)
+
+
+def test_a_last_word_that_sends_nothing_back_has_no_share_to_compare(traced):
+    """With <END> certain (p = 1 to the last bit) the last word's loss is 0 and sends no gradient back: no share
+    reaches anything (core gives NaN, not the 0/0 = 0 that read "only the vanilla cell carries any back")."""
+    model, feature, caption = traced_example("lstm")
+    model.params["b_vocab"][model.word_to_idx["<END>"]] += 1000.0
+    silent = trace_example(model, feature, caption)
+    assert silent.reach.state[silent.reach.source] == 0 and np.isnan(silent.reach.relative).all()
+    vanilla = trace_example(*traced_example("rnn"))
+    said = text.reach_markdown(silent.reach, vanilla.reach)
+    assert said.startswith(
+        "The last scored word's loss sends no gradient back in the LSTM traced on this example"
+    )
+    assert "carries" not in said
+    spec = figure_json(lstm.reach_view(silent.reach, vanilla.reach).at(1))
+    assert np.isnan(decode(spec["data"][0]["y"])).all()
