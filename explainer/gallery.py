@@ -209,9 +209,10 @@ def ablation_figure(ablation, uirevision: str = "gallery.ablation") -> go.Figure
     return base_layout(fig, uirevision, 340, barmode="group", legend=LEGEND_ABOVE)
 
 
-def divergence_text(div) -> str:
+def divergence_text(div, truths) -> str:
     """Markdown: where the free caption leaves the ground truth and what teacher forcing sees there (the
-    words escaped: they come from the dataset)."""
+    words escaped: they come from the dataset). truths: the texts of every ground-truth caption of the image,
+    so that a free caption that is another of them is not called a mistake."""
     truth = plain(" ".join(w for w in div.truth_words if w != "<END>"), MAX_SENTENCE)
     free = plain(div.free.text, MAX_SENTENCE)
     # The steps scored end with <END>, which the quoted caption leaves out: say it is counted.
@@ -225,11 +226,19 @@ def divergence_text(div) -> str:
     t = div.first_difference
     said = plain(div.free.words[t]) if t < len(div.free.words) else "(nothing: it stopped)"
     expected = plain(div.truth_words[t]) if t < len(div.truth_words) else "(nothing: the caption had ended)"
-    text = (
-        f"Free sampling leaves the ground truth at **step {t + 1}**: it says “{said}” where the caption has "
-        f"“{expected}”. From there on it feeds back its own words, which training never did, so later "
-        f"mistakes compound. {accuracy}"
-    )
+    ended = bool(div.free.words) and div.free.words[-1] == "<END>"
+    if ended and div.free.text in truths:
+        text = (
+            f"Free sampling says another ground-truth caption of this image, word for word: “{free}”. It parts "
+            f"from the one chosen here at **step {t + 1}** (“{said}” where this one has “{expected}”): a "
+            f"different true caption, not a mistake. {accuracy}"
+        )
+    else:
+        text = (
+            f"Free sampling leaves the ground truth at **step {t + 1}**: it says “{said}” where the caption "
+            f"has “{expected}”. From there on it feeds back its own words, which training never did, so later "
+            f"mistakes compound. {accuracy}"
+        )
     if t < len(div.truth_words):
         text += (
             " Under teacher forcing the ground-truth word at that step gets "

@@ -259,7 +259,7 @@ def forcing_view(item, model, settings) -> None:
         temperature=settings["temperature"],
         seed=settings["seed"],
     )
-    st.markdown(gallery.divergence_text(div))
+    st.markdown(gallery.divergence_text(div, item.truths))
     ui.plotly_figure(gallery.divergence_figure(div), key="gallery.divergence")
 
 

@@ -17,6 +17,7 @@ from core.lab.captioning import (
 )
 from explainer.escape import figure_text, plain
 from explainer.forward import probability_text
+from explainer.gallery import divergence_text
 from tests.helpers.apptest import (
     axes_without_automargin,
     chart,
@@ -168,6 +169,7 @@ def test_teacher_forcing_follows_the_image_the_caption_and_the_sampling(data):
     assert [w for w in heat["text"][0] if w] == [figure_text(w) for w in expected.truth_words]
     assert [w for w in heat["text"][2] if w] == [figure_text(w) for w in expected.free.words]
     assert any("temperature 1.5 with seed 4" in m.value for m in at.markdown)
+    assert any(m.value == divergence_text(expected, items[0].truths) for m in at.markdown)
     # Another image: the caption choice follows it (its first caption), never the previous image's.
     image = next(s for s in at.selectbox if s.label == "Image (one of the gallery's)")
     image.set_value(3).run()

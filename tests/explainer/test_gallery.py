@@ -119,16 +119,25 @@ def test_divergence_figure_and_text_mark_where_free_sampling_leaves_the_truth(gr
     np.testing.assert_allclose(decode(bars["y"]), [0.9, 0.3, 0.8, 0.9])
     (outline,) = spec["layout"]["shapes"]
     assert (outline["x0"] + outline["x1"]) / 2 == 2
-    text = gallery.divergence_text(div)
+    text = gallery.divergence_text(div, [])
     assert "**step 2**" in text and "“red” where the caption has “blue”" in text
     # 3 of the 4 steps, <END> one of them, though the caption quoted leaves it out
     assert "predicts 3 of its 4 next words (75%, the end of the caption counted as a word)" in text
     assert "“a blue square”" in text and "p = 0.300." in text
     assert decode(bars["customdata"]).tolist() == ["0.900", "0.300", "0.800", "0.900"]
     assert bars["hovertemplate"] == "step %{x}: p(ground truth) = %{customdata}<extra></extra>"
+    # A free caption that is another ground-truth caption of the image is no mistake.
+    other = gallery.divergence_text(div, ["a blue square", "a red circle"])
+    assert other.startswith(
+        "Free sampling says another ground-truth caption of this image, word for word: “a red circle”. It parts "
+        "from the one chosen here at **step 2** (“red” where this one has “blue”): a different true caption, "
+        "not a mistake."
+    )
+    assert "mistakes compound" not in other
+    assert "mistakes compound" in gallery.divergence_text(div, ["a blue square", "a red circle square"])
     # a probability far below 0.001 is written as one, never as 0.00
     tiny = dataclasses.replace(div, forced_truth_prob=np.array([0.9, 5.17e-05, 0.8, 0.9]))
-    assert "gets p = 5.2e-05." in gallery.divergence_text(tiny)
+    assert "gets p = 5.2e-05." in gallery.divergence_text(tiny, [])
     assert decode(figure_json(gallery.divergence_figure(tiny))["data"][1]["customdata"])[1] == "5.2e-05"
 
 
@@ -141,7 +150,9 @@ def test_the_word_grid_is_as_large_as_its_longest_word_fits():
 def test_divergence_text_when_everything_agrees(greedy):
     div = Divergence(np.array([4, 5, 6, 2]), ["a", "red", "circle", "<END>"], np.array([4, 5, 6, 2]),
                      ["a", "red", "circle", "<END>"], np.ones(4), greedy, None)  # fmt: skip
-    assert gallery.divergence_text(div).startswith("Free sampling reproduces the ground truth “a red circle”")
+    assert gallery.divergence_text(div, []).startswith(
+        "Free sampling reproduces the ground truth “a red circle”"
+    )
 
 
 def test_ablation_figure_and_text_name_the_visual_words(greedy):
