@@ -42,6 +42,16 @@ def probability_text(p: float) -> str:
     return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
 
 
+def probability_of_loss(p: float, loss: float) -> str:
+    """p as probability_text writes it if its −log gives `loss` (−log p) to the three decimals it is printed
+    with, else with the fewest significant digits (up to 8) that do: "−log p = loss" is then the arithmetic of
+    the numbers shown (−log 0.002 is 6.215, not the 6.398 of p = 0.001668)."""
+    for text in [probability_text(p)] + [f"{p:.{digits}g}" for digits in range(3, 9)]:
+        if f"{-np.log(float(text)):z.3f}" == f"{loss:z.3f}":
+            return text
+    return text
+
+
 # --------------------------------------------------------------------------- the unrolled network
 
 

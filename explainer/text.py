@@ -13,7 +13,7 @@ from core.lab.sizes import (
     rnn_memory_bytes,
 )
 from explainer.backward import last_scored_step, norms_by_step, share_text
-from explainer.forward import probability_text, topk_rows, word
+from explainer.forward import probability_of_loss, probability_text, topk_rows, word
 from explainer.lstm import gate_means
 from explainer.wording import counted, every_step, times
 
@@ -59,11 +59,12 @@ def forward_step_summary(trace, idx_to_word, t: int) -> str:
         )
     rows = topk_rows(trace, idx_to_word, t, k=5)
     best, target = rows[0], next(r for r in rows if r["is_target"])
+    p_target = probability_of_loss(target["probability"], trace.step_loss[s])
     return reads + (
         f"The most probable next word is {stepper_code(best['word'])} "
         f"(p = {probability_text(best['probability'])}). The ground truth is {stepper_code(target['word'])} "
-        f"(rank {target['rank']}, p = {probability_text(target['probability'])}), so the loss here is "
-        f"−log {probability_text(target['probability'])} = **{trace.step_loss[s]:z.3f}**; running total "
+        f"(rank {target['rank']}, p = {p_target}), so the loss here is −log {p_target} = "
+        f"**{trace.step_loss[s]:z.3f}**; running total "
         f"{trace.running_loss[s]:z.3f} of {trace.loss:z.3f} for the caption."
     )
 

@@ -1,6 +1,7 @@
 """The forward-pass figures and texts show the numbers of the trace they are given."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -246,3 +247,28 @@ def test_a_loss_of_zero_reads_as_zero_in_the_sentence():
     assert str(end.step_loss[3]) == "-0.0"
     said = text.forward_step_summary(end, WORDS, 4)
     assert "so the loss here is −log 1.000 = **0.000**; running total " in said and "-0.000" not in said
+
+
+def test_the_loss_equation_is_the_arithmetic_of_the_numbers_shown(trace):
+    """−log p = loss with p as printed: a probability of 0.001668 is not written 0.002 there (−log 0.002 is
+    6.215, not 6.396)."""
+    assert forward.probability_of_loss(0.001668, -np.log(0.001668)) == "0.001668"
+    assert forward.probability_of_loss(0.25, -np.log(0.25)) == "0.250"  # as the labels write it
+    assert forward.probability_of_loss(1.0, 0.0) == "1.000"
+    # A target of probability 0.001668 at step 2, the rest of that step's mass spread over the other words.
+    probs, step_loss = trace.probs.copy(), trace.step_loss.copy()
+    target = int(trace.ids_target[1])
+    probs[1] = (1 - 0.001668) / (probs.shape[1] - 1)
+    probs[1, target] = 0.001668
+    step_loss[1] = -np.log(0.001668)
+    unlikely = dataclasses.replace(trace, probs=probs, step_loss=step_loss)
+    for t in range(1, trace.num_steps + 1):
+        for shown in (trace, unlikely):
+            said = text.forward_step_summary(shown, WORDS, t)
+            if "−log " in said:
+                p, loss = re.search(r"−log ([\d.e+-]+) = \*\*([\d.-]+)\*\*", said).groups()
+                assert f"{-np.log(float(p)):.3f}" == loss, said
+    assert (
+        "(rank 10, p = 0.001668), so the loss here is −log 0.001668 = **6.396**"
+        in text.forward_step_summary(unlikely, WORDS, 2)
+    )
