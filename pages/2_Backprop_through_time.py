@@ -71,6 +71,15 @@ def page() -> None:
     with picture:
         controls.example_card(data, settings)
         st.metric("Loss of the caption", f"{trace.forward.loss:.3f}")
+        # Traced with the changed weights; the forward page traces the model's own, whose loss differs.
+        changed = []
+        if wh_scale != 1:
+            changed.append(f"{wh_scale:g}·Wh")
+        if forget_shift:
+            changed.append(f"the forget-gate bias shifted by {forget_shift:+g}")
+        if changed:
+            own = ui.get_trace(settings).forward.loss
+            st.caption(f"With {' and '.join(changed)}; with the model's own weights it is {own:.3f}.")
     with source:
         name = "lstm_backward" if is_lstm else "rnn_backward"
         st.markdown(

@@ -133,6 +133,13 @@ def test_wh_scale_changes_the_spectral_radius_and_what_survives(data):
         )
     assert np.nanmean(survival[0.3]) < np.nanmean(survival[2.5])
     assert any("**explode**" in m.value for m in at.markdown)  # the last scale, 2.5, is above 1
+    # The loss shown is that of the scaled weights, and says so beside the model's own.
+    scaled, own = (fresh_trace(data, 0, wh_scale=s).forward.loss for s in (2.5, 1.0))
+    (loss,) = [m for m in at.metric if m.label == "Loss of the caption"]
+    assert loss.value == f"{scaled:.3f}" and scaled != pytest.approx(own, rel=1e-3)
+    assert f"With 2.5·Wh; with the model's own weights it is {own:.3f}." in [c.value for c in at.caption]
+    at.slider(key=WH_KEY).set_value(1.0).run()
+    assert not any(c.value.startswith("With ") for c in at.caption)
 
 
 def test_activation_switch_changes_the_local_derivative():
@@ -198,4 +205,6 @@ def test_the_lstm_carries_gradient_along_its_cell_and_the_forget_bias_moves_it(d
         trace_values(figure(at, "factor"))[scored], opened.forward.f[scored], rtol=1e-5
     )
     assert opened.forward.f.mean() > expected.forward.f.mean()
+    own = f"with the model's own weights it is {expected.forward.loss:.3f}."
+    assert f"With the forget-gate bias shifted by +4; {own}" in [c.value for c in at.caption]
     assert any("shifted by +4" in m.value for m in at.markdown)
