@@ -133,7 +133,8 @@ def model_note(
     config, or None for a fresh model). For a model trained on a subset of captions, `trained_on` says whether
     this example's caption was among them, `first_trained_on` names one that was (a caption number).
     `activation`: the one the page traces with, when a trained vanilla model's weights run with another."""
-    sizes = f"W = {model.wordvec_dim}, H = {model.hidden_dim}"
+    cell = "LSTM" if model.cell_type == "lstm" else "vanilla RNN"
+    sizes = f"{cell}, W = {model.wordvec_dim}, H = {model.hidden_dim}"
     if recipe is None:
         return f"Freshly initialised model ({sizes}, seed 0): random weights, before any training."
     training = (

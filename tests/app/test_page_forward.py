@@ -175,7 +175,8 @@ def test_trained_readable_model_and_real_sizes():
     assert trained_loss < fresh_loss  # the trained model has learned something about captions
     at.selectbox[1].set_value("trained").run()
     assert any(
-        "Trained model (W = 8, H = 8) on minibatches drawn from the whole training set" in c.value
+        "Trained model (vanilla RNN, W = 8, H = 8) on minibatches drawn from the whole training set"
+        in c.value
         for c in at.caption
     )
     assert not any("were not trained for" in c.value for c in at.caption)
@@ -195,7 +196,7 @@ def test_trained_readable_model_and_real_sizes():
     # "Notebook's sizes" are the notebook's: W = 256, H = 512, every label saying so.
     assert trace_values(real).shape[1] == 512 and real["data"][0].get("texttemplate") is None
     assert any("H = 512" in m.value for m in at.markdown)
-    assert any("Freshly initialised model (W = 256, H = 512" in c.value for c in at.caption)
+    assert any("Freshly initialised model (vanilla RNN, W = 256, H = 512" in c.value for c in at.caption)
 
 
 def test_trained_model_at_the_notebooks_sizes_is_the_notebooks_run(data):
@@ -252,7 +253,7 @@ def test_the_lstm_cell_shows_its_gates_and_cell_state_step_by_step(data):
         "def sigmoid(a):" in html for html in shown
     )
     assert any("Parameters of the LSTM cell" in m.value for m in at.markdown)
-    assert any(c.value.startswith("Freshly initialised model (W = 8, H = 8") for c in at.caption)
+    assert any(c.value.startswith("Freshly initialised model (LSTM, W = 8, H = 8") for c in at.caption)
     # A link with the LSTM and another activation opens the LSTM (its nonlinearities are fixed).
     at = open_page(PAGE, {"cell": "lstm", "activation": "relu"})
     no_problems(at)
