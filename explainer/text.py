@@ -215,13 +215,13 @@ def backward_step_summary(backward, mask, t: int) -> str:
     share = backward.survival()[t - 1]
     if backward.cell_type == "lstm":
         return _lstm_backward_sentence(backward, norms, t, share, mask)
-    into_h = _made_of(
-        (norms["from_loss"][t], "from the loss at this step"),
-        (norms["carried"][t], f"carried back from t = {t + 1}"),
-        "nothing is carried back: "
-        + _nothing_later(
-            t, mask, backward.da, f"dL/da_{t + 1} = f'(a_{t + 1}) ⊙ dL/dh_{t + 1}", _through_wh(t)
-        ),
+    into_h = _into_h(
+        backward,
+        norms,
+        t,
+        mask,
+        f"carried back from t = {t + 1}",
+        f"dL/da_{t + 1} = f'(a_{t + 1}) ⊙ dL/dh_{t + 1}",
     )
     return (
         f"**t = {t}:** ‖dL/dh_{t}‖ = {norms['total'][t]:.3e}, {into_h}. Multiplying by f'(a_{t}) and "
@@ -254,20 +254,27 @@ def _nothing_later(t: int, mask, sent, sent_name: str, otherwise: str) -> str:
     return otherwise
 
 
-def _through_wh(t: int) -> str:
-    return f"Whᵀ maps dL/da_{t + 1} to 0"
+def _into_h(backward, norms: dict, t: int, mask, carried_from: str, da_name: str) -> str:
+    """What the gradient reaching h_t (t >= 1) is made of: the loss at t and what step t + 1 carries back
+    through Whᵀ from dL/da_{t+1} (named `da_name`), or why nothing is."""
+    return _made_of(
+        (norms["from_loss"][t], "from the loss at this step"),
+        (norms["carried"][t], carried_from),
+        "nothing is carried back: "
+        + _nothing_later(t, mask, backward.da, da_name, f"Whᵀ maps dL/da_{t + 1} to 0"),
+    )
 
 
 def _lstm_backward_sentence(backward, norms: dict, t: int, share: float, mask) -> str:
     """Step t >= 1 of the LSTM's backprop: what reaches h_t and c_t, and how much goes on to step t - 1."""
     s = t - 1
-    into_h = _made_of(
-        (norms["from_loss"][t], "from the loss at this step"),
-        (norms["carried"][t], f"carried back from t = {t + 1} through Wh"),
-        "nothing is carried back: "
-        + _nothing_later(
-            t, mask, backward.da, f"dL/da_{t + 1}, the gradient of step {t + 1}'s gates,", _through_wh(t)
-        ),
+    into_h = _into_h(
+        backward,
+        norms,
+        t,
+        mask,
+        f"carried back from t = {t + 1} through Wh",
+        f"dL/da_{t + 1}, the gradient of step {t + 1}'s gates,",
     )
     into_c = _made_of(
         (np.linalg.norm(backward.dc_from_h[s]), f"through h_{t} = o ⊙ tanh(c_{t})"),
