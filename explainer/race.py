@@ -69,8 +69,7 @@ def loss_figure(
             go.Scatter(
                 x=iterations,
                 y=values,
-                # a lane with one loss so far (or one before it diverged) is a point, not an invisible line
-                mode="lines" if np.isfinite(values).sum() > 1 else "lines+markers",
+                mode=_points_if_one(values),
                 name=activation,
                 line={"color": lane_color(activation), "width": 2},
                 hovertemplate=f"{activation}<br>iteration %{{x}}<br>loss %{{y:.4f}}<extra></extra>",
@@ -95,10 +94,25 @@ def loss_figure(
             _mark_divergence(
                 fig, activation, values, diverged[activation], [*diverged].index(activation), target
             )
-    fig.update_xaxes(title_text="iteration", range=[0, target] if target else None)
+    fig.update_xaxes(**iteration_axis(target))
     axis = log_ticks(*drawn, thresholds) if log_y else {"type": "linear"}
     fig.update_yaxes(title_text="training loss (minibatch)", **axis)
     return _layout(fig, uirevision, 360)
+
+
+def iteration_axis(target: int | None) -> dict:
+    """The x axis of the race's charts: iterations 0 … `target` (the race's length; None: as drawn), with room
+    after the last so that its point is not cut in half, and a tick at every iteration of a short race."""
+    if not target:
+        return {"title_text": "iteration"}
+    axis = {"title_text": "iteration", "range": [0, target + max(1, 0.02 * target)]}
+    return {**axis, "dtick": 1} if target <= 10 else axis
+
+
+def _points_if_one(values: np.ndarray) -> str:
+    """A line's mode: a lane with one value so far (or one before it diverged) is a point, not an invisible
+    line."""
+    return "lines" if np.isfinite(values).sum() > 1 else "lines+markers"
 
 
 def _threshold_line(threshold: float) -> dict:
@@ -154,11 +168,16 @@ def _mark_divergence(
 
 
 def grad_norm_figure(
-    total: dict, per_param: dict | None = None, param: str = "Wh", uirevision: str = "race.grad"
+    total: dict,
+    per_param: dict | None = None,
+    param: str = "Wh",
+    target: int | None = None,
+    uirevision: str = "race.grad",
 ) -> go.Figure:
     """Gradient norms per iteration on a log scale: solid = all parameters together, dotted = `param` alone.
 
-    total, per_param: lane -> (iterations,) norms. Every decade of the axis is labelled with its value.
+    total, per_param: lane -> (iterations,) norms; target: the race's length, the x range (as loss_figure's).
+    Every decade of the axis is labelled with its value.
     """
     series = [(total, "all parameters", "grad", {"width": 2})]
     series.append((per_param or {}, param, f"d{param}", {"width": 1.5, "dash": "dot"}))
@@ -172,7 +191,7 @@ def grad_norm_figure(
                 go.Scatter(
                     x=np.arange(1, values.size + 1),
                     y=values,
-                    mode="lines",
+                    mode=_points_if_one(values),
                     name=activation if label == "all parameters" else f"{activation}: {label}",
                     # One legend entry per lane (its solid line), which shows and hides both of its lines: with
                     # an entry per line, four lanes took eight rows of the figure's height.
@@ -182,7 +201,7 @@ def grad_norm_figure(
                     hovertemplate=f"{activation}<br>iteration %{{x}}<br>‖{symbol}‖ %{{y:.3g}}<extra></extra>",
                 )
             )
-    fig.update_xaxes(title_text="iteration")
+    fig.update_xaxes(**iteration_axis(target))
     fig.update_yaxes(title_text=f"gradient norm (solid: all, dotted: {param})", **log_ticks(*drawn))
     return _layout(fig, uirevision, 360)
 

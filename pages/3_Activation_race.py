@@ -237,6 +237,7 @@ def draw_training(runner: RaceRunner, log_y: bool) -> None:
             figures.grad_norm_figure(
                 {r.activation: r.grad_norms for r in records},
                 {r.activation: r.wh_grad_norms for r in records},
+                target=race.target,
             ),
             key="race.grad",
         )

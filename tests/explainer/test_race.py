@@ -37,8 +37,25 @@ def test_loss_figure_has_every_lane_loss_and_milestone_markers():
     }
     # tanh goes below 1.0 at iteration 2 and below 0.1 at iteration 4; sigmoid never does.
     assert markers == {"tanh < 1": (2, 0.8), "tanh < 0.1": (4, 0.05)}
-    assert spec["layout"]["xaxis"]["range"] == [0, 10]
+    assert spec["layout"]["xaxis"]["range"] == [0, 11] and spec["layout"]["xaxis"]["dtick"] == 1
     assert spec["layout"]["legend"]["yanchor"] == "bottom" and spec["layout"]["legend"]["y"] > 1
+
+
+def test_a_one_iteration_race_draws_its_points_on_both_charts_alike():
+    """After one iteration each lane has one loss and one norm: points, not lines of one point (invisible), on
+    the same iteration axis in both charts, with room after the last so that its point is not cut."""
+    one = {"tanh": np.array([39.29]), "sigmoid": np.array([40.1])}
+    loss = figure_json(figures.loss_figure(one, target=1))
+    norms = figure_json(
+        figures.grad_norm_figure({"tanh": np.array([16.2]), "sigmoid": np.array([28.1])}, target=1)
+    )
+    for spec in (loss, norms):
+        drawn = [t for t in spec["data"] if t["name"] in ("tanh", "sigmoid")]
+        assert len(drawn) == 2 and all(t["mode"] == "lines+markers" for t in drawn)
+        assert spec["layout"]["xaxis"]["range"] == [0, 2] and spec["layout"]["xaxis"]["dtick"] == 1
+    long = figure_json(figures.grad_norm_figure({"tanh": np.linspace(1, 2, 50)}, target=1000))
+    assert long["layout"]["xaxis"]["range"] == [0, 1020] and "dtick" not in long["layout"]["xaxis"]
+    assert long["data"][0]["mode"] == "lines"
 
 
 @pytest.mark.parametrize("log_y", [True, False])
