@@ -15,6 +15,7 @@ from core.lab.race import SATURATION_SHARE
 from explainer.axes import log_ticks
 from explainer.colors import LEGEND_ABOVE, NEUTRAL, base_layout
 from explainer.escape import figure_text
+from explainer.summary import shown
 
 # One colour per lane, the same in every race figure.
 LANE_COLORS = {"tanh": "#1d4ed8", "sigmoid": "#ea580c", "relu": "#0d9488", "lstm": "#7c3aed"}
@@ -228,16 +229,17 @@ def saturated_ranges(
 
 def _panel_title(stats) -> str:
     """Two lines: the lane's saturated share and the iteration it was measured at (the table beside it may be a
-    tick newer: the histograms are redrawn less often), then its mean local derivative (and forget gate)."""
+    tick newer: the histograms are redrawn less often), then its mean local derivative (and forget gate), as the
+    summary prints them (explainer.summary.shown: 0.00139, not 0.00)."""
     if stats.activation == "lstm":
         lines = [
             f"lstm: {100 * stats.saturated:.0f}% with o·tanh′(c) < 0.1",
-            f"mean o·tanh′(c) = {stats.mean_derivative:.2f}, forget gate f = {stats.mean_forget_gate or 0:.2f}",
+            f"mean o·tanh′(c) = {shown(stats.mean_derivative)}, forget gate f = {shown(stats.mean_forget_gate or 0)}",
         ]
     else:
         lines = [
             f"{stats.activation}: {100 * stats.saturated:.0f}% saturated",
-            f"mean f′(a) = {stats.mean_derivative:.2f}",
+            f"mean f′(a) = {shown(stats.mean_derivative)}",
         ]
     if stats.nonfinite:  # said only when some are: a share that rounds to 0 % reads "<1%"
         share = f"{100 * stats.nonfinite:.0f}%" if stats.nonfinite >= 0.005 else "<1%"

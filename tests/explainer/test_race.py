@@ -8,6 +8,7 @@ import pytest
 
 from core.lab.race import HiddenStats, LaneSummary, Race, RaceConfig, RaceSummary
 from explainer import race as figures
+from explainer.summary import shown
 from tests.helpers.plotly_json import decode, figure_json
 from tests.helpers.race_fixtures import synthetic_data
 
@@ -192,9 +193,17 @@ def test_histogram_figure_shows_shares_in_percent_on_every_panel(records):
     titles = [a["text"] for a in spec["layout"]["annotations"]]
     assert titles[0] == (
         f"tanh: {100 * stats[0].saturated:.0f}% saturated at iteration {stats[0].iteration}<br>"
-        f"mean f′(a) = {stats[0].mean_derivative:.2f}"
+        f"mean f′(a) = {shown(stats[0].mean_derivative)}"
     )
-    assert titles[2].startswith("lstm: ") and f"forget gate f = {stats[2].mean_forget_gate:.2f}" in titles[2]
+    assert (
+        titles[2].startswith("lstm: ") and f"forget gate f = {shown(stats[2].mean_forget_gate)}" in titles[2]
+    )
+    # As the summary prints them: a mean of 0.00139 is not "0.00" beside a summary that says 0.00139.
+    tiny = replace(stats[0], mean_derivative=0.00139)
+    assert (
+        "mean f′(a) = 0.00139"
+        in figure_json(figures.histogram_figure([tiny]))["layout"]["annotations"][0]["text"]
+    )
     # Two shaded saturated zones for tanh and sigmoid; none for the LSTM, whose o·tanh′(c) is no function of h.
     assert len(spec["layout"]["shapes"]) == 4
     # Each column's lowest panel has the x axis title (three lanes: the third, and the second, above an empty
