@@ -107,6 +107,12 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     finished = sorted(went_on, key=lambda lane: lane.final_loss)
     if len(finished) >= 2:
         lines += ["", _ranking(finished, some_diverged=len(finished) < len(trained))]
+        if all(_rose(lane) for lane in finished):
+            lines += [
+                "",
+                f"Every lane that went on ends above its first loss ({_first_to_final(finished)}): by these "
+                "numbers none has learned, so the ranking says which got worse least.",
+            ]
         vanilla = [lane for lane in finished if lane.activation in ACTIVATIONS]
         if len(vanilla) >= 2 and (_ratio(vanilla[-1].final_loss, vanilla[0].final_loss) or 0) >= CLOSE_RATIO:
             lines += ["", _why(vanilla[0], vanilla[-1])]
@@ -128,6 +134,17 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     if captions:
         lines += ["", "On the sample training image, " + "; ".join(captions) + "."]
     return "\n".join(lines)
+
+
+def _rose(lane) -> bool:
+    """Whether the lane's final loss, as printed, is above its first (both as _lane_sentence prints them)."""
+    return lane.final_minibatches > 1 and float(shown(lane.final_loss)) > float(shown(lane.first_loss))
+
+
+def _first_to_final(lanes) -> str:
+    return ", ".join(
+        f"{lane.activation} {shown(lane.first_loss)} to {shown(lane.final_loss)}" for lane in lanes
+    )
 
 
 def _ranking(finished, some_diverged: bool) -> str:

@@ -101,6 +101,14 @@ def claims(text: str, summary: RaceSummary) -> set[str]:
             equal_shown(low, ranked[0].final_loss)
             equal_shown(high, ranked[-1].final_loss)
             made.add("draw")
+        elif paragraph.startswith("Every lane that went on ends above its first loss ("):
+            pairs = re.findall(rf"(\w+) {NUMBER} to {NUMBER}", paragraph.split("): ")[0])
+            assert {name for name, _, _ in pairs} == {lane.activation for lane in went_on}
+            for name, first, final in pairs:
+                equal_shown(first, lanes[name].first_loss)
+                equal_shown(final, lanes[name].final_loss)
+                assert float(final) > float(first)
+            made.add("none learned")
         elif paragraph.startswith("Backprop through time"):
             made |= why_claims(paragraph, lanes)
         elif paragraph.startswith("Along its cell state"):
@@ -130,6 +138,12 @@ def claims(text: str, summary: RaceSummary) -> set[str]:
             made.add("captions")
         else:
             raise AssertionError(f"a sentence no test checks: {paragraph!r}")
+    rose = [
+        lane.final_minibatches > 1 and float(shown(lane.final_loss)) > float(shown(lane.first_loss))
+        for lane in went_on
+    ]
+    # Said exactly when every lane ranked ended above where it began.
+    assert ("none learned" in made) == (len(went_on) >= 2 and all(rose))
     return made
 
 
@@ -319,6 +333,12 @@ def test_every_kind_of_claim_is_reached_and_checked(data):
         ],
         # A loss of millions that is still finite: a lane that rose, ranked by a ratio in e-notation.
         [lane_summary("tanh", 0.342), lane_summary("relu", 4702718.03)],
+        # A learning rate so high that every lane ends above where it began (first loss 45).
+        [
+            lane_summary("tanh", 360.0),
+            lane_summary("sigmoid", 278.0),
+            lane_summary("lstm", 93.7, mean_forget_gate=0.5),
+        ],
         # Every ReLU unit off: its mean f′ is 0, it passes none of the gradient.
         [lane_summary("tanh", 0.5, derivative=0.4), lane_summary("relu", 5.0, derivative=0.0)],
         # Both at a loss of 0, and at 999.6 and 1000, which print alike: draws.
@@ -345,6 +365,7 @@ def test_every_kind_of_claim_is_reached_and_checked(data):
         "derivative explains",
         "derivative does not explain",
         "derivative passes none",
+        "none learned",
         "saturation explains",
         "saturation does not explain",
         "saturation equal",
