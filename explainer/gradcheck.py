@@ -381,11 +381,13 @@ def diagnosis_markdown(result, check) -> str:
         text += _unresolved_text(check, diagnosis)
     else:
         text += _step_text(scan, diagnosis.cause, error) + " " + _reference_text(check, diagnosis)
-    # The best of the steps the lab offers: h = 0.1 or 1e-9 is measured, not one to choose.
+    # Of the steps the lab offers (h = 0.1 or 1e-9 is measured, not one to choose), the nearest to this one:
+    # that element's best step can be too far for the others (round-off at h = 1e-7 would send them to 1e-3,
+    # where the truncation error fails others), and each nearer step moves them all the same way.
     offered = [h for h in scan.steps if h in STEP_CHOICES and scan.error_at(h) < PASS_BOUND]
     if offered:
-        choice = min(offered, key=scan.error_at)
-        return text + f" Choose h = {choice:g}: there that element is inside the pass band."
+        choice = min(offered, key=lambda h: (abs(np.log10(h / scan.step)), scan.error_at(h)))
+        return text + f" Choose h = {choice:g}, the nearest step where that element is inside the pass band."
     if scan.best_error < PASS_BOUND:
         return text + (
             f" Only at h = {scan.best_step:g}, beyond the lab's steps ({STEP_CHOICES[0]:g} to "
@@ -511,17 +513,20 @@ def float64_markdown(step: float, dtype: str) -> str:
         return f"{name}'s ({roundoff[name]:.1e}) is {side} the pass band (below {PASS_BOUND:g})"
 
     closing = (
-        f"At this h, {against_the_bound('float32')}; {against_the_bound('float64')}. float64's round-off is "
-        f"{roundoff['float32'] / roundoff['float64']:.1e} times smaller at any h, which leaves room for the "
-        "truncation error and still tells a right gradient from a slightly wrong one."
+        f"At this h, for an element as large as the loss, {against_the_bound('float32')}; "
+        f"{against_the_bound('float64')}. An element a thousand times smaller than the loss has a thousand "
+        "times that error relative to it, so a small h can fail some elements in float64 too. float64's "
+        f"round-off is {roundoff['float32'] / roundoff['float64']:.1e} times smaller at any h, which leaves room "
+        "for the truncation error and still tells a right gradient from a slightly wrong one."
     )
     if dtype == "float64":
         closing += " Switch the precision to float32 to see the difference."
     return "\n".join(
         [
             f"A centred difference (f(x + h) − f(x − h)) / 2h with h = {step:g} subtracts two nearly equal "
-            "numbers. Their round-off, about ε·|f|, is divided by h, so the numeric gradient carries an "
-            "error of about ε/h on top of the h² truncation error:",
+            "numbers, each rounded by about ε·|f|: their difference divided by 2h carries an error of about "
+            "ε·|f| / h on top of the h² truncation error. Relative to an element g of the gradient that is "
+            "ε / h · |f| / |g|, which is ε / h for an element as large as the loss:",
             "",
             "| dtype | machine ε | round-off ε / h |",
             "|---|---|---|",
