@@ -43,6 +43,8 @@ _FROM_URL_PREFIX = "url_state_from_url."
 # finished) and after a run that stopped before save() (waiting for a model); gone once the learner changes a
 # setting, a link brings a value that is used, or another page opens.
 _PENDING = "url_state_pending"
+# Choices a notice names at most.
+MAX_LISTED = 6
 
 
 def _page() -> str:
@@ -107,9 +109,18 @@ def choice(name: str, default, choices: Sequence, label: str = "", key: str = ""
         try:  # a number written another way: 5e-3 or 0.0050 for 0.005
             return next(value for value in numbers if value == float(raw))
         except (ValueError, StopIteration):
-            raise ValueError(f"must be one of {', '.join(allowed)}") from None
+            raise ValueError(f"must be one of {_listed(allowed)}") from None
 
     return Field(name, default, parse, label or name, key)
+
+
+def _listed(choices) -> str:
+    """The choices a refused link value could have been, the first MAX_LISTED of a long list (the lab offers
+    23 gradients to look at: a notice naming them all fills the screen)."""
+    choices = list(choices)
+    if len(choices) <= MAX_LISTED:
+        return ", ".join(choices)
+    return ", ".join(choices[:MAX_LISTED]) + f", … ({len(choices)} in all)"
 
 
 def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str = "") -> Field:
@@ -120,7 +131,7 @@ def subset(name: str, default: Sequence[str], choices: Sequence[str], label: str
     def parse(raw: str) -> list[str]:
         chosen = raw.split(",") if raw else []
         if any(item not in allowed for item in chosen):
-            raise ValueError(f"must be some of {', '.join(allowed)}, separated by commas")
+            raise ValueError(f"must be some of {_listed(allowed)}, separated by commas")
         if len(dict.fromkeys(chosen)) < len(chosen):  # (this module's set() is url_state.set)
             raise ValueError("names one choice twice")
         return chosen

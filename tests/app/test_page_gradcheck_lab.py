@@ -167,6 +167,9 @@ def test_a_bad_link_falls_back_to_the_defaults_with_one_notice():
     for label in ("repeated word id", "N (batch)", "V (vocabulary)", "checks", "deliberate bug"):
         assert f"**{label}**" in notice
     assert "**gradient looked at**" in notice
+    # The 23 gradients it could have named: the first six, and how many there are, not all of them.
+    looked_at = notice.split("**gradient looked at**")[1].split(";")[0]
+    assert looked_at.endswith(", … (23 in all).") and looked_at.count(",") == 6
     assert dict(at.query_params) == DEFAULT_VIEW
     assert verdict_text(at).startswith("All 23 gradients agree")
     at.run()
