@@ -312,7 +312,8 @@ def reach_markdown(lstm_reach, rnn_reach) -> str:
     if silent:  # core.lab.trace.GradientReach: no share where the word's loss sends nothing back
         return (
             f"The last scored word's loss sends no gradient back in the {' or the '.join(silent)} traced on this "
-            "example: its target has probability 1 to the last bit, so its loss is 0 and there is no share to compare."
+            "example: its target has probability 1 to the last bit, so its loss is 0 and there is no share to "
+            "compare."
         )
     # Compared and divided as printed (.2e), so that the ratio is the ratio of the two numbers beside it.
     lstm, rnn = (float(f"{reach.first_step:.2e}") for reach in (lstm_reach, rnn_reach))
@@ -357,11 +358,9 @@ def contribution_markdown(backward, mask, param: str, t: int) -> str:
         return f"Step {t} is after the caption's end: it adds nothing, backprop starts at t = {last}. {check}"
     added = last - max(t, 1) + 1
     steps = f"Step {last}" if added == 1 else f"Steps {last} … {max(t, 1)}"
-    after = (
-        ""
-        if last == T
-        else f"; step {T} adds nothing"
-        if last == T - 1
-        else f"; steps {last + 1} … {T} add nothing"
-    )
+    after = ""
+    if last == T - 1:
+        after = f"; step {T} adds nothing"
+    elif last < T - 1:
+        after = f"; steps {last + 1} … {T} add nothing"
     return f"{steps} added so far: {added} of {counted(last, 'scored step')}{after}. {check}"

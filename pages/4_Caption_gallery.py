@@ -59,7 +59,10 @@ def follow_ready(ready: tuple) -> None:
     if url_state.get("recipe") != shown:
         del st.session_state[STAND_IN]
         return
-    best = recipe_field(ready).default if awaited is None else awaited if awaited in ready else shown
+    if awaited is None:
+        best = recipe_field(ready).default
+    else:
+        best = awaited if awaited in ready else shown
     if best != shown:
         url_state.set("recipe", best)
         if awaited is None:

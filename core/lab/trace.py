@@ -225,7 +225,8 @@ class GradientReach:
     h: (T,) ||∂L_source/∂h_t||; c: (T,) ||∂L_source/∂c_t|| along the cell state (what step t hands to step
     t+1), or None for the vanilla cell; state: (T,) the norm of the gradient of the whole state, sqrt(h² + c²);
     relative: (T,) state / state[source], 1 at the source, the share that reaches each earlier step, 0 after
-    the source; NaN throughout if the source sends no gradient at all (its loss is 0). The same measure for both cells, so an LSTM and a vanilla trace of one example compare.
+    the source; NaN throughout if the source sends no gradient at all (its loss is 0). The same measure for
+    both cells, so an LSTM and a vanilla trace of one example compare.
     """
 
     source: int
