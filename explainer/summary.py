@@ -54,14 +54,14 @@ def _lane_sentence(lane, thresholds, others_went_on: bool) -> str:
         if lane.diverged_at:
             return f"- {name} diverged at iteration {lane.diverged_at}, before any finite loss."
         return f"- {name} has not trained yet."
-    first, final = float(shown(lane.first_loss)), float(shown(lane.final_loss))
-    if lane.final_minibatches == 1:
+    direction = _direction(lane)
+    if direction is None:
         change = f"had loss {shown(lane.final_loss)} on its only minibatch"
     else:
-        if final == first:
+        if direction == "stayed":
             change = f"stayed at loss {shown(lane.final_loss)}"
         else:
-            change = f"{'fell' if final < first else 'rose'} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)}"
+            change = f"{direction} from loss {shown(lane.first_loss)} to {shown(lane.final_loss)}"
         change += f" (mean of its last {lane.final_minibatches} minibatches; best {shown(lane.best_loss)})"
     text = f"- {name} {change}; {_milestones(lane, thresholds)}."
     if lane.diverged_at:
@@ -107,7 +107,7 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     finished = sorted(went_on, key=lambda lane: lane.final_loss)
     if len(finished) >= 2:
         lines += ["", _ranking(finished, some_diverged=len(finished) < len(trained))]
-        if all(_rose(lane) for lane in finished):
+        if all(_direction(lane) == "rose" for lane in finished):
             lines += [
                 "",
                 f"Every lane that went on ends above its first loss ({_first_to_final(finished)}): by these "
@@ -136,9 +136,15 @@ def race_summary(summary, thresholds=(1.0, 0.1)) -> str:
     return "\n".join(lines)
 
 
-def _rose(lane) -> bool:
-    """Whether the lane's final loss, as printed, is above its first (both as _lane_sentence prints them)."""
-    return lane.final_minibatches > 1 and float(shown(lane.final_loss)) > float(shown(lane.first_loss))
+def _direction(lane) -> str | None:
+    """How a trained lane's final loss compares with its first, both as printed: "fell", "rose" or "stayed";
+    None when its final loss is that of its only minibatch, the first itself."""
+    if lane.final_minibatches == 1:
+        return None
+    first, final = float(shown(lane.first_loss)), float(shown(lane.final_loss))
+    if final == first:
+        return "stayed"
+    return "fell" if final < first else "rose"
 
 
 def _first_to_final(lanes) -> str:
